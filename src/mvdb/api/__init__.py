@@ -1,0 +1,1 @@
+"""HTTP layer: routes, request checks and the mapping of errors to problem responses."""

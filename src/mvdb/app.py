@@ -1,0 +1,208 @@
+"""The Lambda entry point: ``mvdb.app.lambda_handler`` (API Gateway REST API, payload v1).
+
+Everything a request needs is built here, once per container: settings (fail fast when
+``TABLE_NAME`` is missing), the resolver with its routes, and the DynamoDB client.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mvdb import __version__
+from mvdb.api import health, movies
+from mvdb.api.problems import ProblemError, problem, problem_for
+from mvdb.api.requests import check_envelope, normalize_movie_path
+from mvdb.config import get_settings
+from mvdb.domain.errors import (
+    DomainError,
+    FieldError,
+    InvalidCursor,
+    InvalidInput,
+    MovieAlreadyExists,
+    PreconditionFailed,
+)
+from mvdb.observability import logger, metrics
+from mvdb.services import movie_service
+
+__all__ = ["app", "lambda_handler"]
+
+settings = get_settings()
+metrics.set_default_dimensions(environment=settings.environment)
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(health.router)
+app.include_router(movies.router)
+app.enable_swagger(
+    path="/docs",
+    title="mvdb — Movies Database API",
+    version=__version__,
+    description="Movies keyed by year and title. Errors are application/problem+json (RFC 9457).",
+)
+
+_SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+# Swagger UI is served inline (no CDN): its page needs inline script and style, nothing remote.
+_DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+# -- routes that only the app itself can serve -------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _openapi_document() -> str:
+    # Built on first request only: generating it costs tens of milliseconds of cold start.
+    return app.get_openapi_json_schema(title="mvdb — Movies Database API", version=__version__)
+
+
+@app.get("/openapi.json", summary="The OpenAPI document of this API", tags=["meta"], include_in_schema=False)
+def openapi_document() -> Response[Any]:
+    return Response(status_code=200, content_type="application/json", body=_openapi_document())
+
+
+# -- errors: mapped once, here ------------------------------------------------------------
+
+
+@app.exception_handler([DomainError, ProblemError])
+def handle_domain_error(error: DomainError | ProblemError) -> Response[Any]:
+    if isinstance(error, (InvalidInput, InvalidCursor)):
+        metrics.add_metric(name="ValidationFailures", unit=MetricUnit.Count, value=1)
+    elif isinstance(error, (MovieAlreadyExists, PreconditionFailed)):
+        metrics.add_metric(name="Conflicts", unit=MetricUnit.Count, value=1)
+    return problem_for(error)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(error: RequestValidationError) -> Response[Any]:
+    # A body we refuse to read outranks what is wrong inside it.
+    try:
+        check_envelope(app.current_event.raw_event, settings.max_body_bytes)
+    except ProblemError as refused:
+        return problem_for(refused)
+    details = list(error.errors())
+    if any(tuple(e.get("loc", ()))[:1] == ("response",) for e in details):
+        # Powertools reports our own response not matching its declared model this way: a bug of ours.
+        return handle_unexpected(error)
+    metrics.add_metric(name="ValidationFailures", unit=MetricUnit.Count, value=1)
+    if any(e.get("type") == "json_invalid" for e in details):
+        return problem(HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON.")
+    field_errors = [
+        FieldError(location=[str(part) for part in e.get("loc", ())], message=e.get("msg", "invalid"), code=e.get("type", "invalid"))
+        for e in details
+    ]
+    in_body = any(e.location[:1] == ["body"] for e in field_errors)
+    status = HTTPStatus.UNPROCESSABLE_ENTITY if in_body else HTTPStatus.BAD_REQUEST
+    return problem(status, "validation-failed", "The request is not valid; see errors.", errors=field_errors)
+
+
+@app.not_found
+def handle_not_found(_: NotFoundError) -> Response[Any]:
+    event = app.current_event
+    allowed = allowed_methods(event.path)
+    if allowed:
+        return problem(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            f"{event.http_method} is not supported here; use {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return problem(HTTPStatus.NOT_FOUND, "route-not-found", f"No resource at {event.path}; see /docs.")
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(error: Exception) -> Response[Any]:
+    logger.exception("Unhandled error", extra={"error_type": type(error).__name__})
+    return problem(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "Something went wrong on our side; it has been logged. Quote the X-Request-Id header if you report it.",
+    )
+
+
+def _check_envelope_middleware(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
+    check_envelope(app.current_event.raw_event, settings.max_body_bytes)
+    return next_middleware(app)
+
+
+app.use(middlewares=[_check_envelope_middleware])
+
+
+# -- routing facts the resolver does not expose --------------------------------------------
+
+
+def _routes() -> list[Any]:
+    # Powertools offers no public route lookup; these two lists are its route table.
+    return [*app._static_routes, *app._dynamic_routes]
+
+
+def allowed_methods(path: str) -> list[str]:
+    return sorted({route.method for route in _routes() if route.rule.match(path)})
+
+
+def route_template(method: str, path: str) -> str:
+    for route in _routes():
+        if route.method == method and route.rule.match(path):
+            return str(route.path)
+    return "unmatched"
+
+
+# -- the handler ----------------------------------------------------------------------------
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    started = time.perf_counter()
+    event = normalize_movie_path(event)
+    method = (event.get("httpMethod") or "").upper()
+    route = route_template(method, event.get("path") or "")
+    metrics.add_dimension(name="route", value=f"{method} {route}")
+    response = app.resolve(event, context)
+    status = int(response["statusCode"])
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+
+    headers = {**_SECURITY_HEADERS, "Cache-Control": "no-store"}
+    headers["Content-Security-Policy"] = _DOCS_CSP if route == "/docs" else _API_CSP
+    correlation_id = logger.get_correlation_id()
+    if correlation_id:
+        headers["X-Request-Id"] = str(correlation_id)
+    _add_headers(response, headers)
+
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    # One access-log line per request; never headers or bodies (they carry tokens and data).
+    logger.info(
+        "request",
+        extra={"http_method": method, "route": route, "status": status, "latency_ms": latency_ms},
+    )
+    return response
+
+
+def _add_headers(response: dict[str, Any], headers: dict[str, str]) -> None:
+    multi = response.setdefault("multiValueHeaders", {})
+    single = response.get("headers")
+    for name, value in headers.items():
+        if single is not None and name not in single:
+            single[name] = value
+        elif name not in multi:
+            multi[name] = [value]
+
+
+movie_service()  # the DynamoDB client, built at init (no network call) and reused by every request

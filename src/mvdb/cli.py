@@ -1,0 +1,90 @@
+"""``mvdb``: operator commands. ``mvdb load`` puts the movie data set into a table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+_DEFAULT_FILE = Path("data/moviedata.json")
+
+
+def _client(endpoint: str | None, region: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # More connections than loader threads, and adaptive retries for a bulk write.
+    config = Config(max_pool_connections=32, retries={"max_attempts": 10, "mode": "adaptive"})
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, config=config)
+
+
+def table_from_stack(stack: str, region: str | None) -> str:
+    import boto3
+
+    outputs = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == "TableName":
+            return str(output["OutputValue"])
+    raise SystemExit(f"error: stack {stack} has no TableName output")
+
+
+def _load(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from mvdb.loader import load_movies, read_records
+
+    region = args.region or os.environ.get("REGION") or None
+    table = args.table or (table_from_stack(args.stack, region) if args.stack else os.environ.get("TABLE_NAME"))
+    if not table:
+        print("error: name the table with --table, --stack or TABLE_NAME", file=sys.stderr)
+        return 2
+    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None
+    try:
+        records = read_records(args.file)
+    except (OSError, ValueError) as error:
+        print(f"error: cannot read {args.file}: {error}", file=sys.stderr)
+        return 2
+    with tqdm(total=len(records), unit="movie", disable=args.quiet or None, file=sys.stderr) as bar:
+        report = load_movies(
+            _client(endpoint, region), table, records, skip_invalid=args.skip_invalid, workers=args.workers, on_progress=bar.update
+        )
+    for bad in report.invalid:
+        print(f"invalid record {bad.index}: {bad.reason}", file=sys.stderr)
+    if report.invalid and not args.skip_invalid:
+        print(f"{len(report.invalid)} invalid record(s): nothing written (use --skip-invalid to load the rest)", file=sys.stderr)
+        return 1
+    print(
+        f"loaded {report.written} of {report.total} movies into {table} "
+        f"({len(report.invalid)} skipped) in {report.seconds:.2f} s ({report.items_per_second:.0f} items/s)"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mvdb", description="mvdb operator commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    load = commands.add_parser("load", help="load movies from a JSON file into a DynamoDB table")
+    load.add_argument("--file", type=Path, default=_DEFAULT_FILE, help="JSON array of movies (default: %(default)s)")
+    target = load.add_mutually_exclusive_group()
+    target.add_argument("--table", help="table name (default: $TABLE_NAME)")
+    target.add_argument("--stack", help="read the table name from this CloudFormation stack's TableName output")
+    load.add_argument("--endpoint", help="DynamoDB endpoint, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)")
+    load.add_argument("--region", help="AWS region (default: $REGION, then the AWS configuration)")
+    load.add_argument("--skip-invalid", action="store_true", help="load the valid records even if some are invalid")
+    load.add_argument("--workers", type=int, default=8, help="parallel batch writers (default: %(default)s)")
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.set_defaults(handler=_load)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

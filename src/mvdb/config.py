@@ -1,0 +1,77 @@
+"""Settings, read from the environment once per process and validated on the spot.
+
+The environment contract is the one existing deployments use: ``TABLE_NAME`` (required)
+and ``REGION`` (optional). ``AWS_ENDPOINT_URL_DYNAMODB`` points the service at DynamoDB
+Local; boto3 also honours it by itself, we read it so the value is explicit in one place.
+Nothing here is ever logged: the environment of a Lambda holds credentials.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["ConfigurationError", "Settings", "get_settings"]
+
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+class ConfigurationError(RuntimeError):
+    """The process cannot start: a required setting is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    region: str | None = None
+    dynamodb_endpoint: str | None = None
+    environment: str = "local"
+    log_level: str = "INFO"
+    max_body_bytes: int = 64 * 1024
+    # Bounded so a hung DynamoDB never holds a request past the Lambda/API Gateway budget
+    # (29 s on REST APIs): worst case ~ attempts * (connect + read) plus backoff.
+    dynamodb_connect_timeout_s: float = 1.0
+    dynamodb_read_timeout_s: float = 2.0
+    dynamodb_max_attempts: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        table_name = env.get("TABLE_NAME", "").strip()
+        if not table_name:
+            raise ConfigurationError(
+                "TABLE_NAME is not set: set it to the DynamoDB table that holds the movies "
+                "(e.g. TABLE_NAME=mvdb-movies)."
+            )
+        log_level = env.get("LOG_LEVEL", env.get("POWERTOOLS_LOG_LEVEL", "INFO")).upper()
+        if log_level not in _LOG_LEVELS:
+            raise ConfigurationError(f"LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, got {log_level!r}.")
+        return cls(
+            table_name=table_name,
+            region=env.get("REGION") or env.get("AWS_REGION") or None,
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+            environment=env.get("ENVIRONMENT", "local"),
+            log_level=log_level,
+            max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}.") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}.")
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read on first use and then reused."""
+    return Settings.from_env()

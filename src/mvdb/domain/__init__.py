@@ -1,0 +1,1 @@
+"""Movies domain: models, rules and errors. Knows nothing of HTTP or DynamoDB."""

@@ -1,0 +1,87 @@
+"""Domain errors. The HTTP layer maps each to one problem type and status, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DomainError",
+    "FieldError",
+    "InvalidCursor",
+    "InvalidInput",
+    "MovieAlreadyExists",
+    "MovieNotFound",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "StorageUnavailable",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: where it is (e.g. ``["body", "info", "rating"]``) and why."""
+
+    location: list[str | int]
+    message: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "message": self.message, "code": self.code}
+
+
+class DomainError(Exception):
+    """Base of every error a client can cause or must be told about."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class MovieNotFound(DomainError):
+    def __init__(self, year: int, title: str) -> None:
+        super().__init__(f"No movie titled {title!r} from {year}.")
+
+
+class MovieAlreadyExists(DomainError):
+    def __init__(self, year: int, title: str) -> None:
+        super().__init__(f"A movie titled {title!r} from {year} already exists; use PUT or PATCH to change it.")
+
+
+class PreconditionFailed(DomainError):
+    """If-Match named a version that is no longer current: somebody else changed the movie."""
+
+    def __init__(self, year: int, title: str) -> None:
+        super().__init__(
+            f"The movie {title!r} ({year}) has changed since you read it; GET it again and retry with its new ETag."
+        )
+
+
+class PreconditionRequired(DomainError):
+    def __init__(self) -> None:
+        super().__init__("This request changes a movie: send If-Match with the ETag from your last GET (or '*').")
+
+
+class InvalidCursor(DomainError):
+    def __init__(self, reason: str = "") -> None:
+        detail = "The cursor is not one this API issued for this query; start again without a cursor."
+        super().__init__(f"{detail} ({reason})" if reason else detail)
+
+
+@dataclass
+class InvalidInput(DomainError):
+    """A request that is well-formed but breaks a rule; ``errors`` says which fields."""
+
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail)
+
+
+class StorageUnavailable(DomainError):
+    """The table cannot be reached or is throttling past our retries: the client should retry later."""
+
+    def __init__(self, detail: str = "The movies table is unavailable right now; retry shortly.", *, retry_after_s: int = 2) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,124 @@
+"""The shapes of a movie, one per direction: what clients send, what they get back.
+
+``info`` fields are typed and closed (unknown fields are rejected) so a typo never lands in
+the table. Limits are generous for real films and tight enough to bound item size
+(DynamoDB caps an item at 400 KB).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "MAX_TITLE_LENGTH",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "Movie",
+    "MovieCreate",
+    "MovieInfo",
+    "MoviePage",
+    "MovieReplace",
+    "Title",
+    "Year",
+    "compute_etag",
+]
+
+MIN_YEAR = 1870  # the earliest surviving motion pictures
+MAX_YEAR = 2100
+MAX_TITLE_LENGTH = 300
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, strict=True, description="Release year")]
+Title = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TITLE_LENGTH),
+    AfterValidator(_not_blank),
+    AfterValidator(_no_control_characters),
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Names = Annotated[list[Name], Field(max_length=100)]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class MovieInfo(_Closed):
+    """What is known about a movie besides its key. Every field is optional."""
+
+    directors: Names | None = None
+    actors: Names | None = None
+    genres: Names | None = None
+    release_date: datetime | date | None = Field(
+        default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z"
+    )
+    rating: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
+    rank: int | None = Field(default=None, ge=1, le=1_000_000)
+    running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600)
+    plot: str | None = Field(default=None, max_length=5000)
+    image_url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$")] | None = None
+
+
+class MovieCreate(_Closed):
+    """Body of ``POST /movies``."""
+
+    year: Year
+    title: Title
+    info: MovieInfo = Field(default_factory=MovieInfo)
+
+
+class MovieReplace(_Closed):
+    """Body of ``PUT /movies/{year}/{title}``: the whole new ``info``.
+
+    ``year`` and ``title`` may be echoed back from a GET but must then match the URL: the key
+    of a movie never changes (create the new one and delete the old one instead).
+    """
+
+    year: Year | None = None
+    title: Title | None = None
+    info: MovieInfo = Field(default_factory=MovieInfo)
+
+
+class Movie(_Closed):
+    """A movie as stored and as returned."""
+
+    year: int
+    title: str
+    info: MovieInfo = Field(default_factory=MovieInfo)
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document of this movie, without unset ``info`` fields."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class MoviePage(BaseModel):
+    """One page of ``GET /movies``."""
+
+    items: list[Movie]
+    count: int
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; absent on the last page"
+    )
+
+
+def compute_etag(document: dict[str, Any]) -> str:
+    """A strong validator of a movie's representation: equal documents, equal ETags."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -1,0 +1,118 @@
+"""The rules of the movies API, independent of HTTP and of storage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired
+from mvdb.domain.merge_patch import apply_merge_patch
+from mvdb.domain.models import Movie, MovieCreate, MovieInfo, MovieReplace, compute_etag
+from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
+from mvdb.repository.base import MovieRepository, StoredMovie
+
+__all__ = ["MovieService", "Page", "field_errors"]
+
+# Business events, counted by the HTTP layer as metrics.
+EventSink = Callable[[str], None]
+
+
+class Page:
+    __slots__ = ("movies", "next_cursor")
+
+    def __init__(self, movies: list[StoredMovie], next_cursor: str | None) -> None:
+        self.movies = movies
+        self.next_cursor = next_cursor
+
+
+def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> list[FieldError]:
+    return [
+        FieldError(location=[*prefix, *e["loc"]], message=e["msg"], code=e["type"]) for e in error.errors()
+    ]
+
+
+class MovieService:
+    def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
+        self._repository = repository
+        self._on_event = on_event or (lambda _name: None)
+
+    def get(self, key: MovieKey) -> StoredMovie:
+        stored = self._repository.get(key)
+        if stored is None:
+            raise MovieNotFound(key.year, key.title)
+        return stored
+
+    def search(self, query: MovieQuery, cursor: str | None) -> Page:
+        if query.title_prefix is not None and query.year is None:
+            raise InvalidInput(
+                "title_prefix searches within one year: add the year parameter.",
+                [FieldError(["query", "title_prefix"], "requires year", "dependency")],
+            )
+        start_after = decode_cursor(cursor, query) if cursor else None
+        movies, resume_after = self._repository.search(query, start_after)
+        return Page(movies, encode_cursor(resume_after, query) if resume_after else None)
+
+    def create(self, movie: MovieCreate) -> StoredMovie:
+        stored = _stored(Movie(year=movie.year, title=movie.title, info=movie.info))
+        self._repository.create(stored.document, stored.etag)
+        self._on_event("MovieCreated")
+        return stored
+
+    def replace(self, key: MovieKey, body: MovieReplace, if_match: str | None) -> StoredMovie:
+        errors = [
+            FieldError(["body", name], f"must match the URL ({expected!r}); a movie's key cannot change", "key_mismatch")
+            for name, given, expected in (("year", body.year, key.year), ("title", body.title, key.title))
+            if given is not None and given != expected
+        ]
+        if errors:
+            raise InvalidInput("The body names a different movie than the URL.", errors)
+        stored = _stored(Movie(year=key.year, title=key.title, info=body.info))
+        self._repository.replace(stored.document, stored.etag, if_match=_required(if_match))
+        self._on_event("MovieUpdated")
+        return stored
+
+    def patch(self, key: MovieKey, patch: Any, if_match: str | None) -> StoredMovie:
+        """Apply a JSON merge patch to the movie; only ``info`` may change."""
+        if not isinstance(patch, dict):
+            raise InvalidInput("A merge patch must be a JSON object.", [FieldError(["body"], "must be an object", "type")])
+        unknown = sorted(set(patch) - {"info", "year", "title"})
+        changed_key = [name for name in ("year", "title") if name in patch and patch[name] != getattr(key, name)]
+        if unknown or changed_key:
+            raise InvalidInput(
+                "A merge patch may change only info.",
+                [FieldError(["body", n], "not allowed", "extra_forbidden") for n in unknown]
+                + [FieldError(["body", n], "a movie's key cannot change", "key_mismatch") for n in changed_key],
+            )
+        if_match = _required(if_match)
+        current = self.get(key)
+        merged = apply_merge_patch(current.document.get("info", {}), patch.get("info", {}))
+        try:
+            info = MovieInfo.model_validate(merged)
+        except ValidationError as error:
+            raise InvalidInput("The patched movie would be invalid.", field_errors(error, ("body", "info"))) from None
+        stored = _stored(Movie(year=key.year, title=key.title, info=info))
+        # The patch is applied to the version the client named (or, for '*', the one just read):
+        # if it changed in between, DynamoDB refuses the write and the client gets 412.
+        self._repository.replace(stored.document, stored.etag, if_match=current.etag if if_match == "*" else if_match)
+        self._on_event("MovieUpdated")
+        return stored
+
+    def delete(self, key: MovieKey, if_match: str | None) -> None:
+        self._repository.delete(key, if_match=_required(if_match))
+        self._on_event("MovieDeleted")
+
+    def check_health(self) -> None:
+        self._repository.ping()
+
+
+def _stored(movie: Movie) -> StoredMovie:
+    document = movie.document()
+    return StoredMovie(document=document, etag=compute_etag(document))
+
+
+def _required(if_match: str | None) -> str:
+    if not if_match:
+        raise PreconditionRequired()
+    return if_match

@@ -1,0 +1,116 @@
+"""Load movies into the table: validate everything first, then write in parallel batches.
+
+Idempotent by construction: every write is a full PutItem of the validated movie (with its
+ETag), so a rerun, or a rerun after a kill half-way, leaves exactly the same items.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mvdb.domain.models import Movie, MovieCreate, compute_etag
+from mvdb.repository.dynamodb import to_item
+
+__all__ = ["InvalidRecord", "LoadReport", "load_movies", "read_records", "validate_records"]
+
+_BATCH_SIZE = 25  # BatchWriteItem's maximum
+_MAX_BATCH_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class InvalidRecord:
+    index: int
+    reason: str
+
+
+@dataclass
+class LoadReport:
+    total: int = 0
+    written: int = 0
+    invalid: list[InvalidRecord] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def items_per_second(self) -> float:
+        return self.written / self.seconds if self.seconds else 0.0
+
+
+def read_records(path: Path) -> list[Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise ValueError(f"{path} must hold a JSON array of movies")
+    return data
+
+
+def validate_records(records: Sequence[Any]) -> tuple[list[dict[str, Any]], list[InvalidRecord]]:
+    """The valid movies as documents, and each invalid record with its index and reason."""
+    documents: list[dict[str, Any]] = []
+    invalid: list[InvalidRecord] = []
+    seen: dict[tuple[int, str], int] = {}
+    for index, record in enumerate(records):
+        try:
+            movie = MovieCreate.model_validate(record)
+        except ValidationError as error:
+            reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in error.errors())
+            invalid.append(InvalidRecord(index, reasons))
+            continue
+        key = (movie.year, movie.title)
+        if key in seen:
+            invalid.append(InvalidRecord(index, f"duplicate of record {seen[key]} ({movie.title!r}, {movie.year})"))
+            continue
+        seen[key] = index
+        documents.append(Movie(year=movie.year, title=movie.title, info=movie.info).document())
+    return documents, invalid
+
+
+def _batches(items: Sequence[dict[str, Any]], size: int) -> Iterable[Sequence[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _write_batch(client: Any, table: str, documents: Sequence[dict[str, Any]]) -> int:
+    requests = [{"PutRequest": {"Item": to_item(d, compute_etag(d))}} for d in documents]
+    for attempt in range(_MAX_BATCH_ATTEMPTS):
+        response = client.batch_write_item(RequestItems={table: requests})
+        requests = response.get("UnprocessedItems", {}).get(table, [])
+        if not requests:
+            return len(documents)
+        # Throttled: back off with full jitter before sending what was left.
+        time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not security
+    raise RuntimeError(f"{len(requests)} items still unprocessed after {_MAX_BATCH_ATTEMPTS} attempts")
+
+
+def load_movies(
+    client: Any,
+    table: str,
+    records: Sequence[Any],
+    *,
+    skip_invalid: bool = False,
+    workers: int = 8,
+    on_progress: Callable[[int], None] | None = None,
+) -> LoadReport:
+    """Validate all records, then (unless some are invalid and ``skip_invalid`` is off) write them."""
+    started = time.perf_counter()
+    documents, invalid = validate_records(records)
+    report = LoadReport(total=len(records), invalid=invalid)
+    if invalid and not skip_invalid:
+        report.seconds = time.perf_counter() - started
+        return report
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_write_batch, client, table, batch) for batch in _batches(documents, _BATCH_SIZE)]
+        for future in as_completed(futures):
+            count = future.result()
+            report.written += count
+            if on_progress is not None:
+                on_progress(count)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,316 @@
+"""Movies in a DynamoDB table keyed by ``year`` (number, partition) and ``title`` (string, sort).
+
+Items are ``{year, title, info, etag}``. ``etag`` is stored so that ``If-Match`` can be checked
+by DynamoDB itself in a condition expression: no read-then-write race, no lost update.
+Items written before ``etag`` existed are still served; their ETag is computed on read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from mvdb.domain.errors import InvalidCursor, MovieAlreadyExists, MovieNotFound, PreconditionFailed, StorageUnavailable
+from mvdb.domain.models import compute_etag
+from mvdb.domain.query import MovieKey, MovieQuery
+from mvdb.repository.base import StoredMovie
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+    from mvdb.config import Settings
+
+__all__ = ["DynamoDBMovieRepository", "create_client", "from_item", "to_item"]
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "try again later", after botocore's own bounded retries have run out.
+_UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ResourceNotFoundException",  # table missing or still being created: an operator's problem, not the client's
+    }
+)
+# A filtered search reads at most this many pages of DynamoDB per request, then returns what
+# it found with a cursor: latency and read cost per request stay bounded.
+_MAX_PAGES_PER_REQUEST = 5
+_FILTERED_PAGE_SIZE = 200
+_MOVIE_ATTRIBUTES = ("year", "title", "info", "etag")
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_dynamo_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_dynamo_value(v) for v in value]
+    return value
+
+
+def _from_dynamo_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo_value(v) for v in value]
+    return value
+
+
+def to_item(document: dict[str, Any], etag: str) -> dict[str, Any]:
+    """A movie document as a DynamoDB item (attribute-value map)."""
+    return {name: _serializer.serialize(_to_dynamo_value(value)) for name, value in {**document, "etag": etag}.items()}
+
+
+def from_item(item: dict[str, Any]) -> StoredMovie:
+    # Only the attributes of the movie model: anything else another writer left is not served.
+    plain = {
+        name: _from_dynamo_value(_deserializer.deserialize(item[name])) for name in _MOVIE_ATTRIBUTES if name in item
+    }
+    etag = plain.pop("etag", None)
+    plain.setdefault("info", {})
+    return StoredMovie(document=plain, etag=etag if isinstance(etag, str) else compute_etag(plain))
+
+
+def _key(key: MovieKey) -> dict[str, Any]:
+    return {"year": {"N": str(key.year)}, "title": {"S": key.title}}
+
+
+def _key_of(item: dict[str, Any]) -> MovieKey:
+    return MovieKey(year=int(item["year"]["N"]), title=item["title"]["S"])
+
+
+class DynamoDBMovieRepository:
+    def __init__(self, client: BaseClient, table_name: str, *, on_retries: Callable[[int], None] | None = None) -> None:
+        self._client = client
+        self._table = table_name
+        self._on_retries = on_retries
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, key: MovieKey) -> StoredMovie | None:
+        with self._translate_errors():
+            response = self._client.get_item(TableName=self._table, Key=_key(key), ConsistentRead=True)
+        self._observe(response)
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def search(self, query: MovieQuery, start_after: MovieKey | None) -> tuple[list[StoredMovie], MovieKey | None]:
+        request = self._search_request(query)
+        # One extra item tells us whether another page exists without an empty last page.
+        request["Limit"] = _FILTERED_PAGE_SIZE if query.has_filter else query.limit + 1
+        operation = self._client.query if query.year is not None else self._client.scan
+        if start_after is not None:
+            request["ExclusiveStartKey"] = _key(start_after)
+
+        found: list[dict[str, Any]] = []
+        for page_number in range(1, _MAX_PAGES_PER_REQUEST + 1):
+            with self._translate_errors(cursor_given=start_after is not None):
+                response = operation(**request)
+            self._observe(response)
+            found.extend(response.get("Items", []))
+            if len(found) > query.limit:
+                # Resume after the last movie returned, not after the last one DynamoDB read:
+                # the rest of this DynamoDB page is read again next time, so nothing is skipped.
+                page = found[: query.limit]
+                return [from_item(i) for i in page], _key_of(page[-1])
+            last_evaluated = response.get("LastEvaluatedKey")
+            if not last_evaluated:
+                return [from_item(i) for i in found], None
+            request["ExclusiveStartKey"] = last_evaluated
+            if page_number == _MAX_PAGES_PER_REQUEST:
+                # Read budget spent: a short (possibly empty) page, resuming after everything read.
+                return [from_item(i) for i in found], _key_of(last_evaluated)
+        raise AssertionError("unreachable")
+
+    def _search_request(self, query: MovieQuery) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        request: dict[str, Any] = {"TableName": self._table}
+        if query.year is not None:
+            names.update({"#year": "year"})
+            values[":year"] = {"N": str(query.year)}
+            condition = "#year = :year"
+            if query.title_prefix:
+                names["#title"] = "title"
+                values[":prefix"] = {"S": query.title_prefix}
+                condition += " AND begins_with(#title, :prefix)"
+            request["KeyConditionExpression"] = condition
+        elif query.title_prefix:
+            raise ValueError("title_prefix needs a year")  # the service guarantees this; see MovieService.search
+
+        filters = []
+        for field, value in (("genres", query.genre), ("actors", query.actor), ("directors", query.director)):
+            if value is not None:
+                names.update({"#info": "info", f"#{field}": field})
+                values[f":{field}"] = {"S": value}
+                filters.append(f"contains(#info.#{field}, :{field})")
+        if query.min_rating is not None:
+            names.update({"#info": "info", "#rating": "rating"})
+            values[":min_rating"] = {"N": str(query.min_rating)}
+            filters.append("#info.#rating >= :min_rating")
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if values:
+            request["ExpressionAttributeValues"] = values
+        return request
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(self, document: dict[str, Any], etag: str) -> None:
+        try:
+            with self._translate_errors():
+                response = self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(document, etag),
+                    ConditionExpression="attribute_not_exists(#title)",
+                    ExpressionAttributeNames={"#title": "title"},
+                )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                raise MovieAlreadyExists(document["year"], document["title"]) from error
+            raise
+        self._observe(response)
+
+    def replace(self, document: dict[str, Any], etag: str, *, if_match: str) -> None:
+        key = MovieKey(document["year"], document["title"])
+        self._conditional_write(
+            key,
+            if_match,
+            lambda condition, names, values: self._client.put_item(
+                TableName=self._table,
+                Item=to_item(document, etag),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": values} if values else {}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            ),
+        )
+
+    def delete(self, key: MovieKey, *, if_match: str) -> None:
+        self._conditional_write(
+            key,
+            if_match,
+            lambda condition, names, values: self._client.delete_item(
+                TableName=self._table,
+                Key=_key(key),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": values} if values else {}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            ),
+        )
+
+    def _conditional_write(
+        self,
+        key: MovieKey,
+        if_match: str,
+        write: Callable[[str, dict[str, str], dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        names = {"#title": "title"}
+        if if_match == "*":
+            condition, values = "attribute_exists(#title)", {}
+        else:
+            names["#etag"] = "etag"
+            condition, values = "#etag = :expected", {":expected": {"S": if_match}}
+        try:
+            with self._translate_errors():
+                response = write(condition, names, values)
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            current = error.response.get("Item")
+            if not current:
+                raise MovieNotFound(key.year, key.title) from error
+            if "etag" in current or from_item(current).etag != if_match:
+                raise PreconditionFailed(key.year, key.title) from error
+            # An item from before ETags were stored: its ETag was computed on read and matches.
+            # Writing only while it still has no stored ETag keeps the check race-free.
+            try:
+                with self._translate_errors():
+                    response = write(
+                        "attribute_exists(#title) AND attribute_not_exists(#etag)", {**names, "#etag": "etag"}, {}
+                    )
+            except ClientError as retry_error:
+                if _is_conditional_failure(retry_error):
+                    raise PreconditionFailed(key.year, key.title) from retry_error
+                raise
+        self._observe(response)
+
+    # -- health ------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """A GetItem of a key no movie has: proves the table exists and the role may read it."""
+        with self._translate_errors():
+            self._client.get_item(
+                TableName=self._table, Key=_key(MovieKey(0, "__health__")), ProjectionExpression="#year",
+                ExpressionAttributeNames={"#year": "year"},
+            )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _observe(self, response: dict[str, Any]) -> None:
+        retries = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        if retries and self._on_retries is not None:
+            self._on_retries(retries)
+
+    @contextmanager
+    def _translate_errors(self, *, cursor_given: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            retries = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            if retries and self._on_retries is not None:
+                self._on_retries(retries)
+            if code in _UNAVAILABLE_CODES:
+                logger.warning("DynamoDB unavailable: %s after %d retries", code, retries)
+                raise StorageUnavailable() from error
+            if code == "ValidationException" and cursor_given:
+                # Only a start key we passed on can make an otherwise valid search invalid.
+                raise InvalidCursor("position rejected") from error
+            raise
+        except (BotocoreConnectionError, HTTPClientError) as error:
+            logger.warning("DynamoDB unreachable: %s", type(error).__name__)
+            raise StorageUnavailable() from error
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def create_client(settings: Settings) -> BaseClient:
+    """The one DynamoDB client of a process: short timeouts, bounded retries with backoff.
+
+    botocore's ``standard`` retry mode retries throttling, 5xx and connection errors with
+    exponential backoff and jitter, up to ``dynamodb_max_attempts`` attempts in all.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.dynamodb_connect_timeout_s,
+        read_timeout=settings.dynamodb_read_timeout_s,
+        retries={"max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    return boto3.client(
+        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=config
+    )

