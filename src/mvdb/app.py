@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mvdb import __version__
 from mvdb.api import health, movies
+from mvdb.api.auth import authorize
 from mvdb.api.problems import ProblemError, problem, problem_for
 from mvdb.api.requests import check_envelope, normalize_movie_path
 from mvdb.config import get_settings
@@ -90,9 +91,9 @@ def handle_domain_error(error: DomainError | ProblemError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response[Any]:
-    # A body we refuse to read outranks what is wrong inside it.
+    # Who may call, then a body we refuse to read, outrank what is wrong inside the request.
     try:
-        check_envelope(app.current_event.raw_event, settings.max_body_bytes)
+        _admit(app.current_event.raw_event)
     except ProblemError as refused:
         return problem_for(refused)
     details = list(error.errors())
@@ -103,7 +104,11 @@ def handle_validation_error(error: RequestValidationError) -> Response[Any]:
     if any(e.get("type") == "json_invalid" for e in details):
         return problem(HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON.")
     field_errors = [
-        FieldError(location=[str(part) for part in e.get("loc", ())], message=e.get("msg", "invalid"), code=e.get("type", "invalid"))
+        FieldError(
+            location=[str(part) for part in e.get("loc", ())],
+            message=e.get("msg", "invalid"),
+            code=e.get("type", "invalid"),
+        )
         for e in details
     ]
     in_body = any(e.location[:1] == ["body"] for e in field_errors)
@@ -135,12 +140,18 @@ def handle_unexpected(error: Exception) -> Response[Any]:
     )
 
 
-def _check_envelope_middleware(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
-    check_envelope(app.current_event.raw_event, settings.max_body_bytes)
+def _admit(event: dict[str, Any]) -> None:
+    if settings.require_auth:
+        authorize(event)
+    check_envelope(event, settings.max_body_bytes)
+
+
+def _admission_middleware(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
+    _admit(app.current_event.raw_event)
     return next_middleware(app)
 
 
-app.use(middlewares=[_check_envelope_middleware])
+app.use(middlewares=[_admission_middleware])
 
 
 # -- routing facts the resolver does not expose --------------------------------------------

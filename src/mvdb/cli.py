@@ -25,7 +25,11 @@ def _client(endpoint: str | None, region: str | None) -> Any:
 def table_from_stack(stack: str, region: str | None) -> str:
     import boto3
 
-    outputs = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    outputs = (
+        boto3.client("cloudformation", region_name=region)
+        .describe_stacks(StackName=stack)["Stacks"][0]
+        .get("Outputs", [])
+    )
     for output in outputs:
         if output["OutputKey"] == "TableName":
             return str(output["OutputValue"])
@@ -50,12 +54,20 @@ def _load(args: argparse.Namespace) -> int:
         return 2
     with tqdm(total=len(records), unit="movie", disable=args.quiet or None, file=sys.stderr) as bar:
         report = load_movies(
-            _client(endpoint, region), table, records, skip_invalid=args.skip_invalid, workers=args.workers, on_progress=bar.update
+            _client(endpoint, region),
+            table,
+            records,
+            skip_invalid=args.skip_invalid,
+            workers=args.workers,
+            on_progress=bar.update,
         )
     for bad in report.invalid:
         print(f"invalid record {bad.index}: {bad.reason}", file=sys.stderr)
     if report.invalid and not args.skip_invalid:
-        print(f"{len(report.invalid)} invalid record(s): nothing written (use --skip-invalid to load the rest)", file=sys.stderr)
+        print(
+            f"{len(report.invalid)} invalid record(s): nothing written (use --skip-invalid to load the rest)",
+            file=sys.stderr,
+        )
         return 1
     print(
         f"loaded {report.written} of {report.total} movies into {table} "
@@ -72,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     target = load.add_mutually_exclusive_group()
     target.add_argument("--table", help="table name (default: $TABLE_NAME)")
     target.add_argument("--stack", help="read the table name from this CloudFormation stack's TableName output")
-    load.add_argument("--endpoint", help="DynamoDB endpoint, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)")
+    load.add_argument(
+        "--endpoint", help="DynamoDB endpoint, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)"
+    )
     load.add_argument("--region", help="AWS region (default: $REGION, then the AWS configuration)")
     load.add_argument("--skip-invalid", action="store_true", help="load the valid records even if some are invalid")
     load.add_argument("--workers", type=int, default=8, help="parallel batch writers (default: %(default)s)")

@@ -30,6 +30,8 @@ class Settings:
     environment: str = "local"
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024
+    # Scope checks behind the gateway's authorizer; off only for a local run without auth.
+    require_auth: bool = True
     # Bounded so a hung DynamoDB never holds a request past the Lambda/API Gateway budget
     # (29 s on REST APIs): worst case ~ attempts * (connect + read) plus backoff.
     dynamodb_connect_timeout_s: float = 1.0
@@ -55,6 +57,7 @@ class Settings:
             environment=env.get("ENVIRONMENT", "local"),
             log_level=log_level,
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+            require_auth=_flag(env, "REQUIRE_AUTH", default=True),
         )
 
 
@@ -69,6 +72,17 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}.")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}.")
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,8 @@ LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_DEFAULT_REGION": "us-east-1",
+    # Until the local token stand-in is wired in, the local run serves without scope checks.
+    "REQUIRE_AUTH": "false",
 }
 
 

@@ -39,7 +39,9 @@ def free_port() -> int:
 def require_java() -> str:
     java = shutil.which("java")
     if java is None:
-        raise LocalStackError(f"Java {_MIN_JAVA}+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless).")
+        raise LocalStackError(
+            f"Java {_MIN_JAVA}+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless)."
+        )
     version = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)', version)
     if match is None or int(match.group(1)) < _MIN_JAVA:
@@ -80,7 +82,9 @@ class DynamoDBLocal:
     def start(self, timeout_s: float = 30.0) -> DynamoDBLocal:
         java, jar = require_java(), find_jar()
         if self._port_in_use():
-            raise LocalStackError(f"Port {self.port} is already in use: is another DynamoDB Local running? Stop it or pick another port.")
+            raise LocalStackError(
+                f"Port {self.port} is already in use: is another DynamoDB Local running? Stop it or pick another port."
+            )
         storage = ["-inMemory"]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -143,5 +147,7 @@ class DynamoDBLocal:
     def __enter__(self) -> DynamoDBLocal:
         return self.start() if not self.running else self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

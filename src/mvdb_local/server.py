@@ -110,7 +110,9 @@ def make_server(
             if authorizer is not None:
                 decision = authorizer({**headers, ":method": self.command, ":path": self.path})
                 if decision is not None and "statusCode" in decision:
-                    self._reply(decision["statusCode"], decision.get("multiValueHeaders", {}), decision["body"].encode())
+                    self._reply(
+                        decision["statusCode"], decision.get("multiValueHeaders", {}), decision["body"].encode()
+                    )
                     return
                 event_authorizer = decision
             event = make_event(
@@ -137,7 +139,7 @@ def make_server(
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             # The handler writes its own JSON access log line; don't add a second one.
             pass
 

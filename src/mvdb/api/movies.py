@@ -25,7 +25,10 @@ router = APIGatewayRouter()
 _PROBLEM: OpenAPIResponse = {"description": "A problem (RFC 9457)", "content": {PROBLEM_CONTENT_TYPE: {"schema": {}}}}
 # Handlers return ready-made JSON (no second validation of what the service already validated);
 # the documented shapes are declared here instead of in return annotations.
-_MOVIE: OpenAPIResponse = {"description": "The movie; its ETag is in the ETag header", "content": {"application/json": {"model": Movie}}}
+_MOVIE: OpenAPIResponse = {
+    "description": "The movie; its ETag is in the ETag header",
+    "content": {"application/json": {"model": Movie}},
+}
 _PAGE: OpenAPIResponse = {"description": "One page of movies", "content": {"application/json": {"model": MoviePage}}}
 _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
 
@@ -155,4 +158,3 @@ def _json_body() -> Any:
         return json.loads(router.current_event.decoded_body or "")
     except (ValueError, UnicodeDecodeError):
         raise ProblemError(HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON.") from None
-

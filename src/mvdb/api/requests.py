@@ -59,7 +59,10 @@ def check_envelope(event: dict[str, Any], max_body_bytes: int) -> None:
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             f"Send the body as application/json (merge patches may use application/merge-patch+json); got {shown}.",
-            headers={"Accept-Post": "application/json", "Accept-Patch": "application/merge-patch+json, application/json"},
+            headers={
+                "Accept-Post": "application/json",
+                "Accept-Patch": "application/merge-patch+json, application/json",
+            },
         )
 
 
@@ -80,7 +83,7 @@ def parse_if_match(value: str | None) -> str | None:
         )
     tag = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
     if not tag or '"' in tag:
-        raise ProblemError(HTTPStatus.BAD_REQUEST, "invalid-if-match", "If-Match must be an ETag such as \"3f2a...\".")
+        raise ProblemError(HTTPStatus.BAD_REQUEST, "invalid-if-match", 'If-Match must be an ETag such as "3f2a...".')
     return tag
 
 
@@ -107,7 +110,9 @@ def movie_key(year: int, raw_title: str) -> MovieKey:
             [FieldError(["path", "title"], "percent-encoding must decode to UTF-8", "encoding")],
         ) from None
     if not title.strip():
-        raise InvalidInput("The URL does not name a valid movie.", [FieldError(["path", "title"], "must not be blank", "blank")])
+        raise InvalidInput(
+            "The URL does not name a valid movie.", [FieldError(["path", "title"], "must not be blank", "blank")]
+        )
     if len(title) > MAX_TITLE_LENGTH:
         raise InvalidInput(
             "The URL does not name a valid movie.",

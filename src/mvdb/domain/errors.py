@@ -82,6 +82,8 @@ class InvalidInput(DomainError):
 class StorageUnavailable(DomainError):
     """The table cannot be reached or is throttling past our retries: the client should retry later."""
 
-    def __init__(self, detail: str = "The movies table is unavailable right now; retry shortly.", *, retry_after_s: int = 2) -> None:
+    def __init__(
+        self, detail: str = "The movies table is unavailable right now; retry shortly.", *, retry_after_s: int = 2
+    ) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s

@@ -28,9 +28,7 @@ class Page:
 
 
 def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> list[FieldError]:
-    return [
-        FieldError(location=[*prefix, *e["loc"]], message=e["msg"], code=e["type"]) for e in error.errors()
-    ]
+    return [FieldError(location=[*prefix, *e["loc"]], message=e["msg"], code=e["type"]) for e in error.errors()]
 
 
 class MovieService:
@@ -62,7 +60,9 @@ class MovieService:
 
     def replace(self, key: MovieKey, body: MovieReplace, if_match: str | None) -> StoredMovie:
         errors = [
-            FieldError(["body", name], f"must match the URL ({expected!r}); a movie's key cannot change", "key_mismatch")
+            FieldError(
+                ["body", name], f"must match the URL ({expected!r}); a movie's key cannot change", "key_mismatch"
+            )
             for name, given, expected in (("year", body.year, key.year), ("title", body.title, key.title))
             if given is not None and given != expected
         ]
@@ -76,7 +76,9 @@ class MovieService:
     def patch(self, key: MovieKey, patch: Any, if_match: str | None) -> StoredMovie:
         """Apply a JSON merge patch to the movie; only ``info`` may change."""
         if not isinstance(patch, dict):
-            raise InvalidInput("A merge patch must be a JSON object.", [FieldError(["body"], "must be an object", "type")])
+            raise InvalidInput(
+                "A merge patch must be a JSON object.", [FieldError(["body"], "must be an object", "type")]
+            )
         unknown = sorted(set(patch) - {"info", "year", "title"})
         changed_key = [name for name in ("year", "title") if name in patch and patch[name] != getattr(key, name)]
         if unknown or changed_key:

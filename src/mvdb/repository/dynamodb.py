@@ -260,7 +260,9 @@ class DynamoDBMovieRepository:
         """A GetItem of a key no movie has: proves the table exists and the role may read it."""
         with self._translate_errors():
             self._client.get_item(
-                TableName=self._table, Key=_key(MovieKey(0, "__health__")), ProjectionExpression="#year",
+                TableName=self._table,
+                Key=_key(MovieKey(0, "__health__")),
+                ProjectionExpression="#year",
                 ExpressionAttributeNames={"#year": "year"},
             )
 
@@ -311,6 +313,4 @@ def create_client(settings: Settings) -> BaseClient:
         retries={"max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
         tcp_keepalive=True,
     )
-    return boto3.client(
-        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=config
-    )
+    return boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=config)

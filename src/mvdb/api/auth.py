@@ -1,0 +1,59 @@
+"""Scope checks: the service's own second line behind the API Gateway Cognito authorizer.
+
+The authorizer validates the token and puts its claims in the request context; the service
+then refuses any request whose claims lack the scope the operation needs. A request that
+reaches the function without claims (authorizer misconfigured or bypassed) gets 401, never data.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from mvdb.api.problems import ProblemError
+
+__all__ = ["OPEN_PATHS", "READ_SCOPE", "WRITE_SCOPE", "authorize", "required_scope"]
+
+READ_SCOPE = "movies/read"
+WRITE_SCOPE = "movies/write"
+# No data behind these: liveness, the API's own description, and its documentation.
+OPEN_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json"})
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def required_scope(method: str, path: str) -> str | None:
+    if path in OPEN_PATHS:
+        return None
+    return READ_SCOPE if method.upper() in _READ_METHODS else WRITE_SCOPE
+
+
+def granted_scopes(event: dict[str, Any]) -> set[str] | None:
+    """The scopes of the caller's token, or None when no authorizer vouched for the caller."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = authorizer.get("claims")
+    if not isinstance(claims, dict):
+        return None
+    scope = claims.get("scope")
+    return set(scope.split()) if isinstance(scope, str) else set()
+
+
+def authorize(event: dict[str, Any]) -> None:
+    """Raise ProblemError (401 or 403) unless the caller holds the scope this request needs."""
+    scope = required_scope(event.get("httpMethod") or "", event.get("path") or "")
+    if scope is None:
+        return
+    granted = granted_scopes(event)
+    if granted is None:
+        raise ProblemError(
+            HTTPStatus.UNAUTHORIZED,
+            "unauthenticated",
+            "Send an access token: Authorization: Bearer <token> (client-credentials flow).",
+            headers={"WWW-Authenticate": f'Bearer scope="{scope}"'},
+        )
+    if scope not in granted:
+        raise ProblemError(
+            HTTPStatus.FORBIDDEN,
+            "insufficient-scope",
+            f"This operation needs the {scope} scope, which your token does not have.",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
