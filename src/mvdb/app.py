@@ -99,7 +99,7 @@ def handle_validation_error(error: RequestValidationError) -> Response[Any]:
     details = list(error.errors())
     if any(tuple(e.get("loc", ()))[:1] == ("response",) for e in details):
         # Powertools reports our own response not matching its declared model this way: a bug of ours.
-        return handle_unexpected(error)
+        return _internal_error(error)
     metrics.add_metric(name="ValidationFailures", unit=MetricUnit.Count, value=1)
     if any(e.get("type") == "json_invalid" for e in details):
         return problem(HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON.")
@@ -132,6 +132,10 @@ def handle_not_found(_: NotFoundError) -> Response[Any]:
 
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[Any]:
+    return _internal_error(error)
+
+
+def _internal_error(error: Exception) -> Response[Any]:
     logger.exception("Unhandled error", extra={"error_type": type(error).__name__})
     return problem(
         HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -148,7 +152,8 @@ def _admit(event: dict[str, Any]) -> None:
 
 def _admission_middleware(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
     _admit(app.current_event.raw_event)
-    return next_middleware(app)
+    response: Response[Any] = next_middleware(app)
+    return response
 
 
 app.use(middlewares=[_admission_middleware])

@@ -40,7 +40,8 @@ def require_java() -> str:
     java = shutil.which("java")
     if java is None:
         raise LocalStackError(
-            f"Java {_MIN_JAVA}+ is required for DynamoDB Local: install it (Debian: apt-get install openjdk-17-jre-headless)."
+            f"Java {_MIN_JAVA}+ is required for DynamoDB Local: install it "
+            "(Debian: apt-get install openjdk-17-jre-headless)."
         )
     version = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)', version)
@@ -118,7 +119,8 @@ class DynamoDBLocal:
 
     def _wait_until_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        assert self._process is not None
+        if self._process is None:
+            raise LocalStackError("DynamoDB Local was not started")
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 errors = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""

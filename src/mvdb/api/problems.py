@@ -65,7 +65,7 @@ def problem(
     *,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
-) -> Response:
+) -> Response[str]:
     body: dict[str, Any] = {
         "type": f"urn:mvdb:problem:{code}",
         "title": status.phrase,
@@ -83,7 +83,7 @@ def problem(
     )
 
 
-def problem_for(error: DomainError | ProblemError) -> Response:
+def problem_for(error: DomainError | ProblemError) -> Response[str]:
     if isinstance(error, ProblemError):
         return problem(error.status, error.code, error.detail, errors=error.errors, headers=error.headers)
     if isinstance(error, InvalidInput):

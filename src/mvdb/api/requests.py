@@ -30,7 +30,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 def _header(event: dict[str, Any], name: str) -> str | None:
     for key, value in (event.get("headers") or {}).items():
         if key.lower() == name:
-            return value
+            return str(value)
     return None
 
 

@@ -295,7 +295,7 @@ class DynamoDBMovieRepository:
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def create_client(settings: Settings) -> BaseClient:
