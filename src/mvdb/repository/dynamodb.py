@@ -224,12 +224,12 @@ class DynamoDBMovieRepository:
         if_match: str,
         write: Callable[[str, dict[str, str], dict[str, Any]], dict[str, Any]],
     ) -> None:
-        names = {"#title": "title"}
+        # DynamoDB rejects a request naming an attribute its expressions do not use.
+        names: dict[str, str]
         if if_match == "*":
-            condition, values = "attribute_exists(#title)", {}
+            names, condition, values = {"#title": "title"}, "attribute_exists(#title)", {}
         else:
-            names["#etag"] = "etag"
-            condition, values = "#etag = :expected", {":expected": {"S": if_match}}
+            names, condition, values = {"#etag": "etag"}, "#etag = :expected", {":expected": {"S": if_match}}
         try:
             with self._translate_errors():
                 response = write(condition, names, values)
@@ -246,7 +246,9 @@ class DynamoDBMovieRepository:
             try:
                 with self._translate_errors():
                     response = write(
-                        "attribute_exists(#title) AND attribute_not_exists(#etag)", {**names, "#etag": "etag"}, {}
+                        "attribute_exists(#title) AND attribute_not_exists(#etag)",
+                        {"#title": "title", "#etag": "etag"},
+                        {},
                     )
             except ClientError as retry_error:
                 if _is_conditional_failure(retry_error):
