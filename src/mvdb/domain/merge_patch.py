@@ -16,9 +16,18 @@ def apply_merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         return patch
     result = dict(target) if isinstance(target, dict) else {}
-    for name, value in patch.items():
-        if value is None:
-            result.pop(name, None)
-        else:
-            result[name] = apply_merge_patch(result.get(name), value)
+    # Iterative, not recursive: a client's deeply nested patch must not exhaust the stack.
+    pending: list[tuple[dict[str, Any], dict[str, Any]]] = [(result, patch)]
+    while pending:
+        merged, changes = pending.pop()
+        for name, value in changes.items():
+            if value is None:
+                merged.pop(name, None)
+            elif isinstance(value, dict):
+                current = merged.get(name)
+                child = dict(current) if isinstance(current, dict) else {}
+                merged[name] = child
+                pending.append((child, value))
+            else:
+                merged[name] = value
     return result
