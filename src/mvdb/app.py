@@ -7,7 +7,6 @@ Everything a request needs is built here, once per container: settings (fail fas
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
@@ -18,9 +17,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mvdb import __version__
 from mvdb.api import health, movies
 from mvdb.api.auth import authorize
+from mvdb.api.docs import register_docs
 from mvdb.api.problems import ProblemError, problem, problem_for
 from mvdb.api.requests import check_envelope, normalize_movie_path
 from mvdb.config import get_settings
@@ -43,38 +42,14 @@ metrics.set_default_dimensions(environment=settings.environment)
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(health.router)
 app.include_router(movies.router)
-app.enable_swagger(
-    path="/docs",
-    title="mvdb — Movies Database API",
-    version=__version__,
-    description="Movies keyed by year and title. Errors are application/problem+json (RFC 9457).",
-)
+register_docs(app)
 
 _SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-# Swagger UI is served inline (no CDN): its page needs inline script and style, nothing remote.
-_DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
 _API_CSP = "default-src 'none'; frame-ancestors 'none'"
-
-
-# -- routes that only the app itself can serve -------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _openapi_document() -> str:
-    # Built on first request only: generating it costs tens of milliseconds of cold start.
-    return app.get_openapi_json_schema(title="mvdb — Movies Database API", version=__version__)
-
-
-@app.get("/openapi.json", summary="The OpenAPI document of this API", tags=["meta"], include_in_schema=False)
-def openapi_document() -> Response[Any]:
-    return Response(status_code=200, content_type="application/json", body=_openapi_document())
 
 
 # -- errors: mapped once, here ------------------------------------------------------------
@@ -194,7 +169,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
 
     headers = {**_SECURITY_HEADERS, "Cache-Control": "no-store"}
-    headers["Content-Security-Policy"] = _DOCS_CSP if route == "/docs" else _API_CSP
+    headers["Content-Security-Policy"] = _API_CSP  # /docs sets its own, stricter-for-scripts policy
     correlation_id = logger.get_correlation_id()
     if correlation_id:
         headers["X-Request-Id"] = str(correlation_id)

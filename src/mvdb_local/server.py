@@ -3,24 +3,51 @@
 The raw request path is passed on still percent-encoded, as API Gateway does, so title
 decoding is exercised exactly as in AWS. Calls into the handler are serialised: a Lambda
 environment serves one request at a time, and the resolver keeps per-request state.
+
+Two hooks stand in for what AWS does outside the function: an ``authorizer`` that decides
+before the handler runs (API Gateway's Cognito authorizer) and ``endpoints`` served without
+the handler at all (Cognito's token endpoint); ``mvdb_local.auth`` provides both.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["LambdaContext", "make_event", "make_server"]
+__all__ = ["Authorizer", "Endpoint", "GatewayResponse", "LambdaContext", "make_event", "make_server"]
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-# Claims a real Cognito authorizer would add; the local auth stand-in fills them in.
-Authorizer = Callable[[dict[str, str]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A response sent without invoking the function: an authorizer's refusal, a token endpoint's answer."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, document: Any, headers: Mapping[str, str] | None = None) -> GatewayResponse:
+        body = json.dumps(document, separators=(",", ":")).encode()
+        return cls(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+
+# Decides before the function runs, from the method, the path (without its query) and the
+# request headers (names lower-cased). Returns a GatewayResponse to refuse the request, the
+# ``requestContext.authorizer`` value to pass on (e.g. ``{"claims": {...}}``), or None for a
+# route without an authorizer.
+Authorizer = Callable[[str, str, Mapping[str, str]], GatewayResponse | dict[str, Any] | None]
+# Serves one path itself, from the method, the request headers (names lower-cased) and the body.
+Endpoint = Callable[[str, Mapping[str, str], bytes], GatewayResponse]
 
 
 class LambdaContext:
@@ -90,9 +117,16 @@ def make_server(
     port: int = 8000,
     *,
     authorizer: Authorizer | None = None,
+    endpoints: Mapping[str, Endpoint] | None = None,
     max_body_bytes: int = 10 * 1024 * 1024,
 ) -> ThreadingHTTPServer:
+    """An HTTP server calling ``handler`` for each request, after ``authorizer`` if given.
+
+    ``endpoints`` maps a path (e.g. ``/oauth2/token``) to a function that serves it instead
+    of the handler, whatever the method.
+    """
     lock = threading.Lock()
+    own_endpoints = dict(endpoints or {})
 
     class RequestHandler(BaseHTTPRequestHandler):
         server_version = "mvdb-local"
@@ -106,13 +140,17 @@ def make_server(
                 return
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items()}
+            lowered = {k.lower(): v for k, v in headers.items()}
+            path = urlsplit(self.path).path
+            endpoint = own_endpoints.get(path)
+            if endpoint is not None:
+                self._reply_gateway(endpoint(self.command, lowered, body or b""))
+                return
             event_authorizer = None
             if authorizer is not None:
-                decision = authorizer({**headers, ":method": self.command, ":path": self.path})
-                if decision is not None and "statusCode" in decision:
-                    self._reply(
-                        decision["statusCode"], decision.get("multiValueHeaders", {}), decision["body"].encode()
-                    )
+                decision = authorizer(self.command, path, lowered)
+                if isinstance(decision, GatewayResponse):
+                    self._reply_gateway(decision)
                     return
                 event_authorizer = decision
             event = make_event(
@@ -126,6 +164,9 @@ def make_server(
             for name, value in (response.get("headers") or {}).items():
                 multi.setdefault(name, [value])
             self._reply(int(response["statusCode"]), multi, data)
+
+        def _reply_gateway(self, response: GatewayResponse) -> None:
+            self._reply(response.status, {k: [v] for k, v in response.headers.items()}, response.body)
 
         def _reply(self, status: int, headers: dict[str, list[str]], data: bytes) -> None:
             self.send_response(status)

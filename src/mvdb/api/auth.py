@@ -12,17 +12,18 @@ from typing import Any
 
 from mvdb.api.problems import ProblemError
 
-__all__ = ["OPEN_PATHS", "READ_SCOPE", "WRITE_SCOPE", "authorize", "required_scope"]
+__all__ = ["OPEN_PATHS", "OPEN_PREFIXES", "READ_SCOPE", "WRITE_SCOPE", "authorize", "required_scope"]
 
 READ_SCOPE = "movies/read"
 WRITE_SCOPE = "movies/write"
 # No data behind these: liveness, the API's own description, and its documentation.
 OPEN_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json"})
+OPEN_PREFIXES = ("/docs/",)  # Swagger UI's script and style
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def required_scope(method: str, path: str) -> str | None:
-    if path in OPEN_PATHS:
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return None
     return READ_SCOPE if method.upper() in _READ_METHODS else WRITE_SCOPE
 

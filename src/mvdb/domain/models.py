@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -34,7 +35,8 @@ MAX_TITLE_LENGTH = 300
 
 
 def _no_control_characters(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    # Unicode category Cc: C0 (incl. tab/newline), DEL and the C1 range U+0080-U+009F.
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise ValueError("must not contain control characters")
     return value
 
@@ -57,7 +59,9 @@ Names = Annotated[list[Name], Field(max_length=100)]
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # defer_build: a model's validator is built when first used, not at import. Reads never
+    # validate a body, so a cold start that serves a GET does not pay for these models.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class MovieInfo(_Closed):
