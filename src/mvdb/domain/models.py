@@ -13,7 +13,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "MAX_TITLE_LENGTH",
@@ -39,6 +39,23 @@ def _no_control_characters(value: str) -> str:
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise ValueError("must not contain control characters")
     return value
+
+
+def _iso_8601_date(value: Any) -> Any:
+    """ISO 8601 text only, and a date stays a date.
+
+    pydantic's lax parsing would turn "2013-09-02" into midnight ("2013-09-02T00:00:00") and
+    read a number, or "20130902", as seconds since 1970.
+    """
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        for parse in (date.fromisoformat, datetime.fromisoformat):
+            try:
+                return parse(value)
+            except ValueError:
+                continue
+    raise ValueError("must be an ISO 8601 date or date-time string, e.g. 2013-09-02 or 2013-09-02T00:00:00Z")
 
 
 def _not_blank(value: str) -> str:
@@ -70,7 +87,7 @@ class MovieInfo(_Closed):
     directors: Names | None = None
     actors: Names | None = None
     genres: Names | None = None
-    release_date: datetime | date | None = Field(
+    release_date: Annotated[datetime | date | None, BeforeValidator(_iso_8601_date)] = Field(
         default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z"
     )
     rating: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
