@@ -58,6 +58,13 @@ def _iso_8601_date(value: Any) -> Any:
     raise ValueError("must be an ISO 8601 date or date-time string, e.g. 2013-09-02 or 2013-09-02T00:00:00Z")
 
 
+def _storable_number(value: float | None) -> float | None:
+    # DynamoDB numbers go down to 1e-130 in magnitude; a smaller one cannot be written at all.
+    if value is not None and 0 < abs(value) < 1e-130:
+        raise ValueError("must be 0 or at least 1e-130 in magnitude")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
@@ -90,7 +97,9 @@ class MovieInfo(_Closed):
     release_date: Annotated[datetime | date | None, BeforeValidator(_iso_8601_date)] = Field(
         default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z"
     )
-    rating: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
+    rating: Annotated[float | None, AfterValidator(_storable_number)] = Field(
+        default=None, ge=0, le=10, allow_inf_nan=False
+    )
     rank: int | None = Field(default=None, ge=1, le=1_000_000)
     running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600)
     plot: str | None = Field(default=None, max_length=5000)

@@ -47,6 +47,7 @@ _UNAVAILABLE_CODES = frozenset(
 _MAX_PAGES_PER_REQUEST = 5
 _FILTERED_PAGE_SIZE = 200
 _MOVIE_ATTRIBUTES = ("year", "title", "info", "etag")
+_SMALLEST_NUMBER = 1e-130  # the smallest magnitude a DynamoDB number can have, other than 0
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -85,6 +86,12 @@ def from_item(item: dict[str, Any]) -> StoredMovie:
     etag = plain.pop("etag", None)
     plain.setdefault("info", {})
     return StoredMovie(document=plain, etag=etag if isinstance(etag, str) else compute_etag(plain))
+
+
+def _filter_number(value: float) -> str:
+    # DynamoDB refuses a number smaller than 1e-130 in magnitude. No stored rating lies strictly
+    # between 0 and 1e-130 (the model refuses one), so ">= 1e-130" selects what ">= value" means.
+    return "1E-130" if 0 < value < _SMALLEST_NUMBER else str(value)
 
 
 def _key(key: MovieKey) -> dict[str, Any]:
@@ -162,7 +169,7 @@ class DynamoDBMovieRepository:
                 filters.append(f"contains(#info.#{field}, :{field})")
         if query.min_rating is not None:
             names.update({"#info": "info", "#rating": "rating"})
-            values[":min_rating"] = {"N": str(query.min_rating)}
+            values[":min_rating"] = {"N": _filter_number(query.min_rating)}
             filters.append("#info.#rating >= :min_rating")
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
