@@ -1,9 +1,11 @@
 """A search over movies, and the opaque cursor that resumes it.
 
 A cursor carries the key of the last movie a page returned and a fingerprint of the search's
-filters, so it cannot be replayed against another search. It is not encrypted (a client learns
-nothing from it it did not already see) but it is checked strictly: anything this API did not
-issue for this search is refused with 400, never passed on to DynamoDB unchecked.
+filters, so it cannot be replayed against another search, and a digest over both, so a cursor
+altered by hand or in transit is refused. It is not encrypted (a client learns nothing from it
+it did not already see) and the digest is not a secret MAC: a client that recomputes it can only
+choose where a search of its own resumes. Everything is checked strictly: a cursor that is not
+well-formed for this search is refused with 400, never passed on to DynamoDB unchecked.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MovieKey", "MovieQuery", "decode_curso
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-_CURSOR_VERSION = 1
+_CURSOR_VERSION = 2
 _MAX_CURSOR_LENGTH = 1024
 
 
@@ -53,8 +55,29 @@ class MovieQuery:
         return hashlib.sha256(json.dumps(filters).encode()).hexdigest()[:16]
 
 
+def _is_utf8(text: str) -> bool:
+    # JSON text may hold a lone surrogate (\ud800): no stored title can, and DynamoDB refuses it.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _digest(year: object, title: object, fingerprint: object) -> str:
+    canonical = json.dumps([_CURSOR_VERSION, year, title, fingerprint])  # ASCII: safe for any decoded text
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def encode_cursor(key: MovieKey, query: MovieQuery) -> str:
-    payload = {"v": _CURSOR_VERSION, "y": key.year, "t": key.title, "q": query.fingerprint()}
+    fingerprint = query.fingerprint()
+    payload = {
+        "v": _CURSOR_VERSION,
+        "y": key.year,
+        "t": key.title,
+        "q": fingerprint,
+        "d": _digest(key.year, key.title, fingerprint),
+    }
     raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -71,9 +94,11 @@ def decode_cursor(cursor: str, query: MovieQuery) -> MovieKey:
     if not isinstance(payload, dict) or payload.get("v") != _CURSOR_VERSION:
         raise InvalidCursor("unknown format")
     year, title, fingerprint = payload.get("y"), payload.get("t"), payload.get("q")
+    if payload.get("d") != _digest(year, title, fingerprint):
+        raise InvalidCursor("altered")
     if type(year) is not int or not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidCursor("bad position")
-    if not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE_LENGTH:
+    if not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE_LENGTH or not _is_utf8(title):
         raise InvalidCursor("bad position")
     if fingerprint != query.fingerprint():
         raise InvalidCursor("issued for a different search")
