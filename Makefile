@@ -39,6 +39,42 @@ pytest: $(VENV)/.installed node_modules/.installed ## All pytest suites (unit, i
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
 
+##@ Security and supply chain
+# The PyPA advisory database on disk (dated snapshot) when there is one; else pip-audit online.
+AUDIT_DB ?= ../shared/advisories/pypa-vulns
+LOCKS := requirements/lambda.txt requirements/dev.txt requirements/tools-sam.txt requirements/tools-checkov.txt requirements/tools-audit.txt
+
+check-security: audit bandit secrets licences npm-audit ## All security scans (run by make test)
+
+audit: $(VENV)/.installed ## Known vulnerabilities in every lock file (offline DB if present, else pip-audit online)
+	@if [ -d "$(AUDIT_DB)" ]; then \
+	  $(PY) tools/security/audit_locks.py $(LOCKS) --database $(AUDIT_DB); \
+	else \
+	  $(MAKE) --no-print-directory .tools/audit/.installed && \
+	  for lock in $(LOCKS); do .tools/audit/bin/pip-audit --strict --require-hashes --disable-pip -r $$lock || exit 1; done; \
+	fi
+
+bandit: $(VENV)/.installed ## Static security analysis of our code: no medium or high finding
+	$(VENV)/bin/bandit -q -r src tools hooks -ll
+
+secrets: $(VENV)/.installed ## No secret in any tracked file beyond the audited baseline
+	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline \
+	  --exclude-files '(^|/)(package-lock\.json|requirements/.*\.txt|data/moviedata\.json)$$'
+
+licences: $(VENV)/.installed ## Every third-party licence on the allow-list (security/licences.toml)
+	$(PY) tools/security/check_licences.py
+
+npm-audit: node_modules/.installed ## npm audit of the local-only npm tools (needs the registry's audit endpoint)
+	@out=$$(npm audit --omit=optional 2>&1) && { echo "$$out" | tail -n 1; exit 0; }; \
+	if echo "$$out" | grep -q "audit endpoint returned an error"; then \
+	  echo "npm audit: the registry's audit endpoint is unreachable from here; the pipelines run it online"; \
+	else echo "$$out"; exit 1; fi
+
+.tools/audit/.installed: requirements/tools-audit.txt
+	@test -x .tools/audit/bin/python || $(PYTHON) -m venv .tools/audit
+	.tools/audit/bin/pip install -q --require-hashes -r requirements/tools-audit.txt
+	@touch $@
+
 ##@ Set-up (run by the targets above when needed)
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is required (python3.13 preferred)"; exit 1; }

@@ -1,0 +1,134 @@
+"""The supply-chain gates bite: a vulnerable pin, an expired exception, a disallowed licence
+or a new secret each make the check fail. Run on temporary copies, never on the real files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIT = ROOT / "tools" / "security" / "audit_locks.py"
+SHARED_DB = ROOT.parent / "shared" / "advisories" / "pypa-vulns"
+
+_ADVISORY = """\
+id: PYSEC-2018-28
+aliases: [CVE-2018-18074]
+affected:
+- package: {name: requests, ecosystem: PyPI}
+  ranges:
+  - type: ECOSYSTEM
+    events:
+    - introduced: "0"
+    - fixed: 2.20.0
+"""
+
+
+def run_audit(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(AUDIT), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture
+def advisory_db(tmp_path: Path) -> Path:
+    folder = tmp_path / "db" / "requests"
+    folder.mkdir(parents=True)
+    (folder / "PYSEC-2018-28.yaml").write_text(_ADVISORY)
+    return tmp_path / "db"
+
+
+def lock_with(tmp_path: Path, line: str) -> Path:
+    lock = tmp_path / "lambda.txt"
+    lock.write_text((ROOT / "requirements" / "lambda.txt").read_text() + f"{line} \\\n    --hash=sha256:{'0' * 64}\n")
+    return lock
+
+
+def test_audit_fails_on_a_known_vulnerable_pin(tmp_path: Path, advisory_db: Path) -> None:
+    result = run_audit(lock_with(tmp_path, "requests==2.19.0"), "--database", advisory_db)
+    assert result.returncode == 1
+    assert "VULNERABLE: requests==2.19.0" in result.stdout
+    assert "CVE-2018-18074" in result.stdout
+
+
+def test_audit_passes_a_fixed_version(tmp_path: Path, advisory_db: Path) -> None:
+    result = run_audit(lock_with(tmp_path, "requests==2.20.0"), "--database", advisory_db)
+    assert result.returncode == 0, result.stdout
+
+
+def test_audit_accepts_a_finding_with_a_documented_unexpired_exception(tmp_path: Path, advisory_db: Path) -> None:
+    exceptions = tmp_path / "exceptions.toml"
+    expires = dt.date.today() + dt.timedelta(days=30)
+    exceptions.write_text(
+        f'[[exception]]\npackage = "requests"\nid = "PYSEC-2018-28"\nreason = "test"\nexpires = {expires}\n'
+    )
+    result = run_audit(lock_with(tmp_path, "requests==2.19.0"), "--database", advisory_db, "--exceptions", exceptions)
+    assert result.returncode == 0, result.stdout
+    assert "ACCEPTED" in result.stdout
+
+
+def test_audit_fails_when_an_exception_has_expired(tmp_path: Path, advisory_db: Path) -> None:
+    exceptions = tmp_path / "exceptions.toml"
+    exceptions.write_text(
+        '[[exception]]\npackage = "requests"\nid = "PYSEC-2018-28"\nreason = "old"\nexpires = 2020-01-01\n'
+    )
+    result = run_audit(lock_with(tmp_path, "requests==2.19.0"), "--database", advisory_db, "--exceptions", exceptions)
+    assert result.returncode == 1
+    assert "expired" in result.stdout
+
+
+@pytest.mark.skipif(not SHARED_DB.is_dir(), reason="the dated PyPA advisory snapshot is not beside this clone")
+def test_committed_locks_have_no_advisory_in_the_offline_snapshot() -> None:
+    locks = sorted((ROOT / "requirements").glob("*.txt"))
+    result = run_audit(*locks, "--database", SHARED_DB)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.skipif(not SHARED_DB.is_dir(), reason="the dated PyPA advisory snapshot is not beside this clone")
+def test_offline_snapshot_flags_a_real_vulnerable_pin(tmp_path: Path) -> None:
+    result = run_audit(lock_with(tmp_path, "urllib3==1.26.4"), "--database", SHARED_DB)
+    assert result.returncode == 1
+    assert "VULNERABLE: urllib3==1.26.4" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("expression", "allowed"),
+    [
+        ("MIT", True),
+        ("MIT License", True),
+        ("Apache-2.0 OR BSD-2-Clause", True),
+        ("MIT AND PSF-2.0", True),
+        ("GPL-3.0-only", False),
+        ("MIT AND GPL-3.0-only", False),
+        ("GNU General Public License v3 (GPLv3)", False),
+        ("UNKNOWN", False),
+    ],
+)
+def test_licence_policy_allows_only_listed_licences(expression: str, allowed: bool) -> None:
+    sys.path.insert(0, str(ROOT / "tools" / "security"))
+    try:
+        import tomllib
+
+        from check_licences import _allowed
+
+        policy = tomllib.loads((ROOT / "security" / "licences.toml").read_text())
+        assert _allowed(expression, set(policy["allowed"]), policy["aliases"]) is allowed
+    finally:
+        sys.path.remove(str(ROOT / "tools" / "security"))
+
+
+def test_secret_scan_flags_a_new_secret(tmp_path: Path) -> None:
+    leaked = tmp_path / "settings.py"
+    # Assembled at run time so this test file itself holds no secret-shaped string.
+    leaked.write_text('AWS_SECRET_ACCESS_KEY = "' + "wJalrXUtnFEMI/K7MDENG/" + 'bPxRfiCYEXAMPLEKEY9x"\n')
+    baseline = tmp_path / "baseline.json"  # the hook may rewrite its baseline: never the committed one
+    baseline.write_text((ROOT / ".secrets.baseline").read_text())
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "detect-secrets-hook"), "--baseline", str(baseline), str(leaked)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "Secret" in result.stdout
