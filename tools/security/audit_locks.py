@@ -55,11 +55,12 @@ def _affected(version: str, entry: dict) -> tuple[bool, str]:
     for span in entry.get("ranges", []):
         if span.get("type") != "ECOSYSTEM":
             continue
-        introduced, affected = None, False
+        # Events are ordered: each "introduced" opens an affected interval, "fixed" (exclusive)
+        # or "last_affected" (inclusive) closes it. A version in any open interval is affected.
+        affected = False
         for event in span.get("events", []):
             if "introduced" in event:
-                introduced = Version("0") if str(event["introduced"]) == "0" else Version(str(event["introduced"]))
-                affected = current >= introduced
+                affected = affected or current >= Version(str(event["introduced"]))
             elif ("fixed" in event and affected and current >= Version(str(event["fixed"]))) or (
                 "last_affected" in event and affected and current > Version(str(event["last_affected"]))
             ):
