@@ -189,9 +189,12 @@ class DynamoDBMovieRepository:
                     Item=to_item(document, etag),
                     ConditionExpression="attribute_not_exists(#title)",
                     ExpressionAttributeNames={"#title": "title"},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as error:
             if _is_conditional_failure(error):
+                if _written_by_us(error, etag):
+                    return
                 raise MovieAlreadyExists(document["year"], document["title"]) from error
             raise
         self._observe(response)
@@ -201,6 +204,7 @@ class DynamoDBMovieRepository:
         self._conditional_write(
             key,
             if_match,
+            etag,
             lambda condition, names, values: self._client.put_item(
                 TableName=self._table,
                 Item=to_item(document, etag),
@@ -215,6 +219,7 @@ class DynamoDBMovieRepository:
         self._conditional_write(
             key,
             if_match,
+            None,
             lambda condition, names, values: self._client.delete_item(
                 TableName=self._table,
                 Key=_key(key),
@@ -229,6 +234,7 @@ class DynamoDBMovieRepository:
         self,
         key: MovieKey,
         if_match: str,
+        new_etag: str | None,
         write: Callable[[str, dict[str, str], dict[str, Any]], dict[str, Any]],
     ) -> None:
         # DynamoDB rejects a request naming an attribute its expressions do not use.
@@ -246,6 +252,8 @@ class DynamoDBMovieRepository:
             current = error.response.get("Item")
             if not current:
                 raise MovieNotFound(key.year, key.title) from error
+            if new_etag is not None and _written_by_us(error, new_etag):
+                return
             if "etag" in current or from_item(current).etag != if_match:
                 raise PreconditionFailed(key.year, key.title) from error
             # An item from before ETags were stored: its ETag was computed on read and matches.
@@ -301,6 +309,17 @@ class DynamoDBMovieRepository:
         except (BotocoreConnectionError, HTTPClientError) as error:
             logger.warning("DynamoDB unreachable: %s", type(error).__name__)
             raise StorageUnavailable() from error
+
+
+def _written_by_us(error: ClientError, etag: str) -> bool:
+    """The condition failed because the item already is what we are writing.
+
+    botocore retries a write whose response was lost (timeout, 5xx); if the first attempt
+    landed, the retry's condition fails against our own item. Same content, same ETag: the
+    write succeeded once and is not applied twice.
+    """
+    current = error.response.get("Item") or {}
+    return bool(current.get("etag", {}).get("S") == etag)
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
