@@ -1,0 +1,254 @@
+"""The service's rules, over the in-memory repository (itself held to the repository contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.unit.fake_repository import InMemoryMovieRepository
+
+from mvdb.domain.errors import (
+    InvalidCursor,
+    InvalidInput,
+    MovieAlreadyExists,
+    MovieNotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    StorageUnavailable,
+)
+from mvdb.domain.models import MovieCreate, MovieReplace, compute_etag
+from mvdb.domain.query import MovieKey, MovieQuery
+from mvdb.domain.service import MovieService
+
+RUSH = MovieKey(2013, "Rush")
+
+
+@pytest.fixture
+def repository() -> InMemoryMovieRepository:
+    return InMemoryMovieRepository()
+
+
+@pytest.fixture
+def events() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def service(repository: InMemoryMovieRepository, events: list[str]) -> MovieService:
+    return MovieService(repository, on_event=events.append)
+
+
+def create_rush(service: MovieService, **info: Any) -> str:
+    info = info or {"rating": 8.3, "genres": ["Action", "Drama"], "plot": "Hunt vs Lauda."}
+    return service.create(MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": info})).etag
+
+
+# -- create and read -------------------------------------------------------------------------
+
+
+def test_create_returns_the_document_and_its_etag(service: MovieService) -> None:
+    stored = service.create(MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": {"rating": 8.3}}))
+    assert stored.document == {"year": 2013, "title": "Rush", "info": {"rating": 8.3}}
+    assert stored.etag == compute_etag(stored.document)
+
+
+def test_created_movie_can_be_read_back_with_the_same_etag(service: MovieService) -> None:
+    etag = create_rush(service)
+    assert service.get(RUSH).etag == etag
+
+
+def test_create_of_an_existing_movie_raises_already_exists(service: MovieService) -> None:
+    create_rush(service)
+    with pytest.raises(MovieAlreadyExists):
+        create_rush(service, rating=1.0)
+
+
+def test_get_of_a_missing_movie_raises_not_found(service: MovieService) -> None:
+    with pytest.raises(MovieNotFound):
+        service.get(RUSH)
+
+
+def test_create_reports_a_business_event(service: MovieService, events: list[str]) -> None:
+    create_rush(service)
+    assert events == ["MovieCreated"]
+
+
+# -- replace ---------------------------------------------------------------------------------
+
+
+def test_replace_with_the_current_etag_stores_the_new_info(service: MovieService) -> None:
+    etag = create_rush(service)
+    stored = service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 9.0}}), etag)
+    assert service.get(RUSH).document == {"year": 2013, "title": "Rush", "info": {"rating": 9.0}}
+    assert stored.etag != etag
+
+
+def test_replace_with_a_stale_etag_raises_precondition_failed(service: MovieService) -> None:
+    etag = create_rush(service)
+    service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 9.0}}), etag)
+    with pytest.raises(PreconditionFailed):
+        service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 1.0}}), etag)
+
+
+def test_replace_without_if_match_raises_precondition_required(service: MovieService) -> None:
+    create_rush(service)
+    with pytest.raises(PreconditionRequired):
+        service.replace(RUSH, MovieReplace(), None)
+
+
+def test_replace_of_a_missing_movie_raises_not_found(service: MovieService) -> None:
+    with pytest.raises(MovieNotFound):
+        service.replace(RUSH, MovieReplace(), "*")
+
+
+@pytest.mark.parametrize("body", [{"title": "Rush 2"}, {"year": 2014}, {"year": 2014, "title": "Rush 2"}])
+def test_replace_that_changes_the_key_is_invalid_input(service: MovieService, body: dict[str, Any]) -> None:
+    create_rush(service)
+    with pytest.raises(InvalidInput) as error:
+        service.replace(RUSH, MovieReplace.model_validate({**body, "info": {}}), "*")
+    assert {tuple(e.location) for e in error.value.errors} == {("body", name) for name in body}
+
+
+def test_replace_may_echo_the_key_from_the_url(service: MovieService) -> None:
+    create_rush(service)
+    stored = service.replace(RUSH, MovieReplace.model_validate({"year": 2013, "title": "Rush", "info": {}}), "*")
+    assert stored.document == {"year": 2013, "title": "Rush", "info": {}}
+
+
+# -- patch -----------------------------------------------------------------------------------
+
+
+def test_patch_merges_into_info_and_null_removes_a_field(service: MovieService) -> None:
+    etag = create_rush(service)
+    stored = service.patch(RUSH, {"info": {"rating": 8.5, "plot": None}}, etag)
+    assert stored.document["info"] == {"rating": 8.5, "genres": ["Action", "Drama"]}
+    assert service.get(RUSH).document == stored.document
+
+
+def test_patch_replaces_a_list_outright(service: MovieService) -> None:
+    etag = create_rush(service)
+    stored = service.patch(RUSH, {"info": {"genres": ["Sport"]}}, etag)
+    assert stored.document["info"]["genres"] == ["Sport"]
+
+
+def test_patch_with_star_applies_to_the_current_version(service: MovieService) -> None:
+    create_rush(service)
+    stored = service.patch(RUSH, {"info": {"rating": 1.0}}, "*")
+    assert service.get(RUSH).etag == stored.etag
+
+
+def test_patch_with_a_stale_etag_raises_precondition_failed(service: MovieService) -> None:
+    etag = create_rush(service)
+    service.patch(RUSH, {"info": {"rating": 9.0}}, etag)
+    with pytest.raises(PreconditionFailed):
+        service.patch(RUSH, {"info": {"rating": 1.0}}, etag)
+
+
+def test_patch_without_if_match_raises_precondition_required(service: MovieService) -> None:
+    create_rush(service)
+    with pytest.raises(PreconditionRequired):
+        service.patch(RUSH, {"info": {}}, None)
+
+
+def test_patch_of_a_missing_movie_raises_not_found(service: MovieService) -> None:
+    with pytest.raises(MovieNotFound):
+        service.patch(RUSH, {"info": {"rating": 1.0}}, "*")
+
+
+@pytest.mark.parametrize("patch", [[], "info", 1, None])
+def test_patch_that_is_not_an_object_is_invalid_input(service: MovieService, patch: Any) -> None:
+    create_rush(service)
+    with pytest.raises(InvalidInput) as error:
+        service.patch(RUSH, patch, "*")
+    assert error.value.errors[0].location == ["body"]
+
+
+@pytest.mark.parametrize(("patch", "field"), [({"year": 2014}, "year"), ({"title": "X"}, "title"), ({"x": 1}, "x")])
+def test_patch_of_anything_but_info_is_invalid_input(service: MovieService, patch: Any, field: str) -> None:
+    create_rush(service)
+    with pytest.raises(InvalidInput) as error:
+        service.patch(RUSH, patch, "*")
+    assert [e.location for e in error.value.errors] == [["body", field]]
+
+
+def test_patch_that_would_make_the_movie_invalid_is_invalid_input_located_in_info(service: MovieService) -> None:
+    create_rush(service)
+    with pytest.raises(InvalidInput) as error:
+        service.patch(RUSH, {"info": {"rating": 11, "genres": "Drama"}}, "*")
+    assert {tuple(e.location) for e in error.value.errors} == {("body", "info", "rating"), ("body", "info", "genres")}
+
+
+def test_invalid_patch_changes_nothing(service: MovieService) -> None:
+    etag = create_rush(service)
+    with pytest.raises(InvalidInput):
+        service.patch(RUSH, {"info": {"rating": 11}}, etag)
+    assert service.get(RUSH).etag == etag
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+
+def test_delete_with_the_current_etag_removes_the_movie(service: MovieService, events: list[str]) -> None:
+    etag = create_rush(service)
+    service.delete(RUSH, etag)
+    with pytest.raises(MovieNotFound):
+        service.get(RUSH)
+    assert events == ["MovieCreated", "MovieDeleted"]
+
+
+def test_delete_with_a_stale_etag_raises_precondition_failed(service: MovieService) -> None:
+    create_rush(service)
+    with pytest.raises(PreconditionFailed):
+        service.delete(RUSH, "0" * 32)
+
+
+def test_delete_without_if_match_raises_precondition_required(service: MovieService) -> None:
+    create_rush(service)
+    with pytest.raises(PreconditionRequired):
+        service.delete(RUSH, None)
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+def test_title_prefix_without_year_is_invalid_input(service: MovieService) -> None:
+    with pytest.raises(InvalidInput) as error:
+        service.search(MovieQuery(title_prefix="R"), None)
+    assert error.value.errors[0].location == ["query", "title_prefix"]
+
+
+def test_search_pages_follow_each_other_without_gaps_or_repeats(service: MovieService) -> None:
+    for n in range(25):
+        service.create(MovieCreate(year=2013, title=f"Movie {n:02}"))
+    query = MovieQuery(year=2013, limit=10)
+    titles: list[str] = []
+    cursor: str | None = None
+    for _ in range(10):
+        page = service.search(query, cursor)
+        titles += [m.document["title"] for m in page.movies]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert titles == [f"Movie {n:02}" for n in range(25)]
+
+
+def test_last_page_has_no_cursor(service: MovieService) -> None:
+    create_rush(service)
+    assert service.search(MovieQuery(year=2013), None).next_cursor is None
+
+
+def test_search_with_a_cursor_of_another_search_raises_invalid_cursor(service: MovieService) -> None:
+    for n in range(3):
+        service.create(MovieCreate(year=2013, title=f"Movie {n}"))
+    cursor = service.search(MovieQuery(year=2013, limit=1), None).next_cursor
+    assert cursor is not None
+    with pytest.raises(InvalidCursor):
+        service.search(MovieQuery(year=2013, genre="Drama", limit=1), cursor)
+
+
+def test_health_check_raises_storage_unavailable_when_the_repository_is_down(
+    service: MovieService, repository: InMemoryMovieRepository
+) -> None:
+    repository.available = False
+    with pytest.raises(StorageUnavailable):
+        service.check_health()

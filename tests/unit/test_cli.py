@@ -1,0 +1,75 @@
+"""``mvdb load``: what it refuses before it touches any table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mvdb.cli import main
+
+
+@pytest.fixture
+def no_table_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TABLE_NAME", "AWS_ENDPOINT_URL_DYNAMODB", "REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+
+
+def write_records(tmp_path: Path, records: object) -> Path:
+    path = tmp_path / "movies.json"
+    path.write_text(json.dumps(records))
+    return path
+
+
+@pytest.mark.usefixtures("no_table_env")
+def test_load_without_a_table_name_exits_2_and_says_how_to_name_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_records(tmp_path, [{"year": 2013, "title": "Rush"}])
+    assert main(["load", "--file", str(path), "--quiet"]) == 2
+    assert "--table, --stack or TABLE_NAME" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_table_env")
+def test_load_of_an_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", "--file", str(tmp_path / "missing.json"), "--table", "mvdb-t", "--quiet"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_table_env")
+def test_load_with_invalid_records_exits_1_lists_each_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The endpoint is unreachable (and sockets are disabled): any write attempt would fail loudly.
+    path = write_records(tmp_path, [{"year": 2013, "title": "Rush"}, {"year": 1, "title": "x"}, {"title": ""}])
+    argv = [
+        "load",
+        "--file",
+        str(path),
+        "--table",
+        "mvdb-t",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--region",
+        "us-east-1",
+    ]
+    assert main([*argv, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "invalid record 1: year:" in err
+    assert "invalid record 2:" in err
+    assert "2 invalid record(s): nothing written (use --skip-invalid to load the rest)" in err
+
+
+def test_load_requires_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+
+
+def test_table_and_stack_cannot_both_be_given(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["load", "--table", "a", "--stack", "b"])
+    assert "not allowed with argument" in capsys.readouterr().err
