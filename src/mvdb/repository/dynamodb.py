@@ -338,7 +338,7 @@ def create_client(settings: Settings) -> BaseClient:
     config = Config(
         connect_timeout=settings.dynamodb_connect_timeout_s,
         read_timeout=settings.dynamodb_read_timeout_s,
-        retries={"max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
         tcp_keepalive=True,
     )
     return boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=config)
