@@ -37,6 +37,7 @@ from mvdb.services import movie_service
 __all__ = ["app", "lambda_handler"]
 
 settings = get_settings()
+logger.setLevel(settings.log_level)
 metrics.set_default_dimensions(environment=settings.environment)
 
 app = APIGatewayRestResolver(enable_validation=True)

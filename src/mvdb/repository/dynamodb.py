@@ -8,6 +8,7 @@ Items written before ``etag`` existed are still served; their ETag is computed o
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -73,9 +74,14 @@ def _from_dynamo_value(value: Any) -> Any:
     return value
 
 
-def to_item(document: dict[str, Any], etag: str) -> dict[str, Any]:
-    """A movie document as a DynamoDB item (attribute-value map)."""
-    return {name: _serializer.serialize(_to_dynamo_value(value)) for name, value in {**document, "etag": etag}.items()}
+def to_item(document: dict[str, Any], etag: str, write_id: str | None = None) -> dict[str, Any]:
+    """A movie document as a DynamoDB item (attribute-value map).
+
+    ``write_id`` marks which request wrote the item, so that a retried write can recognise its
+    own earlier attempt (see ``_written_by_us``); it is never served.
+    """
+    attributes = {**document, "etag": etag, **({"write_id": write_id} if write_id else {})}
+    return {name: _serializer.serialize(_to_dynamo_value(value)) for name, value in attributes.items()}
 
 
 def from_item(item: dict[str, Any]) -> StoredMovie:
@@ -182,18 +188,19 @@ class DynamoDBMovieRepository:
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, document: dict[str, Any], etag: str) -> None:
+        write_id = uuid.uuid4().hex
         try:
             with self._translate_errors():
                 response = self._client.put_item(
                     TableName=self._table,
-                    Item=to_item(document, etag),
+                    Item=to_item(document, etag, write_id),
                     ConditionExpression="attribute_not_exists(#title)",
                     ExpressionAttributeNames={"#title": "title"},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as error:
             if _is_conditional_failure(error):
-                if _written_by_us(error, etag):
+                if _written_by_us(error, write_id):
                     return
                 raise MovieAlreadyExists(document["year"], document["title"]) from error
             raise
@@ -201,13 +208,14 @@ class DynamoDBMovieRepository:
 
     def replace(self, document: dict[str, Any], etag: str, *, if_match: str) -> None:
         key = MovieKey(document["year"], document["title"])
+        write_id = uuid.uuid4().hex
         self._conditional_write(
             key,
             if_match,
-            etag,
+            write_id,
             lambda condition, names, values: self._client.put_item(
                 TableName=self._table,
-                Item=to_item(document, etag),
+                Item=to_item(document, etag, write_id),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 **({"ExpressionAttributeValues": values} if values else {}),
@@ -234,7 +242,7 @@ class DynamoDBMovieRepository:
         self,
         key: MovieKey,
         if_match: str,
-        new_etag: str | None,
+        write_id: str | None,
         write: Callable[[str, dict[str, str], dict[str, Any]], dict[str, Any]],
     ) -> None:
         # DynamoDB rejects a request naming an attribute its expressions do not use.
@@ -252,7 +260,7 @@ class DynamoDBMovieRepository:
             current = error.response.get("Item")
             if not current:
                 raise MovieNotFound(key.year, key.title) from error
-            if new_etag is not None and _written_by_us(error, new_etag):
+            if write_id is not None and _written_by_us(error, write_id):
                 return
             if "etag" in current or from_item(current).etag != if_match:
                 raise PreconditionFailed(key.year, key.title) from error
@@ -311,15 +319,15 @@ class DynamoDBMovieRepository:
             raise StorageUnavailable() from error
 
 
-def _written_by_us(error: ClientError, etag: str) -> bool:
-    """The condition failed because the item already is what we are writing.
+def _written_by_us(error: ClientError, write_id: str) -> bool:
+    """The condition failed because this very request's earlier attempt already wrote the item.
 
     botocore retries a write whose response was lost (timeout, 5xx); if the first attempt
-    landed, the retry's condition fails against our own item. Same content, same ETag: the
-    write succeeded once and is not applied twice.
+    landed, the retry's condition fails against our own item. The write succeeded once and is
+    not applied twice; a different request that wrote the same content is still a conflict.
     """
     current = error.response.get("Item") or {}
-    return bool(current.get("etag", {}).get("S") == etag)
+    return bool(current.get("write_id", {}).get("S") == write_id)
 
 
 def _is_conditional_failure(error: ClientError) -> bool:

@@ -1,0 +1,225 @@
+"""What the service emits for operators: one JSON access-log line per request carrying the
+correlation id, no credentials in any log line, EMF metrics that parse, one cold start per
+container."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tests.integration.lambda_client import FULL_ACCESS, movie_path
+
+pytestmark = pytest.mark.integration
+
+SECRET_TOKEN = "eyJraWQiOiJzZWNyZXQtdG9rZW4tdGhhdC1tdXN0LW5ldmVyLWJlLWxvZ2dlZCJ9.payload.signature"
+DECLARED_METRICS = {
+    "Requests",
+    "Latency",
+    "Status2xx",
+    "Status4xx",
+    "Status5xx",
+    "MovieCreated",
+    "MovieUpdated",
+    "MovieDeleted",
+    "Conflicts",
+    "ValidationFailures",
+    "DynamoDBRetries",
+    "ColdStart",
+}
+
+
+_CONTAINER = """
+import json, sys
+from mvdb_local.server import LambdaContext, make_event
+import mvdb.app
+import mvdb.services
+
+script = json.load(sys.stdin)
+if script.get("explode"):
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("storage exploded")
+    mvdb.services.movie_service().get = explode
+for index, request in enumerate(script["requests"]):
+    print(json.dumps({"__request__": index}), flush=True)
+    if request.get("body") is not None:
+        request["body"] = request["body"].encode()
+    response = mvdb.app.lambda_handler(make_event(**request), LambdaContext())
+    print(json.dumps({"__response__": response}), flush=True)
+"""
+
+
+@dataclass
+class Emitted:
+    """What one request made the service write to stdout, and what it answered."""
+
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    emf: list[dict[str, Any]] = field(default_factory=list)
+    response: dict[str, Any] = field(default_factory=dict)
+    raw: str = ""
+
+    @property
+    def access_lines(self) -> list[dict[str, Any]]:
+        return [line for line in self.logs if line.get("message") == "request"]
+
+    def header(self, name: str) -> str:
+        return str(self.response["multiValueHeaders"][name][0])
+
+
+@pytest.fixture
+def container(dynamodb_local: Any, loaded_table: str) -> Callable[..., list[Emitted]]:
+    """Runs requests through the handler in a fresh process, as one Lambda container would,
+    and returns per request what it wrote to stdout: exactly what CloudWatch would receive."""
+
+    def run(*requests: dict[str, Any], explode: bool = False) -> list[Emitted]:
+        env = {
+            **os.environ,
+            "TABLE_NAME": loaded_table,
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
+            "REQUIRE_AUTH": "true",
+            "ENVIRONMENT": "test",
+            "POWERTOOLS_SERVICE_NAME": "mvdb",
+            "POWERTOOLS_METRICS_NAMESPACE": "mvdb",
+        }
+        script = json.dumps({"requests": list(requests), "explode": explode})
+        result = subprocess.run(
+            [sys.executable, "-c", _CONTAINER], input=script, env=env, capture_output=True, text=True, check=True
+        )
+        per_request: list[Emitted] = []
+        for line in result.stdout.splitlines():
+            document = json.loads(line)  # every line the service writes is JSON
+            if "__request__" in document:
+                per_request.append(Emitted())
+            elif "__response__" in document:
+                per_request[-1].response = document["__response__"]
+            else:
+                per_request[-1].raw += line + "\n"
+                (per_request[-1].emf if "_aws" in document else per_request[-1].logs).append(document)
+        return per_request
+
+    return run
+
+
+def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("authorizer", FULL_ACCESS)
+    return {"method": method, "raw_path": path, **kwargs}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected_status"),
+    [
+        ("GET", movie_path(2013, "Rush"), 200),
+        ("GET", "/movies?year=2013&limit=5", 200),
+        ("GET", movie_path(2013, "No Such Movie"), 404),
+        ("GET", "/movies?limit=0", 400),
+        ("DELETE", "/health", 405),
+        ("GET", "/nowhere", 404),
+    ],
+)
+def test_every_request_writes_exactly_one_access_log_line_with_its_correlation_id(
+    container: Callable[..., list[Emitted]], method: str, path: str, expected_status: int
+) -> None:
+    (emitted,) = container(request(method, path, request_id="req-123"))
+    assert emitted.response["statusCode"] == expected_status
+    assert len(emitted.access_lines) == 1
+    line = emitted.access_lines[0]
+    assert line["correlation_id"] == "req-123" == emitted.header("X-Request-Id")
+    assert (line["http_method"], line["status"]) == (method, expected_status)
+    assert isinstance(line["latency_ms"], float | int)
+
+
+def test_access_log_names_the_route_template_not_the_raw_path(container: Callable[..., list[Emitted]]) -> None:
+    (emitted,) = container(request("GET", movie_path(2013, "Rush")))
+    assert emitted.access_lines[0]["route"] == "/movies/<year>/<title>"
+
+
+def test_no_token_or_authorization_header_is_logged_even_when_requests_fail(
+    container: Callable[..., list[Emitted]],
+) -> None:
+    headers = {"Authorization": f"Bearer {SECRET_TOKEN}", "Content-Type": "application/json"}
+    requests = [
+        request("GET", movie_path(2013, "Rush"), headers=headers),
+        request("POST", "/movies", headers=headers, body="{not json"),
+        request("PUT", movie_path(2013, "Rush"), headers={**headers, "If-Match": "stale"}, body='{"info": {}}'),
+        request("GET", movie_path(2013, "Rush"), headers=headers, authorizer=None),  # refused: no claims
+    ]
+    output = "".join(e.raw for e in container(*requests))
+    # An unexpected failure is logged with its stack trace: the token must not be in it either.
+    (exploded,) = container(request("GET", movie_path(2013, "Rush"), headers=headers), explode=True)
+    assert exploded.response["statusCode"] == 500
+    assert "storage exploded" in exploded.raw  # the error itself is logged, with its cause
+    for text in (output, exploded.raw):
+        assert SECRET_TOKEN not in text
+        assert "Bearer" not in text
+        assert "authorization" not in text.lower()
+
+
+def test_an_unexpected_error_is_logged_once_and_answered_with_a_problem_without_internals(
+    container: Callable[..., list[Emitted]],
+) -> None:
+    (emitted,) = container(request("GET", movie_path(2013, "Rush")), explode=True)
+    errors = [line for line in emitted.logs if line["level"] == "ERROR"]
+    body = json.loads(emitted.response["body"])
+    assert emitted.response["statusCode"] == 500
+    assert body["code"] == "internal-error"
+    assert "storage exploded" not in emitted.response["body"]
+    assert len(errors) == 1
+    assert "RuntimeError: storage exploded" in errors[0]["exception"]
+
+
+def test_emf_lines_parse_and_carry_only_declared_metrics_with_few_dimensions(
+    container: Callable[..., list[Emitted]],
+) -> None:
+    ok, invalid = container(request("GET", movie_path(2013, "Rush")), request("GET", "/movies?limit=0"))
+    for emitted in (ok, invalid):
+        requests_emf = [d for d in emitted.emf if "Requests" in d]
+        assert len(requests_emf) == 1
+        document = requests_emf[0]
+        directive = document["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "mvdb"
+        names = {metric["Name"] for metric in directive["Metrics"]}
+        assert names <= DECLARED_METRICS
+        assert {"Requests", "Latency"} <= names
+        assert all(name in document for name in names)  # each declared metric carries its value
+        assert directive["Dimensions"] == [["environment", "route", "service"]]
+    assert next(d for d in ok.emf if "Requests" in d)["Status2xx"] == [1.0]
+    invalid_emf = next(d for d in invalid.emf if "Requests" in d)
+    assert invalid_emf["Status4xx"] == [1.0]
+    assert invalid_emf["ValidationFailures"] == [1.0]
+
+
+def test_business_events_are_counted(container: Callable[..., list[Emitted]]) -> None:
+    from mvdb.domain.models import compute_etag
+
+    movie = {"year": 2030, "title": "Metric Test", "info": {}}
+    body = json.dumps(movie)
+    json_headers = {"Content-Type": "application/json"}
+    created_etag = compute_etag(movie)
+    updated = {"year": 2030, "title": "Metric Test", "info": {"rating": 1.0}}
+    emitted = container(
+        request("POST", "/movies", headers=json_headers, body=body),
+        request("POST", "/movies", headers=json_headers, body=body),
+        request(
+            "PUT",
+            movie_path(2030, "Metric Test"),
+            headers={**json_headers, "If-Match": f'"{created_etag}"'},
+            body='{"info": {"rating": 1}}',
+        ),
+        request("DELETE", movie_path(2030, "Metric Test"), headers={"If-Match": f'"{compute_etag(updated)}"'}),
+    )
+    assert [e.response["statusCode"] for e in emitted] == [201, 409, 200, 204]
+    events = ("MovieCreated", "Conflicts", "MovieUpdated", "MovieDeleted")
+    counted = [name for e in emitted for document in e.emf for name in events if name in document]
+    assert counted == list(events)
+
+
+def test_cold_start_metric_appears_once_per_container(container: Callable[..., list[Emitted]]) -> None:
+    emitted = container(*[request("GET", "/")] * 3)
+    cold_starts = [d for e in emitted for d in e.emf if "ColdStart" in d]
+    assert len(cold_starts) == 1
+    assert [e.access_lines[0]["cold_start"] for e in emitted] == [True, False, False]
