@@ -11,9 +11,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
+from tests.integration.lambda_client import LambdaClient
 
 from mvdb_local.server import LambdaContext, make_event
-from tests.integration.lambda_client import LambdaClient
 
 pytestmark = pytest.mark.integration
 

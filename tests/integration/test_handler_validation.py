@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from tests.integration.lambda_client import LambdaClient, LambdaResponse
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-
 from tests.integration.lambda_client import LambdaClient
 
 pytestmark = pytest.mark.integration
