@@ -10,7 +10,7 @@ import time
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
@@ -36,11 +36,26 @@ from mvdb.services import movie_service
 
 __all__ = ["app", "lambda_handler"]
 
+
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    """CORS for an explicit allow-list of browser origins only; none configured, no CORS headers."""
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=list(origins[1:]),
+        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        expose_headers=["ETag", "Location", "X-Request-Id", "Retry-After"],
+        max_age=600,
+        allow_credentials=False,
+    )
+
+
 settings = get_settings()
 logger.setLevel(settings.log_level)
 metrics.set_default_dimensions(environment=settings.environment)
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, cors=_cors(settings.cors_allow_origins))
 app.include_router(health.router)
 app.include_router(movies.router)
 register_docs(app)

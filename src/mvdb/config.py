@@ -32,6 +32,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # Scope checks behind the gateway's authorizer; off only for a local run without auth.
     require_auth: bool = True
+    # Browser origins allowed by CORS; none by default (machine clients need no CORS).
+    cors_allow_origins: tuple[str, ...] = ()
     # Bounded so a hung DynamoDB never holds a request past the Lambda/API Gateway budget
     # (29 s on REST APIs): worst case ~ attempts * (connect + read) plus backoff.
     dynamodb_connect_timeout_s: float = 1.0
@@ -58,6 +60,7 @@ class Settings:
             log_level=log_level,
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
             require_auth=_flag(env, "REQUIRE_AUTH", default=True),
+            cors_allow_origins=_origins(env.get("CORS_ALLOW_ORIGINS", "")),
         )
 
 
@@ -72,6 +75,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}.")
     return value
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("https://", "http://localhost", "http://127.0.0.1")):
+            raise ConfigurationError(
+                f"CORS_ALLOW_ORIGINS takes exact https:// origins (comma-separated), never '*'; got {origin!r}."
+            )
+    return origins
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -5,15 +5,13 @@ container."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from tests.integration.lambda_client import FULL_ACCESS, movie_path
+
+from tests.integration.container import Emitted, request, run_in_container
+from tests.integration.lambda_client import movie_path
 
 pytestmark = pytest.mark.integration
 
@@ -34,80 +32,14 @@ DECLARED_METRICS = {
 }
 
 
-_CONTAINER = """
-import json, sys
-from mvdb_local.server import LambdaContext, make_event
-import mvdb.app
-import mvdb.services
-
-script = json.load(sys.stdin)
-if script.get("explode"):
-    def explode(*_args, **_kwargs):
-        raise RuntimeError("storage exploded")
-    mvdb.services.movie_service().get = explode
-for index, request in enumerate(script["requests"]):
-    print(json.dumps({"__request__": index}), flush=True)
-    if request.get("body") is not None:
-        request["body"] = request["body"].encode()
-    response = mvdb.app.lambda_handler(make_event(**request), LambdaContext())
-    print(json.dumps({"__response__": response}), flush=True)
-"""
-
-
-@dataclass
-class Emitted:
-    """What one request made the service write to stdout, and what it answered."""
-
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    emf: list[dict[str, Any]] = field(default_factory=list)
-    response: dict[str, Any] = field(default_factory=dict)
-    raw: str = ""
-
-    @property
-    def access_lines(self) -> list[dict[str, Any]]:
-        return [line for line in self.logs if line.get("message") == "request"]
-
-    def header(self, name: str) -> str:
-        return str(self.response["multiValueHeaders"][name][0])
-
-
 @pytest.fixture
 def container(dynamodb_local: Any, loaded_table: str) -> Callable[..., list[Emitted]]:
-    """Runs requests through the handler in a fresh process, as one Lambda container would,
-    and returns per request what it wrote to stdout: exactly what CloudWatch would receive."""
+    env = {"TABLE_NAME": loaded_table, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint}
 
     def run(*requests: dict[str, Any], explode: bool = False) -> list[Emitted]:
-        env = {
-            **os.environ,
-            "TABLE_NAME": loaded_table,
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
-            "REQUIRE_AUTH": "true",
-            "ENVIRONMENT": "test",
-            "POWERTOOLS_SERVICE_NAME": "mvdb",
-            "POWERTOOLS_METRICS_NAMESPACE": "mvdb",
-        }
-        script = json.dumps({"requests": list(requests), "explode": explode})
-        result = subprocess.run(
-            [sys.executable, "-c", _CONTAINER], input=script, env=env, capture_output=True, text=True, check=True
-        )
-        per_request: list[Emitted] = []
-        for line in result.stdout.splitlines():
-            document = json.loads(line)  # every line the service writes is JSON
-            if "__request__" in document:
-                per_request.append(Emitted())
-            elif "__response__" in document:
-                per_request[-1].response = document["__response__"]
-            else:
-                per_request[-1].raw += line + "\n"
-                (per_request[-1].emf if "_aws" in document else per_request[-1].logs).append(document)
-        return per_request
+        return run_in_container(*requests, env=env, explode=explode)
 
     return run
-
-
-def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("authorizer", FULL_ACCESS)
-    return {"method": method, "raw_path": path, **kwargs}
 
 
 @pytest.mark.parametrize(

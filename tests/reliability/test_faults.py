@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.integration.lambda_client import FULL_ACCESS, LambdaClient, movie_path
 from tests.reliability.fault_proxy import FaultProxy
 
