@@ -123,6 +123,8 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) -> Iterator[Callable[..., LambdaHandler]]:
     """Returns ``build(table, endpoint=..., require_auth=False, **env)``: the Lambda handler serving ``table``.
 
+    ``env`` sets further variables (e.g. ``MAX_BODY_BYTES="100"``); ``None`` unsets one.
+
     ``mvdb.app`` reads its settings once, at import, and ``mvdb.services.movie_service`` is a
     per-process singleton, as in a Lambda container. Each build sets the environment a
     deployment would, clears both caches and re-reads the settings the app module holds, so a
@@ -135,7 +137,7 @@ def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) ->
         get_settings.cache_clear()
         movie_service.cache_clear()
 
-    def build(table: str, *, endpoint: str, require_auth: bool = False, **env: str) -> LambdaHandler:
+    def build(table: str, *, endpoint: str, require_auth: bool = False, **env: str | None) -> LambdaHandler:
         settings_env = {
             "TABLE_NAME": table,
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
@@ -146,7 +148,10 @@ def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) ->
             **env,
         }
         for name, value in settings_env.items():
-            monkeypatch.setenv(name, value)
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
         clear_caches()
         import mvdb.app
 

@@ -1,0 +1,201 @@
+"""The loader against DynamoDB Local: validation first, idempotent, safe to rerun after a kill."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mvdb.loader import InvalidRecord, load_movies
+from tests.conftest import DATA_FILE, MOVIE_COUNT
+
+pytestmark = pytest.mark.integration
+
+Items = dict[tuple[str, str], dict[str, Any]]
+
+
+def full_scan(client: Any, table: str) -> Items:
+    """Every item of the table, exactly as stored, keyed by (year, title)."""
+    items: Items = {}
+    request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**request)
+        for item in page["Items"]:
+            items[(item["year"]["N"], item["title"]["S"])] = item
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def count_items(client: Any, table: str) -> int:
+    total, request = 0, {"TableName": table, "Select": "COUNT"}
+    while True:
+        page = client.scan(**request)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@pytest.fixture(scope="session")
+def clean_load(dynamodb_client: Any, loaded_table: str) -> Items:
+    """Every item of the session's table, loaded once without interruption: the reference."""
+    return full_scan(dynamodb_client, loaded_table)
+
+
+def cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mvdb.cli", "load", *args], capture_output=True, text=True, timeout=timeout_s
+    )
+
+
+# -- validation before any write ---------------------------------------------------------------
+
+
+def test_bad_records_are_reported_by_index_and_reason_and_nothing_is_written(
+    dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
+) -> None:
+    records = copy.deepcopy(movie_records[:50])
+    records[7]["info"]["rating"] = 42
+    records[31]["year"] = "two thousand"
+    report = load_movies(dynamodb_client, movies_table, records)
+    assert [(bad.index, bad.reason.split(":")[0]) for bad in report.invalid] == [(7, "info.rating"), (31, "year")]
+    assert (report.total, report.written) == (50, 0)
+    assert count_items(dynamodb_client, movies_table) == 0
+
+
+def test_with_skip_invalid_the_valid_records_are_loaded(
+    dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
+) -> None:
+    records = copy.deepcopy(movie_records[:50])
+    records[7]["info"]["genres"] = "Drama"
+    report = load_movies(dynamodb_client, movies_table, records, skip_invalid=True)
+    assert [bad.index for bad in report.invalid] == [7]
+    assert report.written == 49
+    stored = full_scan(dynamodb_client, movies_table)
+    assert len(stored) == 49
+    assert (str(records[7]["year"]), records[7]["title"]) not in stored
+
+
+def test_duplicate_keys_are_reported_and_nothing_is_written(
+    dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
+) -> None:
+    records = copy.deepcopy(movie_records[:20])
+    records.append({**copy.deepcopy(records[3]), "info": {"plot": "A second, different copy."}})
+    report = load_movies(dynamodb_client, movies_table, records)
+    title, year = records[3]["title"], records[3]["year"]
+    assert report.invalid == [InvalidRecord(20, f"duplicate of record 3 ({title!r}, {year})")]
+    assert count_items(dynamodb_client, movies_table) == 0
+
+
+# -- idempotence -------------------------------------------------------------------------------
+
+
+def test_loading_twice_leaves_exactly_the_items_of_one_load(
+    dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]], clean_load: Items
+) -> None:
+    # The reference is another table loaded once with the same data: any change a second load
+    # made (a timestamp, a new ETag, a lost or extra item) would set this table apart from it.
+    first = load_movies(dynamodb_client, movies_table, movie_records)
+    second = load_movies(dynamodb_client, movies_table, movie_records)
+    assert (first.written, second.written) == (MOVIE_COUNT, MOVIE_COUNT)
+    assert full_scan(dynamodb_client, movies_table) == clean_load
+
+
+def test_a_clean_load_holds_the_data_set_and_an_etag_each(
+    clean_load: Items, movie_records: list[dict[str, Any]]
+) -> None:
+    assert set(clean_load) == {(str(r["year"]), r["title"]) for r in movie_records}
+    assert all(set(item) == {"year", "title", "info", "etag"} for item in clean_load.values())
+
+
+# -- killed half-way, then rerun ------------------------------------------------------------------
+
+
+def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
+    dynamodb_client: Any, dynamodb_local: Any, movies_table: str, clean_load: Items
+) -> None:
+    kill_after = 200 + secrets.randbelow(3800)  # a different point each run; reported on failure
+    target = ["--file", str(DATA_FILE), "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--quiet"]
+    # GIVEN a load killed with SIGKILL once some (not all) movies are in
+    loader = subprocess.Popen(
+        [sys.executable, "-m", "mvdb.cli", "load", *target, "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while loader.poll() is None and time.monotonic() < deadline:
+            if count_items(dynamodb_client, movies_table) >= kill_after:
+                break
+            time.sleep(0.05)
+        os.kill(loader.pid, signal.SIGKILL)
+    finally:
+        loader.kill()
+        loader.wait(timeout=30)
+    assert loader.returncode == -signal.SIGKILL, f"the load ended before the kill (kill_after={kill_after})"
+    partial = count_items(dynamodb_client, movies_table)
+    assert 0 < partial < MOVIE_COUNT, f"killed after {partial} items (kill_after={kill_after})"
+    # WHEN it is run again to the end
+    rerun = cli(*target)
+    assert rerun.returncode == 0, rerun.stderr
+    # THEN the table is exactly what a clean, uninterrupted load gives
+    assert full_scan(dynamodb_client, movies_table) == clean_load, f"kill_after={kill_after}"
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_cli_prints_counts_and_duration(
+    dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    path = tmp_path / "movies.json"
+    path.write_text(json.dumps(movie_records[:30]), encoding="utf-8")
+    result = cli("--file", str(path), "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        rf"loaded 30 of 30 movies into {movies_table} \(0 skipped\) in \d+\.\d\d s \(\d+ items/s\)\n", result.stdout
+    )
+
+
+def test_cli_with_skip_invalid_loads_the_rest_and_counts_the_skipped(
+    dynamodb_client: Any, dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    records = copy.deepcopy(movie_records[:10])
+    records[4]["info"]["running_time_secs"] = -60
+    path = tmp_path / "movies.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    result = cli(
+        "--file", str(path), "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--quiet", "--skip-invalid"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "invalid record 4: info.running_time_secs" in result.stderr
+    assert result.stdout.startswith(f"loaded 9 of 10 movies into {movies_table} (1 skipped)")
+    assert count_items(dynamodb_client, movies_table) == 9
+
+
+def test_cli_reads_table_and_endpoint_from_the_environment(
+    dynamodb_client: Any, dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    path = tmp_path / "movies.json"
+    path.write_text(json.dumps(movie_records[:5]), encoding="utf-8")
+    env = {**os.environ, "TABLE_NAME": movies_table, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint}
+    result = subprocess.run(
+        [sys.executable, "-m", "mvdb.cli", "load", "--file", str(path), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert count_items(dynamodb_client, movies_table) == 5
