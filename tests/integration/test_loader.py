@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mvdb.loader import InvalidRecord, load_movies
-from tests.conftest import DATA_FILE, MOVIE_COUNT
+from tests.conftest import DATA_FILE, MOVIE_COUNT, PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +53,18 @@ def clean_load(dynamodb_client: Any, loaded_table: str) -> Items:
     return full_scan(dynamodb_client, loaded_table)
 
 
+def cli_env(**extra: str) -> dict[str, str]:
+    """The test process's environment, running the mvdb of this checkout."""
+    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src"), **extra}
+
+
 def cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mvdb.cli", "load", *args], capture_output=True, text=True, timeout=timeout_s
+        [sys.executable, "-m", "mvdb.cli", "load", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=cli_env(),
     )
 
 
@@ -131,7 +140,8 @@ def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
     loader = subprocess.Popen(
         [sys.executable, "-m", "mvdb.cli", "load", *target, "--workers", "1"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=cli_env(),
     )
     try:
         deadline = time.monotonic() + 120
@@ -189,7 +199,7 @@ def test_cli_reads_table_and_endpoint_from_the_environment(
 ) -> None:
     path = tmp_path / "movies.json"
     path.write_text(json.dumps(movie_records[:5]), encoding="utf-8")
-    env = {**os.environ, "TABLE_NAME": movies_table, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint}
+    env = cli_env(TABLE_NAME=movies_table, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
     result = subprocess.run(
         [sys.executable, "-m", "mvdb.cli", "load", "--file", str(path), "--quiet"],
         capture_output=True,
