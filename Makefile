@@ -39,6 +39,13 @@ pytest: $(VENV)/.installed node_modules/.installed ## All pytest suites (unit, i
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
 
+# With STACK_NAME (and AWS_REGION, AWS credentials) the suite checks that deployed stack; without
+# it, a local stack the suite starts itself (one process: one DynamoDB Local; AWS calls wait on
+# the network, so 4 workers there). A JUnit report goes to build/test-reports for the pipelines.
+test-deployed: $(VENV)/.installed $(if $(STACK_NAME),,node_modules/.installed) ## After a deploy: make test-deployed STACK_NAME=mvdb-dev (AWS_REGION set); without STACK_NAME, against a local stack
+	STACK_NAME="$(STACK_NAME)" $(PY) -m pytest tests/deployed -m deployed $(if $(STACK_NAME),-n 4) \
+	  --junitxml=build/test-reports/deployed-$(or $(STACK_NAME),local).xml
+
 ##@ Security and supply chain
 # The PyPA advisory database on disk (dated snapshot) when there is one; else pip-audit online.
 AUDIT_DB ?= ../shared/advisories/pypa-vulns
@@ -92,4 +99,4 @@ node_modules/.installed: package.json package-lock.json
 clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help run test lint format typecheck pytest test-unit clean
+.PHONY: help run test lint format typecheck pytest test-unit test-deployed clean

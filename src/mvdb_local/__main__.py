@@ -4,8 +4,9 @@ DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between 
 movies table created if missing and loaded if empty, and the API on http://127.0.0.1:8000.
 Ctrl-C stops everything; the JVM also dies with this process if it is killed.
 
-Auth works as deployed: the API sits behind a stand-in for the Cognito authorizer and the
-service checks scopes itself (REQUIRE_AUTH=true). Two app clients get new secrets at every
+Auth works as deployed: the API sits behind a stand-in for API Gateway built from
+infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway responses) and
+the service checks scopes itself (REQUIRE_AUTH=true). Two app clients get new secrets at every
 start, printed at start-up and written to .local/clients.json (readable by you only):
 ``mvdb-local-machine`` (movies/read movies/write) and ``mvdb-local-readonly`` (movies/read).
 Get a token from the local token endpoint, then call the API with it:
@@ -14,7 +15,7 @@ Get a token from the local token endpoint, then call the API with it:
         http://127.0.0.1:8000/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8000/movies?year=2013'
 
-``--no-auth`` serves without any of this (no token endpoint, no authorizer, REQUIRE_AUTH=false),
+``--no-auth`` serves without any of this (no token endpoint, no gateway, REQUIRE_AUTH=false),
 for curl without tokens: ``.venv/bin/python -m mvdb_local --no-auth``. Tokens are signed with
 a key made at start-up, or the hex key in MVDB_LOCAL_SIGNING_KEY (the tests set it so they
 can mint expired tokens the server trusts).
@@ -99,17 +100,18 @@ def _serve(port: int, *, auth: bool, clients_file: Path) -> int:
         print(f"loaded {report.written} movies in {report.seconds:.2f} s", file=sys.stderr)
 
     from mvdb.app import lambda_handler  # after the environment is set: settings are read at import
-    from mvdb_local.auth import TOKEN_PATH, LocalCognito, signing_key_from_env
+    from mvdb_local.auth import TOKEN_PATH, LocalCognito, LocalGateway, signing_key_from_env
     from mvdb_local.server import make_server
 
     api_url = f"http://127.0.0.1:{port}"
     if auth:
         cognito = LocalCognito.with_new_clients(issuer=api_url, signing_key=signing_key_from_env())
+        gateway = LocalGateway.from_template(cognito)  # the routes, scopes and refusals of infra/template.yaml
         server = make_server(
             lambda_handler,
             "127.0.0.1",
             port,
-            authorizer=cognito.authorizer,
+            authorizer=gateway.authorizer,
             endpoints={TOKEN_PATH: cognito.token_endpoint},
         )
         cognito.write_clients_file(clients_file, api_url=api_url, token_url=api_url + TOKEN_PATH)

@@ -1,25 +1,26 @@
-"""Local stand-in for Amazon Cognito's token endpoint and API Gateway's Cognito authorizer.
+"""Local stand-in for Amazon Cognito's token endpoint and the API's gateway with its Cognito authorizer.
 
 What AWS does outside the function, reproduced closely enough that the auth tests exercise
 the same paths locally as against a deployed stack:
 
-* ``LocalCognito.token_endpoint`` answers ``POST /oauth2/token`` like a Cognito user pool
-  domain does for the client-credentials grant: client id and secret by HTTP Basic or as form
-  fields, an optional ``scope`` narrowing what the client may have, and Cognito's answer
-  ``{"access_token", "expires_in", "token_type": "Bearer"}`` or its OAuth errors
+* ``LocalCognito`` is the user pool. Its ``token_endpoint`` answers ``POST /oauth2/token`` like
+  a Cognito domain does for the client-credentials grant: client id and secret by HTTP Basic
+  or as form fields, an optional ``scope`` narrowing what the client may have, and Cognito's
+  answer ``{"access_token", "expires_in", "token_type": "Bearer"}`` or its OAuth errors
   (``invalid_client`` 401, ``invalid_request`` / ``unsupported_grant_type`` / ``invalid_scope`` 400).
-* Tokens are JWTs with a Cognito access token's claims (``iss``, ``sub`` = ``client_id``,
+  Tokens are JWTs with a Cognito access token's claims (``iss``, ``sub`` = ``client_id``,
   ``client_id``, ``token_use=access``, ``scope``, ``exp``, ``iat``, ``auth_time``, ``jti``,
-  ``version``), signed HS256 with a random key made at start-up. Cognito signs RS256 with a
-  published key set; HS256 is used here because ``cryptography`` (which PyJWT needs for RS256)
-  is not in the project's locked dependencies, and a verifier that shares the process's key is
-  all a local stand-in needs.
-* ``LocalCognito.authorizer`` is the gateway: the open routes pass without a token; a missing,
-  malformed, expired, badly signed or non-access token is refused with 401
-  ``{"message":"Unauthorized"}``; a valid token without the method's scope with 403
-  ``{"message":"Forbidden"}``; otherwise the claims go on to the function as
-  ``requestContext.authorizer.claims`` (every value a string, as the REST API passes them), where
-  the service's own scope check runs as the second line.
+  ``version``), signed HS256 with a key made at start-up. Cognito signs RS256 with a published
+  key set; HS256 is used because ``cryptography`` (which PyJWT needs for RS256) is not in the
+  project's locked dependencies, and a verifier sharing the process's key is all a stand-in needs.
+* ``LocalGateway`` is the REST API in front of the function, read from the SAM template: the
+  routes its ``Api`` events declare, each open (``Auth: {Authorizer: NONE}``) or behind the
+  Cognito authorizer with its ``AuthorizationScopes``, and the API's ``GatewayResponses``. A
+  route the template does not declare gets MISSING_AUTHENTICATION_TOKEN; a missing, malformed,
+  expired, badly signed or non-access token UNAUTHORIZED (401); a valid token without the
+  route's scope ACCESS_DENIED (403); otherwise the claims go on to the function as
+  ``requestContext.authorizer.claims`` (every value a string, as the REST API passes them),
+  where the service's own scope check runs as the second line.
 
 Two app clients exist, as in the template: ``mvdb-local-machine`` (movies/read, movies/write)
 and ``mvdb-local-readonly`` (movies/read), with secrets generated at every start.
@@ -32,6 +33,7 @@ import binascii
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -44,18 +46,19 @@ from urllib.parse import parse_qs
 import jwt
 
 from mvdb_local.server import GatewayResponse
+from mvdb_local.table import TEMPLATE_PATH
 
 __all__ = [
     "MACHINE_CLIENT_ID",
-    "OPEN_PATHS",
     "READONLY_CLIENT_ID",
     "READ_SCOPE",
     "SIGNING_KEY_ENV",
     "TOKEN_PATH",
     "WRITE_SCOPE",
     "AppClient",
+    "GatewayRoute",
     "LocalCognito",
-    "gateway_required_scope",
+    "LocalGateway",
     "signing_key_from_env",
 ]
 
@@ -65,10 +68,8 @@ WRITE_SCOPE = "movies/write"
 MACHINE_CLIENT_ID = "mvdb-local-machine"
 READONLY_CLIENT_ID = "mvdb-local-readonly"
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a URL path, not a secret
-# The routes the template declares without an authorizer; every other route needs a token.
-OPEN_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json"})
-# The template's AuthorizationScopes: movies/read on GETs, movies/write on the writes.
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The template's REST API, whose events, authorizers and gateway responses the gateway copies.
+API_RESOURCE = "MoviesApi"
 
 # Tests start the server with a key they know, so they can mint expired tokens it trusts.
 SIGNING_KEY_ENV = "MVDB_LOCAL_SIGNING_KEY"
@@ -79,9 +80,13 @@ _FORM_TYPE = "application/x-www-form-urlencoded"
 # The REST API's Cognito authorizer passes exp and iat as dates in this form, not numbers.
 _CLAIM_DATE_FORMAT = "%a %b %d %H:%M:%S UTC %Y"
 
-_UNAUTHORIZED = GatewayResponse.json(401, {"message": "Unauthorized"}, {"x-amzn-ErrorType": "UnauthorizedException"})
-_FORBIDDEN = GatewayResponse.json(403, {"message": "Forbidden"}, {"x-amzn-ErrorType": "AccessDeniedException"})
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# API Gateway's own status and message for the gateway responses the stand-in can give.
+_GATEWAY_DEFAULTS = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "Forbidden"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+}
 
 
 @dataclass(frozen=True)
@@ -91,13 +96,6 @@ class AppClient:
     client_id: str
     client_secret: str = field(repr=False)
     scopes: tuple[str, ...]
-
-
-def gateway_required_scope(method: str, path: str) -> str | None:
-    """The scope the gateway demands for a request, or None on a route without an authorizer."""
-    if path in OPEN_PATHS:
-        return None
-    return READ_SCOPE if method.upper() in _READ_METHODS else WRITE_SCOPE
 
 
 def signing_key_from_env(env: Mapping[str, str] | None = None) -> bytes | None:
@@ -121,7 +119,7 @@ class _OAuthError(Exception):
 
 
 class LocalCognito:
-    """One user pool: its app clients, its token endpoint, and the gateway's authorizer over it."""
+    """One user pool: its app clients, its token endpoint, and the verification of its tokens."""
 
     def __init__(
         self,
@@ -236,24 +234,6 @@ class LocalCognito:
             raise _OAuthError(400, "invalid_scope")
         return tuple(scope for scope in client.scopes if scope in wanted)
 
-    # -- the gateway's authorizer -------------------------------------------------------------
-
-    def authorizer(self, method: str, path: str, headers: Mapping[str, str]) -> GatewayResponse | dict[str, Any] | None:
-        """API Gateway's Cognito authorizer with per-method scopes (the ``server.Authorizer`` hook)."""
-        needed = gateway_required_scope(method, path)
-        if needed is None:
-            return None
-        token = _bearer_token(headers.get("authorization"))
-        if token is None:
-            return _UNAUTHORIZED
-        try:
-            claims = self.verify(token)
-        except jwt.InvalidTokenError:
-            return _UNAUTHORIZED
-        if needed not in str(claims["scope"]).split():
-            return _FORBIDDEN
-        return {"claims": _as_gateway_claims(claims)}
-
     # -- for developers -----------------------------------------------------------------------
 
     def write_clients_file(self, path: Path, *, api_url: str, token_url: str) -> None:
@@ -272,6 +252,119 @@ class LocalCognito:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             json.dump(document, file, indent=2)
             file.write("\n")
+
+
+@dataclass(frozen=True)
+class GatewayRoute:
+    """One method on one resource of the REST API: open (``scopes`` None) or behind the authorizer."""
+
+    method: str
+    path: str  # as the template writes it, e.g. /movies/{year}/{title+}
+    scopes: tuple[str, ...] | None
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in {method.upper(), "ANY"} and _path_pattern(self.path).fullmatch(path) is not None
+
+
+class LocalGateway:
+    """The template's REST API in front of the function: its routes, authorizer scopes and gateway responses."""
+
+    def __init__(
+        self, cognito: LocalCognito, routes: Iterable[GatewayRoute], responses: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        self.cognito = cognito
+        self.routes = tuple(routes)
+        self._responses = {kind: _gateway_response(kind, responses) for kind in _GATEWAY_DEFAULTS}
+
+    @classmethod
+    def from_template(cls, cognito: LocalCognito, template_path: Path = TEMPLATE_PATH) -> LocalGateway:
+        from samtranslator.yaml_helper import yaml_parse  # understands !Ref, !GetAtt and friends
+
+        resources = yaml_parse(template_path.read_text())["Resources"]
+        api = resources.get(API_RESOURCE)
+        if api is None or api.get("Type") != "AWS::Serverless::Api":
+            raise ValueError(f"{template_path} has no AWS::Serverless::Api named {API_RESOURCE}")
+        auth = api["Properties"].get("Auth", {})
+        routes = [
+            _route(event["Properties"], auth)
+            for resource in resources.values()
+            if resource.get("Type") == "AWS::Serverless::Function"
+            for event in resource["Properties"].get("Events", {}).values()
+            if event.get("Type") == "Api" and event["Properties"].get("RestApiId") == {"Ref": API_RESOURCE}
+        ]
+        return cls(cognito, routes, api["Properties"].get("GatewayResponses", {}))
+
+    def route(self, method: str, path: str) -> GatewayRoute | None:
+        return next((route for route in self.routes if route.matches(method, path)), None)
+
+    def authorizer(self, method: str, path: str, headers: Mapping[str, str]) -> GatewayResponse | dict[str, Any] | None:
+        """Decides as API Gateway would before invoking the function (the ``server.Authorizer`` hook)."""
+        route = self.route(method, path)
+        if route is None:
+            return self._responses["MISSING_AUTHENTICATION_TOKEN"]
+        if route.scopes is None:
+            return None
+        token = _bearer_token(headers.get("authorization"))
+        if token is None:
+            return self._responses["UNAUTHORIZED"]
+        try:
+            claims = self.cognito.verify(token)
+        except jwt.InvalidTokenError:
+            return self._responses["UNAUTHORIZED"]
+        # Any one of the route's scopes admits the token, as with AuthorizationScopes on AWS.
+        if route.scopes and not set(route.scopes) & set(str(claims["scope"]).split()):
+            return self._responses["ACCESS_DENIED"]
+        return {"claims": _as_gateway_claims(claims)}
+
+
+def _route(event: Mapping[str, Any], api_auth: Mapping[str, Any]) -> GatewayRoute:
+    auth = event.get("Auth", {})
+    authorizer = auth.get("Authorizer", api_auth.get("DefaultAuthorizer", "NONE"))
+    method, path = str(event["Method"]).upper(), str(event["Path"])
+    if authorizer == "NONE":
+        return GatewayRoute(method, path, None)
+    definition = api_auth.get("Authorizers", {}).get(authorizer)
+    if definition is None or "UserPoolArn" not in definition:
+        raise ValueError(f"{method} {path}: the local gateway knows only Cognito authorizers, not {authorizer!r}")
+    scopes = auth.get("AuthorizationScopes", definition.get("AuthorizationScopes", []))
+    return GatewayRoute(method, path, tuple(scopes))
+
+
+def _path_pattern(template_path: str) -> re.Pattern[str]:
+    # {name} is one path segment, {name+} the rest of the path (API Gateway's greedy variable).
+    parts = []
+    for segment in template_path.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parts.append(".+")
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append("[^/]+")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("/" + "/".join(parts))
+
+
+def _gateway_response(kind: str, configured: Mapping[str, Mapping[str, Any]]) -> GatewayResponse:
+    """The response of this kind as configured (a type's own settings over DEFAULT_4XX's), else AWS's default."""
+    default_status, message = _GATEWAY_DEFAULTS[kind]
+    own, fallback = configured.get(kind, {}), configured.get("DEFAULT_4XX", {})
+    headers = {
+        name: str(value).strip("'")  # header values are quoted literals in ResponseParameters
+        for spec in (fallback, own)
+        for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items()
+    }
+    template = own.get("ResponseTemplates", fallback.get("ResponseTemplates", {})).get("application/json")
+    if template is None:
+        body = json.dumps({"message": message}).encode()
+    else:
+        body = (
+            str(template)
+            .replace("$context.error.messageString", json.dumps(message))
+            .replace("$context.error.responseType", kind)
+            .encode()
+        )
+    return GatewayResponse(
+        int(own.get("StatusCode", default_status)), body, {"Content-Type": "application/json", **headers}
+    )
 
 
 def _parse_form(headers: Mapping[str, str], body: bytes) -> dict[str, str]:

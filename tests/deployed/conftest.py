@@ -1,0 +1,265 @@
+"""The stack under test: a deployed one (``STACK_NAME``, region from ``AWS_REGION``) or a local one.
+
+Deployed: the outputs come from CloudFormation (``describe_stacks``), the app clients' secrets
+from Cognito (``describe_user_pool_client``), tokens from the pool's token endpoint.
+
+Local (``STACK_NAME`` unset): ``python -m mvdb_local`` in a process of its own, exactly what
+``make run`` runs: DynamoDB Local in memory on a free port, the table created from the template
+and loaded with the movies, the API on another free port behind the Cognito stand-in. A process
+rather than a thread because the Lambda app reads its settings once per process, and other
+suites in the same pytest worker configure it for their own tables. The stand-in's signing key
+is chosen here and handed over, so the tests can mint an expired token it trusts.
+
+Either way the tests see one ``StackUnderTest``; they branch on ``stack.on_aws`` only where a
+check has no local equivalent or AWS answers differently, each time saying why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.deployed.support import (
+    EXPECTED_OUTPUTS,
+    TEST_YEAR,
+    Api,
+    ClientCredentials,
+    MovieJanitor,
+    MovieRef,
+    StackUnderTest,
+    Tokens,
+    fetch_token,
+    forge_token,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_REGION = "us-east-1"
+LOCAL_START_TIMEOUT_S = 180.0  # JVM start and 4,609 movies loaded, on a busy 2-core CI machine
+# Settings of the service that must come from the local run, not from whatever this test
+# process was given (other suites set some of them for their own in-process apps).
+_SERVICE_SETTINGS = {
+    "TABLE_NAME",
+    "REGION",
+    "ENVIRONMENT",
+    "REQUIRE_AUTH",
+    "MAX_BODY_BYTES",
+    "LOG_LEVEL",
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+}
+
+
+def _stack_name() -> str:
+    return os.environ.get("STACK_NAME", "").strip()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUnderTest]:
+    name = _stack_name()
+    if name:
+        yield _deployed_stack(name)
+        return
+    with _local_stack(tmp_path_factory.mktemp("local-stack")) as local:
+        yield local
+
+
+# -- a stack deployed on AWS ---------------------------------------------------------------------
+
+
+def _deployed_stack(stack_name: str) -> StackUnderTest:
+    import boto3
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        pytest.fail(f"STACK_NAME={stack_name} is set but AWS_REGION is not: set the region the stack is deployed in.")
+    described = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)["Stacks"][0]
+    status = described["StackStatus"]
+    if status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+        pytest.fail(f"stack {stack_name} is {status}: the deployed tests need a stack whose last deploy completed.")
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+    missing = [key for key in EXPECTED_OUTPUTS if key not in outputs]
+    if missing:
+        pytest.fail(f"stack {stack_name} lacks the outputs {missing}: is it a stack of infra/template.yaml?")
+
+    cognito = boto3.client("cognito-idp", region_name=region)
+
+    def credentials(client_id: str) -> ClientCredentials:
+        client = cognito.describe_user_pool_client(UserPoolId=outputs["UserPoolId"], ClientId=client_id)
+        return ClientCredentials(client_id, client["UserPoolClient"]["ClientSecret"])
+
+    issuer = f"https://cognito-idp.{region}.amazonaws.com/{outputs['UserPoolId']}"
+    machine = credentials(outputs["MachineClientId"])
+    return StackUnderTest(
+        name=stack_name,
+        outputs=outputs,
+        machine=machine,
+        readonly=credentials(outputs["ReadOnlyClientId"]),
+        on_aws=True,
+        region=region,
+        issuer=issuer,
+        # Cognito's key signs only live tokens (an access token lives 5 minutes at least), so
+        # the expired token is forged: the authorizer must refuse it on either ground.
+        expired_token=forge_token(issuer, machine.client_id, expires_in_s=-3600),
+    )
+
+
+# -- the local stack -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
+    from mvdb_local.__main__ import LOCAL_ENV
+    from mvdb_local.auth import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, SIGNING_KEY_ENV, AppClient, LocalCognito
+    from mvdb_local.dynamodb_local import free_port
+
+    signing_key = secrets.token_bytes(32)
+    api_port, dynamodb_port = free_port(), free_port()
+    clients_file, log_file = workdir / "clients.json", workdir / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _SERVICE_SETTINGS}
+    env |= {SIGNING_KEY_ENV: signing_key.hex(), "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "mvdb_local",
+        "--in-memory",
+        "--port",
+        str(api_port),
+        "--dynamodb-port",
+        str(dynamodb_port),
+        "--clients-file",
+        str(clients_file),
+    ]
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - nothing else runs in the child before exec
+        )
+    try:
+        api_url = f"http://127.0.0.1:{api_port}"
+        _wait_until_healthy(process, api_url, log_file)
+        document = json.loads(clients_file.read_text())
+        by_id = {c["client_id"]: c for c in document["clients"]}
+        clients = [AppClient(c["client_id"], c["client_secret"], tuple(c["scopes"])) for c in document["clients"]]
+        cognito = LocalCognito(document["issuer"], clients, signing_key)
+        outputs = {
+            "ApiUrl": api_url,
+            "TokenUrl": document["token_url"],
+            "TableName": LOCAL_ENV["TABLE_NAME"],
+            "UserPoolId": "local",
+            "MachineClientId": MACHINE_CLIENT_ID,
+            "ReadOnlyClientId": READONLY_CLIENT_ID,
+            "Region": LOCAL_REGION,
+        }
+        yield StackUnderTest(
+            name="local",
+            outputs=outputs,
+            machine=ClientCredentials(MACHINE_CLIENT_ID, by_id[MACHINE_CLIENT_ID]["client_secret"]),
+            readonly=ClientCredentials(READONLY_CLIENT_ID, by_id[READONLY_CLIENT_ID]["client_secret"]),
+            on_aws=False,
+            region=LOCAL_REGION,
+            issuer=cognito.issuer,
+            expired_token=cognito.issue_token(MACHINE_CLIENT_ID, issued_at=time.time() - 7200),
+            dynamodb_endpoint=f"http://127.0.0.1:{dynamodb_port}",
+        )
+        _assert_no_test_movies_left(api_url, cognito.issue_token(MACHINE_CLIENT_ID))
+    finally:
+        _stop(process)
+
+
+def _assert_no_test_movies_left(api_url: str, token: str) -> None:
+    # Every test cleans up after itself; here, where nothing else writes, that is checked.
+    # (On AWS other runs may be writing to the same table: no such check there.)
+    response = requests.get(
+        f"{api_url}/movies?year={TEST_YEAR}&limit=100", headers={"Authorization": f"Bearer {token}"}, timeout=20
+    )
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["items"] == [], f"test movies left behind: {response.text[:500]}"
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # If pytest dies, even by SIGKILL, the server stops too, and DynamoDB Local with it.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], api_url: str, log_file: Path) -> None:
+    deadline = time.monotonic() + LOCAL_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the local stack exited with {process.returncode}:\n{_tail(log_file)}")
+        try:
+            if requests.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.25)
+    _stop(process)
+    pytest.fail(f"the local stack was not healthy within {LOCAL_START_TIMEOUT_S:.0f} s:\n{_tail(log_file)}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()  # the server stops DynamoDB Local on SIGTERM
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _tail(log_file: Path, lines: int = 30) -> str:
+    return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
+
+
+# -- callers, tokens and movies -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def api(stack: StackUnderTest) -> Iterator[Api]:
+    client = Api(stack.api_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def tokens(stack: StackUnderTest) -> Tokens:
+    return Tokens(
+        read=fetch_token(stack.token_url, stack.readonly),
+        write=fetch_token(stack.token_url, stack.machine, scope="movies/write"),
+        full=fetch_token(stack.token_url, stack.machine),
+    )
+
+
+@pytest.fixture
+def movies(api: Api, tokens: Tokens) -> Iterator[MovieJanitor]:
+    """Creates movies for one test and deletes them afterwards, even when the test failed."""
+    janitor = MovieJanitor(api, tokens.full)
+    yield janitor
+    janitor.delete_all()
+
+
+@pytest.fixture(scope="session")
+def existing_movie(api: Api, tokens: Tokens) -> Iterator[MovieRef]:
+    """One movie for the whole session to read (never changed), deleted at the end."""
+    janitor = MovieJanitor(api, tokens.full)
+    movie = janitor.create("catalog", {"plot": "Read by the auth matrix.", "genres": ["Documentary"], "rating": 7.1})
+    yield movie
+    janitor.delete_all()

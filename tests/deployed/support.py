@@ -1,0 +1,296 @@
+"""What the deployed-stack tests share: the stack under test, its clients and tokens, HTTP calls, checks.
+
+The same tests run against a stack deployed on AWS (``STACK_NAME`` set) and against the local
+stack (DynamoDB Local, the API and the Cognito stand-in of ``mvdb_local``); ``StackUnderTest``
+is the one shape both present, built from the CloudFormation outputs or from the local run.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+import requests
+
+__all__ = [
+    "EXPECTED_OUTPUTS",
+    "HTTP_TIMEOUT_S",
+    "TEST_YEAR",
+    "TITLE_PREFIX",
+    "Api",
+    "ClientCredentials",
+    "MovieJanitor",
+    "MovieRef",
+    "StackUnderTest",
+    "Tokens",
+    "assert_no_movie_data",
+    "assert_problem",
+    "assert_refused_by_gateway",
+    "forge_token",
+    "movie_path",
+    "new_movie_title",
+    "request_token",
+]
+
+# The main template's Outputs: what a deployed-test run needs to find everything else.
+EXPECTED_OUTPUTS = (
+    "ApiUrl",
+    "TableName",
+    "UserPoolId",
+    "MachineClientId",
+    "ReadOnlyClientId",
+    "TokenUrl",
+    "FunctionName",
+    "FunctionAliasArn",
+    "Region",
+)
+# Test movies live in a year of their own, under a prefix an operator can find and delete
+# should a run be killed before it cleaned up.
+TEST_YEAR = 2099
+TITLE_PREFIX = "mvdb-deployed-test"
+HTTP_TIMEOUT_S = 20.0
+READ_SCOPE = "movies/read"
+WRITE_SCOPE = "movies/write"
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StackUnderTest:
+    """A deployed or local stack: its outputs, its app clients, and how to reach its table."""
+
+    name: str
+    outputs: Mapping[str, str]
+    machine: ClientCredentials
+    readonly: ClientCredentials
+    on_aws: bool
+    region: str
+    # The ``iss`` claim of the pool's tokens (forged tokens carry it so only the signature is wrong).
+    issuer: str
+    # A token signed by the pool's own key but expired. AWS gives no way to sign with Cognito's
+    # key, so there it is a forged one; locally the stand-in's key signs it.
+    expired_token: str = field(repr=False)
+    dynamodb_endpoint: str | None = None
+
+    @property
+    def api_url(self) -> str:
+        return self.outputs["ApiUrl"].rstrip("/")
+
+    @property
+    def token_url(self) -> str:
+        return self.outputs["TokenUrl"]
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for this stack's region (locally: DynamoDB Local, the only service there is)."""
+        import boto3
+
+        if self.on_aws:
+            return boto3.client(service, region_name=self.region)
+        if service != "dynamodb":
+            raise ValueError(f"the local stack has no {service}")
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.dynamodb_endpoint,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # DynamoDB Local accepts any credentials
+        )
+
+    def refused_for_scope(self) -> set[int]:
+        """The statuses a valid token lacking the method's scope may get.
+
+        Locally the stand-in answers 403, as the service's own check does. On AWS the REST
+        API's Cognito authorizer decides before the function runs, and it answers a token whose
+        scopes do not match the method's AuthorizationScopes with 401 Unauthorized (not 403):
+        either way the request never reaches the function, which is what the tests must prove.
+        """
+        return {401, 403} if self.on_aws else {403}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Access tokens from the token endpoint, one per kind of caller the tests need."""
+
+    read: str = field(repr=False)  # the read-only client: movies/read
+    write: str = field(repr=False)  # the machine client narrowed to movies/write
+    full: str = field(repr=False)  # the machine client: movies/read movies/write
+
+
+@dataclass(frozen=True)
+class MovieRef:
+    year: int
+    title: str
+    etag: str = ""
+
+    @property
+    def path(self) -> str:
+        return movie_path(self.year, self.title)
+
+
+def movie_path(year: int, title: str) -> str:
+    return f"/movies/{year}/{quote(title, safe='')}"
+
+
+def new_movie_title(purpose: str) -> str:
+    return f"{TITLE_PREFIX} {purpose} {uuid.uuid4().hex}"
+
+
+def request_token(
+    token_url: str,
+    client: ClientCredentials | None,
+    *,
+    scope: str | None = None,
+    grant_type: str = "client_credentials",
+) -> requests.Response:
+    """POST the client-credentials grant to the token endpoint, the client authenticated by HTTP Basic."""
+    form = {"grant_type": grant_type}
+    if scope is not None:
+        form["scope"] = scope
+    auth = (client.client_id, client.client_secret) if client is not None else None
+    return requests.post(token_url, data=form, auth=auth, timeout=HTTP_TIMEOUT_S)
+
+
+def fetch_token(token_url: str, client: ClientCredentials, *, scope: str | None = None) -> str:
+    response = request_token(token_url, client, scope=scope)
+    assert response.status_code == 200, f"token endpoint refused {client.client_id}: {response.text[:300]}"
+    token = response.json()["access_token"]
+    assert isinstance(token, str)
+    return token
+
+
+def forge_token(
+    issuer: str,
+    client_id: str,
+    *,
+    key: bytes | None = None,
+    algorithm: str = "HS256",
+    expires_in_s: int = 3600,
+) -> str:
+    """A JWT with the claims of the pool's access tokens, signed with ``key`` (random unless given)."""
+    now = int(time.time())
+    claims = {
+        "sub": client_id,
+        "client_id": client_id,
+        "token_use": "access",
+        "scope": f"{READ_SCOPE} {WRITE_SCOPE}",
+        "iss": issuer,
+        "iat": now,
+        "auth_time": now,
+        "exp": now + expires_in_s,
+        "jti": str(uuid.uuid4()),
+        "version": 2,
+    }
+    if algorithm == "none":
+        return jwt.encode(claims, None, algorithm="none")
+    return jwt.encode(claims, key or secrets.token_bytes(32), algorithm=algorithm)
+
+
+class Api:
+    """HTTP calls to the stack's API, with or without an Authorization header."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = requests.Session()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        authorization: str | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        elif authorization is not None:
+            all_headers["Authorization"] = authorization
+        return self._session.request(
+            method, self.base_url + path, json=json, headers=all_headers, timeout=HTTP_TIMEOUT_S, allow_redirects=False
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class MovieJanitor:
+    """Movies a test creates (or may create), deleted when the test ends, whatever its outcome."""
+
+    def __init__(self, api: Api, token: str) -> None:
+        self._api = api
+        self._token = token
+        self._keys: list[tuple[int, str]] = []
+
+    def register(self, year: int, title: str) -> None:
+        self._keys.append((year, title))
+
+    def create(self, purpose: str, info: dict[str, object] | None = None) -> MovieRef:
+        """A new movie, created through the API with the machine client's token."""
+        title = new_movie_title(purpose)
+        self.register(TEST_YEAR, title)
+        body = {"year": TEST_YEAR, "title": title, "info": info or {"plot": "Made by the deployed tests."}}
+        response = self._api.call("POST", "/movies", token=self._token, json=body)
+        assert response.status_code == 201, f"could not create a test movie: {response.text[:300]}"
+        return MovieRef(TEST_YEAR, title, response.headers["ETag"])
+
+    def delete_all(self) -> None:
+        leftovers = []
+        for year, title in reversed(self._keys):
+            path = movie_path(year, title)
+            current = self._api.call("GET", path, token=self._token)
+            if current.status_code == 404:
+                continue
+            deleted = self._api.call("DELETE", path, token=self._token, headers={"If-Match": current.headers["ETag"]})
+            if deleted.status_code != 204:
+                leftovers.append(f"{title!r}: {deleted.status_code} {deleted.text[:200]}")
+        self._keys.clear()
+        assert not leftovers, f"test movies left behind: {leftovers}"
+
+
+def assert_no_movie_data(response: requests.Response, *titles: str) -> None:
+    """A refused request's body holds nothing of a movie: no titles asked about, no info, no items."""
+    body = response.text
+    for title in titles:
+        assert title not in body, f"the refusal leaks the movie {title!r}: {body[:300]}"
+    assert '"info"' not in body, f"the refusal leaks movie info: {body[:300]}"
+    assert '"items"' not in body, f"the refusal leaks a page of movies: {body[:300]}"
+
+
+# The problem codes of refusals, the same whether the gateway or the service's own check refuses.
+REFUSAL_CODES = {401: "unauthenticated", 403: "insufficient-scope"}
+
+
+def assert_refused_by_gateway(response: requests.Response) -> None:
+    """A 401/403 problem+json that the gateway sent before the function ran.
+
+    The function stamps every response it makes with X-Request-Id; the gateway's own answers
+    (the template's GatewayResponses, or the local stand-in built from them) never carry it.
+    """
+    assert "X-Request-Id" not in response.headers, (
+        f"the request reached the function, whose own check refused it: {response.text[:300]}"
+    )
+    assert_problem(response, response.status_code, REFUSAL_CODES[response.status_code])
+
+
+def assert_problem(response: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status (and code); returns its document."""
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text[:300]}"
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    document: dict[str, Any] = response.json()
+    assert document["status"] == status
+    assert {"type", "title", "detail", "code"} <= document.keys()
+    if code is not None:
+        assert document["code"] == code
+    return document
