@@ -12,7 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -82,11 +85,6 @@ def handle_domain_error(error: DomainError | ProblemError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response[Any]:
-    # Who may call, then a body we refuse to read, outrank what is wrong inside the request.
-    try:
-        _admit(app.current_event.raw_event)
-    except ProblemError as refused:
-        return problem_for(refused)
     details = list(error.errors())
     if any(tuple(e.get("loc", ()))[:1] == ("response",) for e in details):
         # Powertools reports our own response not matching its declared model this way: a bug of ours.
@@ -105,6 +103,18 @@ def handle_validation_error(error: RequestValidationError) -> Response[Any]:
     in_body = any(e.location[:1] == ["body"] for e in field_errors)
     status = HTTPStatus.UNPROCESSABLE_ENTITY if in_body else HTTPStatus.BAD_REQUEST
     return problem(status, "validation-failed", "The request is not valid; see errors.", errors=field_errors)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
+    # Admission (see lambda_handler) already refuses non-JSON bodies; this is the resolver's own guard.
+    return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Send the body as application/json.")
+
+
+@app.exception_handler(UnicodeDecodeError)
+def handle_undecodable_body(_: UnicodeDecodeError) -> Response[Any]:
+    # Admission (see lambda_handler) already refuses bodies that are not UTF-8; this is a second guard.
+    return problem(HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON: it is not UTF-8 text.")
 
 
 @app.not_found
@@ -135,19 +145,27 @@ def _internal_error(error: Exception) -> Response[Any]:
     )
 
 
-def _admit(event: dict[str, Any]) -> None:
+def admit(event: dict[str, Any]) -> None:
+    """Admission control, before the resolver reads anything: who may call (401/403), then
+    whether we will read the body at all (413 too large, 415 not JSON, 400 not UTF-8).
+
+    It runs ahead of routing because the resolver's request validation parses the body first
+    (as JSON, form data or multipart, by Content-Type) and a refusal must not depend on that.
+    """
     if settings.require_auth:
         authorize(event)
     check_envelope(event, settings.max_body_bytes)
 
 
-def _admission_middleware(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
-    _admit(app.current_event.raw_event)
-    response: Response[Any] = next_middleware(app)
-    return response
-
-
-app.use(middlewares=[_admission_middleware])
+def _proxy_response(response: Response[Any]) -> dict[str, Any]:
+    """A Response as the API Gateway REST (v1) proxy result, as the resolver would build it."""
+    headers = {name: [value] if isinstance(value, str) else list(value) for name, value in response.headers.items()}
+    return {
+        "statusCode": response.status_code,
+        "body": response.body,
+        "isBase64Encoded": False,
+        "multiValueHeaders": headers,
+    }
 
 
 # -- routing facts the resolver does not expose --------------------------------------------
@@ -180,7 +198,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     method = (event.get("httpMethod") or "").upper()
     route = route_template(method, event.get("path") or "")
     metrics.add_dimension(name="route", value=f"{method} {route}")
-    response = app.resolve(event, context)
+    try:
+        admit(event)
+        response = app.resolve(event, context)
+    except ProblemError as refused:
+        response = _proxy_response(problem_for(refused))
     status = int(response["statusCode"])
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from mvdb.api.problems import PROBLEM_CONTENT_TYPE, ProblemError
+from mvdb.api.problems import PROBLEM_CONTENT_TYPE, ProblemDocument, ProblemError
 from mvdb.api.requests import movie_key, movie_location, parse_if_match
 from mvdb.domain.models import MAX_TITLE_LENGTH, MAX_YEAR, MIN_YEAR, Movie, MovieCreate, MoviePage, MovieReplace
 from mvdb.domain.query import DEFAULT_LIMIT, MAX_LIMIT, MovieKey, MovieQuery
@@ -22,7 +22,19 @@ __all__ = ["router"]
 
 router = APIGatewayRouter()
 
-_PROBLEM: OpenAPIResponse = {"description": "A problem (RFC 9457)", "content": {PROBLEM_CONTENT_TYPE: {"schema": {}}}}
+_PROBLEM_MEANINGS = {
+    400: "Invalid parameters, cursor or If-Match; malformed JSON",
+    401: "No valid access token",
+    403: "The token lacks the scope this operation needs",
+    404: "No such movie",
+    409: "The movie already exists",
+    412: "If-Match does not name the current version",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Body is well-formed but invalid; see errors",
+    428: "If-Match is required",
+    503: "The table is unavailable; retry after Retry-After seconds",
+}
 # Handlers return ready-made JSON (no second validation of what the service already validated);
 # the documented shapes are declared here instead of in return annotations.
 _MOVIE: OpenAPIResponse = {
@@ -30,6 +42,21 @@ _MOVIE: OpenAPIResponse = {
     "content": {"application/json": {"model": Movie}},
 }
 _PAGE: OpenAPIResponse = {"description": "One page of movies", "content": {"application/json": {"model": MoviePage}}}
+_EVERY_ROUTE = (400, 401, 403, 503)
+_WITH_BODY = (413, 415, 422)
+
+
+def _responses(success: dict[int, OpenAPIResponse], *problems: int) -> dict[int, OpenAPIResponse]:
+    """The documented responses of a route: its success, its own problems and those every route may return."""
+    documented: dict[int, OpenAPIResponse] = dict(success)
+    for status in sorted({*_EVERY_ROUTE, *problems}):
+        documented[status] = {
+            "description": _PROBLEM_MEANINGS[status],
+            "content": {PROBLEM_CONTENT_TYPE: {"model": ProblemDocument}},
+        }
+    return documented
+
+
 _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
 
 PathYear = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Release year")]
@@ -59,7 +86,7 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
         "exactly (case-sensitive). Follow `next_cursor` until it is absent: every matching movie "
         "is returned exactly once, though a page may hold fewer than `limit` movies."
     ),
-    responses={200: _PAGE, 400: _PROBLEM, 503: _PROBLEM},
+    responses=_responses({200: _PAGE}),
     tags=["movies"],
 )
 def list_movies(
@@ -98,7 +125,7 @@ def list_movies(
 @router.get(
     "/movies/<year>/<title>",
     summary="Get one movie",
-    responses={200: _MOVIE, 404: _PROBLEM, 503: _PROBLEM},
+    responses=_responses({200: _MOVIE}, 404),
     tags=["movies"],
 )
 def get_movie(year: PathYear, title: PathTitle) -> Response[Any]:
@@ -108,7 +135,7 @@ def get_movie(year: PathYear, title: PathTitle) -> Response[Any]:
 @router.post(
     "/movies",
     summary="Create a movie",
-    responses={201: _MOVIE, 409: _PROBLEM, 413: _PROBLEM, 415: _PROBLEM, 422: _PROBLEM},
+    responses=_responses({201: _MOVIE}, 409, *_WITH_BODY),
     tags=["movies"],
 )
 def create_movie(movie: Annotated[MovieCreate, Body(embed=False)]) -> Response[Any]:
@@ -120,7 +147,7 @@ def create_movie(movie: Annotated[MovieCreate, Body(embed=False)]) -> Response[A
 @router.put(
     "/movies/<year>/<title>",
     summary="Replace a movie's info",
-    responses={200: _MOVIE, 404: _PROBLEM, 412: _PROBLEM, 422: _PROBLEM, 428: _PROBLEM},
+    responses=_responses({200: _MOVIE}, 404, 412, 428, *_WITH_BODY),
     tags=["movies"],
 )
 def replace_movie(
@@ -134,7 +161,7 @@ def replace_movie(
     "/movies/<year>/<title>",
     summary="Change a movie's info with a JSON merge patch (RFC 7396)",
     description='Body: `{"info": {...}}`; `null` removes a field. Content type `application/merge-patch+json`.',
-    responses={200: _MOVIE, 404: _PROBLEM, 412: _PROBLEM, 422: _PROBLEM, 428: _PROBLEM},
+    responses=_responses({200: _MOVIE}, 404, 412, 428, *_WITH_BODY),
     tags=["movies"],
 )
 def patch_movie(year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
@@ -145,7 +172,7 @@ def patch_movie(year: PathYear, title: PathTitle, if_match: IfMatch = None) -> R
 @router.delete(
     "/movies/<year>/<title>",
     summary="Delete a movie",
-    responses={204: {"description": "Deleted"}, 404: _PROBLEM, 412: _PROBLEM, 428: _PROBLEM},
+    responses=_responses({204: {"description": "Deleted"}}, 404, 412, 428),
     tags=["movies"],
 )
 def delete_movie(year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from pydantic import BaseModel, ConfigDict
 
 from mvdb.domain.errors import (
     DomainError,
@@ -24,7 +25,7 @@ from mvdb.domain.errors import (
     StorageUnavailable,
 )
 
-__all__ = ["PROBLEM_CONTENT_TYPE", "ProblemError", "problem", "problem_for"]
+__all__ = ["PROBLEM_CONTENT_TYPE", "ProblemDocument", "ProblemError", "problem", "problem_for"]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -36,6 +37,27 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[HTTPStatus, str]] = {
     InvalidCursor: (HTTPStatus.BAD_REQUEST, "invalid-cursor"),
     StorageUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "storage-unavailable"),
 }
+
+
+class FieldErrorDocument(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    location: list[str | int]
+    message: str
+    code: str
+
+
+class ProblemDocument(BaseModel):
+    """The body of every error response (documentation only: responses are built by ``problem``)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldErrorDocument] | None = None
 
 
 class ProblemError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from http import HTTPStatus
 from typing import Any
@@ -34,24 +35,26 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def body_size(event: dict[str, Any]) -> int:
+def raw_body(event: dict[str, Any]) -> bytes:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        return len(base64.b64decode(body, validate=False))
-    return len(body.encode())
+        return base64.b64decode(body, validate=False)
+    return str(body).encode()
 
 
 def check_envelope(event: dict[str, Any], max_body_bytes: int) -> None:
-    """Refuse a body we would not read: too large (413) or not JSON (415). Raises ProblemError."""
+    """Refuse a body we will not read: too large (413), not JSON (415), not UTF-8 (400). Raises ProblemError."""
     if (event.get("httpMethod") or "").upper() not in _BODY_METHODS:
         return
-    size = body_size(event)
-    if size > max_body_bytes:
+    body = raw_body(event)
+    if len(body) > max_body_bytes:
         raise ProblemError(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             "payload-too-large",
-            f"The body is {size} bytes; at most {max_body_bytes} are accepted.",
+            f"The body is {len(body)} bytes; at most {max_body_bytes} are accepted.",
         )
+    if not body:
+        return  # nothing to read: the route itself says that a body is required
     media_type = (_header(event, "content-type") or "").split(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
         shown = media_type or "none"
@@ -64,6 +67,20 @@ def check_envelope(event: dict[str, Any], max_body_bytes: int) -> None:
                 "Accept-Patch": "application/merge-patch+json, application/json",
             },
         )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProblemError(
+            HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON: it is not UTF-8 text (RFC 8259)."
+        ) from None
+    try:
+        # Parsed once here, where every failure is the client's: nesting deeper than the parser's
+        # recursion limit and integers past Python's digit limit raise errors that are not
+        # JSONDecodeError, and would otherwise surface from the resolver as a 500.
+        json.loads(text)
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(":")[0]
+        raise ProblemError(HTTPStatus.BAD_REQUEST, "malformed-json", f"The body is not valid JSON: {reason}.") from None
 
 
 def parse_if_match(value: str | None) -> str | None:
