@@ -178,7 +178,9 @@ def make_server(
             if self.command != "HEAD":
                 self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+        # Every method reaches the handler, as through API Gateway's proxy integration: the API
+        # itself answers unknown ones with 405 and Allow.
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             # The handler writes its own JSON access log line; don't add a second one.
