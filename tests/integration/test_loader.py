@@ -134,7 +134,7 @@ def test_a_clean_load_holds_the_data_set_and_an_etag_each(
 def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
     dynamodb_client: Any, dynamodb_local: Any, movies_table: str, clean_load: Items
 ) -> None:
-    kill_after = 200 + secrets.randbelow(3800)  # a different point each run; reported on failure
+    kill_after = 100 + secrets.randbelow(2400)  # a different point each run; reported on failure
     target = ["--file", str(DATA_FILE), "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--quiet"]
     # GIVEN a load killed with SIGKILL once some (not all) movies are in
     loader = subprocess.Popen(
