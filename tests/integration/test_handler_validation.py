@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from tests.integration.lambda_client import LambdaClient, LambdaResponse
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from tests.integration.lambda_client import LambdaClient, LambdaResponse, movie_path
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.unit.fake_repository import InMemoryMovieRepository
 
 from mvdb.domain.errors import MovieAlreadyExists, MovieNotFound, PreconditionFailed
 from mvdb.domain.models import compute_etag
 from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.repository.base import MovieRepository, StoredMovie
 from mvdb.repository.dynamodb import DynamoDBMovieRepository
+from tests.unit.fake_repository import InMemoryMovieRepository
 
 pytestmark = pytest.mark.integration
 

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+
 from tests.integration.lambda_client import LambdaClient
 
 pytestmark = pytest.mark.integration

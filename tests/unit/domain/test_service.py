@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.fake_repository import InMemoryMovieRepository
 
 from mvdb.domain.errors import (
     InvalidCursor,
@@ -19,6 +18,7 @@ from mvdb.domain.errors import (
 from mvdb.domain.models import MovieCreate, MovieReplace, compute_etag
 from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.domain.service import MovieService
+from tests.unit.fake_repository import InMemoryMovieRepository
 
 RUSH = MovieKey(2013, "Rush")
 
