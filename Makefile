@@ -82,6 +82,59 @@ npm-audit: node_modules/.installed ## npm audit of the local-only npm tools (nee
 	.tools/audit/bin/pip install -q --require-hashes -r requirements/tools-audit.txt
 	@touch $@
 
+##@ Infrastructure
+# ENV picks the section of infra/samconfig.toml (dev|staging|prod). The offline gates translate
+# and lint for one fixed region; the stack itself deploys to the region the AWS environment names.
+ENV ?= dev
+SAM := .tools/sam/bin/sam
+CHECKOV := .tools/checkov/bin/checkov
+SAM_CONFIG := $(CURDIR)/infra/samconfig.toml
+TEMPLATE := infra/template.yaml
+TRANSLATED := build/infra/template.json
+OFFLINE_REGION := us-east-1
+LAMBDA_ARTIFACTS := build/lambda/mvdb.zip build/lambda/pre-traffic-hook.zip
+# checkov stays offline: no policy download (--skip-download), no PyPI version check.
+export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
+
+build: $(VENV)/.installed ## Build the Lambda zips for python3.13/arm64 (no Docker) into build/lambda; prints sizes
+	$(PY) -m tools.build.lambda_artifact
+
+deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of ENV=dev|staging|prod [ARTIFACTS_BUCKET=...]
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
+	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
+	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
+	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
+	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --no-resolve-s3) $(SAM_DEPLOY_ARGS)
+
+# The guard runs before anything is installed or called.
+destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs CONFIRM_PROD_DESTROY=yes
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
+	@if [ "$(ENV)" = prod ] && [ "$(CONFIRM_PROD_DESTROY)" != yes ]; then \
+	  echo "error: refusing to destroy prod; if you really mean it: make destroy ENV=prod CONFIRM_PROD_DESTROY=yes"; exit 2; fi
+	@$(MAKE) --no-print-directory $(VENV)/.installed .tools/sam/.installed
+	$(PY) -m tools.build.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
+	  $(if $(filter yes,$(CONFIRM_PROD_DESTROY)),--confirm-prod)
+
+check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: sam validate, cfn-lint + checkov on template and translation, tests/infra
+	$(SAM) validate --lint --template-file $(TEMPLATE) --region $(OFFLINE_REGION)
+	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION)
+	$(VENV)/bin/cfn-lint --regions $(OFFLINE_REGION) -- $(TEMPLATE) $(TRANSLATED)
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(TEMPLATE) --file $(TRANSLATED)
+	$(PY) -m pytest tests/infra -n 2 --dist loadgroup
+
+# The SAM CLI and checkov pin dependencies that clash with the project's; each has its own venv.
+.tools/sam/.installed: requirements/tools-sam.txt
+	@test -x .tools/sam/bin/python || $(PYTHON) -m venv .tools/sam
+	.tools/sam/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/tools-sam.txt
+	@touch $@
+
+.tools/checkov/.installed: requirements/tools-checkov.txt
+	@test -x .tools/checkov/bin/python || $(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/tools-checkov.txt
+	@touch $@
+
+.PHONY: build deploy destroy check-infra
+
 ##@ Set-up (run by the targets above when needed)
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is required (python3.13 preferred)"; exit 1; }

@@ -1,0 +1,157 @@
+"""The offline gates fail on a broken template: each test breaks a copy and runs the real gates on it.
+
+A gate that passes everything proves nothing. Each mutation below is a mistake the gates exist
+to stop; the test copies ``infra/template.yaml`` to a temporary directory, applies the mistake,
+translates the copy as ``make check-infra`` does, and runs the gates that must catch it:
+
+* the assertion gate: this suite's ``test_template.py``, run in a pytest process of its own
+  against the copy (``MVDB_INFRA_TEMPLATE``), must fail, and fail exactly the tests that guard
+  the broken property;
+* checkov (``--skip-download``) on the copy and its translation;
+* cfn-lint on the translation.
+
+Not every tool catches every mistake, and the tests say which one does: checkov 3.3 does not
+flag a service-wide wildcard (``dynamodb:*``) on a named resource, and cfn-lint on the SAM
+source does not see a bad ``!Ref`` inside a SAM resource; the assertion gate and the
+translation are there for exactly those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.infra.conftest import TEMPLATE_ENV
+from tools.build.sam_translate import translate_file
+
+pytestmark = [pytest.mark.infra, pytest.mark.slow]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = PROJECT_ROOT / "infra" / "template.yaml"
+CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+GATE_TIMEOUT_S = 240
+
+
+@dataclass(frozen=True)
+class Mutant:
+    sam: Path
+    translated: Path
+
+
+def _mutant(tmp_path: Path, old: str, new: str) -> Mutant:
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"the mutation no longer applies to infra/template.yaml: {old!r}"
+    sam = tmp_path / "template.yaml"
+    sam.write_text(text.replace(old, new), encoding="utf-8")
+    translated = tmp_path / "template.json"
+    translate_file(sam, translated)
+    return Mutant(sam, translated)
+
+
+def _failed_template_tests(mutant: Mutant) -> set[str]:
+    """Names of the test_template.py tests that fail against the mutant (parameters dropped)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    env[TEMPLATE_ENV] = str(mutant.sam)
+    # The suite needs no third-party plugin but the timeout one; skipping the others' imports saves
+    # seconds per run (schemathesis, hypothesis, locust register themselves).
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    command = [sys.executable, "-m", "pytest", "-p", "pytest_timeout", "-p", "no:cacheprovider"]
+    result = subprocess.run(
+        [*command, "tests/infra/test_template.py", "-q", "-rfE"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_S,
+        check=False,
+    )
+    assert not re.search(r"^ERROR ", result.stdout, flags=re.MULTILINE), result.stdout[-3000:]
+    assert result.returncode == 1, (
+        f"expected failing tests, got exit code {result.returncode}:\n{result.stdout[-3000:]}"
+    )
+    failed = re.findall(r"^FAILED tests/infra/test_template\.py::(\w+)", result.stdout, flags=re.MULTILINE)
+    return set(failed)
+
+
+def _checkov_failures(mutant: Mutant) -> set[tuple[str, str]]:
+    """(file name, check id) of every failed checkov check on the mutant and its translation."""
+    if not CHECKOV.exists():
+        pytest.fail(f"{CHECKOV} is missing: run `make check-infra` (it creates .tools/checkov from its lock)")
+    result = subprocess.run(
+        [
+            str(CHECKOV),
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--file",
+            str(mutant.sam),
+            "--file",
+            str(mutant.translated),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_S,
+        check=False,
+        env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"},  # offline: no PyPI version check
+    )
+    reports = json.loads(result.stdout)
+    failures = {
+        (Path(check["file_path"]).name, check["check_id"])
+        for report in (reports if isinstance(reports, list) else [reports])
+        for check in report["results"]["failed_checks"]
+    }
+    assert (result.returncode != 0) == bool(failures), result.stderr[-2000:]
+    return failures
+
+
+def test_removing_point_in_time_recovery_fails_the_assertions_and_checkov(tmp_path: Path) -> None:
+    mutant = _mutant(
+        tmp_path, "      PointInTimeRecoverySpecification:\n        PointInTimeRecoveryEnabled: true\n", ""
+    )
+
+    assert _failed_template_tests(mutant) == {"test_table_has_pitr_sse_kms_and_deletion_protection_outside_dev"}
+    assert _checkov_failures(mutant) == {("template.yaml", "CKV_AWS_28"), ("template.json", "CKV_AWS_28")}
+
+
+def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_path: Path) -> None:
+    table_actions = (
+        "                Action:\n"
+        "                  - dynamodb:DeleteItem\n"
+        "                  - dynamodb:GetItem\n"
+        "                  - dynamodb:PutItem\n"
+        "                  - dynamodb:Query\n"
+        "                  - dynamodb:Scan\n"
+    )
+    mutant = _mutant(tmp_path, table_actions, "                Action:\n                  - dynamodb:*\n")
+
+    assert _failed_template_tests(mutant) == {
+        "test_no_iam_statement_grants_wildcard_actions",
+        "test_function_may_touch_only_its_table_and_its_key",
+    }
+
+
+def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(tmp_path: Path) -> None:
+    mutant = _mutant(tmp_path, "TABLE_NAME: !Ref MoviesTable\n", "TABLE_NAME: !Ref MoviesTabel\n")
+
+    result = subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", "--", str(mutant.translated)],
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert re.search(r":E1020:.*'MoviesTabel'", result.stdout), result.stdout[-2000:]
+    assert _failed_template_tests(mutant) == {"test_function_environment_comes_from_the_stack_and_its_parameters"}

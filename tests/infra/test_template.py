@@ -1,0 +1,474 @@
+"""The stack's properties, one test each, asserted on the SAM template translated to CloudFormation.
+
+Each test states a property of issue 3 and reads the resources CloudFormation would create
+(``template``: the offline translation) or, where the property is about how the template is
+written, the SAM source (``sam_template``). Parameters are evaluated per environment where a
+property differs between dev, staging and prod.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mvdb.api.auth import READ_SCOPE, WRITE_SCOPE, required_scope
+from tests.infra.cfn import NO_VALUE, Template, as_list, get_att, ref
+
+pytestmark = pytest.mark.infra
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = ("dev", "staging", "prod")
+OPEN_ROUTES = {("GET", "/"), ("GET", "/health"), ("GET", "/docs"), ("GET", "/docs/{asset}"), ("GET", "/openapi.json")}
+FUNCTION_TABLE_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+}
+# AWS offers no resource-level permissions for these: "*" is the narrowest resource there is.
+ACTIONS_WITHOUT_RESOURCE_SCOPE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def _api_operations(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    paths = api["Properties"]["Body"]["paths"]
+    return {(method.upper(), path): operation for path, item in paths.items() for method, operation in item.items()}
+
+
+def _statements_of(template: Template, role: str) -> list[dict[str, Any]]:
+    return [statement for name, _, statement in template.policy_statements() if name == role]
+
+
+# -- the function ---------------------------------------------------------------------------------
+
+
+def test_function_runs_python313_on_arm64(template: Template) -> None:
+    function = template.properties("MoviesFunction")
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Handler"] == "mvdb.app.lambda_handler"
+
+
+def test_function_deploys_the_artifact_make_build_writes(sam_template: Template) -> None:
+    code_uri = sam_template.properties("MoviesFunction")["CodeUri"]
+    # Relative to infra/: the zip tools.build.lambda_artifact writes, which `sam build` leaves as is.
+    assert (PROJECT_ROOT / "infra" / code_uri).resolve() == PROJECT_ROOT / "build" / "lambda" / "mvdb.zip"
+    hook_uri = sam_template.properties("PreTrafficHookFunction")["CodeUri"]
+    assert (PROJECT_ROOT / "infra" / hook_uri).resolve() == PROJECT_ROOT / "build" / "lambda" / "pre-traffic-hook.zip"
+
+
+def test_function_and_stage_are_traced(template: Template) -> None:
+    assert template.properties("MoviesFunction")["TracingConfig"] == {"Mode": "Active"}
+    _, stage = template.only("AWS::ApiGateway::Stage")
+    assert stage["Properties"]["TracingEnabled"] is True
+
+
+def test_function_environment_comes_from_the_stack_and_its_parameters(template: Template) -> None:
+    variables = template.properties("MoviesFunction")["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == ref("MoviesTable")
+    assert variables["REGION"] == ref("AWS::Region")
+    assert variables["ENVIRONMENT"] == ref("Environment")
+    assert variables["POWERTOOLS_LOG_LEVEL"] == ref("LogLevel")
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "mvdb"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "mvdb"
+    # The service's own scope check stays on behind the gateway's authorizer.
+    assert variables["REQUIRE_AUTH"] == "true"
+
+
+def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -> None:
+    def reserved(value: str) -> Any:
+        return (
+            template.with_parameters(ReservedConcurrency=value)
+            .resolve(template.properties("MoviesFunction"))
+            .get("ReservedConcurrentExecutions", NO_VALUE)
+        )
+
+    assert reserved("25") == "25"
+    assert reserved("0") is NO_VALUE  # 0 would throttle every request: it means "reserve nothing"
+
+
+def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> None:
+    functions = template.of_type("AWS::Lambda::Function")
+    assert set(functions) == {"MoviesFunction", "PreTrafficHookFunction"}
+    for name, function in functions.items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]
+        assert group == ref(f"{name}LogGroup"), name
+        assert template.resource(group["Ref"])["Type"] == "AWS::Logs::LogGroup"
+
+
+def test_every_log_group_has_retention_and_kms(template: Template) -> None:
+    log_groups = template.of_type("AWS::Logs::LogGroup")
+    assert len(log_groups) == 4  # function, hook, API access log, WAF
+    for name, group in log_groups.items():
+        properties = group["Properties"]
+        assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
+        assert properties["KmsKeyId"] == get_att("ObservabilityKey", "Arn"), name
+    assert int(template.parameters["LogRetentionDays"]) >= 365  # the safe default; dev lowers it
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_table_has_pitr_sse_kms_and_deletion_protection_outside_dev(template: Template, environment: str) -> None:
+    table = template.with_parameters(Environment=environment).resolve(template.properties("MoviesTable"))
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": get_att("MoviesTableKey", "Arn"),
+    }
+    assert table["DeletionProtectionEnabled"] is (environment != "dev")
+
+
+def test_table_and_the_keys_that_encrypt_data_are_never_deleted_by_cloudformation(template: Template) -> None:
+    # DeletionPolicy takes no parameter, so Retain holds everywhere (dev teardown: make destroy).
+    for name in ("MoviesTable", "MoviesTableKey", "ObservabilityKey"):
+        resource = template.resource(name)
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
+
+
+def test_kms_keys_are_customer_managed_and_rotate(template: Template) -> None:
+    keys = template.of_type("AWS::KMS::Key")
+    assert set(keys) == {"MoviesTableKey", "ObservabilityKey"}
+    for name, key in keys.items():
+        assert key["Properties"]["EnableKeyRotation"] is True, name
+
+
+def test_table_shape_is_literal_yaml_without_intrinsics(sam_template: Template) -> None:
+    # src/mvdb_local/table.py creates local tables from these three properties as written.
+    table = sam_template.properties("MoviesTable")
+    shape = json.dumps({key: table[key] for key in ("KeySchema", "AttributeDefinitions", "BillingMode")})
+    assert "Ref" not in shape
+    assert "Fn::" not in shape
+
+
+# -- least privilege --------------------------------------------------------------------------------
+
+
+def test_no_iam_statement_grants_wildcard_actions(template: Template) -> None:
+    statements = list(template.policy_statements())
+    assert len(statements) >= 10  # roles, and both key policies, were read
+    for resource, kind, statement in statements:
+        for action in as_list(statement.get("Action", [])):
+            assert "*" not in action, f"{resource} ({kind}) {statement.get('Sid')}: action {action}"
+        assert "NotAction" not in statement, f"{resource} ({kind}) {statement.get('Sid')} uses NotAction"
+
+
+def test_wildcard_resources_only_where_aws_offers_nothing_narrower(template: Template) -> None:
+    for resource, kind, statement in template.policy_statements():
+        if kind == "key policy":
+            continue  # in a key policy, Resource "*" means the key itself
+        if "*" in as_list(statement.get("Resource", [])):
+            assert set(as_list(statement["Action"])) <= ACTIONS_WITHOUT_RESOURCE_SCOPE, f"{resource} {statement}"
+
+
+def test_function_may_touch_only_its_table_and_its_key(template: Template) -> None:
+    statements = _statements_of(template, "MoviesFunctionRole")
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            by_service.setdefault(action.split(":")[0], []).append(statement)
+    assert set(by_service) == {"dynamodb", "kms", "logs", "xray"}
+    (table_statement,) = {id(s): s for s in by_service["dynamodb"]}.values()
+    assert set(table_statement["Action"]) == FUNCTION_TABLE_ACTIONS
+    assert as_list(table_statement["Resource"]) == [get_att("MoviesTable", "Arn")]  # no indexes exist
+    (key_statement,) = {id(s): s for s in by_service["kms"]}.values()
+    assert set(key_statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+    assert as_list(key_statement["Resource"]) == [get_att("MoviesTableKey", "Arn")]
+    (logs_statement,) = {id(s): s for s in by_service["logs"]}.values()
+    assert as_list(logs_statement["Resource"]) == [get_att("MoviesFunctionLogGroup", "Arn")]
+    # Nothing but our own statements: no AWS managed policy with broader grants is attached.
+    assert "ManagedPolicyArns" not in template.properties("MoviesFunctionRole")
+
+
+def test_table_key_serves_only_dynamodb_in_this_account(template: Template) -> None:
+    key_policy = template.properties("MoviesTableKey")["KeyPolicy"]
+    data_statements = [s for s in key_policy["Statement"] if "kms:Decrypt" in as_list(s["Action"])]
+    assert len(data_statements) == 1
+    conditions = data_statements[0]["Condition"]["StringEquals"]
+    assert conditions["kms:ViaService"] == {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}
+    assert conditions["kms:CallerAccount"] == ref("AWS::AccountId")
+    for statement in key_policy["Statement"]:
+        assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
+
+
+def test_api_may_invoke_only_the_live_alias(template: Template) -> None:
+    permissions = template.of_type("AWS::Lambda::Permission")
+    assert len(permissions) == len(_api_operations(template))
+    for name, permission in permissions.items():
+        properties = permission["Properties"]
+        assert properties["FunctionName"] == ref("MoviesFunctionAliaslive"), name
+        assert properties["Principal"] == "apigateway.amazonaws.com", name
+        assert properties["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == ref("MoviesApi"), name
+
+
+# -- safe deployments ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environment", "config"),
+    [
+        ("dev", "CodeDeployDefault.LambdaAllAtOnce"),
+        ("staging", "CodeDeployDefault.LambdaCanary10Percent5Minutes"),
+        ("prod", "CodeDeployDefault.LambdaCanary10Percent5Minutes"),
+    ],
+)
+def test_live_alias_and_deployment_group_roll_back_on_alarms(template: Template, environment: str, config: str) -> None:
+    deployed = template.with_parameters(Environment=environment)
+    alias_name, alias = deployed.only("AWS::Lambda::Alias")
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionName"] == ref("MoviesFunction")
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["BeforeAllowTrafficHook"] == ref("PreTrafficHookFunction")
+
+    group_name = update["DeploymentGroupName"]["Ref"]
+    group = deployed.resolve(deployed.properties(group_name))
+    assert group["DeploymentStyle"] == {"DeploymentOption": "WITH_TRAFFIC_CONTROL", "DeploymentType": "BLUE_GREEN"}
+    sub, variables = group["DeploymentConfigName"]["Fn::Sub"]
+    assert sub.replace("${ConfigName}", variables["ConfigName"]) == config
+    rollback = group["AutoRollbackConfiguration"]
+    assert rollback["Enabled"] is True
+    assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(rollback["Events"])
+    alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
+    assert group["AlarmConfiguration"]["Enabled"] is True
+    assert {"MoviesFunctionAliasErrorsAlarm", "MoviesFunctionNewVersionErrorsAlarm"} <= alarms
+    assert alias_name.startswith("MoviesFunctionAlias")
+
+
+def test_errors_alarms_watch_the_live_alias_and_the_new_version(template: Template) -> None:
+    def dimensions(alarm: str) -> dict[str, Any]:
+        properties = template.properties(alarm)
+        assert (properties["Namespace"], properties["MetricName"]) == ("AWS/Lambda", "Errors")
+        assert properties["ComparisonOperator"] == "GreaterThanThreshold" and properties["Threshold"] == 0
+        return {d["Name"]: d["Value"] for d in properties["Dimensions"]}
+
+    alias = dimensions("MoviesFunctionAliasErrorsAlarm")
+    assert alias == {"FunctionName": ref("MoviesFunction"), "Resource": {"Fn::Sub": "${MoviesFunction}:live"}}
+    new_version = dimensions("MoviesFunctionNewVersionErrorsAlarm")
+    version_id = template.only("AWS::Lambda::Version")[0]
+    assert new_version == {**alias, "ExecutedVersion": get_att(version_id, "Version")}
+
+
+def test_pre_traffic_hook_may_only_invoke_the_new_version_and_report_to_this_stacks_deployments(
+    template: Template,
+) -> None:
+    hook = template.properties("PreTrafficHookFunction")
+    # SAM's CodeDeploy role (AWSCodeDeployRoleForLambda) may invoke only CodeDeployHook_* functions.
+    assert hook["FunctionName"] == {"Fn::Sub": "CodeDeployHook_${AWS::StackName}"}
+    assert hook["Handler"] == "handler.lambda_handler"
+    version_id = template.only("AWS::Lambda::Version")[0]
+    assert hook["Environment"]["Variables"]["TARGET_FUNCTION_VERSION_ARN"] == ref(version_id)
+    grants = {
+        action: statement["Resource"]
+        for statement in _statements_of(template, "PreTrafficHookFunctionRole")
+        for action in as_list(statement["Action"])
+    }
+    assert grants["lambda:InvokeFunction"] == ref(version_id)
+    assert grants["codedeploy:PutLifecycleEventHookExecutionStatus"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
+        "${ServerlessDeploymentApplication}/*"
+    }
+    assert "ServerlessDeploymentApplication" in template.resources
+
+
+# -- the API ------------------------------------------------------------------------------------
+
+
+def _service_routes() -> set[tuple[str, str]]:
+    """The routes the service itself serves, read from its resolver in a process of its own."""
+    script = (
+        "import json, mvdb.app as app; "
+        "print(json.dumps(sorted({(r.method, r.path) for r in [*app.app._static_routes, *app.app._dynamic_routes]})))"
+    )
+    env = {"TABLE_NAME": "routes", "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null"}
+    output = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    return {(method, re.sub(r"<(\w+)>", r"{\1}", path)) for method, path in json.loads(output.stdout)}
+
+
+def test_gateway_routes_are_the_services_routes_with_a_greedy_title(template: Template) -> None:
+    expected = {
+        (method, path.replace("{title}", "{title+}")) for method, path in _service_routes()
+    }  # a title may contain '/', sent as %2F: only a greedy path parameter keeps it one movie
+    assert set(_api_operations(template)) == expected
+    assert ("GET", "/movies/{year}/{title+}") in expected
+
+
+def test_every_movie_method_requires_the_cognito_authorizer_with_the_right_scope(template: Template) -> None:
+    operations = _api_operations(template)
+    for (method, path), operation in operations.items():
+        sample_path = path.replace("{year}", "2013").replace("{title+}", "Rush").replace("{asset}", "a.css")
+        scope = required_scope(method, sample_path)  # the service's own rule
+        if (method, path) in OPEN_ROUTES:
+            assert scope is None, (method, path)
+            assert operation["security"] == [{"NONE": []}], (method, path)
+        else:
+            assert scope == (READ_SCOPE if method == "GET" else WRITE_SCOPE), (method, path)
+            assert operation["security"] == [{"CognitoAuthorizer": [scope]}], (method, path)
+    assert {route for route in operations if route not in OPEN_ROUTES} == {
+        ("GET", "/movies"),
+        ("POST", "/movies"),
+        *{(m, "/movies/{year}/{title+}") for m in ("GET", "PUT", "PATCH", "DELETE")},
+    }
+
+
+def test_the_authorizer_trusts_only_this_stacks_user_pool(template: Template) -> None:
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    scheme = api["Properties"]["Body"]["components"]["securitySchemes"]["CognitoAuthorizer"]
+    assert scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
+    assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [get_att("MoviesUserPool", "Arn")]
+    assert scheme["name"] == "Authorization"
+
+
+def test_stage_has_json_access_logs_and_throttling(template: Template) -> None:
+    _, stage = template.only("AWS::ApiGateway::Stage")
+    properties = stage["Properties"]
+    assert properties["StageName"] == ref("Environment")
+    access_log = properties["AccessLogSetting"]
+    assert access_log["DestinationArn"] == get_att("MoviesApiAccessLogGroup", "Arn")
+    fields = json.loads(access_log["Format"])  # one JSON object per request
+    assert {"requestId", "ip", "httpMethod", "resourcePath", "status", "clientId", "wafStatus"} <= set(fields)
+    assert "\n" not in access_log["Format"]
+    assert not any("header" in value.lower() or "body" in value.lower() for value in fields.values())
+    (settings,) = properties["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == ref("ApiThrottlingRateLimit")
+    assert settings["ThrottlingBurstLimit"] == ref("ApiThrottlingBurstLimit")
+    assert settings["DataTraceEnabled"] is False  # request and response bodies never reach the logs
+
+
+def test_gateway_errors_are_problem_json(template: Template) -> None:
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+    for name, response in responses.items():
+        assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        body = response["responseTemplates"]["application/json"]
+        # $context.error.messageString is a quoted JSON string: substitute one to check the shape.
+        document = json.loads(body.replace("$context.error.messageString", '"message"'))
+        assert {"type", "title", "detail", "code"} <= set(document), name
+    assert json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"])["status"] == 401
+
+
+# -- auth ---------------------------------------------------------------------------------------
+
+
+def test_resource_server_defines_movies_read_and_write(template: Template) -> None:
+    server = template.properties("MoviesResourceServer")
+    assert server["UserPoolId"] == ref("MoviesUserPool")
+    scopes = {f"{server['Identifier']}/{scope['ScopeName']}" for scope in server["Scopes"]}
+    assert scopes == {READ_SCOPE, WRITE_SCOPE}
+
+
+@pytest.mark.parametrize(
+    ("client", "scopes"), [("MachineClient", [READ_SCOPE, WRITE_SCOPE]), ("ReadOnlyClient", [READ_SCOPE])]
+)
+def test_app_clients_use_client_credentials_with_a_secret(template: Template, client: str, scopes: list[str]) -> None:
+    resource = template.resource(client)
+    properties = resource["Properties"]
+    assert properties["AllowedOAuthFlows"] == ["client_credentials"]
+    assert properties["AllowedOAuthFlowsUserPoolClient"] is True
+    assert properties["GenerateSecret"] is True
+    assert properties["AllowedOAuthScopes"] == scopes
+    assert "MoviesResourceServer" in as_list(resource["DependsOn"])  # scopes exist before clients
+
+
+def test_user_pool_admits_no_sign_up_and_is_protected_outside_dev(template: Template) -> None:
+    for environment in ENVIRONMENTS:
+        pool = template.with_parameters(Environment=environment).resolve(template.properties("MoviesUserPool"))
+        assert pool["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+        assert pool["DeletionProtection"] == ("INACTIVE" if environment == "dev" else "ACTIVE")
+
+
+# -- WAF ----------------------------------------------------------------------------------------
+
+
+def test_waf_is_associated_with_the_stage(template: Template) -> None:
+    _, association = template.only("AWS::WAFv2::WebACLAssociation")
+    properties = association["Properties"]
+    stage_name, _ = template.only("AWS::ApiGateway::Stage")
+    stage_arn = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${MoviesApi}/stages/${" + stage_name + "}"
+    assert properties["ResourceArn"] == {"Fn::Sub": stage_arn}
+    assert properties["WebACLArn"] == get_att("MoviesWebAcl", "Arn")
+    assert template.properties("MoviesWebAcl")["Scope"] == "REGIONAL"
+
+
+def test_waf_applies_a_per_ip_rate_limit_and_the_managed_rule_sets(template: Template) -> None:
+    acl = template.properties("MoviesWebAcl")
+    assert acl["DefaultAction"] == {"Allow": {}}
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    rate = rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
+    assert rate == {"AggregateKeyType": "IP", "Limit": ref("WafRateLimitPerIp")}
+    assert rules["RateLimitPerIp"]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    for managed in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
+        statement = rules[managed]["Statement"]["ManagedRuleGroupStatement"]
+        assert statement == {"VendorName": "AWS", "Name": managed}
+        assert rules[managed]["OverrideAction"] == {"None": {}}  # enforced, not merely counted
+    priorities = [rule["Priority"] for rule in acl["Rules"]]
+    assert len(set(priorities)) == len(priorities)
+
+
+def test_waf_logs_blocked_requests_without_tokens(template: Template) -> None:
+    _, logging = template.only("AWS::WAFv2::LoggingConfiguration")
+    properties = logging["Properties"]
+    assert properties["ResourceArn"] == get_att("MoviesWebAcl", "Arn")
+    assert properties["RedactedFields"] == [{"SingleHeader": {"Name": "authorization"}}]
+    (destination,) = properties["LogDestinationConfigs"]
+    assert destination["Fn::Sub"].endswith(":log-group:${MoviesWebAclLogGroup}")
+    assert template.properties("MoviesWebAclLogGroup")["LogGroupName"]["Fn::Sub"].startswith("aws-waf-logs-")
+
+
+# -- outputs and conventions --------------------------------------------------------------------
+
+
+def test_outputs_needed_by_the_deployed_tests_exist(template: Template) -> None:
+    outputs = {name: output["Value"] for name, output in template.document["Outputs"].items()}
+    stage_name, _ = template.only("AWS::ApiGateway::Stage")
+    assert outputs["ApiUrl"] == {
+        "Fn::Sub": f"https://${{MoviesApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{{stage_name}}}"
+    }
+    assert outputs["TokenUrl"] == {
+        "Fn::Sub": "https://${MoviesUserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/oauth2/token"
+    }
+    assert outputs["TableName"] == ref("MoviesTable")
+    assert outputs["UserPoolId"] == ref("MoviesUserPool")
+    assert outputs["MachineClientId"] == ref("MachineClient")
+    assert outputs["ReadOnlyClientId"] == ref("ReadOnlyClient")
+    assert outputs["FunctionName"] == ref("MoviesFunction")
+    assert outputs["FunctionAliasArn"] == ref(template.only("AWS::Lambda::Alias")[0])
+    assert outputs["Region"] == ref("AWS::Region")
+
+
+def test_every_checkov_skip_is_justified_next_to_its_resource(sam_template: Template) -> None:
+    skips = [
+        (name, skip)
+        for name, resource in sam_template.resources.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "expected the documented skips (e.g. CKV_AWS_117 on the functions)"
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
+        assert len(skip.get("comment", "").split()) >= 8, f"{name}: skip {skip['id']} needs a reason"
+
+
+def test_template_sections_are_in_reading_order(template_path: Path) -> None:
+    sections = re.findall(r"^([A-Z]\w+):", template_path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert sections == [
+        "AWSTemplateFormatVersion",
+        "Transform",
+        "Description",
+        "Parameters",
+        "Conditions",
+        "Globals",
+        "Resources",
+        "Outputs",
+    ]

@@ -1,0 +1,176 @@
+"""Delete an environment's stack (``make destroy ENV=...``), and in dev also what the stack retains.
+
+The template retains the movies table and its KMS keys in every environment (``DeletionPolicy``
+cannot follow a parameter; see the comment above ``MoviesTable``), so CloudFormation never
+deletes data. Outside dev that is the point: the table and keys stay after the stack is gone.
+In dev, a teardown should leave nothing behind, so this tool notes the retained resources before
+deleting the stack, then deletes the table and schedules the keys' deletion (7 days, the minimum
+AWS allows; ``aws kms cancel-key-deletion`` undoes it meanwhile).
+
+Outside dev the user pool has deletion protection, which would make CloudFormation's delete
+fail halfway; having been asked to delete the stack, this lifts it first (keeping the pool
+closed to sign-up) and says so.
+
+prod is refused unless ``--confirm-prod`` is given (``make destroy`` passes it only with
+``CONFIRM_PROD_DESTROY=yes``).
+
+Usage: ``python -m tools.build.stack_teardown --config infra/samconfig.toml --env dev --sam .tools/sam/bin/sam``
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RetainedResource",
+    "TeardownRefused",
+    "lift_user_pool_protection",
+    "remove_retained",
+    "stack_name",
+    "stack_resources",
+    "teardown",
+]
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+# The types the template retains on deletion (DeletionPolicy: Retain).
+RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::KMS::Key")
+USER_POOL_TYPE = "AWS::Cognito::UserPool"
+KEY_DELETION_WINDOW_DAYS = 7
+
+
+class TeardownRefused(RuntimeError):
+    """The teardown was not attempted; the message says why."""
+
+
+@dataclass(frozen=True)
+class RetainedResource:
+    logical_id: str
+    resource_type: str
+    physical_id: str
+
+
+def stack_name(config_file: Path, environment: str) -> str:
+    """The stack of ``environment`` as infra/samconfig.toml names it."""
+    config = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    try:
+        return str(config[environment]["global"]["parameters"]["stack_name"])
+    except KeyError:
+        raise TeardownRefused(f"{config_file} has no [{environment}.global.parameters] stack_name") from None
+
+
+def stack_resources(cloudformation: Any, stack: str, types: Sequence[str]) -> list[RetainedResource]:
+    """The resources of ``stack`` of the given types, with their physical ids."""
+    found = []
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for summary in page["StackResourceSummaries"]:
+            if summary["ResourceType"] in types and summary.get("PhysicalResourceId"):
+                found.append(
+                    RetainedResource(
+                        summary["LogicalResourceId"], summary["ResourceType"], summary["PhysicalResourceId"]
+                    )
+                )
+    return found
+
+
+def lift_user_pool_protection(cognito: Any, user_pool_id: str) -> str:
+    """Turn the pool's deletion protection off, so that CloudFormation can delete it.
+
+    UpdateUserPool resets every setting it is not given. The pool is about to be deleted, but
+    until then it must stay closed to self sign-up, so that setting is passed on as it is.
+    """
+    pool = cognito.describe_user_pool(UserPoolId=user_pool_id)["UserPool"]
+    if pool.get("DeletionProtection") != "ACTIVE":
+        return f"user pool {user_pool_id} has no deletion protection"
+    cognito.update_user_pool(
+        UserPoolId=user_pool_id,
+        DeletionProtection="INACTIVE",
+        AdminCreateUserConfig=pool.get("AdminCreateUserConfig", {"AllowAdminCreateUserOnly": True}),
+    )
+    return f"lifted the deletion protection of user pool {user_pool_id}"
+
+
+def remove_retained(resources: Sequence[RetainedResource], *, dynamodb: Any, kms: Any) -> list[str]:
+    """Delete retained tables and schedule retained keys for deletion; returns what was done."""
+    done = []
+    # Tables first: a table must never outlive the key that encrypts it.
+    for resource in sorted(resources, key=lambda r: r.resource_type != "AWS::DynamoDB::Table"):
+        if resource.resource_type == "AWS::DynamoDB::Table":
+            dynamodb.delete_table(TableName=resource.physical_id)
+            done.append(f"deleted table {resource.physical_id}")
+        elif resource.resource_type == "AWS::KMS::Key":
+            kms.schedule_key_deletion(KeyId=resource.physical_id, PendingWindowInDays=KEY_DELETION_WINDOW_DAYS)
+            done.append(f"scheduled key {resource.physical_id} for deletion in {KEY_DELETION_WINDOW_DAYS} days")
+    return done
+
+
+def teardown(
+    environment: str,
+    stack: str,
+    *,
+    delete_stack: Callable[[], object],
+    clients: Callable[[str], Any],
+    confirm_prod: bool = False,
+) -> list[str]:
+    """Delete ``stack`` (and in dev what it retains); returns a line per action taken."""
+    if environment not in ENVIRONMENTS:
+        raise TeardownRefused(f"unknown environment {environment!r}; expected one of {', '.join(ENVIRONMENTS)}")
+    if environment == "prod" and not confirm_prod:
+        raise TeardownRefused(
+            "refusing to delete the prod stack without explicit confirmation (CONFIRM_PROD_DESTROY=yes)"
+        )
+    # Noted before deletion: once the stack is gone, nothing records which table and keys were its.
+    resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE))
+    retained = [r for r in resources if r.resource_type in RETAINED_TYPES]
+    report = []
+    if environment != "dev":
+        for pool in (r for r in resources if r.resource_type == USER_POOL_TYPE):
+            report.append(lift_user_pool_protection(clients("cognito-idp"), pool.physical_id))
+    delete_stack()
+    report.append(f"deleted stack {stack}")
+    if environment == "dev":
+        report += remove_retained(retained, dynamodb=clients("dynamodb"), kms=clients("kms"))
+    else:
+        report += [f"kept {r.resource_type} {r.physical_id} (retained outside dev)" for r in retained]
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Delete an environment's stack (and, in dev, what it retains).")
+    parser.add_argument("--config", type=Path, required=True, help="infra/samconfig.toml")
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS)
+    parser.add_argument("--sam", default="sam", help="the SAM CLI executable")
+    parser.add_argument("--confirm-prod", action="store_true", help="required to delete the prod stack")
+    args = parser.parse_args(argv)
+
+    import boto3
+
+    config = args.config.resolve()
+    session = boto3.session.Session()
+    try:
+        stack = stack_name(config, args.env)
+        report = teardown(
+            args.env,
+            stack,
+            delete_stack=lambda: subprocess.run(
+                [args.sam, "delete", "--config-file", str(config), "--config-env", args.env, "--no-prompts"],
+                check=True,
+            ),
+            clients=session.client,
+            confirm_prod=args.confirm_prod,
+        )
+    except TeardownRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
