@@ -37,6 +37,7 @@ def table_from_stack(stack: str, region: str | None) -> str:
 
 
 def _load(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
     from tqdm import tqdm
 
     from mvdb.loader import load_movies, read_records
@@ -52,15 +53,21 @@ def _load(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"error: cannot read {args.file}: {error}", file=sys.stderr)
         return 2
-    with tqdm(total=len(records), unit="movie", disable=args.quiet or None, file=sys.stderr) as bar:
-        report = load_movies(
-            _client(endpoint, region),
-            table,
-            records,
-            skip_invalid=args.skip_invalid,
-            workers=args.workers,
-            on_progress=bar.update,
-        )
+    try:
+        with tqdm(total=len(records), unit="movie", disable=args.quiet or None, file=sys.stderr) as bar:
+            report = load_movies(
+                _client(endpoint, region),
+                table,
+                records,
+                skip_invalid=args.skip_invalid,
+                workers=args.workers,
+                on_progress=bar.update,
+            )
+    except (BotoCoreError, ClientError) as error:
+        # e.g. a misspelt table, no credentials, throttling past the retries: one line, no traceback.
+        print(f"error: loading into {table} failed: {error}", file=sys.stderr)
+        print("the load is idempotent: fix the cause and run it again", file=sys.stderr)
+        return 1
     for bad in report.invalid:
         print(f"invalid record {bad.index}: {bad.reason}", file=sys.stderr)
     if report.invalid and not args.skip_invalid:
@@ -76,6 +83,13 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mvdb", description="mvdb operator commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -89,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--region", help="AWS region (default: $REGION, then the AWS configuration)")
     load.add_argument("--skip-invalid", action="store_true", help="load the valid records even if some are invalid")
-    load.add_argument("--workers", type=int, default=8, help="parallel batch writers (default: %(default)s)")
+    load.add_argument("--workers", type=_positive_int, default=8, help="parallel batch writers (default: %(default)s)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.set_defaults(handler=_load)
     return parser
