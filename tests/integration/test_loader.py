@@ -209,3 +209,14 @@ def test_cli_reads_table_and_endpoint_from_the_environment(
     )
     assert result.returncode == 0, result.stderr
     assert count_items(dynamodb_client, movies_table) == 5
+
+
+def test_cli_load_into_a_missing_table_fails_in_one_line_without_a_traceback(
+    dynamodb_local: Any, movie_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    path = tmp_path / "movies.json"
+    path.write_text(json.dumps(movie_records[:5]), encoding="utf-8")
+    result = cli("--file", str(path), "--table", "mvdb-no-such-table", "--endpoint", dynamodb_local.endpoint, "--quiet")
+    assert result.returncode == 1
+    assert "error: loading into mvdb-no-such-table failed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -73,3 +73,11 @@ def test_table_and_stack_cannot_both_be_given(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit):
         main(["load", "--table", "a", "--stack", "b"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_workers_below_one_is_a_usage_error(workers: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["load", "--table", "mvdb-t", "--workers", workers])
+    assert exit_info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
