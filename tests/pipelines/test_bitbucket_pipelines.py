@@ -1,0 +1,156 @@
+"""bitbucket-pipelines.yml keeps the promises docs/cicd.md makes about it.
+
+Gates on every push and pull request; on main: build once, deploy with OIDC into deployment
+environments (which Bitbucket runs one at a time), manual triggers before staging and
+production, deployed tests after every deploy; no stored AWS keys.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.pipelines.conftest import BITBUCKET_PIPELINES, PROJECT_ROOT
+
+GATES = ("make lint typecheck", "make pytest", "make check-infra", "make check-bootstrap", "make check-pipelines")
+DEPLOYMENTS = {"dev": "mvdb-dev", "staging": "mvdb-staging", "production": "mvdb-prod"}
+PREDEFINED_CACHES = {"pip", "node", "docker", "maven", "gradle", "composer", "dotnetcore", "ivy2", "sbt"}
+
+
+def items_of(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps of a pipeline in order, parallel groups flattened."""
+    flat = []
+    for item in pipeline:
+        if "parallel" in item:
+            flat.extend(entry["step"] for entry in item["parallel"]["steps"])
+        else:
+            flat.append(item["step"])
+    return flat
+
+
+def all_steps(bitbucket: dict[str, Any]) -> list[dict[str, Any]]:
+    pipelines = bitbucket["pipelines"]
+    groups = [pipelines["default"], *pipelines["pull-requests"].values(), *pipelines["branches"].values()]
+    return [step for group in groups for step in items_of(group)]
+
+
+def main_steps(bitbucket: dict[str, Any]) -> list[dict[str, Any]]:
+    return items_of(bitbucket["pipelines"]["branches"]["main"])
+
+
+def deployment_steps(bitbucket: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["deployment"]: step for step in main_steps(bitbucket) if "deployment" in step}
+
+
+@pytest.mark.parametrize("pipeline", ["default", "pull-requests", "main"])
+def test_every_push_and_pull_request_runs_every_gate(bitbucket: dict[str, Any], pipeline: str) -> None:
+    pipelines = bitbucket["pipelines"]
+    group = {"default": pipelines["default"], "pull-requests": pipelines["pull-requests"]["**"]}.get(
+        pipeline, pipelines["branches"]["main"]
+    )
+    commands = [command for step in items_of(group) for command in step["script"]]
+    for gate in GATES:
+        assert gate in commands, f"{pipeline}: {gate}"
+    assert "make check-security AUDIT_DB=" in commands, "pip-audit must query the live advisory database"
+
+
+def test_only_main_deploys_in_order_dev_staging_production(bitbucket: dict[str, Any]) -> None:
+    assert list(deployment_steps(bitbucket)) == ["dev", "staging", "production"]
+    elsewhere = [s for s in all_steps(bitbucket) if "deployment" in s and s not in main_steps(bitbucket)]
+    assert elsewhere == []
+
+
+def test_staging_and_production_wait_for_a_manual_trigger(bitbucket: dict[str, Any]) -> None:
+    deployments = deployment_steps(bitbucket)
+    assert deployments["staging"]["trigger"] == "manual"
+    assert deployments["production"]["trigger"] == "manual"
+    assert deployments["dev"].get("trigger", "automatic") == "automatic"
+
+
+def test_deploy_steps_and_only_they_get_an_oidc_token(bitbucket: dict[str, Any]) -> None:
+    for step in all_steps(bitbucket):
+        assert step.get("oidc", False) == ("deployment" in step), step["name"]
+
+
+def test_deploy_steps_assume_their_role_through_oidc_before_any_aws_call(bitbucket: dict[str, Any]) -> None:
+    for environment, step in deployment_steps(bitbucket).items():
+        script = step["script"]
+        assume = script.index("source ./pipelines/bitbucket-oidc-credentials.sh")
+        first_aws_call = min(i for i, line in enumerate(script) if line.startswith(("make package", "make deploy")))
+        assert assume < first_aws_call, environment
+
+
+def test_no_aws_key_is_stored_or_passed() -> None:
+    text = BITBUCKET_PIPELINES.read_text(encoding="utf-8")
+    assert not re.search(r"AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|aws configure", text)
+
+
+def test_the_artifact_is_built_once_and_staging_and_production_deploy_the_dev_package(
+    bitbucket: dict[str, Any],
+) -> None:
+    steps = main_steps(bitbucket)
+    builders = [s["name"] for s in steps if "make build" in s["script"]]
+    assert builders == ["Build the Lambda artifacts once"]
+    build = next(s for s in steps if s["name"] in builders)
+    assert build["artifacts"] == ["build/lambda/**"]
+    deployments = deployment_steps(bitbucket)
+    assert "make package" in deployments["dev"]["script"]
+    assert deployments["dev"]["artifacts"] == ["build/pipeline/packaged.yaml"]
+    for environment in ("staging", "production"):
+        script = deployments[environment]["script"]
+        assert not [c for c in script if c.startswith(("make build", "make package"))], environment
+
+
+def test_every_deploy_is_followed_by_the_deployed_tests_of_that_stack(bitbucket: dict[str, Any]) -> None:
+    for environment, step in deployment_steps(bitbucket).items():
+        script = step["script"]
+        env = "prod" if environment == "production" else environment
+        deploy = script.index(f"make deploy-artifact ENV={env}")
+        assert script[deploy + 1] == f"make test-deployed STACK_NAME={DEPLOYMENTS[environment]}", environment
+
+
+def test_steps_use_only_defined_caches(bitbucket: dict[str, Any]) -> None:
+    defined = set(bitbucket["definitions"]["caches"]) | PREDEFINED_CACHES
+    for step in all_steps(bitbucket):
+        assert set(step.get("caches", [])) <= defined, step["name"]
+
+
+def test_every_step_is_named_and_time_boxed(bitbucket: dict[str, Any]) -> None:
+    assert bitbucket["options"]["max-time"] <= 25
+    for step in all_steps(bitbucket):
+        assert step["name"], step
+        assert step.get("max-time", bitbucket["options"]["max-time"]) <= 45, step["name"]
+
+
+# The credential script refuses to run half-configured, before any AWS call.
+@pytest.mark.parametrize(
+    ("unset", "message"),
+    [
+        ("BITBUCKET_STEP_OIDC_TOKEN", "the step needs 'oidc: true'"),
+        ("AWS_DEPLOY_ROLE_ARN", "AWS_DEPLOY_ROLE_ARN is not set"),
+        ("AWS_REGION", "AWS_REGION is not set"),
+    ],
+)
+def test_oidc_credentials_script_refuses_a_missing_setting(unset: str, message: str) -> None:
+    environment = {
+        "PATH": os.environ["PATH"],
+        "BITBUCKET_STEP_OIDC_TOKEN": "header.payload.signature",
+        "AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::123456789012:role/mvdb-bitbucket-deploy-dev",
+        "AWS_REGION": "eu-west-1",
+        "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "dev",
+    }
+    del environment[unset]
+    result = subprocess.run(
+        ["bash", "-c", "source ./pipelines/bitbucket-oidc-credentials.sh && echo sourced"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=environment,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "sourced" not in result.stdout
