@@ -103,11 +103,6 @@ def test_wrong_method_is_405_problem_with_allow(api: LambdaClient, method: str, 
     assert response.json()["code"] == "method-not-allowed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py: the envelope check (415) runs before routing, so POST /health without a JSON "
-    "content type answers 415 instead of 405 with Allow",
-)
 def test_post_to_health_without_a_body_is_405(api: LambdaClient) -> None:
     response = api.post("/health")
     assert response.status == 405
