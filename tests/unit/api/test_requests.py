@@ -171,8 +171,13 @@ def test_body_larger_than_the_limit_is_payload_too_large() -> None:
     assert (error.value.status, error.value.code) == (413, "payload-too-large")
 
 
+def json_of_size(size: int) -> str:
+    """A JSON document (one string) of exactly ``size`` bytes."""
+    return '"' + "x" * (size - 2) + '"'
+
+
 def test_body_of_exactly_the_limit_is_admitted() -> None:
-    check_envelope(envelope("POST", "x" * 100), max_body_bytes=100)
+    check_envelope(envelope("POST", json_of_size(100)), max_body_bytes=100)
 
 
 def test_body_size_is_counted_in_bytes_not_characters() -> None:
@@ -185,7 +190,7 @@ def test_base64_body_size_is_counted_after_decoding() -> None:
     event = {
         "httpMethod": "POST",
         "headers": {"Content-Type": "application/json"},
-        "body": base64.b64encode(b"x" * 90).decode(),  # 120 characters of base64, 90 bytes
+        "body": base64.b64encode(json_of_size(90).encode()).decode(),  # 120 characters of base64, 90 bytes
         "isBase64Encoded": True,
     }
     check_envelope(event, max_body_bytes=100)
@@ -194,3 +199,35 @@ def test_base64_body_size_is_counted_after_decoding() -> None:
 @pytest.mark.parametrize("method", ["GET", "DELETE", "HEAD", "OPTIONS"])
 def test_methods_without_a_body_skip_the_envelope_checks(method: str) -> None:
     check_envelope(envelope(method, "x" * 1000, "text/plain"), max_body_bytes=100)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{",
+        "{'single': 'quotes'}",
+        '{"year": ' + "9" * 5000 + "}",  # past Python's integer digit limit: a ValueError, not a JSONDecodeError
+        '{"a":' * 10_000 + "1" + "}" * 10_000,  # past the parser's recursion limit: a RecursionError
+    ],
+    ids=["truncated", "single-quotes", "5000-digit-integer", "nested-10000-deep"],
+)
+def test_body_that_is_not_json_is_malformed_json(body: str) -> None:
+    with pytest.raises(ProblemError) as error:
+        check_envelope(envelope("POST", body), max_body_bytes=len(body))
+    assert (error.value.status, error.value.code) == (400, "malformed-json")
+
+
+def test_body_that_is_not_utf8_is_malformed_json() -> None:
+    event = {
+        "httpMethod": "PUT",
+        "headers": {"Content-Type": "application/json"},
+        "body": base64.b64encode('{"plot": "Caf\xe9"}'.encode("latin-1")).decode(),
+        "isBase64Encoded": True,
+    }
+    with pytest.raises(ProblemError) as error:
+        check_envelope(event, max_body_bytes=100)
+    assert (error.value.status, error.value.code) == (400, "malformed-json")
+
+
+def test_empty_body_is_left_to_the_route() -> None:
+    check_envelope(envelope("POST", "", None), max_body_bytes=100)
