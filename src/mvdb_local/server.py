@@ -180,7 +180,12 @@ def make_server(
 
         # Every method reaches the handler, as through API Gateway's proxy integration: the API
         # itself answers unknown ones with 405 and Allow.
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _serve
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("do_"):  # any other method (TRACE, QUERY...) too
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             # The handler writes its own JSON access log line; don't add a second one.

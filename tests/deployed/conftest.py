@@ -16,13 +16,8 @@ check has no local equivalent or AWS answers differently, each time saying why.
 
 from __future__ import annotations
 
-import ctypes
-import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,20 +41,6 @@ from tests.deployed.support import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
-LOCAL_START_TIMEOUT_S = 180.0  # JVM start and 4,609 movies loaded, on a busy 2-core CI machine
-# Settings of the service that must come from the local run, not from whatever this test
-# process was given (other suites set some of them for their own in-process apps).
-_SERVICE_SETTINGS = {
-    "TABLE_NAME",
-    "REGION",
-    "ENVIRONMENT",
-    "REQUIRE_AUTH",
-    "MAX_BODY_BYTES",
-    "LOG_LEVEL",
-    "POWERTOOLS_LOG_LEVEL",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE",
-}
 
 
 def _stack_name() -> str:
@@ -123,64 +104,39 @@ def _deployed_stack(stack_name: str) -> StackUnderTest:
 def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
     from mvdb_local.__main__ import LOCAL_ENV
     from mvdb_local.auth import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, SIGNING_KEY_ENV, AppClient, LocalCognito
-    from mvdb_local.dynamodb_local import free_port
+    from mvdb_local.dynamodb_local import LocalStackError
+    from mvdb_local.process import run_local_stack
 
     signing_key = secrets.token_bytes(32)
-    api_port, dynamodb_port = free_port(), free_port()
-    clients_file, log_file = workdir / "clients.json", workdir / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _SERVICE_SETTINGS}
-    env |= {SIGNING_KEY_ENV: signing_key.hex(), "PYTHONUNBUFFERED": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "mvdb_local",
-        "--in-memory",
-        "--port",
-        str(api_port),
-        "--dynamodb-port",
-        str(dynamodb_port),
-        "--clients-file",
-        str(clients_file),
-    ]
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - nothing else runs in the child before exec
-        )
     try:
-        api_url = f"http://127.0.0.1:{api_port}"
-        _wait_until_healthy(process, api_url, log_file)
-        document = json.loads(clients_file.read_text())
-        by_id = {c["client_id"]: c for c in document["clients"]}
-        clients = [AppClient(c["client_id"], c["client_secret"], tuple(c["scopes"])) for c in document["clients"]]
-        cognito = LocalCognito(document["issuer"], clients, signing_key)
-        outputs = {
-            "ApiUrl": api_url,
-            "TokenUrl": document["token_url"],
-            "TableName": LOCAL_ENV["TABLE_NAME"],
-            "UserPoolId": "local",
-            "MachineClientId": MACHINE_CLIENT_ID,
-            "ReadOnlyClientId": READONLY_CLIENT_ID,
-            "Region": LOCAL_REGION,
-        }
-        yield StackUnderTest(
-            name="local",
-            outputs=outputs,
-            machine=ClientCredentials(MACHINE_CLIENT_ID, by_id[MACHINE_CLIENT_ID]["client_secret"]),
-            readonly=ClientCredentials(READONLY_CLIENT_ID, by_id[READONLY_CLIENT_ID]["client_secret"]),
-            on_aws=False,
-            region=LOCAL_REGION,
-            issuer=cognito.issuer,
-            expired_token=cognito.issue_token(MACHINE_CLIENT_ID, issued_at=time.time() - 7200),
-            dynamodb_endpoint=f"http://127.0.0.1:{dynamodb_port}",
-        )
-        _assert_no_test_movies_left(api_url, cognito.issue_token(MACHINE_CLIENT_ID))
-    finally:
-        _stop(process)
+        with run_local_stack(workdir, {SIGNING_KEY_ENV: signing_key.hex()}) as running:
+            document = running.clients
+            by_id = {c["client_id"]: c for c in document["clients"]}
+            clients = [AppClient(c["client_id"], c["client_secret"], tuple(c["scopes"])) for c in document["clients"]]
+            cognito = LocalCognito(document["issuer"], clients, signing_key)
+            outputs = {
+                "ApiUrl": running.api_url,
+                "TokenUrl": running.token_url,
+                "TableName": LOCAL_ENV["TABLE_NAME"],
+                "UserPoolId": "local",
+                "MachineClientId": MACHINE_CLIENT_ID,
+                "ReadOnlyClientId": READONLY_CLIENT_ID,
+                "Region": LOCAL_REGION,
+            }
+            yield StackUnderTest(
+                name="local",
+                outputs=outputs,
+                machine=ClientCredentials(MACHINE_CLIENT_ID, by_id[MACHINE_CLIENT_ID]["client_secret"]),
+                readonly=ClientCredentials(READONLY_CLIENT_ID, by_id[READONLY_CLIENT_ID]["client_secret"]),
+                on_aws=False,
+                region=LOCAL_REGION,
+                issuer=cognito.issuer,
+                expired_token=cognito.issue_token(MACHINE_CLIENT_ID, issued_at=time.time() - 7200),
+                dynamodb_endpoint=running.dynamodb_endpoint,
+            )
+            _assert_no_test_movies_left(running.api_url, cognito.issue_token(MACHINE_CLIENT_ID))
+    except LocalStackError as error:
+        pytest.fail(str(error))
 
 
 def _assert_no_test_movies_left(api_url: str, token: str) -> None:
@@ -191,42 +147,6 @@ def _assert_no_test_movies_left(api_url: str, token: str) -> None:
     )
     assert response.status_code == 200, response.text[:300]
     assert response.json()["items"] == [], f"test movies left behind: {response.text[:500]}"
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # If pytest dies, even by SIGKILL, the server stops too, and DynamoDB Local with it.
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], api_url: str, log_file: Path) -> None:
-    deadline = time.monotonic() + LOCAL_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the local stack exited with {process.returncode}:\n{_tail(log_file)}")
-        try:
-            if requests.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.25)
-    _stop(process)
-    pytest.fail(f"the local stack was not healthy within {LOCAL_START_TIMEOUT_S:.0f} s:\n{_tail(log_file)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()  # the server stops DynamoDB Local on SIGTERM
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _tail(log_file: Path, lines: int = 30) -> str:
-    return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
 # -- callers, tokens and movies -----------------------------------------------------------------------

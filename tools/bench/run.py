@@ -20,6 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "moviedata.json"
 TABLE = "mvdb-bench"
+BENCH_MOVIE = "/movies/2099/Bench%20movie"
 CLAIMS = {"claims": {"scope": "movies/read movies/write", "client_id": "bench"}}
 
 
@@ -97,7 +98,9 @@ def bench_loader(env: dict[str, str], runs: int) -> None:
     rerun = load_movies(client, "mvdb-loader-0", records).seconds
     best = statistics.median(seconds)
     print("\n## Loader (4,609 movies into an empty DynamoDB Local table)")
-    print(f"  runs: {', '.join(f'{s:.2f}' for s in seconds)} s; median {best:.2f} s = {len(records) / best:,.0f} items/s")
+    print(
+        f"  runs: {', '.join(f'{s:.2f}' for s in seconds)} s; median {best:.2f} s = {len(records) / best:,.0f} items/s"
+    )
     print(f"  rerun over the loaded table (idempotent overwrite): {rerun:.2f} s")
 
 
@@ -225,7 +228,9 @@ def bench_warm(env: dict[str, str], runs: int) -> None:
                 floor += _timed(raw_call, 1)
             results[name] = (median_ms(floor), median_ms(ours))
     for name, (floor_ms, ours_ms) in results.items():
-        print(f"  {name:22s} raw boto3 {floor_ms:6.2f} ms   handler {ours_ms:6.2f} ms   ratio {ours_ms / floor_ms:5.2f}x")
+        print(
+            f"  {name:22s} raw boto3 {floor_ms:6.2f} ms   handler {ours_ms:6.2f} ms   ratio {ours_ms / floor_ms:5.2f}x"
+        )
 
 
 # -- DynamoDB cost --------------------------------------------------------------------------
@@ -259,9 +264,14 @@ def bench_capacity(env: dict[str, str]) -> None:
         ("POST /movies", make_event("POST", "/movies", write, body.encode(), authorizer=CLAIMS)),
         (
             "PUT /movies/{year}/{title}",
-            make_event("PUT", "/movies/2099/Bench%20movie", {**write, "if-match": "*"}, body.encode(), authorizer=CLAIMS),
+            make_event(
+                "PUT", "/movies/2099/Bench%20movie", {**write, "if-match": "*"}, body.encode(), authorizer=CLAIMS
+            ),
         ),
-        ("DELETE /movies/{year}/{title}", make_event("DELETE", "/movies/2099/Bench%20movie", {"if-match": "*"}, authorizer=CLAIMS)),
+        (
+            "DELETE /movies/{year}/{title}",
+            make_event("DELETE", "/movies/2099/Bench%20movie", {"if-match": "*"}, authorizer=CLAIMS),
+        ),
         ("GET /health", make_event("GET", "/health")),
     ]
     print("\n## DynamoDB cost per request (ReturnConsumedCapacity=TOTAL; DynamoDB Local reports the same units)")
@@ -291,7 +301,8 @@ def main() -> int:
     parser.add_argument("--warm-runs", type=int, default=300)
     parser.add_argument("--loader-runs", type=int, default=3)
     args = parser.parse_args()
-    print(f"# mvdb benchmarks — {time.strftime('%Y-%m-%d %H:%M %Z')} — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    started = time.strftime("%Y-%m-%d %H:%M %Z")
+    print(f"# mvdb benchmarks — {started} — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     with local_stack() as env:
         bench_cold_start(env, args.cold_runs)
         bench_warm(env, args.warm_runs)

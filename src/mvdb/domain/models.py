@@ -98,10 +98,11 @@ class MovieInfo(_Closed):
         default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z"
     )
     rating: Annotated[float | None, AfterValidator(_storable_number)] = Field(
-        default=None, ge=0, le=10, allow_inf_nan=False
+        default=None, ge=0, le=10, allow_inf_nan=False, strict=True
     )
-    rank: int | None = Field(default=None, ge=1, le=1_000_000)
-    running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600)
+    # strict: JSON true or "5" is not a number (lax mode would read them as 1 and 5).
+    rank: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
+    running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600, strict=True)
     plot: str | None = Field(default=None, max_length=5000)
     image_url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$")] | None = None
 
