@@ -96,11 +96,17 @@ def test_read_variant_is_never_a_5xx(catalog_api: LambdaClient, path: str) -> No
     assert response.status < 500, response.body
 
 
-@pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "OPTIONS", "HEAD", "TRACE", "CONNECT", "FOO", "get"])
-@pytest.mark.parametrize("path", ["/movies", "/movies/2013/Rush", "/health", "/", "/docs", "/openapi.json"])
+ODD_METHODS = [
+    (method, path)
+    for path in ["/movies", "/movies/2013/Rush", "/health", "/", "/docs", "/openapi.json"]
+    for method in ["DELETE", "PUT", "PATCH", "OPTIONS", "HEAD", "TRACE", "CONNECT", "FOO", "get"]
+    # real writes to a movie of the shared table: those run against a table of their own below
+    if not (path.startswith("/movies/") and method in {"DELETE", "PUT", "PATCH"})
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ODD_METHODS)
 def test_wrong_or_odd_method_is_never_a_5xx(catalog_api: LambdaClient, method: str, path: str) -> None:
-    if method.upper() in {"DELETE", "PUT", "PATCH"} and path == "/movies/2013/Rush":
-        pytest.skip("a real write: covered against a table of its own below")
     response = catalog_api.request(method, path, headers=JSON, body="{}")
     assert response.status < 500, response.body
 
