@@ -46,6 +46,21 @@ test-deployed: $(VENV)/.installed $(if $(STACK_NAME),,node_modules/.installed) #
 	STACK_NAME="$(STACK_NAME)" $(PY) -m pytest tests/deployed -m deployed $(if $(STACK_NAME),-n 4) \
 	  --junitxml=build/test-reports/deployed-$(or $(STACK_NAME),local).xml
 
+##@ Performance and reliability (figures, not tests; each starts what it needs)
+bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold start vs its floor, tracing cost, warm latency vs raw boto3, DynamoDB cost, loader (medians)
+	$(PY) tools/bench/run.py
+
+.tools/otel/.installed: requirements/tools-otel.txt
+	@test -x .tools/otel/bin/python || $(PYTHON) -m venv .tools/otel
+	.tools/otel/bin/pip install -q --require-hashes -r requirements/tools-otel.txt
+	@touch $@
+
+load: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
+	$(PY) tools/load/run.py --users 50 --duration 60s
+
+fuzz: $(VENV)/.installed node_modules/.installed ## Schemathesis with 10x the examples of make test
+	FUZZ_EXAMPLES=600 $(PY) -m pytest tests/contract
+
 ##@ Security and supply chain
 # The PyPA advisory database on disk (dated snapshot) when there is one; else pip-audit online.
 AUDIT_DB ?= ../shared/advisories/pypa-vulns

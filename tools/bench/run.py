@@ -176,6 +176,48 @@ def _import_breakdown(env: dict[str, str]) -> None:
         print(f"    {micros / 1000:7.1f} ms  {name}")
 
 
+# -- tracing ------------------------------------------------------------------------------------
+
+OTEL_BIN = ROOT / ".tools" / "otel" / "bin"
+_OTEL_ENV = {
+    # What the AWS Distro for OpenTelemetry layer sets up: auto-instrumentation (botocore
+    # included), X-Ray trace ids and propagation. Spans go to the console exporter here, as
+    # there is no collector; in Lambda they go to the layer's collector extension on localhost.
+    "OTEL_SERVICE_NAME": "mvdb",
+    "OTEL_TRACES_EXPORTER": "console",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    "OTEL_PROPAGATORS": "xray",
+    "OTEL_PYTHON_ID_GENERATOR": "xray",
+}
+
+
+def bench_tracing(env: dict[str, str], runs: int) -> None:
+    """Whole-process time of import + first request, with and without OpenTelemetry auto-instrumentation."""
+    if not (OTEL_BIN / "opentelemetry-instrument").exists():
+        print("\n## Tracing overhead: skipped (.tools/otel missing: make .tools/otel/.installed)")
+        return
+    event = json.dumps(_event("/movies/2013/Rush"))
+    plain_env = {**env, "PYTHONPATH": str(ROOT / "src")}
+    command = [str(OTEL_BIN / "python"), "-c", _HANDLER, event]
+    plain, traced = [], []
+    for _ in range(runs):
+        plain.append(_wall_time(command, plain_env))
+        traced.append(_wall_time([str(OTEL_BIN / "opentelemetry-instrument"), *command], {**plain_env, **_OTEL_ENV}))
+    plain_ms, traced_ms = median_ms(plain), median_ms(traced)
+    print(f"\n## Tracing overhead (median of {runs} fresh processes, whole process incl. interpreter start-up)")
+    print(f"  import + first request, no instrumentation          {plain_ms:7.1f} ms")
+    print(f"  same under opentelemetry-instrument (ADOT's way)     {traced_ms:7.1f} ms")
+    added = traced_ms - plain_ms
+    print(f"  added by OpenTelemetry auto-instrumentation          {added:7.1f} ms ({traced_ms / plain_ms:.2f}x)")
+
+
+def _wall_time(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env={**os.environ, **env}, capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
 # -- warm latency ---------------------------------------------------------------------------
 
 
@@ -305,6 +347,7 @@ def main() -> int:
     print(f"# mvdb benchmarks — {started} — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     with local_stack() as env:
         bench_cold_start(env, args.cold_runs)
+        bench_tracing(env, args.cold_runs)
         bench_warm(env, args.warm_runs)
         bench_capacity(env)
         bench_loader(env, args.loader_runs)
