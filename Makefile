@@ -64,7 +64,7 @@ fuzz: $(VENV)/.installed node_modules/.installed ## Schemathesis with 10x the ex
 ##@ Security and supply chain
 # The PyPA advisory database on disk (dated snapshot) when there is one; else pip-audit online.
 AUDIT_DB ?= ../shared/advisories/pypa-vulns
-LOCKS := requirements/lambda.txt requirements/dev.txt requirements/tools-sam.txt requirements/tools-checkov.txt requirements/tools-audit.txt
+LOCKS := $(sort $(wildcard requirements/*.txt))
 
 check-security: audit bandit secrets licences npm-audit ## All security scans (run by make test)
 
