@@ -90,7 +90,11 @@ def from_item(item: dict[str, Any]) -> StoredMovie:
         name: _from_dynamo_value(_deserializer.deserialize(item[name])) for name in _MOVIE_ATTRIBUTES if name in item
     }
     etag = plain.pop("etag", None)
-    plain.setdefault("info", {})
+    info = plain.setdefault("info", {})
+    if isinstance(info.get("rating"), int):
+        # DynamoDB keeps one number type: a rating of 9.0 comes back as 9. Rating is the model's
+        # one float field; serve it as written (9.0), so a GET matches what the PUT returned.
+        info["rating"] = float(info["rating"])
     return StoredMovie(document=plain, etag=etag if isinstance(etag, str) else compute_etag(plain))
 
 
