@@ -19,7 +19,7 @@ help: ## Show the targets
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 against DynamoDB Local, seeded with the movies
 	$(PY) -m mvdb_local
 
-test: lint typecheck pytest ## Run every check and test (what CI runs)
+test: lint typecheck check-security check-infra check-bootstrap check-pipelines pytest test-deployed ## Run every check and test (what CI runs)
 
 ##@ Checks
 lint: $(VENV)/.installed ## ruff lint and format check
@@ -33,8 +33,10 @@ format: $(VENV)/.installed ## Format the code
 typecheck: $(VENV)/.installed ## mypy --strict over the service
 	$(VENV)/bin/mypy
 
-pytest: $(VENV)/.installed node_modules/.installed ## All pytest suites (unit, integration, infra, deployed-on-local)
-	$(PY) -m pytest -n 2 --dist loadgroup
+# tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
+# their own linters), tests/deployed in test-deployed (one local stack for the whole suite).
+pytest: $(VENV)/.installed node_modules/.installed ## Unit, integration, reliability, security and contract (fuzz) suites
+	$(PY) -m pytest -n 2 tests/unit tests/integration tests/reliability tests/security tests/contract
 
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
@@ -135,7 +137,7 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION)
 	$(VENV)/bin/cfn-lint --regions $(OFFLINE_REGION) -- $(TEMPLATE) $(TRANSLATED)
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(TEMPLATE) --file $(TRANSLATED)
-	$(PY) -m pytest tests/infra -n 2 --dist loadgroup
+	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_bootstrap_template.py
 
 # The SAM CLI and checkov pin dependencies that clash with the project's; each has its own venv.
 .tools/sam/.installed: requirements/tools-sam.txt
