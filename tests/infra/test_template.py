@@ -83,15 +83,18 @@ def test_function_environment_comes_from_the_stack_and_its_parameters(template: 
 
 
 def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -> None:
-    def reserved(value: str) -> Any:
+    def reserved(function: str, value: str) -> Any:
         return (
             template.with_parameters(ReservedConcurrency=value)
-            .resolve(template.properties("MoviesFunction"))
+            .resolve(template.properties(function))
             .get("ReservedConcurrentExecutions", NO_VALUE)
         )
 
-    assert reserved("25") == "25"
-    assert reserved("0") is NO_VALUE  # 0 would throttle every request: it means "reserve nothing"
+    assert reserved("MoviesFunction", "25") == "25"
+    assert reserved("PreTrafficHookFunction", "25") == 1
+    # 0 would throttle every request: it means "reserve nothing" (accounts whose quota is 10).
+    assert reserved("MoviesFunction", "0") is NO_VALUE
+    assert reserved("PreTrafficHookFunction", "0") is NO_VALUE
 
 
 def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> None:
@@ -257,6 +260,16 @@ def test_errors_alarms_watch_the_live_alias_and_the_new_version(template: Templa
     new_version = dimensions("MoviesFunctionNewVersionErrorsAlarm")
     version_id = template.only("AWS::Lambda::Version")[0]
     assert new_version == {**alias, "ExecutedVersion": get_att(version_id, "Version")}
+
+
+def test_api_errors_alarm_watches_this_api_and_stage(template: Template) -> None:
+    alarm = template.properties("MoviesApiServerErrorsAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/ApiGateway", "5XXError", "Average")
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    _, stage = template.only("AWS::ApiGateway::Stage")
+    assert dimensions == {"ApiName": api["Properties"]["Name"], "Stage": stage["Properties"]["StageName"]}
+    assert 0 < alarm["Threshold"] < 1  # a rate: the share of requests answered 5XX
 
 
 def test_pre_traffic_hook_may_only_invoke_the_new_version_and_report_to_this_stacks_deployments(
