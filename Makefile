@@ -81,9 +81,14 @@ audit: $(VENV)/.installed ## Known vulnerabilities in every lock file (offline D
 bandit: $(VENV)/.installed ## Static security analysis of our code: no medium or high finding
 	$(VENV)/bin/bandit -q -r src tools hooks -ll
 
+SECRETS_EXCLUDED := (^|/)(package-lock\.json|requirements/.*\.txt|data/moviedata\.json|\.secrets\.baseline)$$
+
 secrets: $(VENV)/.installed ## No secret in any tracked file beyond the audited baseline
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline \
-	  --exclude-files '(^|/)(package-lock\.json|requirements/.*\.txt|data/moviedata\.json)$$'
+	  --exclude-files '$(SECRETS_EXCLUDED)'
+
+secrets-baseline: $(VENV)/.installed ## Re-scan into .secrets.baseline; then audit each new finding (detect-secrets audit)
+	$(VENV)/bin/detect-secrets scan --exclude-files '$(SECRETS_EXCLUDED)' --baseline .secrets.baseline
 
 licences: $(VENV)/.installed ## Every third-party licence on the allow-list (security/licences.toml)
 	$(PY) tools/security/check_licences.py
