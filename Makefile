@@ -4,8 +4,9 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-# Python 3.13 (the Lambda runtime) when this machine has it, else python3 (3.11+ works).
-PYTHON ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n1 || command -v python3)
+# Python 3.13 (the Lambda runtime) when this machine has one that runs, else python3 (3.11+ works).
+# Each candidate is run, not just found: a pyenv shim for a version not selected exists but fails.
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3; do   "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
@@ -23,15 +24,16 @@ test: lint typecheck check-security check-infra check-bootstrap check-pipelines 
 
 ##@ Checks
 lint: $(VENV)/.installed ## ruff lint and format check
-	$(VENV)/bin/ruff check src tests tools
-	$(VENV)/bin/ruff format --check src tests tools
+	$(VENV)/bin/ruff check src tests tools hooks
+	$(VENV)/bin/ruff format --check src tests tools hooks
 
 format: $(VENV)/.installed ## Format the code
-	$(VENV)/bin/ruff format src tests tools
-	$(VENV)/bin/ruff check --fix src tests tools
+	$(VENV)/bin/ruff format src tests tools hooks
+	$(VENV)/bin/ruff check --fix src tests tools hooks
 
-typecheck: $(VENV)/.installed ## mypy --strict over the service
+typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack and the pre-traffic hook
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy hooks/pre_traffic
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/deployed in test-deployed (one local stack for the whole suite).
