@@ -120,8 +120,9 @@ LAMBDA_ARTIFACTS := build/lambda/mvdb.zip build/lambda/pre-traffic-hook.zip
 # checkov stays offline: no policy download (--skip-download), no PyPI version check.
 export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 
-build: $(VENV)/.installed ## Build the Lambda zips for python3.13/arm64 (no Docker) into build/lambda; prints sizes
+build: $(VENV)/.installed ## Build the Lambda zips for python3.13/arm64 (no Docker) and the SBOM into build/lambda; prints sizes
 	$(PY) -m tools.build.lambda_artifact
+	$(PY) -m tools.security.sbom
 
 deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of ENV=dev|staging|prod [ARTIFACTS_BUCKET=...]
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
