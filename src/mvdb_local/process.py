@@ -60,7 +60,7 @@ class RunningStack:
         """A client-credentials token from the stand-in's token endpoint, for a client holding ``scope``."""
         client = self.client(scope)
         basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
-        request = urllib.request.Request(  # noqa: S310  # nosec B310 - http to the local stack on loopback
+        request = urllib.request.Request(  # noqa: S310  # nosec B310
             self.token_url,
             data=b"grant_type=client_credentials",
             headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"},
@@ -100,7 +100,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], api_url: str, log_file
         if process.poll() is not None:
             raise LocalStackError(f"the local stack exited with {process.returncode}:\n{_tail(log_file)}")
         try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:  # noqa: S310  # nosec B310 - loopback
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:  # noqa: S310  # nosec B310
                 if response.status == 200:
                     return
         except OSError:
