@@ -36,6 +36,7 @@ from mvdb.domain.errors import (
 )
 from mvdb.observability import logger, metrics
 from mvdb.services import movie_service
+from mvdb.snapstart import register_hooks as register_snapstart_hooks
 
 __all__ = ["app", "lambda_handler"]
 
@@ -235,3 +236,4 @@ def _add_headers(response: dict[str, Any], headers: dict[str, str]) -> None:
 
 
 movie_service()  # the DynamoDB client, built at init (no network call) and reused by every request
+register_snapstart_hooks()
