@@ -83,25 +83,33 @@ def local_stack() -> Iterator[dict[str, str]]:
 
 
 def bench_loader(env: dict[str, str], runs: int) -> None:
+    import tempfile
+
+    from mvdb_local.dynamodb_local import DynamoDBLocal
+
+    print(f"\n## Loader (4,609 movies into an empty table; median of {runs})")
+    _loader_runs("in memory (-inMemory, as the tests run it)", env["AWS_ENDPOINT_URL_DYNAMODB"], runs)
+    with tempfile.TemporaryDirectory() as data_dir, DynamoDBLocal(data_dir=Path(data_dir)) as on_disk:
+        _loader_runs("on disk (-dbPath, as make run keeps it)", on_disk.endpoint, runs)
+
+
+def _loader_runs(label: str, endpoint: str, runs: int) -> None:
     from mvdb.cli import _client
     from mvdb.loader import load_movies, read_records
     from mvdb_local.table import create_movies_table
 
     records = read_records(DATA)
-    client = _client(env["AWS_ENDPOINT_URL_DYNAMODB"], "us-east-1")
+    client = _client(endpoint, "us-east-1")
     seconds = []
     for run in range(runs):
         table = f"mvdb-loader-{run}"
         create_movies_table(client, table)
-        report = load_movies(client, table, records)
-        seconds.append(report.seconds)
+        seconds.append(load_movies(client, table, records).seconds)
     rerun = load_movies(client, "mvdb-loader-0", records).seconds
     best = statistics.median(seconds)
-    print("\n## Loader (4,609 movies into an empty DynamoDB Local table)")
-    print(
-        f"  runs: {', '.join(f'{s:.2f}' for s in seconds)} s; median {best:.2f} s = {len(records) / best:,.0f} items/s"
-    )
-    print(f"  rerun over the loaded table (idempotent overwrite): {rerun:.2f} s")
+    runs_text = ", ".join(f"{s:.2f}" for s in seconds)
+    print(f"  {label}: {runs_text} s; median {best:.2f} s = {len(records) / best:,.0f} items/s")
+    print(f"    rerun over the loaded table (idempotent overwrite): {rerun:.2f} s")
 
 
 # -- cold start -----------------------------------------------------------------------------
