@@ -337,10 +337,10 @@ def bench_capacity(env: dict[str, str]) -> None:
 
 
 def artifact_size() -> None:
-    zips = sorted((ROOT / "build").glob("*.zip")) if (ROOT / "build").exists() else []
+    zips = sorted((ROOT / "build" / "lambda").glob("*.zip"))
     print("\n## Artifact")
     if not zips:
-        print("  no build/*.zip: run `make build` first")
+        print("  no build/lambda/*.zip: run `make build` first")
     for path in zips:
         print(f"  {path.relative_to(ROOT)}: {path.stat().st_size / 1_048_576:.2f} MB zipped")
 
