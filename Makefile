@@ -111,6 +111,7 @@ npm-audit: node_modules/.installed ## npm audit of the local-only npm tools (nee
 # and lint for one fixed region; the stack itself deploys to the region the AWS environment names.
 ENV ?= dev
 SAM := .tools/sam/bin/sam
+SAM_PYTHON := .tools/sam/bin/python
 CHECKOV := .tools/checkov/bin/checkov
 SAM_CONFIG := $(CURDIR)/infra/samconfig.toml
 TEMPLATE := infra/template.yaml
@@ -129,6 +130,7 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
 	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --no-resolve-s3) $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
@@ -183,12 +185,15 @@ check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.instal
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(BOOTSTRAP_TEMPLATE)
 	$(PY) -m pytest tests/infra/test_bootstrap_template.py -q
 
-package: .tools/sam/.installed ## CI: upload the zips of `make build` to ARTIFACTS_BUCKET once; writes the template every environment deploys
+# With SIGNING_PROFILE_NAME (the dev stack's output SigningProfileName) both zips are signed by
+# AWS Signer while being uploaded; staging and prod trust that profile (TRUSTED_SIGNING_PROFILE_VERSION_ARN).
+package: .tools/sam/.installed ## CI: upload (and sign) the zips of `make build` to ARTIFACTS_BUCKET once; writes the template every environment deploys
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
 	@mkdir -p $(dir $(PACKAGED_TEMPLATE))
 	$(SAM) package --template-file $(TEMPLATE) --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) \
-	  --output-template-file $(PACKAGED_TEMPLATE) --no-progressbar $(SAM_PACKAGE_ARGS)
+	  --output-template-file $(PACKAGED_TEMPLATE) --no-progressbar $(SAM_PACKAGE_ARGS) \
+	  $(if $(SIGNING_PROFILE_NAME),--signing-profiles MoviesFunction=$(SIGNING_PROFILE_NAME) PreTrafficHookFunction=$(SIGNING_PROFILE_NAME))
 	@echo "packaged: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1)"
 
 deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no rebuild) as the stack of ENV, through CFN_EXECUTION_ROLE_ARN
@@ -199,6 +204,7 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no r
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --no-resolve-s3 \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
 .PHONY: check-pipelines check-bootstrap package deploy-artifact

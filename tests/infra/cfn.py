@@ -68,6 +68,11 @@ class Template:
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: r for name, r in self.resources.items() if r["Type"] == resource_type}
 
+    def exists(self, logical_id: str) -> bool:
+        """Whether the resource is created with these parameters (its Condition, if any, holds)."""
+        condition = self.resource(logical_id).get("Condition")
+        return condition is None or self.condition(condition)
+
     def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
         matches = self.of_type(resource_type)
         assert len(matches) == 1, f"expected one {resource_type}, found {sorted(matches)}"

@@ -606,6 +606,26 @@ def test_deploy_role_reads_what_the_deployed_tests_check_and_nothing_of_other_en
     assert not bootstrap.may(role, "lambda:UpdateAlias", f"{function}:live"), "no change outside CloudFormation"
 
 
+STACK_NAME_TAG = "aws:ResourceTag/aws:cloudformation:stack-name"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_deploy_role_signs_only_with_the_signing_profile_of_its_own_stack(bootstrap: Bootstrap, env: str) -> None:
+    # `sam package --signing-profiles` starts a signing job with the stack's profile and waits for it.
+    role = f"GitHubDeployRole{env.capitalize()}"
+    profile = f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/SigningProfile_a1b2c3d4e5"
+    own_stack = {STACK_NAME_TAG: f"{APP}-{env}"}
+    for action in ("signer:StartSigningJob", "signer:GetSigningProfile"):
+        assert bootstrap.may(role, action, profile, **own_stack), action
+        for other in (e for e in ENVIRONMENTS if e != env):
+            assert not bootstrap.may(role, action, profile, **{STACK_NAME_TAG: f"{APP}-{other}"}), (action, other)
+        assert not bootstrap.may(role, action, profile), f"{action} on a profile no stack of ours made"
+    assert bootstrap.may(role, "signer:DescribeSigningJob", f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-jobs/a1b2")
+    # Signing, never managing: profiles are created, cancelled and revoked by CloudFormation only.
+    for action in ("signer:PutSigningProfile", "signer:CancelSigningProfile", "signer:RevokeSigningProfile"):
+        assert not bootstrap.may(role, action, profile, **own_stack), action
+
+
 def test_no_allow_grants_a_whole_service(bootstrap: Bootstrap) -> None:
     for role in bootstrap.roles():
         for document in bootstrap.permission_policies(role):
@@ -629,6 +649,11 @@ UNSCOPABLE_ACTIONS = {
     "logs:ListLogDeliveries",
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
+    "logs:PutQueryDefinition",
+    "logs:DeleteQueryDefinition",
+    "logs:DescribeQueryDefinitions",
+    "lambda:CreateCodeSigningConfig",
+    "signer:PutSigningProfile",
 }
 
 
@@ -810,6 +835,45 @@ def _requests_to_create(app: AppStack, logical_id: str) -> list[tuple[str, str, 
             "AWS::Cognito::UserPoolResourceServer": "CreateResourceServer",
         }[kind]
         return [(f"cognito-idp:{action}", f"arn:aws:cognito-idp:{region_account}:userpool/{REGION}_AbCdEf123", {})]
+    if kind == "AWS::Signer::SigningProfile":
+        profile = f"arn:aws:signer:{region_account}:/signing-profiles/SigningProfile_{generated_id}"
+        return [("signer:PutSigningProfile", "*", {}), ("signer:TagResource", profile, {})]
+    if kind == "AWS::Lambda::CodeSigningConfig":
+        return [("lambda:CreateCodeSigningConfig", "*", {})]
+    if kind == "AWS::CloudWatch::CompositeAlarm":
+        name = app.name(logical_id, "AlarmName")
+        return [("cloudwatch:PutCompositeAlarm", f"arn:aws:cloudwatch:{region_account}:alarm:{name}", {})]
+    if kind == "AWS::CloudWatch::Dashboard":
+        name = app.name(logical_id, "DashboardName")
+        return [("cloudwatch:PutDashboard", f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}", {})]
+    if kind == "AWS::Logs::QueryDefinition":
+        return [("logs:PutQueryDefinition", "*", {})]
+    if kind in ("AWS::S3::Bucket", "AWS::S3::BucketPolicy"):
+        bucket_id = logical_id if kind == "AWS::S3::Bucket" else properties["Bucket"]["Ref"]
+        bucket = f"arn:aws:s3:::{app.name(bucket_id, 'BucketName').lower()}"  # S3 names are lowercase
+        if kind == "AWS::S3::BucketPolicy":
+            return [("s3:PutBucketPolicy", bucket, {})]
+        return [
+            (f"s3:{action}", bucket, {})
+            for action in (
+                "CreateBucket",
+                "PutEncryptionConfiguration",
+                "PutBucketVersioning",
+                "PutBucketPublicAccessBlock",
+                "PutBucketOwnershipControls",
+                "PutLifecycleConfiguration",
+            )
+        ]
+    if kind == "AWS::Synthetics::Canary":
+        # Synthetics creates the canary's function and layer, cwsyn-<canary>-<id>, as the caller.
+        canary = app.name(logical_id, "Name")
+        role = app.name(properties["ExecutionRoleArn"]["Fn::GetAtt"][0], "RoleName")
+        return [
+            ("synthetics:CreateCanary", f"arn:aws:synthetics:{region_account}:canary:{canary}", {}),
+            ("lambda:CreateFunction", f"arn:aws:lambda:{region_account}:function:cwsyn-{canary}-{generated_id}", {}),
+            ("lambda:PublishLayerVersion", f"arn:aws:lambda:{region_account}:layer:cwsyn-{canary}-{generated_id}", {}),
+            ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{role}", {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ]
     if kind == "AWS::CodeDeploy::Application":
         name = app.name(logical_id, "ApplicationName")
         return [("codedeploy:CreateApplication", f"arn:aws:codedeploy:{region_account}:application:{name}", {})]
