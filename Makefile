@@ -17,38 +17,43 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## Show the targets
 	@awk 'BEGIN{FS=":.*## "} /^##@/{printf "\n%s\n", substr($$0,5)} /^[a-zA-Z_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 against DynamoDB Local, seeded with the movies
-	$(PY) -m mvdb_local
+# PORT and DYNAMODB_PORT pick other ports when 8000 or 8001 is taken: make run PORT=8080 DYNAMODB_PORT=8002.
+PORT ?= 8000
+DYNAMODB_PORT ?= 8001
 
-test: lint typecheck check-security check-infra check-bootstrap check-pipelines pytest test-deployed ## Run every check and test (what CI runs)
+run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
+	$(PY) -m mvdb_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
+
+test: lint typecheck check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
 
 ##@ Checks
 lint: $(VENV)/.installed ## ruff lint and format check
-	$(VENV)/bin/ruff check src tests tools hooks
-	$(VENV)/bin/ruff format --check src tests tools hooks
+	$(VENV)/bin/ruff check src tests tools functions
+	$(VENV)/bin/ruff format --check src tests tools functions
 
 format: $(VENV)/.installed ## Format the code
-	$(VENV)/bin/ruff format src tests tools hooks
-	$(VENV)/bin/ruff check --fix src tests tools hooks
+	$(VENV)/bin/ruff format src tests tools functions
+	$(VENV)/bin/ruff check --fix src tests tools functions
 
 typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack and the pre-traffic hook
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy hooks/pre_traffic
+	$(VENV)/bin/mypy functions/pre_traffic_hook
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
-# their own linters), tests/deployed in test-deployed (one local stack for the whole suite).
+# their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, integration, reliability, security and contract (fuzz) suites
 	$(PY) -m pytest -n 2 tests/unit tests/integration tests/reliability tests/security tests/contract
 
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
 
-# With STACK_NAME (and AWS_REGION, AWS credentials) the suite checks that deployed stack; without
-# it, a local stack the suite starts itself (one process: one DynamoDB Local; AWS calls wait on
-# the network, so 4 workers there). A JUnit report goes to build/test-reports for the pipelines.
-test-deployed: $(VENV)/.installed $(if $(STACK_NAME),,node_modules/.installed) ## After a deploy: make test-deployed STACK_NAME=mvdb-dev (AWS_REGION set); without STACK_NAME, against a local stack
-	STACK_NAME="$(STACK_NAME)" $(PY) -m pytest tests/deployed -m deployed $(if $(STACK_NAME),-n 4) \
-	  --junitxml=build/test-reports/deployed-$(or $(STACK_NAME),local).xml
+# End-to-end tests over HTTP. With STACK_NAME (and AWS_REGION, AWS credentials) they check that
+# deployed stack; without it, a local stack the suite starts itself (one process: one DynamoDB
+# Local; AWS calls wait on the network, so 4 workers there). A JUnit report goes to
+# build/test-reports for the pipelines.
+test-e2e: $(VENV)/.installed $(if $(STACK_NAME),,node_modules/.installed) ## End to end: against a deployed stack (make test-e2e STACK_NAME=mvdb-dev, AWS_REGION set), else against a local stack
+	STACK_NAME="$(STACK_NAME)" $(PY) -m pytest tests/e2e -m e2e $(if $(STACK_NAME),-n 4) \
+	  --junitxml=build/test-reports/e2e-$(or $(STACK_NAME),local).xml
 
 ##@ Performance and reliability (figures, not tests; each starts what it needs)
 bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold start vs its floor, tracing cost, warm latency vs raw boto3, DynamoDB cost, loader (medians)
@@ -59,8 +64,8 @@ bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold
 	.tools/otel/bin/pip install -q --require-hashes -r requirements/tools-otel.txt
 	@touch $@
 
-load: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
-	$(PY) tools/load/run.py --users 50 --duration 60s
+load-test: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
+	$(PY) tools/load_test/run.py --users 50 --duration 60s
 
 fuzz: $(VENV)/.installed node_modules/.installed ## Schemathesis with 10x the examples of make test
 	FUZZ_EXAMPLES=600 $(PY) -m pytest tests/contract
@@ -81,7 +86,7 @@ audit: $(VENV)/.installed ## Known vulnerabilities in every lock file (offline D
 	fi
 
 bandit: $(VENV)/.installed ## Static security analysis of our code: no medium or high finding
-	$(VENV)/bin/bandit -q -r src tools hooks -ll
+	$(VENV)/bin/bandit -q -r src tools functions -ll
 
 SECRETS_EXCLUDED := (^|/)(package-lock\.json|requirements/.*\.txt|data/moviedata\.json|\.secrets\.baseline)$$
 
@@ -225,4 +230,4 @@ node_modules/.installed: package.json package-lock.json
 clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help run test lint format typecheck pytest test-unit test-deployed clean
+.PHONY: help run test lint format typecheck pytest test-unit test-e2e load-test bench fuzz clean

@@ -125,13 +125,13 @@ def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) ->
 
     ``env`` sets further variables (e.g. ``MAX_BODY_BYTES="100"``); ``None`` unsets one.
 
-    ``mvdb.app`` reads its settings once, at import, and ``mvdb.services.movie_service`` is a
+    ``mvdb.app`` reads its settings once, at import, and ``mvdb.dependencies.movie_service`` is a
     per-process singleton, as in a Lambda container. Each build sets the environment a
     deployment would, clears both caches and re-reads the settings the app module holds, so a
     test gets the app it asked for whatever ran before it.
     """
     from mvdb.config import get_settings
-    from mvdb.services import movie_service
+    from mvdb.dependencies import movie_service
 
     def clear_caches() -> None:
         get_settings.cache_clear()

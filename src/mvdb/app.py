@@ -21,11 +21,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mvdb.api import health, movies
+from mvdb.api.admission import check_envelope
 from mvdb.api.auth import authorize
 from mvdb.api.docs import register_docs
+from mvdb.api.paths import normalize_movie_path
 from mvdb.api.problems import ProblemError, problem, problem_for
-from mvdb.api.requests import check_envelope, normalize_movie_path
 from mvdb.config import get_settings
+from mvdb.dependencies import movie_service
 from mvdb.domain.errors import (
     DomainError,
     FieldError,
@@ -35,7 +37,6 @@ from mvdb.domain.errors import (
     PreconditionFailed,
 )
 from mvdb.observability import logger, metrics
-from mvdb.services import movie_service
 from mvdb.snapstart import register_hooks as register_snapstart_hooks
 
 __all__ = ["app", "lambda_handler"]

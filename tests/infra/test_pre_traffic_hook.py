@@ -17,7 +17,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from pytest_socket import disable_socket, enable_socket
 
-from hooks.pre_traffic import handler as hook
+from functions.pre_traffic_hook import handler as hook
 
 pytestmark = pytest.mark.infra
 

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from hooks.pre_traffic import handler as hook
+from functions.pre_traffic_hook import handler as hook
 from mvdb_local.server import LambdaContext
 
 pytestmark = [pytest.mark.infra, pytest.mark.integration]

@@ -21,13 +21,13 @@ _CONTAINER = """
 import json, sys
 from mvdb_local.server import LambdaContext, make_event
 import mvdb.app
-import mvdb.services
+import mvdb.dependencies
 
 script = json.load(sys.stdin)
 if script.get("explode"):
     def explode(*_args, **_kwargs):
         raise RuntimeError("storage exploded")
-    mvdb.services.movie_service().get = explode
+    mvdb.dependencies.movie_service().get = explode
 for index, request in enumerate(script["requests"]):
     print(json.dumps({"__request__": index}), flush=True)
     if request.get("body") is not None:

@@ -12,8 +12,8 @@ import pytest
 
 from mvdb.domain.errors import MovieAlreadyExists, MovieNotFound, PreconditionFailed
 from mvdb.domain.models import compute_etag
+from mvdb.domain.ports import MovieRepository, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery
-from mvdb.repository.base import MovieRepository, StoredMovie
 from mvdb.repository.dynamodb import DynamoDBMovieRepository
 from tests.unit.fake_repository import InMemoryMovieRepository
 

@@ -110,7 +110,7 @@ def test_every_deploy_is_followed_by_the_deployed_tests_of_that_stack(bitbucket:
         script = step["script"]
         env = "prod" if environment == "production" else environment
         deploy = script.index(f"make deploy-artifact ENV={env}")
-        assert script[deploy + 1] == f"make test-deployed STACK_NAME={DEPLOYMENTS[environment]}", environment
+        assert script[deploy + 1] == f"make test-e2e STACK_NAME={DEPLOYMENTS[environment]}", environment
 
 
 def test_steps_use_only_defined_caches(bitbucket: dict[str, Any]) -> None:

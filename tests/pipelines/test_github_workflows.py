@@ -137,7 +137,7 @@ def test_every_deploy_is_followed_by_the_deployed_tests_of_that_stack(deploy_wor
         commands = runs(deploy_workflow["jobs"][job_name])
         env = "prod" if environment == "production" else environment
         deploy = commands.index(f"make deploy-artifact ENV={env}")
-        assert commands[deploy + 1] == f"make test-deployed STACK_NAME={STACKS[environment]}", job_name
+        assert commands[deploy + 1] == f"make test-e2e STACK_NAME={STACKS[environment]}", job_name
 
 
 def test_ci_runs_every_gate(ci_workflow: dict[str, Any]) -> None:

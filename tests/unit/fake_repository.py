@@ -11,8 +11,8 @@ import copy
 from typing import Any
 
 from mvdb.domain.errors import MovieAlreadyExists, MovieNotFound, PreconditionFailed, StorageUnavailable
+from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery
-from mvdb.repository.base import StoredMovie
 
 __all__ = ["InMemoryMovieRepository"]
 

@@ -289,7 +289,7 @@ def bench_warm(env: dict[str, str], runs: int) -> None:
 def bench_capacity(env: dict[str, str]) -> None:
     """What each request type costs in DynamoDB: operations and consumed capacity units."""
     import mvdb.app
-    from mvdb.services import movie_service
+    from mvdb.dependencies import movie_service
     from mvdb_local.server import LambdaContext, make_event
 
     seen: list[tuple[str, float]] = []

@@ -6,7 +6,7 @@
     plus the ``src/mvdb`` package. Not ``mvdb_local``, no tests, no ``__pycache__``. boto3 is not
     bundled: the python3.13 runtime provides it.
 ``build/lambda/pre-traffic-hook.zip``
-    The CodeDeploy pre-traffic hook: ``hooks/pre_traffic/handler.py`` alone.
+    The CodeDeploy pre-traffic hook: ``functions/pre_traffic_hook/handler.py`` alone.
 
 The zips are reproducible: entries sorted, timestamps fixed, permissions normalised, so the same
 sources and lock give the same bytes, the same S3 key when SAM uploads them, and no new Lambda
@@ -33,7 +33,7 @@ __all__ = ["Artifact", "build_function", "build_hook", "write_reproducible_zip"]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_LOCK = PROJECT_ROOT / "requirements" / "lambda.txt"
 SERVICE_PACKAGE = PROJECT_ROOT / "src" / "mvdb"
-HOOK_SOURCE = PROJECT_ROOT / "hooks" / "pre_traffic" / "handler.py"
+HOOK_SOURCE = PROJECT_ROOT / "functions" / "pre_traffic_hook" / "handler.py"
 DEFAULT_OUTPUT = PROJECT_ROOT / "build" / "lambda"
 
 # The Lambda runtime the template declares: python3.13 on arm64 (Graviton).

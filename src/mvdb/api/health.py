@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from mvdb import __version__
 from mvdb.api.problems import PROBLEM_CONTENT_TYPE, ProblemDocument
-from mvdb.services import movie_service
+from mvdb.dependencies import movie_service
 
 __all__ = ["router"]
 

@@ -11,12 +11,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from mvdb.api.paths import movie_key, movie_location
+from mvdb.api.preconditions import parse_if_match
 from mvdb.api.problems import PROBLEM_CONTENT_TYPE, ProblemDocument, ProblemError
-from mvdb.api.requests import movie_key, movie_location, parse_if_match
+from mvdb.dependencies import movie_service
 from mvdb.domain.models import MAX_TITLE_LENGTH, MAX_YEAR, MIN_YEAR, Movie, MovieCreate, MoviePage, MovieReplace
+from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import DEFAULT_LIMIT, MAX_LIMIT, MovieKey, MovieQuery
-from mvdb.repository.base import StoredMovie
-from mvdb.services import movie_service
 
 __all__ = ["router"]
 

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired
 from mvdb.domain.merge_patch import apply_merge_patch
 from mvdb.domain.models import Movie, MovieCreate, MovieInfo, MovieReplace, compute_etag
+from mvdb.domain.ports import MovieRepository, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
-from mvdb.repository.base import MovieRepository, StoredMovie
 
 __all__ = ["MovieService", "Page", "field_errors"]
 

@@ -1,5 +1,4 @@
-"""Persistence of movies. The service sees :class:`MovieRepository`; DynamoDB is one implementation."""
+"""Adapters that store movies: each implements the domain's port, :class:`mvdb.domain.ports.MovieRepository`.
 
-from mvdb.repository.base import MovieRepository, StoredMovie
-
-__all__ = ["MovieRepository", "StoredMovie"]
+``dynamodb`` is the one adapter the service runs with.
+"""

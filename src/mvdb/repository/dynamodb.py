@@ -20,8 +20,8 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from mvdb.domain.errors import InvalidCursor, MovieAlreadyExists, MovieNotFound, PreconditionFailed, StorageUnavailable
 from mvdb.domain.models import compute_etag
+from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery
-from mvdb.repository.base import StoredMovie
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient

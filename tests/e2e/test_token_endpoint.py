@@ -10,9 +10,9 @@ import jwt
 import pytest
 import requests
 
-from tests.deployed.support import ClientCredentials, StackUnderTest, request_token
+from tests.e2e.support import ClientCredentials, StackUnderTest, request_token
 
-pytestmark = [pytest.mark.deployed, pytest.mark.xdist_group("deployed")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def _claims(response: requests.Response) -> dict[str, object]:

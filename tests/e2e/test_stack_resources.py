@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from mvdb_local.table import movies_table_definition
-from tests.deployed.support import StackUnderTest
+from tests.e2e.support import StackUnderTest
 
-pytestmark = [pytest.mark.deployed, pytest.mark.xdist_group("deployed")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def _key_attributes(definitions: list[dict[str, str]]) -> set[tuple[str, str]]:

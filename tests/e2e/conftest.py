@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.deployed.support import (
+from tests.e2e.support import (
     EXPECTED_OUTPUTS,
     TEST_YEAR,
     Api,

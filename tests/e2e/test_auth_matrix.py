@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.deployed.support import (
+from tests.e2e.support import (
     TEST_YEAR,
     Api,
     MovieJanitor,
@@ -28,7 +28,7 @@ from tests.deployed.support import (
     new_movie_title,
 )
 
-pytestmark = [pytest.mark.deployed, pytest.mark.xdist_group("deployed")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 class Caller(Enum):

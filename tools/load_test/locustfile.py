@@ -1,6 +1,6 @@
 """Locust scenario for mvdb: reads by year, single gets, and writes that clean up after themselves.
 
-Run through ``make load`` (tools/load/run.py starts the local stack and passes MVDB_TOKEN);
+Run through ``make load-test`` (tools/load_test/run.py starts the local stack and passes MVDB_TOKEN);
 every response must be the expected success: any other status counts as an error.
 """
 

@@ -1,4 +1,4 @@
-"""``make load``: 50 simulated clients for 60 s against the local stack, then the figures.
+"""``make load-test``: 50 simulated clients for 60 s against the local stack, then the figures.
 
 Starts the local stack exactly as ``make run`` does (``python -m mvdb_local``, in memory, on
 free ports, auth on), fetches a client-credentials token from its token endpoint, runs the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deployed.support import (
+from tests.e2e.support import (
     TEST_YEAR,
     Api,
     MovieJanitor,
@@ -18,7 +18,7 @@ from tests.deployed.support import (
     new_movie_title,
 )
 
-pytestmark = [pytest.mark.deployed, pytest.mark.xdist_group("deployed")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def test_health_is_up(api: Api) -> None:

@@ -1,4 +1,8 @@
-"""What the service needs from storage, in domain terms (no botocore types cross this line)."""
+"""The domain's port to storage: what ``MovieService`` needs, in domain terms.
+
+Adapters in ``mvdb.repository`` implement it (``DynamoDBMovieRepository``); no botocore type
+crosses this line, so the domain depends on nothing outside itself.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,18 @@ __all__ = ["MovieRepository", "StoredMovie"]
 
 @dataclass(frozen=True)
 class StoredMovie:
+    """A movie as stored: its JSON document (``{year, title, info}``) and the ETag of that document."""
+
     document: dict[str, Any]
     etag: str
 
 
 class MovieRepository(Protocol):
-    def get(self, key: MovieKey) -> StoredMovie | None: ...
+    """Movies keyed by (year, title). Every method raises StorageUnavailable when the store cannot answer."""
+
+    def get(self, key: MovieKey) -> StoredMovie | None:
+        """The movie, or None when there is none under ``key``."""
+        ...
 
     def search(self, query: MovieQuery, start_after: MovieKey | None) -> tuple[list[StoredMovie], MovieKey | None]:
         """Up to ``query.limit`` movies after ``start_after``, and the key to resume after (None at the end)."""

@@ -1,0 +1,89 @@
+"""How a URL names a movie, and the URL of a movie."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from mvdb.api.paths import movie_key, movie_location, normalize_movie_path
+from mvdb.domain.errors import InvalidInput
+from mvdb.domain.query import MovieKey
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Rush",
+        "V/H/S",
+        "50/50",
+        "100% Wolf",
+        "What's Your Number?",
+        "Romeo + Juliet",
+        "#Horror",
+        'Say "Cheese"',
+        "Tom & Jerry: The Movie",
+        "Amélie",
+        "千と千尋の神隠し",
+        "%2F literally",
+    ],
+)
+def test_percent_encoded_title_decodes_exactly_once(title: str) -> None:
+    assert movie_key(2013, quote(title, safe="")) == MovieKey(2013, title)
+
+
+def test_encoded_percent_sign_is_not_decoded_twice() -> None:
+    # "%252F" is the title "%2F", not "/".
+    assert movie_key(2013, "%252F").title == "%2F"
+
+
+def test_plus_in_a_path_is_a_plus_not_a_space() -> None:
+    assert movie_key(1996, "Romeo%20+%20Juliet").title == "Romeo + Juliet"
+
+
+@pytest.mark.parametrize("raw", ["%FF", "caf%E9", "%C3", "%ED%A0%80"])
+def test_title_that_does_not_decode_to_utf8_is_invalid_input(raw: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        movie_key(2013, raw)
+    assert error.value.errors[0].location == ["path", "title"]
+
+
+@pytest.mark.parametrize("raw", ["%20", "%20%20", "%09"])
+def test_blank_title_in_the_url_is_invalid_input(raw: str) -> None:
+    with pytest.raises(InvalidInput):
+        movie_key(2013, raw)
+
+
+def test_title_longer_than_the_maximum_in_the_url_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput):
+        movie_key(2013, "x" * 301)
+
+
+@pytest.mark.parametrize("title", ["Rush", "V/H/S", "What's Your Number?", "100% #1 + é"])
+def test_location_of_a_movie_decodes_back_to_its_key(title: str) -> None:
+    location = movie_location(MovieKey(2013, title))
+    prefix = "/movies/2013/"
+    assert location.startswith(prefix)
+    assert "/" not in location[len(prefix) :]
+    assert movie_key(2013, location[len(prefix) :]) == MovieKey(2013, title)
+
+
+@pytest.mark.parametrize(
+    ("path", "normalized"),
+    [
+        ("/movies/2013/V/H/S", "/movies/2013/V%2FH%2FS"),
+        ("/movies/2013/V/H/S/2", "/movies/2013/V%2FH%2FS%2F2"),
+        ("/movies/2013/V%2FH%2FS", "/movies/2013/V%2FH%2FS"),
+        ("/movies/2013/Rush", "/movies/2013/Rush"),
+        ("/movies", "/movies"),
+        ("/health", "/health"),
+    ],
+)
+def test_path_normalisation_keeps_a_title_with_slashes_in_one_segment(path: str, normalized: str) -> None:
+    assert normalize_movie_path({"path": path})["path"] == normalized
+
+
+def test_path_normalisation_leaves_the_original_event_untouched() -> None:
+    event = {"path": "/movies/2013/V/H/S", "httpMethod": "GET"}
+    normalize_movie_path(event)
+    assert event["path"] == "/movies/2013/V/H/S"
