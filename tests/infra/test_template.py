@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from mvdb.api.auth import READ_SCOPE, WRITE_SCOPE, required_scope
+from mvdb.api.auth import required_scope
+from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from tests.infra.cfn import NO_VALUE, Template, as_list, get_att, ref
 
 pytestmark = pytest.mark.infra

@@ -17,18 +17,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mvdb.api.scopes import ALL_SCOPES
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "moviedata.json"
 TABLE = "mvdb-bench"
 BENCH_MOVIE = "/movies/2099/Bench%20movie"
-CLAIMS = {"claims": {"scope": "movies/read movies/write", "client_id": "bench"}}
+CLAIMS = {"claims": {"scope": " ".join(ALL_SCOPES), "client_id": "bench"}}
 
 
 def _event(path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
-    from mvdb_local.server import make_event
+    from mvdb_local.gateway import request_event
 
     raw = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-    return make_event("GET", raw, {"accept": "application/json"}, authorizer=CLAIMS)
+    return request_event("GET", raw, {"accept": "application/json"}, authorizer=CLAIMS)
 
 
 def median_ms(samples: list[float]) -> float:
@@ -290,7 +292,8 @@ def bench_capacity(env: dict[str, str]) -> None:
     """What each request type costs in DynamoDB: operations and consumed capacity units."""
     import mvdb.app
     from mvdb.dependencies import movie_service
-    from mvdb_local.server import LambdaContext, make_event
+    from mvdb_local.gateway import request_event
+    from mvdb_local.server import LambdaContext
 
     seen: list[tuple[str, float]] = []
     client = movie_service()._repository._client  # type: ignore[attr-defined]  # the service's own client
@@ -307,22 +310,22 @@ def bench_capacity(env: dict[str, str]) -> None:
     body = json.dumps({"year": 2099, "title": "Bench movie", "info": {"rating": 5}})
     write = {"content-type": "application/json"}
     requests = [
-        ("GET /movies/{year}/{title}", make_event("GET", "/movies/2013/Rush", authorizer=CLAIMS)),
-        ("GET /movies?year=2013 (20)", make_event("GET", "/movies?year=2013", authorizer=CLAIMS)),
-        ("GET /movies?year&genre (20)", make_event("GET", "/movies?year=2013&genre=Drama", authorizer=CLAIMS)),
-        ("GET /movies?genre (scan, 20)", make_event("GET", "/movies?genre=Drama", authorizer=CLAIMS)),
-        ("POST /movies", make_event("POST", "/movies", write, body.encode(), authorizer=CLAIMS)),
+        ("GET /movies/{year}/{title}", request_event("GET", "/movies/2013/Rush", authorizer=CLAIMS)),
+        ("GET /movies?year=2013 (20)", request_event("GET", "/movies?year=2013", authorizer=CLAIMS)),
+        ("GET /movies?year&genre (20)", request_event("GET", "/movies?year=2013&genre=Drama", authorizer=CLAIMS)),
+        ("GET /movies?genre (scan, 20)", request_event("GET", "/movies?genre=Drama", authorizer=CLAIMS)),
+        ("POST /movies", request_event("POST", "/movies", write, body.encode(), authorizer=CLAIMS)),
         (
             "PUT /movies/{year}/{title}",
-            make_event(
+            request_event(
                 "PUT", "/movies/2099/Bench%20movie", {**write, "if-match": "*"}, body.encode(), authorizer=CLAIMS
             ),
         ),
         (
             "DELETE /movies/{year}/{title}",
-            make_event("DELETE", "/movies/2099/Bench%20movie", {"if-match": "*"}, authorizer=CLAIMS),
+            request_event("DELETE", "/movies/2099/Bench%20movie", {"if-match": "*"}, authorizer=CLAIMS),
         ),
-        ("GET /health", make_event("GET", "/health")),
+        ("GET /health", request_event("GET", "/health")),
     ]
     print("\n## DynamoDB cost per request (ReturnConsumedCapacity=TOTAL; DynamoDB Local reports the same units)")
     with quiet_stdout():

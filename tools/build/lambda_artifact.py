@@ -6,7 +6,9 @@
     plus the ``src/mvdb`` package. Not ``mvdb_local``, no tests, no ``__pycache__``. boto3 is not
     bundled: the python3.13 runtime provides it.
 ``build/lambda/pre-traffic-hook.zip``
-    The CodeDeploy pre-traffic hook: ``functions/pre_traffic_hook/handler.py`` alone.
+    The CodeDeploy pre-traffic hook: ``functions/pre_traffic_hook/handler.py`` and the two small
+    modules of ours it imports (``HOOK_SHARED_MODULES``: the API Gateway event builder and the
+    API's scope names), so each is defined once; none of the service, no third-party package.
 
 The zips are reproducible: entries sorted, timestamps fixed, permissions normalised, so the same
 sources and lock give the same bytes, the same S3 key when SAM uploads them, and no new Lambda
@@ -34,6 +36,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_LOCK = PROJECT_ROOT / "requirements" / "lambda.txt"
 SERVICE_PACKAGE = PROJECT_ROOT / "src" / "mvdb"
 HOOK_SOURCE = PROJECT_ROOT / "functions" / "pre_traffic_hook" / "handler.py"
+SOURCE_ROOT = PROJECT_ROOT / "src"
+# Modules under src/ that the hook imports, with the package __init__ files on their way.
+HOOK_SHARED_MODULES = (
+    "apigateway_events/__init__.py",
+    "apigateway_events/rest_api.py",
+    "mvdb/__init__.py",
+    "mvdb/api/__init__.py",
+    "mvdb/api/scopes.py",
+)
 DEFAULT_OUTPUT = PROJECT_ROOT / "build" / "lambda"
 
 # The Lambda runtime the template declares: python3.13 on arm64 (Graviton).
@@ -134,6 +145,9 @@ def build_hook(output_dir: Path = DEFAULT_OUTPUT) -> Artifact:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     shutil.copy2(HOOK_SOURCE, staging / HOOK_SOURCE.name)
+    for module in HOOK_SHARED_MODULES:
+        (staging / module).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(SOURCE_ROOT / module, staging / module)
     return write_reproducible_zip(staging, output_dir / "pre-traffic-hook.zip")
 
 

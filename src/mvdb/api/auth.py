@@ -11,11 +11,10 @@ from http import HTTPStatus
 from typing import Any
 
 from mvdb.api.problems import ProblemError
+from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 
-__all__ = ["OPEN_PATHS", "OPEN_PREFIXES", "READ_SCOPE", "WRITE_SCOPE", "authorize", "required_scope"]
+__all__ = ["OPEN_PATHS", "OPEN_PREFIXES", "authorize", "granted_scopes", "required_scope"]
 
-READ_SCOPE = "movies/read"
-WRITE_SCOPE = "movies/write"
 # No data behind these: liveness, the API's own description, and its documentation.
 OPEN_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json"})
 OPEN_PREFIXES = ("/docs/",)  # Swagger UI's script and style
@@ -23,6 +22,7 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def required_scope(method: str, path: str) -> str | None:
+    """The scope a request needs: None on open paths, the read scope to read, the write scope to change."""
     if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return None
     return READ_SCOPE if method.upper() in _READ_METHODS else WRITE_SCOPE
@@ -52,9 +52,10 @@ def authorize(event: dict[str, Any]) -> None:
             headers={"WWW-Authenticate": f'Bearer scope="{scope}"'},
         )
     if scope not in granted:
+        has = f"it has {' '.join(sorted(granted))}" if granted else "it has no scope"
         raise ProblemError(
             HTTPStatus.FORBIDDEN,
             "insufficient-scope",
-            f"This operation needs the {scope} scope, which your token does not have.",
+            f"This operation needs an access token with the {scope} scope; {has}.",
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
         )

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from mvdb.api.auth import READ_SCOPE, WRITE_SCOPE, authorize, granted_scopes, required_scope
+from mvdb.api.auth import authorize, granted_scopes, required_scope
 from mvdb.api.problems import ProblemError
+from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 
 
 def event(method: str, path: str, claims: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -71,6 +72,14 @@ def test_write_with_only_the_read_scope_is_forbidden() -> None:
     assert (error.value.status, error.value.code) == (403, "insufficient-scope")
     assert 'error="insufficient_scope"' in error.value.headers["WWW-Authenticate"]
     assert 'scope="movies/write"' in error.value.headers["WWW-Authenticate"]
+
+
+def test_the_refusal_names_the_missing_scope_and_the_tokens_scopes() -> None:
+    with pytest.raises(ProblemError) as error:
+        authorize(event("POST", "/movies", {"scope": READ_SCOPE}))
+    assert (
+        error.value.detail == f"This operation needs an access token with the {WRITE_SCOPE} scope; it has {READ_SCOPE}."
+    )
 
 
 def test_read_with_only_the_write_scope_is_forbidden() -> None:
