@@ -1,6 +1,6 @@
-"""Issue 5 in the template: alarms that page, SLO burn rates, a dashboard of real metrics, saved
-queries, a synthetic check, and a runbook entry for every alarm. Issues 6 and 8: CORS pre-flights,
-code signing and SnapStart per environment."""
+"""Observability in the template: alarms that page, SLO burn rates, a dashboard of real metrics,
+saved queries, a synthetic check, and a runbook entry for every alarm. Then CORS pre-flights, code
+signing and SnapStart per environment."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def test_runbook_documents_exactly_the_alarms_of_the_template(template: Template
     assert documented == set(_alarms(template))
 
 
-# -- issues 6 and 8 ---------------------------------------------------------------------------------
+# -- CORS pre-flights, code signing, SnapStart -------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The stack's properties, one test each, asserted on the SAM template translated to CloudFormation.
 
-Each test states a property of issue 3 and reads the resources CloudFormation would create
+Each test states a property of the stack and reads the resources CloudFormation would create
 (``template``: the offline translation) or, where the property is about how the template is
 written, the SAM source (``sam_template``). Parameters are evaluated per environment where a
 property differs between dev, staging and prod.
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.infra
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "staging", "prod")
 OPEN_ROUTES = {("GET", "/"), ("GET", "/health"), ("GET", "/docs"), ("GET", "/docs/{asset}"), ("GET", "/openapi.json")}
-# CORS pre-flights: browsers send them without a token, so they bypass the authorizer (issue 6).
+# CORS pre-flights: browsers send them without a token, so they bypass the authorizer.
 PREFLIGHT_ROUTES = {("OPTIONS", "/movies"), ("OPTIONS", "/movies/{year}/{title+}")}
 FUNCTION_TABLE_ACTIONS = {
     "dynamodb:GetItem",

@@ -50,7 +50,7 @@ DEFAULT_OUTPUT = PROJECT_ROOT / "build" / "lambda"
 # The Lambda runtime the template declares: python3.13 on arm64 (Graviton).
 PLATFORM = "manylinux2014_aarch64"
 PYTHON_VERSION = "3.13"
-# Issue 3's budget for the zipped function (Lambda's own limit for a direct upload is 50 MB).
+# Our budget for the zipped function, for cold start (Lambda's own limit for a direct upload is 50 MB).
 MAX_ZIPPED_BYTES = 10 * 1024 * 1024
 # The earliest time a zip entry can carry; any fixed value makes the archive reproducible.
 _FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)

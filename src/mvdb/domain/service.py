@@ -15,11 +15,13 @@ from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
 
 __all__ = ["MovieService", "Page", "field_errors"]
 
-# Business events, counted by the HTTP layer as metrics.
+# Business events (MovieCreated, MovieUpdated, MovieDeleted), counted by the HTTP layer as metrics.
 EventSink = Callable[[str], None]
 
 
 class Page:
+    """One page of a search: its movies, and the opaque cursor of the next page (None after the last)."""
+
     __slots__ = ("movies", "next_cursor")
 
     def __init__(self, movies: list[StoredMovie], next_cursor: str | None) -> None:
@@ -28,21 +30,37 @@ class Page:
 
 
 def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> list[FieldError]:
+    """pydantic's errors as field errors, each location prefixed (e.g. ``["body", "info", "rating"]``)."""
     return [FieldError(location=[*prefix, *e["loc"]], message=e["msg"], code=e["type"]) for e in error.errors()]
 
 
 class MovieService:
+    """The movies API's rules over any store that implements the domain's port (``MovieRepository``).
+
+    Movies are ``{year, title, info}`` documents keyed by (year, title), each stored with the
+    ETag of its document (``compute_etag``). Every method may also raise StorageUnavailable
+    (the store does not answer; retry later) from the repository.
+    """
+
     def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
         self._repository = repository
         self._on_event = on_event or (lambda _name: None)
 
     def get(self, key: MovieKey) -> StoredMovie:
+        """The movie and its ETag. Raises MovieNotFound."""
         stored = self._repository.get(key)
         if stored is None:
             raise MovieNotFound(key.year, key.title)
         return stored
 
     def search(self, query: MovieQuery, cursor: str | None) -> Page:
+        """Up to ``query.limit`` movies matching ``query``, after the page ``cursor`` ends (None: from the start).
+
+        With ``year`` a search reads that year only; without it, the whole table, so a page may
+        hold fewer movies than ``limit`` (even none) and still have a next cursor. Raises
+        InvalidInput when ``title_prefix`` comes without ``year``, InvalidCursor for a cursor this
+        service did not issue for this same search.
+        """
         if query.title_prefix is not None and query.year is None:
             raise InvalidInput(
                 "title_prefix searches within one year: add the year parameter.",
@@ -53,12 +71,19 @@ class MovieService:
         return Page(movies, encode_cursor(resume_after, query) if resume_after else None)
 
     def create(self, movie: MovieCreate) -> StoredMovie:
+        """Store a new movie; returns it with its ETag. Raises MovieAlreadyExists (never overwrites)."""
         stored = _stored(Movie(year=movie.year, title=movie.title, info=movie.info))
         self._repository.create(stored.document, stored.etag)
         self._on_event("MovieCreated")
         return stored
 
     def replace(self, key: MovieKey, body: MovieReplace, if_match: str | None) -> StoredMovie:
+        """Replace the movie's info if ``if_match`` (an ETag or ``*``) names its current version.
+
+        Returns the new version. Raises InvalidInput when the body names another year or title
+        than ``key``, PreconditionRequired without ``if_match``, MovieNotFound, PreconditionFailed
+        when the ETag is not the current one.
+        """
         errors = [
             FieldError(
                 ["body", name], f"must match the URL ({expected!r}); a movie's key cannot change", "key_mismatch"
@@ -74,7 +99,14 @@ class MovieService:
         return stored
 
     def patch(self, key: MovieKey, patch: Any, if_match: str | None) -> StoredMovie:
-        """Apply a JSON merge patch to the movie; only ``info`` may change."""
+        """Apply a JSON merge patch (RFC 7396) to the movie's ``info``, if ``if_match`` names its current version.
+
+        ``patch`` is the parsed body: an object whose ``info`` is merged (``null`` removes a
+        member); ``year`` and ``title`` may appear only unchanged. Returns the new version.
+        Raises InvalidInput (not an object, other members, a changed key, or a patched movie that
+        breaks the model), PreconditionRequired without ``if_match``, MovieNotFound,
+        PreconditionFailed when the movie changed since that version.
+        """
         if not isinstance(patch, dict):
             raise InvalidInput(
                 "A merge patch must be a JSON object.", [FieldError(["body"], "must be an object", "type")]
@@ -102,10 +134,15 @@ class MovieService:
         return stored
 
     def delete(self, key: MovieKey, if_match: str | None) -> None:
+        """Delete the movie if ``if_match`` names its current version (or is ``*``).
+
+        Raises PreconditionRequired without ``if_match``, MovieNotFound, PreconditionFailed.
+        """
         self._repository.delete(key, if_match=_required(if_match))
         self._on_event("MovieDeleted")
 
     def check_health(self) -> None:
+        """Return when the store answers a read; raises StorageUnavailable otherwise."""
         self._repository.ping()
 
 
