@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mvdb_local.cognito import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, USER_POOL_ID, LocalCognito
-from mvdb_local.gateway import LocalGateway, RestApi
+from mvdb_local.gateway import LocalGateway, RestApi, Route
 from tests.infra.cfn import Template
 
 pytestmark = pytest.mark.infra
@@ -39,6 +39,16 @@ def test_the_local_gateway_has_exactly_the_deployed_routes_with_their_scopes(
     local = {(route.method, route.resource): route.scopes for route in RestApi.from_template(template_path).routes}
 
     assert local == _deployed_operations(template)
+
+
+def test_a_stand_in_route_with_other_scopes_or_a_missing_route_is_told_apart(
+    template: Template, template_path: Path
+) -> None:
+    routes = list(RestApi.from_template(template_path).routes)
+    widened = [Route(r.method, r.resource, (*r.scopes, "movies/admin")) if r.scopes else r for r in routes]
+
+    assert {(r.method, r.resource): r.scopes for r in widened} != _deployed_operations(template)
+    assert {(r.method, r.resource): r.scopes for r in routes[1:]} != _deployed_operations(template)
 
 
 @pytest.mark.parametrize("kind", ["UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN"])

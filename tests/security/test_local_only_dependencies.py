@@ -30,6 +30,12 @@ def test_local_only_packages_are_not_in_the_lambda_lock(package: str) -> None:
     assert package not in _locked(ROOT / "requirements" / "lambda.txt")
 
 
+def test_a_lambda_lock_naming_a_local_only_package_is_caught(tmp_path: Path) -> None:
+    lock = tmp_path / "lambda.txt"
+    lock.write_text("pydantic==2.13.5 \\\n    --hash=sha256:00\nCryptography==50.0.2 \\\n    --hash=sha256:11\n")
+    assert "cryptography" in _locked(lock)
+
+
 def _importing(pattern: str) -> list[str]:
     sources = [*sorted((ROOT / "src" / "mvdb").rglob("*.py")), *sorted((ROOT / "functions").rglob("*.py"))]
     return [
