@@ -37,8 +37,8 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/deployed in test-deployed (one local stack for the whole suite).
-pytest: $(VENV)/.installed node_modules/.installed ## Unit, integration, reliability, security and contract (fuzz) suites
-	$(PY) -m pytest -n 2 tests/unit tests/integration tests/reliability tests/security tests/contract
+pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
+	$(PY) -m pytest -n 2 tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
 
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
