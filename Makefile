@@ -52,7 +52,7 @@ test-deployed: $(VENV)/.installed $(if $(STACK_NAME),,node_modules/.installed) #
 
 ##@ Performance and reliability (figures, not tests; each starts what it needs)
 bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold start vs its floor, tracing cost, warm latency vs raw boto3, DynamoDB cost, loader (medians)
-	$(PY) tools/bench/run.py
+	$(PY) -m tools.bench.run
 
 .tools/otel/.installed: requirements/tools-otel.txt
 	@test -x .tools/otel/bin/python || $(PYTHON) -m venv .tools/otel

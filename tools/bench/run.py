@@ -1,6 +1,6 @@
 """``make bench``: cold start, warm latency, DynamoDB cost, loader throughput, artifact size.
 
-Usage: python tools/bench/run.py [--cold-runs 15] [--warm-runs 300] [--loader-runs 3]
+Usage: python -m tools.bench.run [--cold-runs 20] [--warm-runs 400] [--loader-runs 3]
 """
 
 from __future__ import annotations
@@ -112,76 +112,17 @@ def _loader_runs(label: str, endpoint: str, runs: int) -> None:
     print(f"    rerun over the loaded table (idempotent overwrite): {rerun:.2f} s")
 
 
-# -- cold start -----------------------------------------------------------------------------
+# -- cold start (tools/bench/cold_start.py) ------------------------------------------------------
 
-_FLOOR = """
-import time; t0 = time.perf_counter()
-import boto3; boto3.client("dynamodb")
-print(time.perf_counter() - t0)
-"""
-_HANDLER = """
-import json, sys, time; t0 = time.perf_counter()
-import mvdb.app
-t1 = time.perf_counter()
-if len(sys.argv) > 1:
-    from mvdb_local.server import LambdaContext
-    response = mvdb.app.lambda_handler(json.loads(sys.argv[1]), LambdaContext())
-    assert response["statusCode"] == 200, response
-print(t1 - t0, time.perf_counter() - t1)
-"""
+BENCH_BUILD = ROOT / "build" / "bench"
 
 
-def _fresh_process(code: str, env: dict[str, str], *args: str) -> list[float]:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [float(v) for v in result.stdout.strip().splitlines()[-1].split()]
+def bench_cold(env: dict[str, str], runs: int) -> None:
+    from tools.bench.cold_start import bench_cold_start, import_breakdown, prepare_variants
 
-
-def bench_cold_start(env: dict[str, str], runs: int) -> None:
-    event = json.dumps(_event("/movies/2013/Rush"))
-    floor, imports, first = [], [], []
-    for _ in range(runs):  # interleaved: a noisy moment hits every variant alike
-        floor.append(_fresh_process(_FLOOR, env)[0])
-        imports.append(_fresh_process(_HANDLER, env)[0])
-        imported, served = _fresh_process(_HANDLER, env, event)
-        first.append(imported + served)
-    floor_ms, import_ms, first_ms = median_ms(floor), median_ms(imports), median_ms(first)
-    print(f"\n## Cold start (median of {runs} fresh processes, interleaved; interpreter start-up excluded)")
-    print(f"  floor: import boto3 + create the DynamoDB client   {floor_ms:7.1f} ms")
-    print(f"  import mvdb.app (handler module)                    {import_ms:7.1f} ms")
-    print(f"  import mvdb.app + first request (GetItem)           {first_ms:7.1f} ms")
-    print(f"  ratio (import + first request) / floor              {first_ms / floor_ms:7.2f}x")
-    _import_breakdown(env)
-
-
-def _import_breakdown(env: dict[str, str]) -> None:
-    """Cumulative import cost of the heavy top-level packages on the handler's import path."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import mvdb.app"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    cumulative: dict[str, int] = {}
-    for line in result.stderr.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
-            continue
-        _, cum, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
-        if not cum.isdigit():
-            continue
-        top = name.strip()
-        if top.count(".") <= 1 or top.startswith("mvdb"):
-            cumulative[top] = max(cumulative.get(top, 0), int(cum))
-    heavy = sorted(cumulative.items(), key=lambda item: -item[1])[:12]
-    print("  heaviest imports (cumulative, one process; nested modules overlap):")
-    for name, micros in heavy:
-        print(f"    {micros / 1000:7.1f} ms  {name}")
+    prepared = prepare_variants(BENCH_BUILD, env)
+    bench_cold_start(prepared, TABLE, json.dumps(_event("/movies/2013/Rush")), runs)
+    import_breakdown(prepared)
 
 
 # -- tracing ------------------------------------------------------------------------------------
@@ -200,6 +141,15 @@ _OTEL_ENV = {
 }
 
 
+_TRACED_HANDLER = """
+import json, sys, time; t0 = time.perf_counter()
+import mvdb.app
+from mvdb_local.server import LambdaContext
+response = mvdb.app.lambda_handler(json.loads(sys.argv[1]), LambdaContext())
+assert response["statusCode"] == 200, response
+"""
+
+
 def bench_tracing(env: dict[str, str], runs: int) -> None:
     """Whole-process time of import + first request, with and without OpenTelemetry auto-instrumentation."""
     if not (OTEL_BIN / "opentelemetry-instrument").exists():
@@ -207,7 +157,7 @@ def bench_tracing(env: dict[str, str], runs: int) -> None:
         return
     event = json.dumps(_event("/movies/2013/Rush"))
     plain_env = {**env, "PYTHONPATH": str(ROOT / "src")}
-    command = [str(OTEL_BIN / "python"), "-c", _HANDLER, event]
+    command = [str(OTEL_BIN / "python"), "-c", _TRACED_HANDLER, event]
     plain, traced = [], []
     for _ in range(runs):
         plain.append(_wall_time(command, plain_env))
@@ -279,7 +229,8 @@ def bench_warm(env: dict[str, str], runs: int) -> None:
             results[name] = (median_ms(floor), median_ms(ours))
     for name, (floor_ms, ours_ms) in results.items():
         print(
-            f"  {name:22s} raw boto3 {floor_ms:6.2f} ms   handler {ours_ms:6.2f} ms   ratio {ours_ms / floor_ms:5.2f}x"
+            f"  {name:22s} raw boto3 {floor_ms:6.2f} ms   handler {ours_ms:6.2f} ms"
+            f"   added {ours_ms - floor_ms:+5.2f} ms   ratio {ours_ms / floor_ms:5.2f}x"
         )
 
 
@@ -347,18 +298,23 @@ def artifact_size() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cold-runs", type=int, default=15)
-    parser.add_argument("--warm-runs", type=int, default=300)
+    parser.add_argument("--cold-runs", type=int, default=20)
+    parser.add_argument("--warm-runs", type=int, default=400)
+    parser.add_argument("--only", choices=["cold", "warm"], help="run one section only (default: all)")
     parser.add_argument("--loader-runs", type=int, default=3)
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     print(f"# mvdb benchmarks — {started} — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     with local_stack() as env:
-        bench_cold_start(env, args.cold_runs)
-        bench_tracing(env, args.cold_runs)
-        bench_warm(env, args.warm_runs)
-        bench_capacity(env)
-        bench_loader(env, args.loader_runs)
+        if args.only in (None, "cold"):
+            bench_cold(env, args.cold_runs)
+        if args.only is None:
+            bench_tracing(env, args.cold_runs)
+        if args.only in (None, "warm"):
+            bench_warm(env, args.warm_runs)
+        if args.only is None:
+            bench_capacity(env)
+            bench_loader(env, args.loader_runs)
     artifact_size()
     return 0
 
