@@ -19,8 +19,8 @@ compared with a source at import):
 - third-party modules ship as sourceless ``<name>.pyc`` in place of ``<name>.py``: a traceback
   through them still names the file and line of the pinned version, the zip stays within its
   budget (sources and bytecode of the libraries together would take it past 5 MiB without the
-  SDK) and the import system has one file less to look for. docs/adr/lambda-artifact-bytecode-and-sdk.md
-  weighs the two layouts.
+  SDK) and the import system has one file less to look for.
+  docs/adr/lambda-artifact-bytecode-and-sdk.md weighs the two layouts.
 
 **Reproducible.** Entries sorted, timestamps fixed, permissions normalised, bytecode free of
 timestamps and build paths (each file compiled as ``/var/task/<path>``, with ``PYTHONHASHSEED=0``):
@@ -85,9 +85,9 @@ TASK_ROOT = PurePosixPath("/var/task")
 SOURCES_SHIPPED = ("mvdb",)
 
 # Where the AWS SDK comes from: the zip (True) or the runtime (False). Decided in
-# docs/adr/bundle-the-aws-sdk.md: bundled, so that the versions that run are the ones the lock
-# pins, the SBOM names and the tests ran; a runtime update cannot change them. The build fails
-# when the lock and this decision disagree.
+# docs/adr/lambda-artifact-bytecode-and-sdk.md: bundled, so that the versions that run are the
+# ones the lock pins, the SBOM names and the tests ran; a runtime update cannot change them. The
+# build fails when the lock and this decision disagree.
 SDK_BUNDLED = True
 # What bundling the SDK adds to the zip (PyPI names), the runtime providing them otherwise. jmespath,
 # botocore's other dependency, ships either way: Powertools needs it too.
