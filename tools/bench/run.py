@@ -234,6 +234,53 @@ def bench_warm(env: dict[str, str], runs: int) -> None:
         )
 
 
+def bench_warm_breakdown(env: dict[str, str], runs: int) -> None:
+    """What the handler's per-request steps cost on a warm GET: the handler with one step switched
+    off, interleaved with the whole handler (the switches exist in this benchmark only)."""
+    import boto3
+
+    import mvdb.app
+    from mvdb_local.server import LambdaContext
+
+    raw = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"])
+    key = {"year": {"N": "2013"}, "title": {"S": "Rush"}}
+    provider = type(mvdb.app.metrics.provider)
+    flush, info, route_template = provider.flush_metrics, mvdb.app.logger.info, mvdb.app.route_template
+
+    def drop_metrics(self: Any, raise_on_empty_metrics: bool = False) -> None:
+        self.clear_metrics()
+
+    switches: dict[str, Callable[[], None]] = {
+        "whole handler": lambda: None,
+        "without the access-log line": lambda: setattr(mvdb.app.logger, "info", lambda *_, **__: None),
+        "without the EMF flush": lambda: setattr(provider, "flush_metrics", drop_metrics),
+        "without the route lookup (metric dimension)": lambda: setattr(
+            mvdb.app, "route_template", lambda *_: "/movies/{year}/{title}"
+        ),
+    }
+
+    def restore() -> None:
+        provider.flush_metrics, mvdb.app.logger.info, mvdb.app.route_template = flush, info, route_template
+
+    event, context = _event("/movies/2013/Rush"), LambdaContext()
+    samples: dict[str, list[float]] = {"raw GetItem": [], **{name: [] for name in switches}}
+    with quiet_stdout():
+        for _ in range(runs):
+            samples["raw GetItem"] += _timed(lambda: raw.get_item(TableName=TABLE, Key=key, ConsistentRead=True), 1)
+            for name, switch_off in switches.items():
+                switch_off()
+                try:
+                    samples[name] += _timed(lambda: mvdb.app.lambda_handler(event, context), 1)
+                finally:
+                    restore()
+    raw_ms, whole_ms = median_ms(samples["raw GetItem"]), median_ms(samples["whole handler"])
+    print(f"\n## Warm GET, step by step (median of {runs} each, interleaved)")
+    print(f"  raw GetItem {raw_ms:.2f} ms; whole handler {whole_ms:.2f} ms (added {whole_ms - raw_ms:+.2f} ms)")
+    for name in list(switches)[1:]:
+        saved = whole_ms - median_ms(samples[name])
+        print(f"  {name:46s} {median_ms(samples[name]):6.2f} ms   the step costs {saved:+.2f} ms")
+
+
 # -- DynamoDB cost --------------------------------------------------------------------------
 
 
@@ -312,6 +359,7 @@ def main() -> int:
             bench_tracing(env, args.cold_runs)
         if args.only in (None, "warm"):
             bench_warm(env, args.warm_runs)
+            bench_warm_breakdown(env, args.warm_runs)
         if args.only is None:
             bench_capacity(env)
             bench_loader(env, args.loader_runs)
