@@ -279,6 +279,29 @@ def bench_warm_breakdown(env: dict[str, str], runs: int) -> None:
     for name in list(switches)[1:]:
         saved = whole_ms - median_ms(samples[name])
         print(f"  {name:46s} {median_ms(samples[name]):6.2f} ms   the step costs {saved:+.2f} ms")
+    _bench_page_conversion(raw, runs)
+
+
+def _bench_page_conversion(raw: Any, runs: int) -> None:
+    """A year's page: what turning the Query's 20 items into movie documents costs, beside the Query."""
+    from mvdb.repository.dynamodb import from_item
+
+    query = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "#y = :y",
+        "ExpressionAttributeNames": {"#y": "year"},
+        "ExpressionAttributeValues": {":y": {"N": "2013"}},
+        "Limit": 21,
+    }
+    items = raw.query(**query)["Items"][:20]
+    queried, converted = [], []
+    for _ in range(runs):
+        queried += _timed(lambda: raw.query(**query), 1)
+        converted += _timed(lambda: [from_item(item) for item in items], 1)
+    print(
+        f"  year page: raw Query {median_ms(queried):.2f} ms; converting its 20 items to documents"
+        f" (repository from_item) {median_ms(converted):.2f} ms"
+    )
 
 
 # -- DynamoDB cost --------------------------------------------------------------------------
