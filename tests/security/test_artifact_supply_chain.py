@@ -37,12 +37,12 @@ def test_a_tampered_hash_makes_the_build_fail(tmp_path: Path) -> None:
 
 def test_an_unpinned_dependency_makes_the_build_fail(tmp_path: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError):
-        build_function(tmp_path / "out", lock_copy(tmp_path, append="six\n"))
+        build_function(tmp_path / "out", lock_copy(tmp_path, append="attrs\n"))
 
 
 def test_a_dependency_without_hashes_makes_the_build_fail(tmp_path: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError):
-        build_function(tmp_path / "out", lock_copy(tmp_path, append="six==1.17.0\n"))
+        build_function(tmp_path / "out", lock_copy(tmp_path, append="attrs==25.3.0\n"))
 
 
 def test_the_sbom_lists_every_package_in_the_artifact_with_version_and_hash(tmp_path: Path) -> None:
