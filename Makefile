@@ -41,8 +41,8 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
-pytest: $(VENV)/.installed node_modules/.installed ## Unit, integration, reliability, security and contract (fuzz) suites
-	$(PY) -m pytest -n 2 tests/unit tests/integration tests/reliability tests/security tests/contract
+pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
+	$(PY) -m pytest -n 2 tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
 
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
@@ -57,7 +57,7 @@ test-e2e: $(VENV)/.installed $(if $(STACK_NAME),,node_modules/.installed) ## End
 
 ##@ Performance and reliability (figures, not tests; each starts what it needs)
 bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold start vs its floor, tracing cost, warm latency vs raw boto3, DynamoDB cost, loader (medians)
-	$(PY) tools/bench/run.py
+	$(PY) -m tools.bench.run
 
 .tools/otel/.installed: requirements/tools-otel.txt
 	@test -x .tools/otel/bin/python || $(PYTHON) -m venv .tools/otel

@@ -39,8 +39,11 @@ def _package_tree(root: Path) -> None:
     (root / "mvdb" / "__init__.py").write_text("VERSION = 1\n")
     (root / "mvdb" / "api" / "routes.py").write_text("ROUTES = []\n")
     (root / "mvdb" / "__pycache__").mkdir()
-    (root / "mvdb" / "__pycache__" / "x.cpython-313.pyc").write_bytes(b"\0cache")
-    (root / "mvdb" / "stale.pyc").write_bytes(b"\0cache")
+    (root / "mvdb" / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"\0runtime cache")
+    (root / "mvdb" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0another Python's cache")
+    (root / "mvdb" / "__pycache__" / "gone.cpython-313.pyc").write_bytes(b"\0cache of a deleted source")
+    (root / "pydantic").mkdir()
+    (root / "pydantic" / "main.pyc").write_bytes(b"\0sourceless module")
     (root / "bin").mkdir()
     (root / "bin" / "jp.py").write_text("#!/usr/bin/env python\n")
 
@@ -57,7 +60,7 @@ def test_the_artifact_zip_is_reproducible_whatever_the_file_times(tmp_path: Path
     assert (tmp_path / "first.zip").read_bytes() == (tmp_path / "second.zip").read_bytes()
 
 
-def test_the_artifact_zip_holds_sources_only_readable_and_sorted(tmp_path: Path) -> None:
+def test_the_artifact_zip_holds_modules_and_the_runtimes_caches_only_readable_and_sorted(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     _package_tree(tree)
     artifact = write_reproducible_zip(tree, tmp_path / "artifact.zip")
@@ -65,8 +68,14 @@ def test_the_artifact_zip_holds_sources_only_readable_and_sorted(tmp_path: Path)
     with zipfile.ZipFile(artifact.path) as archive:
         entries = archive.infolist()
     names = [entry.filename for entry in entries]
-    assert names == ["mvdb/__init__.py", "mvdb/api/routes.py"]  # no caches, no console scripts
-    assert artifact.files == 2
+    # No other Python's cache, no cache without its source, no console scripts.
+    assert names == [
+        "mvdb/__init__.py",
+        "mvdb/__pycache__/__init__.cpython-313.pyc",
+        "mvdb/api/routes.py",
+        "pydantic/main.pyc",
+    ]
+    assert artifact.files == 4
     for entry in entries:
         assert entry.external_attr >> 16 == 0o100644
         assert entry.date_time == (1980, 1, 1, 0, 0, 0)
