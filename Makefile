@@ -91,7 +91,7 @@ secrets: $(VENV)/.installed ## No secret in any tracked file beyond the audited 
 secrets-baseline: $(VENV)/.installed ## Re-scan into .secrets.baseline; then audit each new finding (detect-secrets audit)
 	$(VENV)/bin/detect-secrets scan --exclude-files '$(SECRETS_EXCLUDED)' --baseline .secrets.baseline
 
-licences: $(VENV)/.installed ## Every third-party licence on the allow-list (security/licences.toml)
+licences: $(VENV)/.installed ## Every third-party licence on the allow-list (tools/security/licences.toml)
 	$(PY) tools/security/check_licences.py
 
 npm-audit: node_modules/.installed ## npm audit of the local-only npm tools (needs the registry's audit endpoint)

@@ -7,12 +7,16 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from tools.security.check_licences import _allowed
+
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT = ROOT / "tools" / "security" / "audit_locks.py"
+LICENCE_POLICY = ROOT / "tools" / "security" / "licences.toml"
 SHARED_DB = ROOT.parent / "shared" / "advisories" / "pypa-vulns"
 
 _ADVISORY = """\
@@ -107,16 +111,8 @@ def test_offline_snapshot_flags_a_real_vulnerable_pin(tmp_path: Path) -> None:
     ],
 )
 def test_licence_policy_allows_only_listed_licences(expression: str, allowed: bool) -> None:
-    sys.path.insert(0, str(ROOT / "tools" / "security"))
-    try:
-        import tomllib
-
-        from check_licences import _allowed
-
-        policy = tomllib.loads((ROOT / "security" / "licences.toml").read_text())
-        assert _allowed(expression, set(policy["allowed"]), policy["aliases"]) is allowed
-    finally:
-        sys.path.remove(str(ROOT / "tools" / "security"))
+    policy = tomllib.loads(LICENCE_POLICY.read_text())
+    assert _allowed(expression, set(policy["allowed"]), policy["aliases"]) is allowed
 
 
 CHECK_SECRETS = ROOT / "tools" / "security" / "check_secrets.py"

@@ -6,7 +6,7 @@ result proves only "no advisory known on the database's date": say so wherever i
 and run the online pip-audit where the network is available (the pipelines do).
 
 Exit 0 when no locked version is affected (or each finding has an unexpired, documented
-exception in security/audit-exceptions.toml), 1 otherwise.
+exception in tools/security/audit-exceptions.toml), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database", type=Path, required=True, help="folder with one sub-folder of OSV YAML per package"
     )
-    parser.add_argument("--exceptions", type=Path, default=Path("security/audit-exceptions.toml"))
+    parser.add_argument("--exceptions", type=Path, default=Path(__file__).with_name("audit-exceptions.toml"))
     args = parser.parse_args(argv)
     if not args.database.is_dir():
         print(f"error: advisory database {args.database} not found", file=sys.stderr)
