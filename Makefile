@@ -56,7 +56,7 @@ bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold
 
 .tools/otel/.installed: requirements/tools-otel.txt
 	@test -x .tools/otel/bin/python || $(PYTHON) -m venv .tools/otel
-	.tools/otel/bin/pip install -q --require-hashes -r requirements/tools-otel.txt
+	.tools/otel/bin/pip install -q --require-hashes --only-binary=:all: -r requirements/tools-otel.txt
 	@touch $@
 
 load: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
@@ -102,7 +102,7 @@ npm-audit: node_modules/.installed ## npm audit of the local-only npm tools (nee
 
 .tools/audit/.installed: requirements/tools-audit.txt
 	@test -x .tools/audit/bin/python || $(PYTHON) -m venv .tools/audit
-	.tools/audit/bin/pip install -q --require-hashes -r requirements/tools-audit.txt
+	.tools/audit/bin/pip install -q --require-hashes --only-binary=:all: -r requirements/tools-audit.txt
 	@touch $@
 
 ##@ Infrastructure
@@ -151,12 +151,12 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 # The SAM CLI and checkov pin dependencies that clash with the project's; each has its own venv.
 .tools/sam/.installed: requirements/tools-sam.txt
 	@test -x .tools/sam/bin/python || $(PYTHON) -m venv .tools/sam
-	.tools/sam/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/tools-sam.txt
+	.tools/sam/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-sam.txt
 	@touch $@
 
 .tools/checkov/.installed: requirements/tools-checkov.txt
 	@test -x .tools/checkov/bin/python || $(PYTHON) -m venv .tools/checkov
-	.tools/checkov/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/tools-checkov.txt
+	.tools/checkov/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-checkov.txt
 	@touch $@
 
 .PHONY: build deploy destroy check-infra
@@ -209,11 +209,17 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no r
 .PHONY: check-pipelines check-bootstrap package deploy-artifact
 
 ##@ Set-up (run by the targets above when needed)
-$(VENV)/.installed: requirements/dev.txt pyproject.toml
+# Every pip install takes hash-checked wheels only: --require-hashes refuses anything the lock does
+# not name with its hash, and --only-binary=:all: builds nothing from source (no dependency's
+# setup.py ever runs, and pip's cache of wheels it built itself is never read). The project itself
+# is built by the hash-pinned backend of requirements/build.txt, without build isolation (which
+# would fetch an unpinned setuptools). tools/security/check_pipelines.py holds every install here,
+# in the pipelines and in their scripts to these rules.
+$(VENV)/.installed: requirements/dev.txt requirements/build.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is required (python3.13 preferred)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --require-hashes -r requirements/dev.txt
-	$(PIP) install --no-deps -e .
+	$(PIP) install --require-hashes --only-binary=:all: -r requirements/dev.txt -r requirements/build.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
