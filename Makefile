@@ -123,12 +123,13 @@ TEMPLATE := infra/template.yaml
 TRANSLATED := build/infra/template.json
 OFFLINE_REGION := us-east-1
 LAMBDA_ARTIFACTS := build/lambda/mvdb.zip build/lambda/pre-traffic-hook.zip
+SBOM := build/lambda/mvdb.sbom.cdx.json
 # checkov stays offline: no policy download (--skip-download), no PyPI version check.
 export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 
 build: $(VENV)/.installed ## Build the Lambda zips for python3.13/arm64 (no Docker) and the SBOM into build/lambda; prints sizes
 	$(PY) -m tools.build.lambda_artifact
-	$(PY) -m tools.security.sbom
+	$(PY) -m tools.security.sbom $(LAMBDA_ARTIFACTS) --output $(SBOM)
 
 deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of ENV=dev|staging|prod [ARTIFACTS_BUCKET=...]
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
