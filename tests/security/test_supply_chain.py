@@ -17,6 +17,8 @@ from tools.security.check_licences import _allowed
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT = ROOT / "tools" / "security" / "audit_locks.py"
 LICENCE_POLICY = ROOT / "tools" / "security" / "licences.toml"
+# Vulnerable by advisories the offline snapshot does not hold (GHSA or later than its date).
+KNOWN_VULNERABLE_LATER = ("requests==2.31.0", "urllib3==2.2.1", "cryptography==42.0.0")
 SHARED_DB = ROOT.parent / "shared" / "advisories" / "pypa-vulns"
 
 _ADVISORY = """\
@@ -95,6 +97,17 @@ def test_offline_snapshot_flags_a_real_vulnerable_pin(tmp_path: Path) -> None:
     result = run_audit(lock_with(tmp_path, "urllib3==1.26.4"), "--database", SHARED_DB)
     assert result.returncode == 1
     assert "VULNERABLE: urllib3==1.26.4" in result.stdout
+
+
+@pytest.mark.skipif(not SHARED_DB.is_dir(), reason="the dated PyPA advisory snapshot is not beside this clone")
+def test_offline_snapshot_misses_later_advisories_so_it_says_it_is_no_clean_bill(tmp_path: Path) -> None:
+    """requests 2.31.0 (CVE-2024-35195), urllib3 2.2.1 (CVE-2024-37891), cryptography 42.0.0 (CVE-2024-26130)."""
+    lock = tmp_path / "vulnerable.txt"
+    lock.write_text("".join(f"{pin} \\\n    --hash=sha256:{'0' * 64}\n" for pin in KNOWN_VULNERABLE_LATER))
+    result = run_audit(lock, "--database", SHARED_DB)
+    assert result.returncode == 0, result.stdout
+    assert "0 finding(s)" in result.stdout
+    assert "NOT a clean bill: advisories published after" in result.stdout
 
 
 @pytest.mark.parametrize(

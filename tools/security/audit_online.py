@@ -217,7 +217,8 @@ def _say_not_run(unreachable: ServiceUnreachable, mode: str) -> None:
         else "with no offline advisory data either (AUDIT_DB), nothing was audited: run where pypi.org answers, "
         "or point AUDIT_DB at the vulns/ folder of a copy of https://github.com/pypa/advisory-database"
     )
-    print(f"audit: NOT RUN: {unreachable}; {way_forward}. The pipelines' `make audit-online` is the gate.")
+    tool = "npm audit" if unreachable.service == NPM_ENDPOINT else "pip-audit"
+    print(f"{tool}: NOT RUN: {unreachable}; {way_forward}. The pipelines' `make audit-online` is the gate.")
 
 
 if __name__ == "__main__":
