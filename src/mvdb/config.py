@@ -39,6 +39,10 @@ class Settings:
     dynamodb_connect_timeout_s: float = 1.0
     dynamodb_read_timeout_s: float = 2.0
     dynamodb_max_attempts: int = 3
+    # The read-only switch (READ_ONLY): every change answers 503 with Retry-After, reads work.
+    # Operators turn it on around a table restore and cut-over (docs/operations.md).
+    read_only: bool = False
+    read_only_retry_after_s: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +65,8 @@ class Settings:
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
             require_auth=_flag(env, "REQUIRE_AUTH", default=True),
             cors_allow_origins=_origins(env.get("CORS_ALLOW_ORIGINS", "")),
+            read_only=_flag(env, "READ_ONLY", default=False),
+            read_only_retry_after_s=_positive_int(env, "READ_ONLY_RETRY_AFTER", cls.read_only_retry_after_s),
         )
 
 

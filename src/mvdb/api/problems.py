@@ -23,6 +23,7 @@ from mvdb.domain.errors import (
     PreconditionFailed,
     PreconditionRequired,
     StorageUnavailable,
+    WritesSuspended,
 )
 
 __all__ = ["PROBLEM_CONTENT_TYPE", "ProblemDocument", "ProblemError", "problem", "problem_for"]
@@ -36,6 +37,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[HTTPStatus, str]] = {
     PreconditionRequired: (HTTPStatus.PRECONDITION_REQUIRED, "precondition-required"),
     InvalidCursor: (HTTPStatus.BAD_REQUEST, "invalid-cursor"),
     StorageUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "storage-unavailable"),
+    WritesSuspended: (HTTPStatus.SERVICE_UNAVAILABLE, "writes-suspended"),
 }
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "PreconditionFailed",
     "PreconditionRequired",
     "StorageUnavailable",
+    "WritesSuspended",
 ]
 
 
@@ -87,3 +88,19 @@ class StorageUnavailable(DomainError):
     ) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class WritesSuspended(StorageUnavailable):
+    """The service is read-only for now (an operator switched writes off, e.g. while the table is
+    restored and cut over): reads work, every change is refused until writes are switched back on.
+
+    A kind of ``StorageUnavailable``: the client should retry the same request after
+    ``retry_after_s`` seconds; nothing was written.
+    """
+
+    def __init__(self, *, retry_after_s: int) -> None:
+        super().__init__(
+            "The movies API is read-only while its table is being restored or switched over: reads work, "
+            f"changes are refused and nothing was written. Retry this request in {retry_after_s} seconds.",
+            retry_after_s=retry_after_s,
+        )
