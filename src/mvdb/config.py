@@ -63,10 +63,10 @@ class Settings:
             environment=env.get("ENVIRONMENT", "local"),
             log_level=log_level,
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
-            require_auth=_flag(env, "REQUIRE_AUTH", default=True),
-            cors_allow_origins=_origins(env.get("CORS_ALLOW_ORIGINS", "")),
             read_only=_flag(env, "READ_ONLY", default=False),
             read_only_retry_after_s=_positive_int(env, "READ_ONLY_RETRY_AFTER", cls.read_only_retry_after_s),
+            require_auth=_flag(env, "REQUIRE_AUTH", default=True),
+            cors_allow_origins=_origins(env.get("CORS_ALLOW_ORIGINS", "")),
         )
 
 
