@@ -67,6 +67,10 @@ bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold
 load-test: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
 	$(PY) tools/load_test/run.py --users 50 --duration 60s
 
+# make test runs the same drill (tests/integration/test_drill.py, ~40 s); make drill keeps its evidence in build/drill.
+drill: $(VENV)/.installed node_modules/.installed ## Restore drill on DynamoDB Local: back up, damage, restore into a new table, validate, print the evidence
+	$(PY) -m mvdb_local.drill
+
 fuzz: $(VENV)/.installed node_modules/.installed ## Schemathesis with 10x the examples of make test
 	FUZZ_EXAMPLES=600 $(PY) -m pytest tests/contract
 
@@ -245,4 +249,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help run test lint format typecheck pytest test-unit test-e2e load-test bench fuzz clean
+.PHONY: help run test lint format typecheck pytest test-unit test-e2e load-test bench drill fuzz clean
