@@ -176,7 +176,7 @@ def table_results(
     else:
         results.append(
             CheckResult(
-                f"holds at least {minimum_count} items",
+                f"item count is at least {minimum_count}",
                 report.item_count >= minimum_count,
                 f"{report.item_count} items",
             )
