@@ -1,4 +1,5 @@
-"""``mvdb backup`` and ``mvdb restore``: a table to files and back, in DynamoDB Local.
+"""``mvdb backup`` and ``mvdb restore``: a table to files and back, in DynamoDB Local; ``mvdb verify``:
+the restore drill's checks against any table, read-only (a restored table before a cut-over).
 
 ``backup`` writes every item of a table as a DynamoDB export (``mvdb.table_export``) under
 ``--output``; ``restore`` checks such an export (ours, or DynamoDB's own copied from S3) and
@@ -6,6 +7,10 @@ loads it into a new table created as ``infra/template.yaml`` defines it, refusin
 exists, then compares the new table with the export. Both talk to DynamoDB Local only: in AWS the
 table is backed up by AWS Backup and point-in-time recovery, and restored as docs/operations.md
 describes.
+
+``verify`` runs what the restore validation function runs (``mvdb.verification``): the table checks
+and the API's read-only checks through its own handler, serving that table read-only. It reads
+and never writes, in AWS (with the caller's credentials) as in DynamoDB Local.
 """
 
 from __future__ import annotations
@@ -87,6 +92,46 @@ def _restore(args: argparse.Namespace) -> int:
     return 0 if report.matches else 1
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mvdb.cli import _LOCAL_CREDENTIALS, LOCAL_REGION, _client, is_local_endpoint
+    from mvdb.verification.in_process import HandlerReadApi, serve_table
+    from mvdb.verification.read_checks import run_read_checks
+    from mvdb.verification.table_checks import inspect_table, table_results
+
+    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None
+    # The API's own client (below) reads its configuration from the environment, as in Lambda.
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    if args.region:
+        os.environ["REGION"] = args.region
+    if is_local_endpoint(endpoint):  # DynamoDB Local accepts any region and credentials
+        os.environ.setdefault("REGION", LOCAL_REGION)
+        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+            os.environ.update({name.upper(): value for name, value in _LOCAL_CREDENTIALS.items()})
+    # The in-process API logs each request and writes metrics to stdout; the verdict is the output here.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    try:
+        report = inspect_table(_client(endpoint, args.region), args.table)
+        results = table_results(report, expected_count=args.expect_count, minimum_count=1)
+        if report.item_count:
+            results += run_read_checks(HandlerReadApi(serve_table(args.table)))
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: verifying {args.table} failed: {error}", file=sys.stderr)
+        return 1
+    passed = all(result.passed for result in results)
+    if args.json:
+        checks = [result.__dict__ for result in results]
+        print(json.dumps({"table": report.as_dict(), "checks": checks, "passed": passed}, indent=2))
+    else:
+        print(f"{args.table}: {report.item_count} items, content sha256 {report.content_sha256} ({report.seconds} s)")
+        for result in results:
+            print(f"  {'PASS' if result.passed else 'FAIL'} {result.name}: {result.detail}")
+    return 0 if passed else 1
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint", help="DynamoDB Local, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)"
@@ -118,3 +163,15 @@ def add_backup_commands(commands: Any) -> None:
     restore.add_argument("--table", required=True, help="the NEW table to create; an existing table is refused")
     _common(restore)
     restore.set_defaults(handler=_restore)
+
+    verify = commands.add_parser(
+        "verify", help="run the restore drill's checks against a table, read-only (e.g. a restored table)"
+    )
+    verify.add_argument("--table", required=True, help="the table to check, e.g. mvdb-prod-restored-202611300400")
+    verify.add_argument("--expect-count", type=int, help="the item count it must hold (default: at least 1)")
+    verify.add_argument(
+        "--endpoint", help="DynamoDB endpoint, e.g. DynamoDB Local (default: $AWS_ENDPOINT_URL_DYNAMODB, else AWS)"
+    )
+    verify.add_argument("--region", help="AWS region (default: the AWS configuration)")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(handler=_verify)

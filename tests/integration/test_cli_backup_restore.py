@@ -71,3 +71,24 @@ def test_backup_and_restore_refuse_an_aws_endpoint(command: str, tmp_path: Path)
 
     assert result.returncode == 2
     assert "works against DynamoDB Local" in result.stderr
+
+
+def test_verify_passes_a_sound_table_and_fails_a_damaged_one_without_writing(
+    dynamodb_local: Any, dynamodb_client: Any, backup: Path, movies_table: str, tmp_path: Path
+) -> None:
+    sound = mvdb(
+        "verify", "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--expect-count", "30", home=tmp_path
+    )
+    item = dynamodb_client.scan(TableName=movies_table, Limit=1)["Items"][0]
+    dynamodb_client.delete_item(TableName=movies_table, Key={"year": item["year"], "title": item["title"]})
+    before = dynamodb_client.scan(TableName=movies_table)["Count"]
+
+    damaged = mvdb(
+        "verify", "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--expect-count", "30", home=tmp_path
+    )
+
+    assert sound.returncode == 0, sound.stdout + sound.stderr
+    assert "PASS health" in sound.stdout
+    assert damaged.returncode == 1
+    assert "FAIL item count equals the backup's: 29 items, the backup holds 30" in damaged.stdout
+    assert dynamodb_client.scan(TableName=movies_table)["Count"] == before
