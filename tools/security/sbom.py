@@ -6,7 +6,7 @@ Every file in a zip is accounted for, or the SBOM is not written:
 * a file a wheel installed is listed in that wheel's ``RECORD`` with the same SHA-256; the wheel is
   a component with its version, purl and the SHA-256 of the exact wheel file (from pip's
   installation report for the same lock, platform and Python as the build, hash checking on);
-* our code is byte-for-byte its source in this repository (``SERVICE_PACKAGE``, ``EVENTS_PACKAGE``, ``HOOK_SOURCE``
+* our code is byte-for-byte its source in this repository (``SERVICE_PACKAGE``, ``HOOK_SOURCE``
   of tools/build/lambda_artifact.py); each file is a component with its SHA-256;
 * bytecode (``__pycache__/*.pyc``) belongs to whoever owns its source file.
 
@@ -44,14 +44,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
 
-from tools.build.lambda_artifact import (
-    EVENTS_PACKAGE,
-    HOOK_SOURCE,
-    LAMBDA_LOCK,
-    PLATFORM,
-    PYTHON_VERSION,
-    SERVICE_PACKAGE,
-)
+from tools.build.lambda_artifact import HOOK_SOURCE, LAMBDA_LOCK, PLATFORM, PYTHON_VERSION, SERVICE_PACKAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_LOCK = ROOT / "requirements" / "dev.txt"
@@ -92,7 +85,7 @@ def packages_in(artifact: Path) -> dict[str, str]:
 
 def our_source(path: str) -> Path | None:
     """The file of this repository that ``path`` (inside a zip) must equal, if it is our code."""
-    for source in (SERVICE_PACKAGE, EVENTS_PACKAGE, HOOK_SOURCE):
+    for source in (SERVICE_PACKAGE, HOOK_SOURCE):
         if source.is_file() and path == source.name:
             return source
         if source.is_dir() and path.startswith(f"{source.name}/"):
