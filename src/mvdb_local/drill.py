@@ -41,9 +41,6 @@ _DAMAGE_SEEN_BY = frozenset(
     {"item count equals the backup's", "content digest equals the backup's", "every stored ETag matches its document"}
 )
 _LOCAL_ENV = {
-    # DynamoDB Local accepts any credentials; these keep boto3 from looking for real ones.
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
@@ -79,6 +76,7 @@ def _timed(timings: dict[str, float], step: str, started: float) -> None:
 
 def run_drill(endpoint: str, output: Path, *, table: str | None = None) -> dict[str, Any]:
     """Run the drill against DynamoDB Local at ``endpoint``; returns the evidence (also written to disk)."""
+    from mvdb.cli import _LOCAL_CREDENTIALS
     from mvdb.loader import load_movies, read_records
     from mvdb.table_export import TableExists, back_up_table, restore_into_new_table
     from mvdb.verification.in_process import HandlerReadApi, serve_table
@@ -86,7 +84,9 @@ def run_drill(endpoint: str, output: Path, *, table: str | None = None) -> dict[
     from mvdb.verification.table_checks import inspect_table, table_results
     from mvdb_local.table import create_movies_table
 
-    os.environ.update(_LOCAL_ENV | {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
+    # DynamoDB Local accepts any credentials; these keep boto3 from looking for real ones.
+    credentials = {name.upper(): value for name, value in _LOCAL_CREDENTIALS.items()}
+    os.environ.update(_LOCAL_ENV | credentials | {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
     client = _client(endpoint)
     timings: dict[str, float] = {}
     source = table or f"mvdb-drill-{datetime.now(UTC):%Y%m%d%H%M%S}"
