@@ -212,14 +212,9 @@ def test_eventbridge_may_write_failed_job_events_to_that_log_group_only(stack: T
 # -- signals ---------------------------------------------------------------------------------------------
 
 
-def test_completed_dynamodb_restores_reach_the_validation_function(stack: Template) -> None:
-    rule = stack.properties("RestoreJobCompletedRule")
-    assert rule["EventPattern"] == {
-        "source": ["aws.backup"],
-        "detail-type": ["Restore Job State Change"],
-        "detail": {"status": ["COMPLETED"], "resourceType": ["DynamoDB"]},
-    }
-    assert [target["Arn"] for target in rule["Targets"]] == [ref("RestoreValidationFunctionArn")]
+def test_the_completed_restore_rule_invokes_the_validation_function(stack: Template) -> None:
+    targets = stack.properties("RestoreJobCompletedRule")["Targets"]
+    assert [target["Arn"] for target in targets] == [ref("RestoreValidationFunctionArn")]
 
 
 def test_every_alarm_notifies_the_topic_and_links_its_runbook_section(stack: Template) -> None:
@@ -261,3 +256,59 @@ def test_the_failed_job_alarms_count_their_rules_matches(stack: Template) -> Non
         assert properties["Dimensions"] == [{"Name": "RuleName", "Value": ref(rule)}]
         targets = stack.properties(rule)["Targets"]
         assert [t["Arn"] for t in targets] == [get_att("BackupJobEventsLogGroup", "Arn")]  # the events are kept
+
+
+# -- the rules against AWS Backup's events ----------------------------------------------------------------
+# Shaped as "Monitoring AWS Backup events using Amazon EventBridge" (AWS Backup developer guide) shows
+# them, with the values a DynamoDB table with advanced backup carries (resourceType
+# DynamoDB.FullyManaged, not the API's DynamoDB; restoreTestingPlanArn for a restore test).
+EVENTS = PROJECT_ROOT / "tests" / "events" / "aws"
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching for the parts these rules use: exact values, and {"prefix": ...}."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(key in event and matches(p, event[key]) for key, p in pattern.items())
+    return any(
+        event.startswith(option["prefix"]) if isinstance(option, dict) else event == option
+        for option in pattern
+        if isinstance(event, str)
+    )
+
+
+def event(name: str, **detail: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    document["detail"] |= detail
+    return document
+
+
+def pattern(stack: Template, rule: str) -> Any:
+    return stack.resolve(stack.properties(rule)["EventPattern"])
+
+
+def test_a_completed_restore_of_the_table_reaches_the_function_whatever_its_resource_type(stack: Template) -> None:
+    rule = pattern(stack, "RestoreJobCompletedRule")
+    assert matches(rule, event("backup_restore_job_completed"))
+    assert matches(rule, event("backup_restore_job_completed", resourceType="DynamoDB"))
+    assert not matches(rule, event("backup_restore_job_completed", status="RUNNING"))
+    other_table = "arn:aws:dynamodb:us-east-1:111122223333:table/orders"
+    assert not matches(rule, event("backup_restore_job_completed", sourceResourceArn=other_table))
+
+
+def test_a_failed_restore_of_a_dynamodb_table_is_recorded(stack: Template) -> None:
+    rule = pattern(stack, "RestoreJobFailedRule")
+    assert matches(rule, event("backup_restore_job_failed"))
+    assert matches(rule, event("backup_restore_job_failed", resourceType="DynamoDB", status="ABORTED"))
+    assert not matches(rule, event("backup_restore_job_failed", resourceType="EBS"))
+
+
+def test_a_failed_backup_of_the_table_is_recorded(stack: Template) -> None:
+    rule = pattern(stack, "BackupJobFailedRule")
+    assert matches(rule, event("backup_job_failed", resourceArn=TABLE_ARN))
+    assert not matches(rule, event("backup_job_failed", resourceArn=TABLE_ARN, state="COMPLETED"))
+    assert not matches(rule, event("backup_job_failed", resourceArn="arn:aws:dynamodb:us-east-1:1:table/orders"))
+
+
+def test_the_pattern_matcher_of_these_tests_refuses_what_eventbridge_refuses() -> None:
+    assert not matches({"detail": {"status": ["COMPLETED"]}}, {"detail": {}})
+    assert not matches({"detail": {"resourceType": [{"prefix": "DynamoDB"}]}}, {"detail": {"resourceType": "EBS"}})

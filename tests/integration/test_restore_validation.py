@@ -186,3 +186,14 @@ def test_a_job_that_is_not_this_plans_completed_restore_test_is_left_alone(
 
 def test_an_event_without_a_restore_job_is_ignored() -> None:
     assert lambda_handler({"detail-type": "Scheduled Event", "detail": {}}, None)["validated"] is False
+
+
+@pytest.mark.usefixtures("app_environment")
+def test_a_restore_test_of_an_advanced_dynamodb_backup_is_validated_too(
+    dynamodb_client: Any, restored_table: str
+) -> None:
+    backup = (
+        Backup().describes(restored_table, ResourceType="DynamoDB.FullyManaged").expects("VALIDATING", "SUCCESSFUL")
+    )
+
+    assert backup.validate(dynamodb_client)["validationStatus"] == "SUCCESSFUL"

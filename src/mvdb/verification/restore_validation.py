@@ -140,7 +140,8 @@ def _not_ours(job: Mapping[str, Any], plan_arn: str) -> str | None:
         return f"started by {created_by or 'no restore testing plan'}, not {plan_arn}"
     if job.get("Status") != "COMPLETED":
         return f"status {job.get('Status')}"
-    if job.get("ResourceType") != "DynamoDB" or ":table/" not in resource:
+    # "DynamoDB", or "DynamoDB.FullyManaged" for a backup with AWS Backup's advanced DynamoDB features.
+    if not str(job.get("ResourceType")).startswith("DynamoDB") or ":table/" not in resource:
         return f"not a DynamoDB table restore ({job.get('ResourceType')} {resource})"
     if not resource.split(":table/", 1)[1].startswith(RESTORE_TABLE_PREFIX):
         return f"{resource} is not a restore test's table ({RESTORE_TABLE_PREFIX}*)"
