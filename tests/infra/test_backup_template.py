@@ -242,7 +242,7 @@ def test_a_silent_drill_is_a_failure(stack: Template) -> None:
     assert silent["TreatMissingData"] == "breaching"
     assert (silent["ComparisonOperator"], silent["Threshold"]) == ("LessThanThreshold", 1)
     longest = stack.document["Parameters"]["RestoreValidationMaxSilenceDays"]["MaxValue"]
-    assert silent["Period"] * longest <= 7 * 86400  # the longest an alarm can look back
+    assert silent["Period"] * longest <= 7 * 86400  # a week of silence at most, whatever the parameter says
 
 
 def test_the_failed_job_alarms_count_their_rules_matches(stack: Template) -> None:

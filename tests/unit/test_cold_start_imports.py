@@ -23,6 +23,9 @@ DEFERRED = {
     "aws_lambda_powertools.event_handler.openapi.swagger_ui.html",
     "mvdb.loader",
     "mvdb.cli",
+    "mvdb.backup_cli",  # operator commands, and what only restores and drills use
+    "mvdb.table_export",
+    "mvdb.verification.restore_validation",
 }
 
 _PROBE = """
