@@ -1,4 +1,4 @@
-"""The movies table as the SAM template defines it: the single definition of its shape."""
+"""The movies table as the data stack defines it (infra/stacks/data.yaml): the single definition of its shape."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from mvdb_local import PROJECT_ROOT
 
 __all__ = ["TEMPLATE_PATH", "create_movies_table", "movies_table_definition"]
 
-TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"
+TEMPLATE_PATH = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"
 TABLE_RESOURCE = "MoviesTable"
 _SHAPE = ("KeySchema", "AttributeDefinitions", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 

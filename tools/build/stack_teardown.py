@@ -1,8 +1,8 @@
 """Delete an environment's stack (``make destroy ENV=...``), and in dev also what the stack retains.
 
-The template retains the movies table and its KMS keys in every environment (``DeletionPolicy``
-cannot follow a parameter; see the comment above ``MoviesTable``), so CloudFormation never
-deletes data. Outside dev that is the point: the table and keys stay after the stack is gone.
+The templates retain the movies table and the KMS keys in every environment (``DeletionPolicy``
+cannot follow a parameter; see the comment above ``MoviesTable`` in infra/stacks/data.yaml), so
+CloudFormation never deletes data. They live in nested stacks, which this tool looks into. Outside dev that is the point: the table and keys stay after the stack is gone.
 In dev, a teardown should leave nothing behind, so this tool notes the retained resources before
 deleting the stack, then deletes the table and schedules the keys' deletion (7 days, the minimum
 AWS allows; ``aws kms cancel-key-deletion`` undoes it meanwhile).
@@ -39,9 +39,10 @@ __all__ = [
 ]
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-# The types the template retains on deletion (DeletionPolicy: Retain).
+# The types the templates retain on deletion (DeletionPolicy: Retain).
 RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::KMS::Key")
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
+NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
 KEY_DELETION_WINDOW_DAYS = 7
 
 
@@ -66,16 +67,17 @@ def stack_name(config_file: Path, environment: str) -> str:
 
 
 def stack_resources(cloudformation: Any, stack: str, types: Sequence[str]) -> list[RetainedResource]:
-    """The resources of ``stack`` of the given types, with their physical ids."""
+    """The resources of ``stack`` and of its nested stacks (at any depth) of the given types."""
     found = []
     for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
         for summary in page["StackResourceSummaries"]:
-            if summary["ResourceType"] in types and summary.get("PhysicalResourceId"):
-                found.append(
-                    RetainedResource(
-                        summary["LogicalResourceId"], summary["ResourceType"], summary["PhysicalResourceId"]
-                    )
-                )
+            physical_id = summary.get("PhysicalResourceId")
+            if not physical_id:
+                continue
+            if summary["ResourceType"] == NESTED_STACK_TYPE:
+                found += stack_resources(cloudformation, physical_id, types)
+            elif summary["ResourceType"] in types:
+                found.append(RetainedResource(summary["LogicalResourceId"], summary["ResourceType"], physical_id))
     return found
 
 
