@@ -16,7 +16,8 @@ edit to, say, ``Timeout`` or ``Layers`` does not change the ID either.
 
 Hence: the function's ``AutoPublishCodeSha256`` is a parameter, and this module computes its
 value for one deploy: a SHA-256 of the function's properties and the ``Globals`` it inherits
-(as written, without ``Events``, ``DeploymentPreference`` and the version's own settings), the
+(as written, without ``Events``, ``DeploymentPreference``, the version's own settings and the
+reserved concurrency, which belongs to the function rather than to a version), the
 code (the zip's bytes for a local ``CodeUri``; the S3 URI that ``sam package`` content-addresses
 otherwise), and the value of every parameter those properties read, directly or through
 conditions. A deploy that changes none of them keeps the version; any other change publishes one.
@@ -43,9 +44,17 @@ from typing import Any
 
 __all__ = ["NOT_CONFIGURATION", "configuration_hashes", "parse_overrides", "referenced_parameters"]
 
-# Properties of a SAM function that are not part of a version: how it is invoked and deployed.
+# Properties of a SAM function that are not part of a version: how it is invoked and deployed, and
+# its reserved concurrency (a setting of the function, not of a version: PutFunctionConcurrency).
 NOT_CONFIGURATION = frozenset(
-    {"Events", "DeploymentPreference", "AutoPublishAlias", "AutoPublishCodeSha256", "VersionDescription"}
+    {
+        "Events",
+        "DeploymentPreference",
+        "AutoPublishAlias",
+        "AutoPublishCodeSha256",
+        "VersionDescription",
+        "ReservedConcurrentExecutions",
+    }
 )
 _SUB_NAME = re.compile(r"\$\{([^!}.][^}.]*)\}")
 
