@@ -24,16 +24,17 @@ test: lint typecheck check-security check-infra check-bootstrap check-pipelines 
 
 ##@ Checks
 lint: $(VENV)/.installed ## ruff lint and format check
-	$(VENV)/bin/ruff check src tests tools hooks
-	$(VENV)/bin/ruff format --check src tests tools hooks
+	$(VENV)/bin/ruff check src tests tools hooks functions
+	$(VENV)/bin/ruff format --check src tests tools hooks functions
 
 format: $(VENV)/.installed ## Format the code
-	$(VENV)/bin/ruff format src tests tools hooks
-	$(VENV)/bin/ruff check --fix src tests tools hooks
+	$(VENV)/bin/ruff format src tests tools hooks functions
+	$(VENV)/bin/ruff check --fix src tests tools hooks functions
 
-typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack and the pre-traffic hook
+typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack, the pre-traffic hook and the canary
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy hooks/pre_traffic
+	$(VENV)/bin/mypy functions/api_canary
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/deployed in test-deployed (one local stack for the whole suite).
@@ -81,7 +82,7 @@ audit: $(VENV)/.installed ## Known vulnerabilities in every lock file (offline D
 	fi
 
 bandit: $(VENV)/.installed ## Static security analysis of our code: no medium or high finding
-	$(VENV)/bin/bandit -q -r src tools hooks -ll
+	$(VENV)/bin/bandit -q -r src tools hooks functions -ll
 
 SECRETS_EXCLUDED := (^|/)(package-lock\.json|requirements/.*\.txt|data/moviedata\.json|\.secrets\.baseline)$$
 
@@ -219,7 +220,13 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no r
 	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE))" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
-.PHONY: check-pipelines check-bootstrap package deploy-artifact
+# The guard runs before anything is installed or called.
+verify-deploy: ## After a deploy, read-only: make verify-deploy STACK_NAME=mvdb-dev (AWS_REGION set); one line per fact
+	@test -n "$(STACK_NAME)" || { echo "error: STACK_NAME is required (e.g. make verify-deploy STACK_NAME=mvdb-dev)"; exit 2; }
+	@$(MAKE) --no-print-directory $(VENV)/.installed
+	$(PY) -m tools.build.verify_deploy --stack $(STACK_NAME)
+
+.PHONY: check-pipelines check-bootstrap package deploy-artifact verify-deploy
 
 ##@ Set-up (run by the targets above when needed)
 $(VENV)/.installed: requirements/dev.txt pyproject.toml

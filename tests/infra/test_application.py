@@ -58,13 +58,14 @@ def test_linking_refuses_a_logical_id_used_by_two_stacks() -> None:
 
 
 def test_linking_follows_parameters_in_and_outputs_out() -> None:
+    stack = {"TemplateURL": "child.yaml", "Parameters": {"Name": {"Ref": "AWS::StackName"}}}
+    queue = {"QueueName": {"Fn::GetAtt": ["Child", "Outputs.Topic"]}}
     root = {
         "Resources": {
-            "Child": {"Type": "AWS::CloudFormation::Stack",
-                      "Properties": {"TemplateURL": "child.yaml", "Parameters": {"Name": {"Ref": "AWS::StackName"}}}},
-            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::GetAtt": ["Child", "Outputs.Topic"]}}},
+            "Child": {"Type": "AWS::CloudFormation::Stack", "Properties": stack},
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": queue},
         }
-    }  # fmt: skip
+    }
     child = {
         "Parameters": {"Name": {"Type": "String"}},
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "${Name}-alarms"}}}},

@@ -238,9 +238,7 @@ def test_retained_resources_are_the_types_the_templates_retain() -> None:
 
     paths = [PROJECT_ROOT / "infra" / "template.yaml", *sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml"))]
     templates = [load_sam_template(path) for path in paths]
-    retained = {
-        r["Type"] for t in templates for r in t["Resources"].values() if r.get("DeletionPolicy") == "Retain"
-    }
+    retained = {r["Type"] for t in templates for r in t["Resources"].values() if r.get("DeletionPolicy") == "Retain"}
     assert retained == set(RETAINED_TYPES)
     assert RetainedResource("T", "AWS::DynamoDB::Table", "t").resource_type in retained
 

@@ -54,13 +54,18 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _config(stack: Any, client_id: str) -> dict[str, str]:
-    return {"API_URL": stack.api_url, "TOKEN_URL": stack.token_url, "USER_POOL_ID": USER_POOL_ID, "CLIENT_ID": client_id}
+    return {
+        "API_URL": stack.api_url,
+        "TOKEN_URL": stack.token_url,
+        "USER_POOL_ID": USER_POOL_ID,
+        "CLIENT_ID": client_id,
+    }
 
 
 def _cognito_answering(client_id: str, secret: str) -> tuple[Any, Stubber]:
-    cognito = boto3.session.Session(
-        aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
-    ).client("cognito-idp")
+    cognito = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1").client(
+        "cognito-idp"
+    )
     stubber = Stubber(cognito)
     stubber.add_response(
         "describe_user_pool_client",

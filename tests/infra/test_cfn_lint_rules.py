@@ -110,7 +110,8 @@ Resources:
   Signing:
     Type: AWS::Lambda::CodeSigningConfig
     Properties:
-      AllowedPublishers: {{SigningProfileVersionArns: [arn:aws:signer:us-east-1:111122223333:/signing-profiles/p/abcdefghij]}}
+      AllowedPublishers:
+        SigningProfileVersionArns: [arn:aws:signer:us-east-1:111122223333:/signing-profiles/p/abcdefghij]
       CodeSigningPolicies: {{UntrustedArtifactOnDeployment: !If [IsProd, Enforce, Warn]}}
   Function:
     Type: AWS::Lambda::Function

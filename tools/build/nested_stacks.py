@@ -111,7 +111,7 @@ def _bind_parameters(stack: str, nested: dict[str, Any], passed: Mapping[str, An
             if function == "Ref" and argument in values:
                 return copy.deepcopy(values[argument])
             if function == "Fn::Sub":
-                return _substitute(argument, lambda name: values.get(name), path, visit)
+                return _substitute(argument, values.get, path, visit)
         if isinstance(node, dict):
             return {key: visit(value) for key, value in node.items()}
         if isinstance(node, list):

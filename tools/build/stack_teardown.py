@@ -2,7 +2,8 @@
 
 The templates retain the movies table and the KMS keys in every environment (``DeletionPolicy``
 cannot follow a parameter; see the comment above ``MoviesTable`` in infra/stacks/data.yaml), so
-CloudFormation never deletes data. They live in nested stacks, which this tool looks into. Outside dev that is the point: the table and keys stay after the stack is gone.
+CloudFormation never deletes data. They live in nested stacks, which this tool looks into.
+Outside dev that is the point: the table and keys stay after the stack is gone.
 In dev, a teardown should leave nothing behind, so this tool notes the retained resources before
 deleting the stack, then deletes the table and schedules the keys' deletion (7 days, the minimum
 AWS allows; ``aws kms cancel-key-deletion`` undoes it meanwhile).

@@ -85,7 +85,9 @@ def samconfig_values(template_path: Path | None) -> list[dict[str, str]]:
     config = tomllib.loads(config_file.read_text(encoding="utf-8"))
     environments = []
     for section in config.values():
-        overrides = section.get("deploy", {}).get("parameters", {}).get("parameter_overrides") if isinstance(section, dict) else None
+        if not isinstance(section, dict):
+            continue
+        overrides = section.get("deploy", {}).get("parameters", {}).get("parameter_overrides")
         if isinstance(overrides, str):
             environments.append(dict(pair.split("=", 1) for pair in shlex.split(overrides) if "=" in pair))
     return environments
@@ -111,7 +113,9 @@ def scenarios(
     names = sorted(set(parameters))
     declared = template.get("Parameters") or {}
     environments = samconfig_values(template_path)
-    choices = [_candidates(declared.get(name, {}), (env[name] for env in environments if name in env)) for name in names]
+    choices = [
+        _candidates(declared.get(name, {}), (env[name] for env in environments if name in env)) for name in names
+    ]
     for count, combination in enumerate(itertools.product(*choices)):
         if count >= MAX_SCENARIOS:
             return

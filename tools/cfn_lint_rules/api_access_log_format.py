@@ -8,7 +8,7 @@ AWS::Serverless::Api (AccessLogSetting).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -20,7 +20,7 @@ class ApiAccessLogFormat(CloudFormationLintRule):
     shortdesc = "API access log format: one line, with $context.requestId or $context.extendedRequestId"
     description = "API Gateway rejects an access log format without a request ID variable"
     source_url = "https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-access-logging.html"
-    tags = ["resources", "apigateway", "project"]
+    tags: ClassVar[list[str]] = ["resources", "apigateway", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches = []

@@ -12,7 +12,7 @@ is exactly what makes such a template pass.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -37,7 +37,7 @@ class CodeSigningLayers(CloudFormationLintRule):
     shortdesc = "Enforced code signing: every layer signed by a trusted profile"
     description = "With UntrustedArtifactOnDeployment Enforce, Lambda refuses layers no trusted profile signed"
     source_url = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-codesigning.html"
-    tags = ["resources", "lambda", "project"]
+    tags: ClassVar[list[str]] = ["resources", "lambda", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         template = cfn.template
@@ -65,6 +65,7 @@ class CodeSigningLayers(CloudFormationLintRule):
                     matches[name] = RuleMatch(
                         ["Resources", name, "Properties", "Layers"],
                         f"{name}: code signing is enforced with {values} and the layers {foreign} are not built and "
-                        "signed with the function; Lambda refuses them. Refuse that combination in the template's Rules.",
+                        "signed with the function; Lambda refuses them. Refuse that combination in the template's "
+                        "Rules.",
                     )
         return list(matches.values())

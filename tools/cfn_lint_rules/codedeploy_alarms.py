@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -51,7 +51,7 @@ class CodeDeployMetricAlarms(CloudFormationLintRule):
     shortdesc = "CodeDeploy rollback alarms are metric alarms, at most 10"
     description = "DescribeAlarms without AlarmTypes returns no composite alarm; a deployment group takes 10 alarms"
     source_url = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html"
-    tags = ["resources", "codedeploy", "cloudwatch", "project"]
+    tags: ClassVar[list[str]] = ["resources", "codedeploy", "cloudwatch", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         template_path = Path(cfn.filename) if cfn.filename else None

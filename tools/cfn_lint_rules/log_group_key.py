@@ -9,7 +9,7 @@ followed through Ref/Fn::GetAtt; a key passed in from elsewhere is its own templ
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -23,8 +23,10 @@ def _admits_logs(key_policy: Any) -> bool:
         principal = json.dumps(statement.get("Principal", {}), default=str)
         actions = statement.get("Action", [])
         actions = set(actions if isinstance(actions, list) else [actions])
-        if "logs." in principal and ".amazonaws.com" in principal and {"kms:Encrypt", "kms:Decrypt"} <= actions | (
-            USE_ACTIONS if "kms:*" in actions else set()
+        if (
+            "logs." in principal
+            and ".amazonaws.com" in principal
+            and {"kms:Encrypt", "kms:Decrypt"} <= actions | (USE_ACTIONS if "kms:*" in actions else set())
         ):
             return True
     return False
@@ -35,7 +37,7 @@ class LogGroupKey(CloudFormationLintRule):
     shortdesc = "A log group's KMS key admits CloudWatch Logs"
     description = "The key policy of a log group's KMS key must allow logs.<region>.amazonaws.com to use it"
     source_url = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
-    tags = ["resources", "logs", "kms", "project"]
+    tags: ClassVar[list[str]] = ["resources", "logs", "kms", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         resources = cfn.template.get("Resources") or {}

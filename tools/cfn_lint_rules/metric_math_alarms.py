@@ -8,7 +8,7 @@ ReturnData defaults to true, so every query but one must say false.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -18,7 +18,7 @@ class MetricMathReturnsOneSeries(CloudFormationLintRule):
     shortdesc = "Metric-math alarms: exactly one query with ReturnData true"
     description = "PutMetricAlarm takes one returned series: ReturnData true on one query, false on the others"
     source_url = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html"
-    tags = ["resources", "cloudwatch", "project"]
+    tags: ClassVar[list[str]] = ["resources", "cloudwatch", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches = []
@@ -26,7 +26,9 @@ class MetricMathReturnsOneSeries(CloudFormationLintRule):
             metrics = (resource.get("Properties") or {}).get("Metrics")
             if not isinstance(metrics, list):
                 continue
-            returned = [m.get("Id") for m in metrics if isinstance(m, dict) and m.get("ReturnData", True) in (True, "true")]
+            returned = [
+                m.get("Id") for m in metrics if isinstance(m, dict) and m.get("ReturnData", True) in (True, "true")
+            ]
             if len(returned) != 1:
                 matches.append(
                     RuleMatch(

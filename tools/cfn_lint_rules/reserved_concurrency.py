@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -47,7 +47,7 @@ class ReservedConcurrency(CloudFormationLintRule):
     shortdesc = "Reserved concurrency leaves 100 unreserved executions and is never 0"
     description = "Lambda keeps at least 100 executions unreserved; a reservation of 0 throttles every call"
     source_url = "https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html"
-    tags = ["resources", "lambda", "project"]
+    tags: ClassVar[list[str]] = ["resources", "lambda", "project"]
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,7 +71,8 @@ class ReservedConcurrency(CloudFormationLintRule):
                 if amount == 0:
                     where = ("Resources", name, "Properties", "ReservedConcurrentExecutions")
                     matches[where] = RuleMatch(
-                        list(where), f"{name} reserves 0 concurrent executions ({values}): every invocation is throttled"
+                        list(where),
+                        f"{name} reserves 0 concurrent executions ({values}): every invocation is throttled",
                     )
             needed = sum(v for v in reserved.values() if v) + UNRESERVED_MINIMUM
             if needed > quota:

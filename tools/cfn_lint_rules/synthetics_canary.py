@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -70,8 +70,10 @@ class SyntheticsActiveTracing(CloudFormationLintRule):
     id = "E9102"
     shortdesc = "Synthetics canaries trace actively only on Node.js runtimes"
     description = "ActiveTracing needs a syn-nodejs-2.0 or later runtime (and no Firefox browser)"
-    source_url = "https://docs.aws.amazon.com/AmazonCloudWatchSynthetics/latest/APIReference/API_CanaryRunConfigInput.html"
-    tags = ["resources", "synthetics", "project"]
+    source_url = (
+        "https://docs.aws.amazon.com/AmazonCloudWatchSynthetics/latest/APIReference/API_CanaryRunConfigInput.html"
+    )
+    tags: ClassVar[list[str]] = ["resources", "synthetics", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         return _unique(
@@ -92,7 +94,7 @@ class SyntheticsDeprecatedRuntime(CloudFormationLintRule):
     shortdesc = "Synthetics canaries use a runtime that is not deprecated"
     description = "You can't create canaries using deprecated runtime versions"
     source_url = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Runtime_Support_Policy.html"
-    tags = ["resources", "synthetics", "project"]
+    tags: ClassVar[list[str]] = ["resources", "synthetics", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches = [

@@ -9,7 +9,7 @@ key and value in the CustomResponseBodies setting for the WebACL or RuleGroup wh
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -32,7 +32,7 @@ class WafCustomResponse(CloudFormationLintRule):
     shortdesc = "WAF custom responses: no Content-Type header, only defined bodies"
     description = "A WAF CustomResponse may set any header but content-type, and references a defined body"
     source_url = "https://docs.aws.amazon.com/waf/latest/APIReference/API_CustomResponse.html"
-    tags = ["resources", "wafv2", "project"]
+    tags: ClassVar[list[str]] = ["resources", "wafv2", "project"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches = []
