@@ -48,7 +48,8 @@ def call(
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))  # noqa: S310
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310  # nosec B310 - https checked above
+        # The scheme was checked above: https, or plain http to the loopback only.
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310  # nosec B310
             status, payload, request_id = response.status, response.read(), response.headers.get("X-Request-Id")
     except urllib.error.HTTPError as error:
         status, payload, request_id = error.code, error.read(), error.headers.get("X-Request-Id")
