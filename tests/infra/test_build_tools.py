@@ -130,7 +130,8 @@ class _Clients:
 
     def __init__(self) -> None:
         session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="eu-west-1")
-        self.clients = {name: session.client(name) for name in ("cloudformation", "dynamodb", "kms", "cognito-idp")}
+        services = ("cloudformation", "dynamodb", "kms", "cognito-idp", "s3")
+        self.clients = {name: session.client(name) for name in services}
         self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
         for stubber in self.stubbers.values():
             stubber.activate()
@@ -148,6 +149,7 @@ class _Clients:
                 ("MoviesFunction", "AWS::Lambda::Function", f"{stack}-MoviesFunction-1ABC"),
                 ("Identity", "AWS::CloudFormation::Stack", nested % "Identity"),
                 ("Telemetry", "AWS::CloudFormation::Stack", nested % "Telemetry"),
+                ("Canary", "AWS::CloudFormation::Stack", nested % "Canary"),
             ],
         )
         self._expect_listing(
@@ -159,6 +161,30 @@ class _Clients:
         )
         self._expect_listing(nested % "Identity", [("MoviesUserPool", "AWS::Cognito::UserPool", "eu-west-1_POOL")])
         self._expect_listing(nested % "Telemetry", [("ObservabilityKey", "AWS::KMS::Key", "key-logs")])
+        self._expect_listing(nested % "Canary", [("CanaryArtifactsBucket", "AWS::S3::Bucket", f"{stack}-reports")])
+        # The canary's versioned report bucket is emptied, every version and delete marker, before the delete.
+        self.stubbers["s3"].add_response(
+            "list_object_versions",
+            {
+                "Versions": [{"Key": "runs/1/report.json", "VersionId": "v1"}],
+                "DeleteMarkers": [{"Key": "runs/0/report.json", "VersionId": "v0"}],
+            },
+            {"Bucket": f"{stack}-reports"},
+        )
+        self.stubbers["s3"].add_response(
+            "delete_objects",
+            {},
+            {
+                "Bucket": f"{stack}-reports",
+                "Delete": {
+                    "Objects": [
+                        {"Key": "runs/1/report.json", "VersionId": "v1"},
+                        {"Key": "runs/0/report.json", "VersionId": "v0"},
+                    ],
+                    "Quiet": True,
+                },
+            },
+        )
 
     def _expect_listing(self, stack: str, summaries: list[tuple[str, str, str]]) -> None:
         self.stubbers["cloudformation"].add_response(
@@ -204,8 +230,9 @@ def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: Non
 
     assert deleted == [True]
     clients.assert_all_called()  # and the dev user pool, never protected, was left to CloudFormation
-    assert report[0] == "deleted stack mvdb-dev"
-    assert report[1] == "deleted table mvdb-dev-Data-1ABC-MoviesTable-1ABC"  # the table goes before its key
+    assert report[0] == "emptied bucket mvdb-dev-reports (2 object versions)"
+    assert report[1] == "deleted stack mvdb-dev"
+    assert report[2] == "deleted table mvdb-dev-Data-1ABC-MoviesTable-1ABC"  # the table goes before its key
 
 
 def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_and_keys(no_network: None) -> None:
@@ -227,7 +254,11 @@ def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_a
 
     assert deleted == [True]
     clients.assert_all_called()  # and neither delete_table nor schedule_key_deletion was called
-    assert report[:2] == ["lifted the deletion protection of user pool eu-west-1_POOL", "deleted stack mvdb-staging"]
+    assert report[:3] == [
+        "lifted the deletion protection of user pool eu-west-1_POOL",
+        "emptied bucket mvdb-staging-reports (2 object versions)",
+        "deleted stack mvdb-staging",
+    ]
     assert "kept AWS::DynamoDB::Table mvdb-staging-Data-1ABC-MoviesTable-1ABC (retained outside dev)" in report
 
 

@@ -10,7 +10,8 @@ AWS allows; ``aws kms cancel-key-deletion`` undoes it meanwhile).
 
 Outside dev the user pool has deletion protection, which would make CloudFormation's delete
 fail halfway; having been asked to delete the stack, this lifts it first (keeping the pool
-closed to sign-up) and says so.
+closed to sign-up) and says so. For the same reason it empties the buckets the stacks delete
+(the canary's reports, versioned): CloudFormation cannot delete a bucket that holds objects.
 
 prod is refused unless ``--confirm-prod`` is given (``make destroy`` passes it only with
 ``CONFIRM_PROD_DESTROY=yes``).
@@ -32,6 +33,7 @@ from typing import Any
 __all__ = [
     "RetainedResource",
     "TeardownRefused",
+    "empty_bucket",
     "lift_user_pool_protection",
     "remove_retained",
     "stack_name",
@@ -43,6 +45,7 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 # The types the templates retain on deletion (DeletionPolicy: Retain).
 RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::KMS::Key")
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
+BUCKET_TYPE = "AWS::S3::Bucket"
 NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
 KEY_DELETION_WINDOW_DAYS = 7
 
@@ -99,6 +102,20 @@ def lift_user_pool_protection(cognito: Any, user_pool_id: str) -> str:
     return f"lifted the deletion protection of user pool {user_pool_id}"
 
 
+def empty_bucket(s3: Any, bucket: str) -> str:
+    """Delete every object version and delete marker of ``bucket`` (it is about to be deleted)."""
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            removed += len(objects)
+    return f"emptied bucket {bucket} ({removed} object versions)"
+
+
 def remove_retained(resources: Sequence[RetainedResource], *, dynamodb: Any, kms: Any) -> list[str]:
     """Delete retained tables and schedule retained keys for deletion; returns what was done."""
     done = []
@@ -129,12 +146,14 @@ def teardown(
             "refusing to delete the prod stack without explicit confirmation (CONFIRM_PROD_DESTROY=yes)"
         )
     # Noted before deletion: once the stack is gone, nothing records which table and keys were its.
-    resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE))
+    resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE, BUCKET_TYPE))
     retained = [r for r in resources if r.resource_type in RETAINED_TYPES]
     report = []
     if environment != "dev":
         for pool in (r for r in resources if r.resource_type == USER_POOL_TYPE):
             report.append(lift_user_pool_protection(clients("cognito-idp"), pool.physical_id))
+    for bucket in (r for r in resources if r.resource_type == BUCKET_TYPE):
+        report.append(empty_bucket(clients("s3"), bucket.physical_id))
     delete_stack()
     report.append(f"deleted stack {stack}")
     if environment == "dev":
