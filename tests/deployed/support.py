@@ -107,14 +107,16 @@ class StackUnderTest:
         )
 
     def refused_for_scope(self) -> set[int]:
-        """The statuses a valid token lacking the method's scope may get.
+        """The status a valid token lacking the method's scope gets.
 
-        Locally the stand-in answers 403, as the service's own check does. On AWS the REST
-        API's Cognito authorizer decides before the function runs, and it answers a token whose
-        scopes do not match the method's AuthorizationScopes with 401 Unauthorized (not 403):
-        either way the request never reaches the function, which is what the tests must prove.
+        On AWS the REST API's Cognito authorizer decides before the function runs: "the method call
+        succeeds if any scope that's specified on the method ... matches a scope that's claimed in
+        the incoming token. Otherwise, the call fails with a 401 Unauthorized response" (API Gateway
+        developer guide, "Integrate a REST API with an Amazon Cognito user pool"). Locally the
+        stand-in answers 403, as the service's own check does. Either way the request never
+        reaches the function, which is what the tests must prove.
         """
-        return {401, 403} if self.on_aws else {403}
+        return {401} if self.on_aws else {403}
 
 
 @dataclass(frozen=True)

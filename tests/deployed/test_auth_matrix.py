@@ -118,8 +118,9 @@ ROUTES = {
     "delete_movie": Route("DELETE /movies/{year}/{title}", "DELETE", Target.FRESH, lambda movie: movie.path),
 }
 
-# The specification: the status each caller gets on each route. On AWS a 403 cell may also be
-# 401 (see StackUnderTest.refused_for_scope); every other cell is the same everywhere.
+# The specification: the status each caller gets on each route. A 403 cell (a valid token without the
+# method's scope) is 401 on AWS, as API Gateway documents (StackUnderTest.refused_for_scope); every
+# other cell is the same everywhere.
 #                   no_token malformed expired forged unsigned read write
 EXPECTED_STATUS = {
     "root":          (200,     200,      200,    200,   200,     200, 200),

@@ -190,6 +190,9 @@ def test_saved_queries_answer_the_common_questions(template: Template) -> None:
 def test_the_synthetic_check_runs_every_5_minutes_and_can_be_turned_off(template: Template) -> None:
     canary = template.properties("ApiCanary")
     assert canary["Schedule"]["Expression"] == "rate(5 minutes)"
+    # Synthetics traces actively only on syn-nodejs-2.0 or later; the canary runs on Python.
+    assert canary["RunConfig"]["ActiveTracing"] is False
+    assert template.parameters["CanaryRuntimeVersion"].startswith("syn-python-selenium-")
     assert "/health" in canary["Code"]["Script"] and "oauth2/token" in json.dumps(canary)
     assert template.with_parameters(SyntheticCanary="Disabled", Environment="prod").exists("ApiCanary") is False
     assert (

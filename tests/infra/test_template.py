@@ -382,7 +382,10 @@ def test_gateway_errors_are_problem_json(template: Template) -> None:
         # $context.error.messageString is a quoted JSON string: substitute one to check the shape.
         document = json.loads(body.replace("$context.error.messageString", '"message"'))
         assert {"type", "title", "detail", "code"} <= set(document), name
-    assert json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"])["status"] == 401
+    unauthorized = json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"])
+    assert unauthorized["status"] == 401
+    # API Gateway's Cognito authorizer answers a token lacking the method's scope with 401 too.
+    assert "scope" in unauthorized["detail"]
 
 
 # -- auth ---------------------------------------------------------------------------------------
@@ -434,7 +437,12 @@ def test_waf_applies_a_per_ip_rate_limit_and_the_managed_rule_sets(template: Tem
     rules = {rule["Name"]: rule for rule in acl["Rules"]}
     rate = rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
     assert rate == {"AggregateKeyType": "IP", "Limit": ref("WafRateLimitPerIp")}
-    assert rules["RateLimitPerIp"]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    response = rules["RateLimitPerIp"]["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    # WAF refuses a content-type header ("any header name except for content-type", WAF API reference);
+    # the body's ContentType sets it.
+    assert {h["Name"].lower() for h in response["ResponseHeaders"]} == {"retry-after"}
+    assert acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]["ContentType"] == "APPLICATION_JSON"
     for managed in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
         statement = rules[managed]["Statement"]["ManagedRuleGroupStatement"]
         assert statement == {"VendorName": "AWS", "Name": managed}
