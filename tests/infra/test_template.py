@@ -224,6 +224,18 @@ def test_api_may_invoke_only_the_live_alias(template: Template) -> None:
         assert properties["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == ref("MoviesApi"), name
 
 
+def test_every_role_of_the_application_carries_the_permissions_boundary_the_pipeline_passes(template: Template) -> None:
+    # The bootstrap's execution role may create roles only with its boundary attached.
+    roles = template.of_type("AWS::IAM::Role")
+    assert {"MoviesFunctionRole", "PreTrafficHookFunctionRole", "CodeDeployServiceRole", "ApiCanaryRole"} <= set(roles)
+    for name in roles:
+        bounded = template.with_parameters(PermissionsBoundaryArn="arn:aws:iam::111122223333:policy/mvdb-boundary")
+        assert bounded.resolve(template.properties(name))["PermissionsBoundary"] == (
+            "arn:aws:iam::111122223333:policy/mvdb-boundary"
+        ), name
+        assert "PermissionsBoundary" not in template.resolve(template.properties(name)), name
+
+
 # -- safe deployments ---------------------------------------------------------------------------
 
 
