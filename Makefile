@@ -35,9 +35,10 @@ format: $(VENV)/.installed ## Format the code
 	$(VENV)/bin/ruff format src tests tools functions
 	$(VENV)/bin/ruff check --fix src tests tools functions
 
-typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack and the pre-traffic hook
+typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack, the pre-traffic hook and the canary
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy functions/pre_traffic_hook
+	$(VENV)/bin/mypy functions/api_canary
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
@@ -125,7 +126,14 @@ SAM_PYTHON := .tools/sam/bin/python
 CHECKOV := .tools/checkov/bin/checkov
 SAM_CONFIG := $(CURDIR)/infra/samconfig.toml
 TEMPLATE := infra/template.yaml
+# The root template's nested applications, one concern each (docs/adr/0001-*).
+NESTED_TEMPLATES := $(sort $(wildcard infra/stacks/*.yaml))
+INFRA_TEMPLATES := $(TEMPLATE) $(NESTED_TEMPLATES)
 TRANSLATED := build/infra/template.json
+# Project cfn-lint rules (service rules the schemas lack), run on every template and the translation.
+CFN_LINT := PYTHONPATH=$(CURDIR) $(VENV)/bin/cfn-lint --append-rules tools/cfn_lint_rules
+# Parameters a deploy computes (no default in the template): a stand-in value for the offline translation.
+OFFLINE_PARAMETERS := -p FunctionConfigurationSha256=0000000000000000000000000000000000000000000000000000000000000000
 OFFLINE_REGION := us-east-1
 LAMBDA_ARTIFACTS := build/lambda/mvdb.zip build/lambda/pre-traffic-hook.zip
 SBOM := build/lambda/mvdb.sbom.cdx.json
@@ -141,7 +149,7 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV) --template $(TEMPLATE))" \
 	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --no-resolve-s3) $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
@@ -153,12 +161,18 @@ destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs
 	$(PY) -m tools.build.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
 	  $(if $(filter yes,$(CONFIRM_PROD_DESTROY)),--confirm-prod)
 
-check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: sam validate, cfn-lint + checkov on template and translation, tests/infra
-	$(SAM) validate --lint --template-file $(TEMPLATE) --region $(OFFLINE_REGION)
-	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION)
-	$(VENV)/bin/cfn-lint --regions $(OFFLINE_REGION) -- $(TEMPLATE) $(TRANSLATED)
-	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(TEMPLATE) --file $(TRANSLATED)
+check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: rendered copies, sam validate, cfn-lint (+ project rules) and checkov on every template and the translation, tests/infra
+	$(PY) -m tools.build.render_infra --check $(INFRA_TEMPLATES)
+	printf '%s\n' $(INFRA_TEMPLATES) | xargs -P 2 -I{} $(SAM) validate --lint --template-file {} --region $(OFFLINE_REGION)
+	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION) $(OFFLINE_PARAMETERS)
+	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(INFRA_TEMPLATES)
+	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
+	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
 	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_bootstrap_template.py
+
+render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the canary script) into them
+	$(PY) -m tools.build.render_infra --write $(INFRA_TEMPLATES)
 
 # The SAM CLI and checkov pin dependencies that clash with the project's; each has its own venv.
 .tools/sam/.installed: requirements/tools-sam.txt
@@ -171,7 +185,7 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 	.tools/checkov/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-checkov.txt
 	@touch $@
 
-.PHONY: build deploy destroy check-infra
+.PHONY: build deploy destroy check-infra render-infra
 
 ##@ Pipelines
 # bitbucket-pipelines.yml and .github/workflows/ call these; docs/cicd.md explains the flow.
@@ -216,10 +230,16 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no r
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --no-resolve-s3 \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE))" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
-.PHONY: check-pipelines check-bootstrap package deploy-artifact
+# The guard runs before anything is installed or called.
+verify-deploy: ## After a deploy, read-only: make verify-deploy STACK_NAME=mvdb-dev (AWS_REGION set); one line per fact
+	@test -n "$(STACK_NAME)" || { echo "error: STACK_NAME is required (e.g. make verify-deploy STACK_NAME=mvdb-dev)"; exit 2; }
+	@$(MAKE) --no-print-directory $(VENV)/.installed
+	$(PY) -m tools.build.verify_deploy --stack $(STACK_NAME)
+
+.PHONY: check-pipelines check-bootstrap package deploy-artifact verify-deploy
 
 ##@ Set-up (run by the targets above when needed)
 # Every pip install takes hash-checked wheels only: --require-hashes refuses anything the lock does
