@@ -13,6 +13,15 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
+# A tool's own venv, created and filled under a lock: tests run make from two xdist workers at once,
+# and an unlocked second make finds bin/python before ensurepip has written pip (the CI failure
+# of stop 18). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
+define tool_venv
+	@mkdir -p .tools
+	flock .tools/.$(1).lock bash -c '.tools/$(1)/bin/python -c "" 2>/dev/null || $(PYTHON) -m venv --clear .tools/$(1); .tools/$(1)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r $(2)'
+	@touch $@
+endef
+
 ##@ Everyday
 help: ## Show the targets
 	@awk 'BEGIN{FS=":.*## "} /^##@/{printf "\n%s\n", substr($$0,5)} /^[a-zA-Z_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,9 +70,7 @@ bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold
 	$(PY) -m tools.bench.run
 
 .tools/otel/.installed: requirements/tools-otel.txt
-	@test -x .tools/otel/bin/python || $(PYTHON) -m venv .tools/otel
-	.tools/otel/bin/pip install -q --require-hashes --only-binary=:all: -r requirements/tools-otel.txt
-	@touch $@
+	$(call tool_venv,otel,requirements/tools-otel.txt)
 
 load-test: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
 	$(PY) tools/load_test/run.py --users 50 --duration 60s
@@ -113,9 +120,7 @@ npm-audit: $(VENV)/.installed ## npm audit of the local-only npm tools (online; 
 	@$(AUDIT_ONLINE) --npm --unreachable $(if $(PIPELINE),fail,note)
 
 .tools/audit/.installed: requirements/tools-audit.txt
-	@test -x .tools/audit/bin/python || $(PYTHON) -m venv .tools/audit
-	.tools/audit/bin/pip install -q --require-hashes --only-binary=:all: -r requirements/tools-audit.txt
-	@touch $@
+	$(call tool_venv,audit,requirements/tools-audit.txt)
 
 ##@ Infrastructure
 # ENV picks the section of infra/samconfig.toml (dev|staging|prod). The offline gates translate
@@ -176,14 +181,10 @@ render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the c
 
 # The SAM CLI and checkov pin dependencies that clash with the project's; each has its own venv.
 .tools/sam/.installed: requirements/tools-sam.txt
-	@test -x .tools/sam/bin/python || $(PYTHON) -m venv .tools/sam
-	.tools/sam/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-sam.txt
-	@touch $@
+	$(call tool_venv,sam,requirements/tools-sam.txt)
 
 .tools/checkov/.installed: requirements/tools-checkov.txt
-	@test -x .tools/checkov/bin/python || $(PYTHON) -m venv .tools/checkov
-	.tools/checkov/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-checkov.txt
-	@touch $@
+	$(call tool_venv,checkov,requirements/tools-checkov.txt)
 
 .PHONY: build deploy destroy check-infra render-infra
 
