@@ -129,7 +129,7 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV))" \
 	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --no-resolve-s3) $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
@@ -138,7 +138,7 @@ destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs
 	@if [ "$(ENV)" = prod ] && [ "$(CONFIRM_PROD_DESTROY)" != yes ]; then \
 	  echo "error: refusing to destroy prod; if you really mean it: make destroy ENV=prod CONFIRM_PROD_DESTROY=yes"; exit 2; fi
 	@$(MAKE) --no-print-directory $(VENV)/.installed .tools/sam/.installed
-	$(PY) -m tools.build.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
+	$(PY) -m tools.deploy.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
 	  $(if $(filter yes,$(CONFIRM_PROD_DESTROY)),--confirm-prod)
 
 check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: sam validate, cfn-lint + checkov on template and translation, tests/infra
@@ -203,7 +203,7 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no r
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --no-resolve-s3 \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV))" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
 .PHONY: check-pipelines check-bootstrap package deploy-artifact

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.build.deploy_parameters import overrides
+from tools.deploy.deploy_parameters import overrides
 
 pytestmark = pytest.mark.infra
 

@@ -5,7 +5,7 @@ plus the per-account values that do not belong in the repository, taken from the
 ``sam deploy --parameter-overrides`` replaces samconfig's overrides instead of adding to them,
 so the two are merged here. Standard library only: it runs in the SAM CLI's own environment.
 
-Usage: ``python -m tools.build.deploy_parameters <env>`` prints the overrides on one line.
+Usage: ``python -m tools.deploy.deploy_parameters <env>`` prints the overrides on one line.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def overrides(environment: str, environ: Mapping[str, str], samconfig: Path = SA
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m tools.build.deploy_parameters <dev|staging|prod>", file=sys.stderr)
+        print("usage: python -m tools.deploy.deploy_parameters <dev|staging|prod>", file=sys.stderr)
         return 2
     print(overrides(args[0], os.environ))
     return 0
