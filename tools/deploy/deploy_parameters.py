@@ -22,6 +22,7 @@ ACCOUNT_PARAMETERS = {
     "AlarmEmail": "ALARM_EMAIL",
     "AuthDomainPrefix": "AUTH_DOMAIN_PREFIX",
     "CorsAllowOrigins": "CORS_ALLOW_ORIGINS",
+    "PermissionsBoundaryArn": "PERMISSIONS_BOUNDARY_ARN",
     "RunbookBaseUrl": "RUNBOOK_BASE_URL",
     "TracingLayerArn": "TRACING_LAYER_ARN",
     "TrustedSigningProfileVersionArn": "TRUSTED_SIGNING_PROFILE_VERSION_ARN",
