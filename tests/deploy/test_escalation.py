@@ -5,7 +5,7 @@ execution role, and any role that execution role manages to create (an attacker 
 dev run writes the dev template: a "backdoor" role with ``*:*``, trusted by whoever they like).
 Each attempt below is one way to get code running in prod, to read prod's data or secrets, or to
 escape the environment; IAM's verdict comes from tests/infra/iam_evaluation.py over the
-bootstrap as deployed (tests/infra/bootstrap_model.py), in both account models of docs/cicd.md:
+bootstrap as deployed (tests/deploy/bootstrap_model.py), in both account models of docs/cicd.md:
 one account per environment (the default) and one shared account.
 
 ``MVDB_BOOTSTRAP_SOURCE`` points the suite at another bootstrap (a directory like
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.bootstrap_model import (
+from tests.deploy.bootstrap_model import (
     APP,
     BITBUCKET_ENVIRONMENT,
     BITBUCKET_REPOSITORY,
