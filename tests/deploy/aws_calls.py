@@ -18,6 +18,13 @@ Authorization Reference and the services' guides:
   (``cloudformation:RoleArn``, and iam:PassRole of it to CloudFormation), its tags
   (``aws:RequestTag/*``, ``aws:TagKeys``), the transform the template declares (authorized on the
   transform's ARN) and the read of its TemplateURL, made with the caller's credentials.
+* Nested stacks (``nested_stack_requests``): what CloudFormation then does for each nested stack
+  of the root template, with the stack's service role ("When you specify a service role,
+  CloudFormation always uses that role for all operations that are performed on that stack",
+  CloudFormation user guide, service role): CreateStack of ``<root>-<logical id>-<suffix>``,
+  iam:PassRole of the service role to CloudFormation (the nested stack runs as the same role),
+  and the read of the nested TemplateURL (s3:GetObject, and kms:Decrypt through S3 for an object
+  encrypted with the artifacts key).
 * AWS Signer: StartSigningJob on the profile's ARN, DescribeSigningJob on the job's; the
   signing job then reads and writes S3 on the caller's behalf (recorded as such).
 
@@ -35,7 +42,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["IamRequest", "RecordedCall", "iam_requests", "operation_of", "read_recording"]
+from tools.deploy.recording_endpoint import ENDPOINT_PATH
+
+__all__ = [
+    "IamRequest",
+    "RecordedCall",
+    "iam_requests",
+    "nested_stack_requests",
+    "operation_of",
+    "read_recording",
+    "s3_object",
+]
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,37 @@ def _s3(
     raise AssertionError(f"{label}: teach tests/deploy/aws_calls.py which IAM requests {operation} makes")
 
 
+# The URL forms the SAM CLI writes for an uploaded object: path-style (``to_path_style_s3_url``:
+# the endpoint, then bucket and key; the recording stand-in's endpoint ends in a path shaped like an
+# S3 host name, tools/deploy/recording_endpoint.py), and ``s3://bucket/key``.
+_S3_ENDPOINT = r"s3(?:[.-][^/]*)?\.amazonaws\.com(?:\.cn)?"
+_PATH_STYLE_URL = re.compile(
+    rf"^https?://(?:{_S3_ENDPOINT}|[^/]+{re.escape(ENDPOINT_PATH)})/(?P<bucket>[^/?]+)/(?P<key>[^?]+)"
+)
+_S3_PROTOCOL_URL = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>[^?]+)")
+_VIA_CLOUDFORMATION = {"aws:CalledVia": ["cloudformation.amazonaws.com"], "aws:ViaAWSService": "true"}
+
+
+def s3_object(url: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version ID or None) of a path-style S3 URL or an ``s3://`` URL; ValueError otherwise."""
+    match = _PATH_STYLE_URL.match(url) or _S3_PROTOCOL_URL.match(url)
+    if match is None:
+        raise ValueError(f"not an S3 object URL the SAM CLI writes: {url}")
+    version = parse_qs(url.partition("?")[2]).get("versionId", [None])[0]
+    return match["bucket"], unquote(match["key"]), version
+
+
+def _template_read(url: str, region: str, default_key: str, context: dict[str, Any], label: str) -> list[IamRequest]:
+    """What reading a template from S3 asks IAM: the object (or its version), and the artifacts key through S3."""
+    bucket, key, version = s3_object(url)
+    action = "s3:GetObjectVersion" if version else "s3:GetObject"
+    via_s3 = {**context, "kms:ViaService": f"s3.{region}.amazonaws.com"}
+    return [
+        IamRequest(action, f"arn:aws:s3:::{bucket}/{key}", context, label),
+        IamRequest("kms:Decrypt", default_key, via_s3, label),
+    ]
+
+
 def _stack_arn(name: str, region: str, account: str) -> str:
     if name.startswith("arn:"):
         return name
@@ -232,19 +280,39 @@ def _cloudformation(
         arn = f"arn:aws:cloudformation:{call.region}:aws:transform/{transform.split('::')[-1]}"
         requests.append(IamRequest("cloudformation:CreateChangeSet", arn, context, f"{label} (transform {transform})"))
     if "TemplateURL" in form:
-        bucket_key = re.sub(r"^https?://[^/]+/", "", form["TemplateURL"])
-        via_cfn = {**context, "aws:CalledVia": ["cloudformation.amazonaws.com"], "aws:ViaAWSService": "true"}
-        requests.append(
-            IamRequest("s3:GetObject", f"arn:aws:s3:::{bucket_key}", via_cfn, f"{label} reads its template")
+        requests += _template_read(
+            form["TemplateURL"], call.region, default_key, context | _VIA_CLOUDFORMATION, f"{label} reads its template"
         )
-        requests.append(
+    return requests
+
+
+_NESTED_STACK_TYPES = {"AWS::CloudFormation::Stack": "TemplateURL", "AWS::Serverless::Application": "Location"}
+
+
+def nested_stack_requests(
+    packaged: dict[str, Any], *, stack_name: str, role_arn: str, region: str, account: str, artifacts_key: str
+) -> list[IamRequest]:
+    """What the service role ``role_arn`` is asked while CloudFormation creates the nested stacks of ``packaged``.
+
+    ``packaged`` is a root template as ``sam package`` wrote it (nested locations are S3 URLs);
+    its nested stacks are named as CloudFormation names them, ``<stack_name>-<logical id>-<suffix>``.
+    """
+    context = {"aws:SecureTransport": "true", **_VIA_CLOUDFORMATION}
+    requests = []
+    for logical_id, resource in sorted(packaged.get("Resources", {}).items()):
+        location_property = _NESTED_STACK_TYPES.get(resource.get("Type", ""))
+        if location_property is None:
+            continue
+        url = resource["Properties"][location_property]
+        nested = f"{stack_name}-{logical_id}-1A2B3C4D5E6F7"
+        label = f"nested stack {logical_id}"
+        requests += [
+            IamRequest("cloudformation:CreateStack", _stack_arn(nested, region, account), context, label),
             IamRequest(
-                "kms:Decrypt",
-                default_key,
-                {**via_cfn, "kms:ViaService": f"s3.{call.region}.amazonaws.com"},
-                f"{label} reads its template",
-            )
-        )
+                "iam:PassRole", role_arn, {**context, "iam:PassedToService": "cloudformation.amazonaws.com"}, label
+            ),
+            *_template_read(url, region, artifacts_key, context, f"{label} reads its template"),
+        ]
     return requests
 
 

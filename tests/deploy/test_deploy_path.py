@@ -4,9 +4,10 @@
 recording stand-in (tools/deploy/recording_endpoint.py): the calls they make, headers included,
 are turned into IAM requests (tests/deploy/aws_calls.py) and each is evaluated against that
 environment's deploy role, the artifacts bucket's policy and the artifacts key's policy, as the
-bootstrap deploys them (tests/deploy/bootstrap_model.py). Nothing here depends on how the
-application template is laid out: whatever `sam package` uploads (nested templates included)
-is recorded and judged the same way.
+bootstrap deploys them (tests/deploy/bootstrap_model.py). Whatever `sam package` uploads (the
+zips, the signed copies, the nested applications' templates) is recorded and judged the same way.
+What CloudFormation then does for the nested stacks of the packaged root (create each one, as
+the same service role, from its uploaded template) is judged against the execution role.
 
 The classes of deploy-time failure this catches: an upload the bucket policy refuses (the SAM
 CLI's default AES256 header), a read the deploy role lacks (GetObjectTagging for signing), an
@@ -14,14 +15,14 @@ unsigned artifact reaching an environment that enforces code signing. Each gate 
 to fail: on the bootstrap as it was before sealing, on an upload without the key's header, on a
 packaged template whose code is not the signed copy.
 
-Slow: two SAM CLI runs per environment (about 40 s each on this machine).
+Slow: two SAM CLI runs per environment (about 25 s each on a quiet machine), made once per test
+run and shared by every test and every xdist worker (tests/shared_output.py).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,18 @@ from typing import Any
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from tests.deploy.aws_calls import IamRequest, RecordedCall, iam_requests, read_recording
-from tests.deploy.bootstrap_model import APP, FIXTURE_BEFORE_SEALING, Account, bootstrap_accounts
+from tests.deploy.aws_calls import (
+    IamRequest,
+    RecordedCall,
+    iam_requests,
+    nested_stack_requests,
+    operation_of,
+    read_recording,
+    s3_object,
+)
+from tests.deploy.bootstrap_model import APP, FIXTURE_BEFORE_SEALING, Account, Role, bootstrap_accounts
 from tests.infra.iam_evaluation import Decision
+from tests.shared_output import produced_once
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
@@ -64,6 +74,21 @@ class DeployRun:
             )
         ]
 
+    @property
+    def change_set(self) -> dict[str, str]:
+        return next(c.form for c in self.calls if c.form.get("Action") == "CreateChangeSet")
+
+    def nested_stack_requests(self) -> list[IamRequest]:
+        """What the change set's service role is asked while CloudFormation creates the nested stacks."""
+        return nested_stack_requests(
+            self.packaged,
+            stack_name=self.change_set["StackName"],
+            role_arn=self.change_set["RoleARN"],
+            region=REGION,
+            account=self.account.number,
+            artifacts_key=self.artifacts_key,
+        )
+
 
 def _outputs(account: Account, stack_name: str) -> dict[str, str]:
     return next(stack.outputs() for stack in account.stacks if stack.name == stack_name)
@@ -95,8 +120,7 @@ def _make(target: str, variables: dict[str, str], env: dict[str, str]) -> subpro
     )
 
 
-@pytest.fixture(scope="module")
-def built() -> None:
+def build_if_missing(_: Path) -> None:
     if not all(zip_file.exists() for zip_file in LAMBDA_ARTIFACTS):
         result = subprocess.run(
             ["make", "--no-print-directory", "build"],
@@ -109,8 +133,12 @@ def built() -> None:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def record_deploy(env: str, tmp: Path) -> DeployRun:
-    """`make package` then `make deploy-artifact` for ``env``, against a fresh recording stand-in."""
+def record_deploy(env: str, tmp: Path) -> None:
+    """`make package` then `make deploy-artifact` for ``env``, against a fresh recording stand-in.
+
+    Writes the recorded calls to ``tmp/calls-<env>.jsonl`` and the packaged template to
+    ``tmp/<env>/packaged.yaml`` (``load_deploy_run`` reads them back).
+    """
     assert DEPLOY_TOOLS_PYTHON.exists(), "run `make .tools/deploy/.installed` (the recording stand-in's environment)"
     account = bootstrap_accounts("shared")[env]
     exports = account.exports()
@@ -162,21 +190,26 @@ def record_deploy(env: str, tmp: Path) -> DeployRun:
         assert deploy.returncode == 0, deploy.stdout[-4000:] + deploy.stderr[-4000:]
     finally:
         stand_in.communicate(timeout=30)  # closing stdin stops it
+
+
+def load_deploy_run(env: str, tmp: Path) -> DeployRun:
+    account = bootstrap_accounts("shared")[env]
+    packaged = tmp / env / "packaged.yaml"
     return DeployRun(
         env,
         account,
-        read_recording(record),
+        read_recording(tmp / f"calls-{env}.jsonl"),
         yaml_parse(packaged.read_text(encoding="utf-8")),
         packaged,
-        common["ARTIFACTS_KEY_ARN"],
+        account.exports()[f"{APP}-pipeline-account-ArtifactsKeyArn"],
     )
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def deploy_run(
-    request: pytest.FixtureRequest, built: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DeployRun]:
-    yield record_deploy(request.param, tmp_path_factory.mktemp(f"deploy-path-{request.param}"))
+def deploy_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DeployRun:
+    env = request.param
+    produced_once(tmp_path_factory, "lambda-build", build_if_missing)
+    return load_deploy_run(env, produced_once(tmp_path_factory, f"deploy-path-{env}", lambda d: record_deploy(env, d)))
 
 
 def refused(run: DeployRun, account: Account, role_name: str) -> list[str]:
@@ -205,10 +238,23 @@ def test_every_call_of_the_deploy_path_is_allowed_to_the_environments_deploy_rol
     assert refused(deploy_run, deploy_run.account, f"{APP}-{ci}-deploy-{deploy_run.env}") == []
 
 
+def uploads(run: DeployRun) -> list[RecordedCall]:
+    """The deploy path's own requests that create an object: a PutObject, or the start of a multipart upload.
+
+    (The zip of the API function is large enough for the SAM CLI to upload it in parts; S3 takes
+    the encryption headers on the request that starts the upload, not on each part.)
+    """
+    return [
+        c
+        for c in run.calls
+        if c.service == "s3" and not c.on_behalf_of and operation_of(c)[0] in ("PutObject", "CreateMultipartUpload")
+    ]
+
+
 def test_uploads_name_the_artifacts_key(deploy_run: DeployRun) -> None:
-    uploads = [c for c in deploy_run.calls if c.service == "s3" and c.method == "PUT" and not c.on_behalf_of]
-    assert uploads, "nothing was uploaded"
-    for upload in uploads:
+    uploads_ = uploads(deploy_run)
+    assert uploads_, "nothing was uploaded"
+    for upload in uploads_:
         assert upload.headers.get("x-amz-server-side-encryption") == "aws:kms", upload.path
         assert upload.headers.get("x-amz-server-side-encryption-aws-kms-key-id") == deploy_run.artifacts_key
 
@@ -216,6 +262,48 @@ def test_uploads_name_the_artifacts_key(deploy_run: DeployRun) -> None:
 def test_uploads_stay_in_the_environments_own_prefix(deploy_run: DeployRun) -> None:
     keys = {c.path.split("/", 2)[2] for c in deploy_run.calls if c.service == "s3"}
     assert keys and all(k.startswith(f"{APP}/{deploy_run.env}/") for k in keys), keys
+
+
+def test_the_change_set_acknowledges_the_transform_and_the_nested_applications(deploy_run: DeployRun) -> None:
+    capabilities = {v for k, v in deploy_run.change_set.items() if k.startswith("Capabilities.member.")}
+    assert capabilities == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+
+
+def nested_locations(packaged: dict[str, Any]) -> dict[str, str]:
+    """Logical ID -> location of every nested application of a packaged template."""
+    return {
+        logical_id: resource["Properties"]["Location"]
+        for logical_id, resource in packaged["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Application"
+    }
+
+
+def test_every_nested_template_is_uploaded_into_the_environments_prefix(deploy_run: DeployRun) -> None:
+    uploaded = {tuple(c.path.split("/", 2)[1:]) for c in uploads(deploy_run)}
+    locations = nested_locations(deploy_run.packaged)
+    assert len(locations) == len(list((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml")))
+    for logical_id, url in locations.items():
+        bucket, key, _ = s3_object(url)  # an S3 URL: `sam deploy` takes it as it is
+        assert (bucket, key) in uploaded, logical_id
+        assert key.startswith(f"{APP}/{deploy_run.env}/") and key.endswith(".template"), (logical_id, key)
+
+
+def refused_nested(run: DeployRun, role: Role) -> list[str]:
+    return [
+        f"{r.call}: {r.action} on {r.resource} ({decision.value})"
+        for r in run.nested_stack_requests()
+        if (decision := run.account.evaluate(role, r.action, r.resource, r.context)) is not Decision.ALLOW
+    ]
+
+
+def test_the_execution_role_creates_each_nested_stack_from_its_uploaded_template(deploy_run: DeployRun) -> None:
+    # CloudFormation builds the nested stacks with the change set's service role, reading each
+    # nested template from the artifacts bucket with it (hence s3:GetObject and kms:Decrypt).
+    role = deploy_run.account.role(f"{APP}-cfn-exec-{deploy_run.env}")
+    assert deploy_run.change_set["RoleARN"] == role.arn
+    reads = [r for r in deploy_run.nested_stack_requests() if r.action == "s3:GetObject"]
+    assert len(reads) == len(nested_locations(deploy_run.packaged))
+    assert refused_nested(deploy_run, role) == []
 
 
 def unsigned_functions(packaged: dict[str, Any]) -> list[str]:
@@ -246,7 +334,7 @@ def test_the_signing_check_catches_an_unsigned_function(deploy_run: DeployRun) -
 
 def test_an_upload_with_the_sam_clis_default_encryption_is_refused(deploy_run: DeployRun) -> None:
     # Without --kms-key-id the SAM CLI sends x-amz-server-side-encryption: AES256.
-    upload = next(c for c in deploy_run.calls if c.service == "s3" and c.method == "PUT" and not c.on_behalf_of)
+    upload = next(c for c in uploads(deploy_run) if operation_of(c)[0] == "PutObject")
     default_headers = {k: v for k, v in upload.headers.items() if not k.startswith("x-amz-server-side-encryption")}
     aes256 = replace(upload, headers={**default_headers, "x-amz-server-side-encryption": "AES256"})
     account = deploy_run.account
@@ -254,6 +342,18 @@ def test_an_upload_with_the_sam_clis_default_encryption_is_refused(deploy_run: D
     requests = iam_requests(aes256, account=account.number, artifacts_key=deploy_run.artifacts_key)
     put = next(r for r in requests if r.action == "s3:PutObject")
     assert account.evaluate(role, put.action, put.resource, put.context) is Decision.EXPLICIT_DENY
+
+
+def test_an_execution_role_without_the_artifacts_read_cannot_build_the_nested_stacks(deploy_run: DeployRun) -> None:
+    role = deploy_run.account.role(f"{APP}-cfn-exec-{deploy_run.env}")
+    policies = [
+        {**document, "Statement": [s for s in document["Statement"] if s.get("Sid") != "ReadThisEnvironmentsArtifacts"]}
+        for document in role.policies
+    ]
+    problems = refused_nested(deploy_run, replace(role, policies=policies))
+    nested = nested_locations(deploy_run.packaged)
+    assert [p for p in problems if "s3:GetObject" in p and p.endswith(".template (implicit deny)")], problems
+    assert len([p for p in problems if "s3:GetObject" in p]) == len(nested), problems
 
 
 def test_the_bootstrap_before_sealing_refuses_signed_packaging(deploy_run: DeployRun) -> None:

@@ -15,11 +15,13 @@ Granted means IAM's verdict (tests/infra/iam_evaluation.py) on the permission's 
 the action acts on the resource type itself (per the Service Authorization Reference), it is
 asked about one such resource of the environment's stack, named and tagged as CloudFormation
 would make it (``RESOURCE_OF``): so a grant on the wrong ARN (``lambda:TagResource`` on
-functions but not on code-signing configs) fails. Otherwise (``iam:PassRole``, ``kms:*`` of a
-table, ``ec2:Describe*``) an Allow naming the action must exist, and no unconditional Deny on
-every resource may take it away. Which resources exist follows each environment's parameters
-(infra/samconfig.toml plus what the pipeline passes: a resource the prod stack never creates
-needs no permission in prod).
+functions but not on code-signing configs) fails. ``iam:PassRole`` is asked about the role the
+type passes, to the service it passes it to, where ``PASSED_ROLE_OF`` knows them (a nested stack
+passes the execution role itself to CloudFormation). Otherwise (``iam:PassRole`` of a type not
+listed there, ``kms:*`` of a table, ``ec2:Describe*``) an Allow naming the action must exist,
+and no unconditional Deny on every resource may take it away. Which resources exist follows
+each environment's parameters (infra/samconfig.toml plus what the pipeline passes: a resource
+the prod stack never creates needs no permission in prod).
 """
 
 from __future__ import annotations
@@ -97,6 +99,11 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
         "arn:aws:cloudwatch:{r}:{a}:alarm:{stack}-Composite-1A2B",
     ),
     "AWS::CloudWatch::Dashboard": (frozenset({"dashboard"}), "arn:aws:cloudwatch::{a}:dashboard/{stack}-operations"),
+    # A nested stack is named <root stack>-<logical id>-<suffix>.
+    "AWS::CloudFormation::Stack": (
+        frozenset({"stack"}),
+        "arn:aws:cloudformation:{r}:{a}:stack/{stack}-Data-1A2B3C4D5E6F7/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9",
+    ),
     "AWS::CodeDeploy::Application": (
         frozenset({"application"}),
         "arn:aws:codedeploy:{r}:{a}:application:{stack}-App-1A2B",
@@ -153,6 +160,17 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
+# CloudFormation type -> the role its handlers pass (iam:PassRole) and the service they pass it to.
+PASSED_ROLE_OF: dict[str, tuple[str, str]] = {
+    "AWS::CloudFormation::Stack": ("arn:aws:iam::{a}:role/{app}-cfn-exec-{env}", "cloudformation.amazonaws.com"),
+    "AWS::Lambda::Function": ("arn:aws:iam::{a}:role/{stack}-MoviesFunctionRole-1A2B", "lambda.amazonaws.com"),
+    "AWS::CodeDeploy::DeploymentGroup": (
+        "arn:aws:iam::{a}:role/{stack}-CodeDeployServiceRole-1A2B",
+        "codedeploy.amazonaws.com",
+    ),
+}
+
+
 @cache
 def _sar() -> dict[str, Any]:
     from tests.deploy.test_bootstrap_template import service_authorization_reference
@@ -181,6 +199,12 @@ class ExecutionRole:
 def granted(execution: ExecutionRole | Role, action: str, resource_type: str | None = None) -> bool:
     role = execution.role if isinstance(execution, ExecutionRole) else execution
     sar_types, arn_template = RESOURCE_OF.get(resource_type or "", (frozenset(), ""))
+    if isinstance(execution, ExecutionRole) and action == "iam:PassRole" and resource_type in PASSED_ROLE_OF:
+        env, account = execution.env, execution.account
+        role_template, service = PASSED_ROLE_OF[resource_type]
+        passed = role_template.format(a=account.number, app=APP, env=env, stack=f"{APP}-{env}")
+        context = {"iam:PassedToService": service}
+        return account.evaluate(role, action, passed, context) is Decision.ALLOW
     if isinstance(execution, ExecutionRole) and sar_types & _action_resource_types(action):
         env, account = execution.env, execution.account
         arn = arn_template.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}")
@@ -343,6 +367,20 @@ def test_a_missing_grant_fails(templates: dict[str, Any]) -> None:
         )
     violations = handler_violations(per_environment(templates, stripped), load_waivers())
     assert any(v.startswith("AWS::Lambda::CodeSigningConfig lambda:TagResource") for v in violations), violations
+
+
+def test_a_nested_stack_needs_the_execution_role_passed_on_to_cloudformation(templates: dict[str, Any]) -> None:
+    # CloudFormation builds a nested stack as the parent's service role, which it passes on.
+    stripped = []
+    for execution in execution_roles():
+        role = execution.role
+        policies = [
+            {**document, "Statement": [s for s in document["Statement"] if s.get("Sid") != "NestedStacksRunAsThisRole"]}
+            for document in role.policies
+        ]
+        stripped.append(replace(execution, role=replace(role, policies=policies)))
+    violations = handler_violations(per_environment(templates, stripped), load_waivers())
+    assert any(v.startswith("AWS::CloudFormation::Stack iam:PassRole") for v in violations), violations
 
 
 def test_a_waiver_of_a_granted_permission_fails(templates: dict[str, Any]) -> None:

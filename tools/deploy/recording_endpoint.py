@@ -21,12 +21,21 @@ Who answers:
   ``"on_behalf_of": "signer.amazonaws.com"``: Signer uses the caller's S3 permissions);
   ``DescribeSigningJob`` reports the job Succeeded. No signature is made: there is no key.
 
+The endpoint's path. The SAM CLI writes every uploaded object's URL as ``<endpoint>/<bucket>/<key>``
+(``S3Uploader.to_path_style_s3_url``) and later accepts such a URL as a nested stack's
+``Location`` only if it looks like S3's (``samcli/lib/package/utils.py``, ``is_s3_url``): a bare
+``http://localhost:<port>`` does not, so ``sam deploy`` of a packaged template with nested
+applications would refuse it. The endpoint therefore ends in a path, ``ENDPOINT_PATH``, shaped
+like an S3 host name; botocore puts it in front of every request path, and the stand-in takes it
+off again before recording and answering, so the recorded paths are the ones S3 would see.
+
 Usage (in the .tools/deploy environment, which has moto)::
 
     python -m tools.deploy.recording_endpoint --record build/deploy-path/calls.jsonl [--bucket NAME]
 
-prints ``http://localhost:<port>`` on its first line once it listens (port chosen by the OS),
-and serves until stdin closes or SIGTERM. ``--bucket`` creates a versioned bucket first.
+prints ``http://localhost:<port>/stand-in.s3.amazonaws.com`` on its first line once it listens
+(port chosen by the OS), and serves until stdin closes or SIGTERM. ``--bucket`` creates a
+versioned bucket first.
 """
 
 from __future__ import annotations
@@ -47,13 +56,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-__all__ = ["RecordingApplication", "main"]
+__all__ = ["ENDPOINT_PATH", "RecordingApplication", "main"]
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _RECORDED_HEADERS = re.compile(
     r"^(x-amz-(?!date$|security-token$|content-sha256$).*|content-type|content-length|x-amz-target)$"
 )
 ON_BEHALF_HEADER = "X-Recorder-On-Behalf-Of"
+# Matches the SAM CLI's virtual-hosted S3 URL pattern once a bucket and key follow it (see above).
+ENDPOINT_PATH = "/stand-in.s3.amazonaws.com"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -279,6 +290,9 @@ class RecordingApplication:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        path = environ.get("PATH_INFO", "")
+        if path == ENDPOINT_PATH or path.startswith(ENDPOINT_PATH + "/"):
+            environ["PATH_INFO"] = path.removeprefix(ENDPOINT_PATH) or "/"
         environ["wsgi.input"] = io.BytesIO(body)
         service, region = _service_and_region(environ)
         headers = _headers(environ)
@@ -320,8 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     args.record.parent.mkdir(parents=True, exist_ok=True)
     application = RecordingApplication(DomainDispatcherApplication(create_backend_app), args.record)
     server = make_server("127.0.0.1", 0, application, threaded=True)
-    # "localhost": moto's CloudFormation reads a TemplateURL from its own S3 only under that host name.
-    endpoint = f"http://localhost:{server.server_port}"
+    endpoint = f"http://localhost:{server.server_port}{ENDPOINT_PATH}"
     application.signer.endpoint = endpoint
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
