@@ -131,6 +131,8 @@ def prod_resources(accounts: dict[str, Account]) -> dict[str, Any]:
     return {
         "account": acct,
         "stack": f"arn:aws:cloudformation:{ra}:stack/{APP}-prod/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9",
+        # CloudFormation names a nested stack <root stack>-<logical id>-<suffix>.
+        "nested_stack": f"arn:aws:cloudformation:{ra}:stack/{APP}-prod-Data-1A2B3C4D5E6F7/4b5a6978-0f1e-4d3c-8695",
         "exec_role": f"arn:aws:iam::{acct}:role/{APP}-cfn-exec-prod",
         "deploy_roles": [r.arn for n, r in prod.roles.items() if n.endswith("-deploy-prod")],
         "function_role": f"arn:aws:iam::{acct}:role/{APP}-prod-MoviesFunctionRole-1A2B3C",
@@ -215,6 +217,8 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
         ),
     )
     yield Attempt("execute a change set of the prod stack", (Call("cloudformation:ExecuteChangeSet", p["stack"]),))
+    yield Attempt("update a nested stack of prod directly", (Call("cloudformation:UpdateStack", p["nested_stack"]),))
+    yield Attempt("delete a nested stack of prod", (Call("cloudformation:DeleteStack", p["nested_stack"]),))
     yield Attempt(
         "hand prod's execution role to CloudFormation",
         (Call("iam:PassRole", p["exec_role"], {"iam:PassedToService": "cloudformation.amazonaws.com"}),),
@@ -288,6 +292,7 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
 def _attempt_ids() -> list[str]:
     keys = (
         "stack",
+        "nested_stack",
         "exec_role",
         "function_role",
         "function",
