@@ -26,6 +26,7 @@ under a single-valued operator) raises instead of being guessed.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -60,11 +61,16 @@ class Decision(enum.Enum):
     IMPLICIT_DENY = "implicit deny"
 
 
+@functools.cache
+def _wildcard_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    # Compiled once per pattern: the gates evaluate the same few hundred policy strings many times.
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
 def wildcard_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """IAM's StringLike: ``*`` is any run of characters (also none), ``?`` exactly one."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.fullmatch(regex, value, flags) is not None
+    return _wildcard_regex(pattern, ignore_case).fullmatch(value) is not None
 
 
 def _as_list(value: Any) -> list[Any]:
