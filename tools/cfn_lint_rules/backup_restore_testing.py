@@ -1,4 +1,4 @@
-"""E9110: AWS Backup restore testing names and windows are what the Backup API accepts.
+"""E9117: AWS Backup restore testing names and windows are what the Backup API accepts.
 
 Backup API reference: RestoreTestingPlanForCreate ("RestoreTestingPlanName ... must consist of
 only alphanumeric characters and underscores"; StartWindowHours "has a maximum value of 168
@@ -93,7 +93,7 @@ def _bounds(value: Any, parameters: dict[str, Any]) -> tuple[float, float] | Non
 
 
 class RestoreTestingLimits(CloudFormationLintRule):
-    id = "E9110"
+    id = "E9117"
     shortdesc = "AWS Backup restore testing: names and windows the Backup API accepts"
     description = (
         "Restore testing plan and selection names are letters, digits and underscores (at most 50); "

@@ -1,4 +1,4 @@
-"""E9111: a vault lock that AWS Backup accepts, and backups that the locked vault accepts.
+"""E9118: a vault lock that AWS Backup accepts, and backups that the locked vault accepts.
 
 Backup API reference, PutBackupVaultLockConfiguration: ChangeableForDays "you must set ... to 3
 or greater"; MinRetentionDays and MaxRetentionDays: "any backup or copy job to the vault must have
@@ -42,7 +42,7 @@ def _lock(properties: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class VaultLockRetention(CloudFormationLintRule):
-    id = "E9111"
+    id = "E9118"
     shortdesc = "AWS Backup vault lock: ChangeableForDays >= 3, and backups retained within the lock's range"
     description = "A locked vault fails every backup or copy job whose retention lies outside [Min, Max]RetentionDays"
     source_url = "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultLockConfiguration.html"
