@@ -212,9 +212,25 @@ def test_eventbridge_may_write_failed_job_events_to_that_log_group_only(stack: T
 # -- signals ---------------------------------------------------------------------------------------------
 
 
+VALIDATION_FUNCTION_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+    ":function:${RootStackName}-restore-validation"
+}
+
+
 def test_the_completed_restore_rule_invokes_the_validation_function(stack: Template) -> None:
     targets = stack.properties("RestoreJobCompletedRule")["Targets"]
-    assert [target["Arn"] for target in targets] == [ref("RestoreValidationFunctionArn")]
+    assert [target["Arn"] for target in targets] == [VALIDATION_FUNCTION_ARN]
+
+
+def test_the_root_names_its_validation_function_as_this_stack_invokes_it() -> None:
+    from samtranslator.yaml_helper import yaml_parse
+
+    root = yaml_parse((PROJECT_ROOT / "infra" / "template.yaml").read_text(encoding="utf-8"))
+    function = root["Resources"]["RestoreValidationFunction"]["Properties"]
+    assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-restore-validation"}
+    assert root["Resources"]["Backup"]["Properties"]["Parameters"]["RootStackName"] == ref("AWS::StackName")
+    assert function["Role"] == get_att("Backup", "Outputs.RestoreValidationFunctionRoleArn")
 
 
 def test_every_alarm_notifies_the_topic_and_links_its_runbook_section(stack: Template) -> None:

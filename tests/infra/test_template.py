@@ -41,6 +41,8 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = {
     "xray:PutTelemetryRecords",
     "s3:ListAllMyBuckets",  # the Synthetics runtime of the canary
     "cloudwatch:PutMetricData",  # the canary's metrics; narrowed by a cloudwatch:namespace condition
+    "backup:DescribeRestoreJob",  # the restore validation function; it acts on its own plan's jobs only
+    "backup:PutRestoreValidationResult",
 }
 
 
@@ -80,7 +82,8 @@ def test_function_and_stage_are_traced(template: Template) -> None:
 
 def test_function_environment_comes_from_the_stack_and_its_parameters(template: Template) -> None:
     variables = template.properties("MoviesFunction")["Environment"]["Variables"]
-    assert variables["TABLE_NAME"] == ref("MoviesTable")
+    assert template.resolve(variables["TABLE_NAME"]) == ref("MoviesTable")
+    assert variables["READ_ONLY"] == ref("ReadOnly")
     assert variables["REGION"] == ref("AWS::Region")
     assert variables["ENVIRONMENT"] == ref("Environment")
     assert variables["POWERTOOLS_LOG_LEVEL"] == ref("LogLevel")
@@ -88,6 +91,19 @@ def test_function_environment_comes_from_the_stack_and_its_parameters(template: 
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "mvdb"
     # The service's own scope check stays on behind the gateway's authorizer.
     assert variables["REQUIRE_AUTH"] == "true"
+
+
+def test_a_cut_over_serves_and_grants_the_restored_table_and_nothing_else(template: Template) -> None:
+    restored = "mvdb-prod-restored-202611300359"
+    cut_over = template.with_parameters(ActiveTableName=restored)
+    variables = cut_over.resolve(template.properties("MoviesFunction")["Environment"]["Variables"])
+    assert variables["TABLE_NAME"] == restored
+    (table_statement,) = [
+        s for s in _statements_of(cut_over, "MoviesFunctionRole") if s["Sid"] == "ReadAndWriteTheMoviesTable"
+    ]
+    assert cut_over.resolve(table_statement["Resource"]) == {
+        "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ActiveTableName}"
+    }
 
 
 def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -> None:
@@ -107,7 +123,7 @@ def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -
 
 def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> None:
     functions = template.of_type("AWS::Lambda::Function")
-    assert set(functions) == {"MoviesFunction", "PreTrafficHookFunction"}
+    assert set(functions) == {"MoviesFunction", "PreTrafficHookFunction", "RestoreValidationFunction"}
     for name, function in functions.items():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]
         assert group == ref(f"{name}LogGroup"), name
@@ -116,7 +132,8 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
 
 def test_every_log_group_has_retention_and_kms(template: Template) -> None:
     log_groups = template.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == 4  # function, hook, API access log, WAF
+    # function, hook, API access log, WAF, restore validation, failed backup jobs' events
+    assert len(log_groups) == 6
     for name, group in log_groups.items():
         properties = group["Properties"]
         assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
@@ -149,7 +166,7 @@ def test_table_and_the_keys_that_encrypt_data_are_never_deleted_by_cloudformatio
 
 def test_kms_keys_are_customer_managed_and_rotate(template: Template) -> None:
     keys = template.of_type("AWS::KMS::Key")
-    assert set(keys) == {"MoviesTableKey", "ObservabilityKey"}
+    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "BackupVaultKey"}
     for name, key in keys.items():
         assert key["Properties"]["EnableKeyRotation"] is True, name
 
@@ -194,7 +211,7 @@ def test_function_may_touch_only_its_table_and_its_key(template: Template) -> No
     assert set(by_service) == {"dynamodb", "kms", "logs", "xray"}
     (table_statement,) = {id(s): s for s in by_service["dynamodb"]}.values()
     assert set(table_statement["Action"]) == FUNCTION_TABLE_ACTIONS
-    assert as_list(table_statement["Resource"]) == [get_att("MoviesTable", "Arn")]  # no indexes exist
+    assert as_list(template.resolve(table_statement["Resource"])) == [get_att("MoviesTable", "Arn")]  # no indexes
     (key_statement,) = {id(s): s for s in by_service["kms"]}.values()
     assert set(key_statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
     assert as_list(key_statement["Resource"]) == [get_att("MoviesTableKey", "Arn")]
@@ -216,13 +233,27 @@ def test_table_key_serves_only_dynamodb_in_this_account(template: Template) -> N
 
 
 def test_api_may_invoke_only_the_live_alias(template: Template) -> None:
-    permissions = template.of_type("AWS::Lambda::Permission")
+    permissions = {
+        name: permission
+        for name, permission in template.of_type("AWS::Lambda::Permission").items()
+        if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    }
     assert len(permissions) == len(_api_operations(template))
     for name, permission in permissions.items():
         properties = permission["Properties"]
         assert properties["FunctionName"] == ref("MoviesFunctionAliaslive"), name
         assert properties["Principal"] == "apigateway.amazonaws.com", name
         assert properties["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == ref("MoviesApi"), name
+
+
+def test_only_the_restore_completed_rule_may_invoke_the_restore_validation_function(template: Template) -> None:
+    permissions = template.of_type("AWS::Lambda::Permission")
+    (properties,) = [
+        p["Properties"] for p in permissions.values() if p["Properties"]["Principal"] != "apigateway.amazonaws.com"
+    ]
+    assert properties["FunctionName"] == ref("RestoreValidationFunction")
+    assert properties["Principal"] == "events.amazonaws.com"
+    assert template.resolve(properties["SourceArn"]) == get_att("RestoreJobCompletedRule", "Arn")
 
 
 def test_every_role_of_the_application_carries_the_permissions_boundary_the_pipeline_passes(template: Template) -> None:
@@ -486,7 +517,7 @@ def test_outputs_needed_by_the_deployed_tests_exist(template: Template) -> None:
     assert outputs["TokenUrl"] == {
         "Fn::Sub": "https://${MoviesUserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/oauth2/token"
     }
-    assert outputs["TableName"] == ref("MoviesTable")
+    assert template.resolve(outputs["TableName"]) == ref("MoviesTable")
     assert outputs["UserPoolId"] == ref("MoviesUserPool")
     assert outputs["MachineClientId"] == ref("MachineClient")
     assert outputs["ReadOnlyClientId"] == ref("ReadOnlyClient")
