@@ -306,7 +306,8 @@ class Account:
             # Cross-account: the other account's resource policy would have to grant it, and
             # no bootstrap resource policy names another account.
             return Decision.IMPLICIT_DENY
-        request = {**self.session_context(role), **context}
+        # aws:ResourceAccount: the owner of the resource, in the request context of most actions.
+        request = {"aws:ResourceAccount": owner, **self.session_context(role), **context}
         resource_policy = self._resource_policy_of(resource)
         assumes_a_role = action.lower() == "sts:assumerole"
         if assumes_a_role:
@@ -373,7 +374,13 @@ def _sealed_account(number: str, environments: tuple[str, ...], bootstrap_dir: P
             parameters={"Environment": env},
             imports=account.exports(),
         )
-        stacks += [identities, policies]
+        backup_policies = Stack(
+            load(bootstrap_dir / "execution-policies-backup.yaml"),
+            name=f"{APP}-pipeline-{env}-execution-backup",
+            account=number,
+            parameters={"Environment": env},
+        )
+        stacks += [identities, policies, backup_policies]
     return Account(number, stacks)
 
 

@@ -113,8 +113,13 @@ def broken_copy(tmp_path: Path, name: str, anchor: str, replacement: str) -> Pat
     return copy_path
 
 
-def test_the_bootstrap_is_three_templates() -> None:
-    assert [t.name for t in TEMPLATES] == ["account.yaml", "environment.yaml", "execution-policies.yaml"]
+def test_the_bootstrap_is_four_templates() -> None:
+    assert [t.name for t in TEMPLATES] == [
+        "account.yaml",
+        "environment.yaml",
+        "execution-policies-backup.yaml",
+        "execution-policies.yaml",
+    ]
 
 
 def test_cfn_lint_fails_on_a_copy_with_an_unknown_property(tmp_path: Path) -> None:
@@ -242,8 +247,9 @@ def test_the_reference_check_catches_a_tag_condition_on_an_action_without_tag_ke
                 aws:ResourceTag/environment: !Ref Environment
 """,
     )
-    for name in ("account.yaml", "environment.yaml"):
-        (tmp_path / name).write_text((BOOTSTRAP_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    for template in TEMPLATES:
+        if not (tmp_path / template.name).exists():
+            (tmp_path / template.name).write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     violations = sar_violations(bootstrap_accounts("shared", source=tmp_path)["dev"])
     assert any("wafv2:DisassociateWebACL does not take aws:ResourceTag/environment" in v for v in violations)
 

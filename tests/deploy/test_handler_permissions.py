@@ -88,6 +88,29 @@ def handler_permissions(resource_type: str) -> dict[str, set[str]]:
 # resource of the stack <app>-<env> in account {a} and region {r}, named as CloudFormation names it.
 RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
     "AWS::ApiGateway::RestApi": (frozenset({"RestApi"}), "arn:aws:apigateway:{r}::/restapis/a1b2c3d4e5"),
+    "AWS::Backup::BackupVault": (frozenset({"backupVault"}), "arn:aws:backup:{r}:{a}:backup-vault:{stack}-movies"),
+    # A plan's ARN ends in a generated ID; a selection is authorized on its plan.
+    "AWS::Backup::BackupPlan": (
+        frozenset({"backupPlan"}),
+        "arn:aws:backup:{r}:{a}:backup-plan:0b1c2d3e-0000-4000-8000-000000000000",
+    ),
+    "AWS::Backup::BackupSelection": (
+        frozenset({"backupPlan"}),
+        "arn:aws:backup:{r}:{a}:backup-plan:0b1c2d3e-0000-4000-8000-000000000000",
+    ),
+    # A restore testing plan is named <stack>_movies, the stack name's hyphens as underscores.
+    "AWS::Backup::RestoreTestingPlan": (
+        frozenset({"restoreTestingPlan"}),
+        "arn:aws:backup:{r}:{a}:restore-testing-plan:{stack_}_movies-0b1c2d3e",
+    ),
+    "AWS::Backup::RestoreTestingSelection": (
+        frozenset({"restoreTestingPlan"}),
+        "arn:aws:backup:{r}:{a}:restore-testing-plan:{stack_}_movies-0b1c2d3e",
+    ),
+    "AWS::Events::Rule": (
+        frozenset({"rule-on-default-event-bus"}),
+        "arn:aws:events:{r}:{a}:rule/{stack}-Backup-1A2B-RestoreJobCompletedRule-3C4D",
+    ),
     "AWS::ApiGateway::Deployment": (
         frozenset({"Deployment"}),
         "arn:aws:apigateway:{r}::/restapis/a1b2c3d4e5/deployments/d1",
@@ -139,6 +162,7 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
     ),
     "AWS::Logs::LogGroup": (frozenset({"log-group"}), "arn:aws:logs:{r}:{a}:log-group:/aws/lambda/{stack}/movies:*"),
     "AWS::Logs::QueryDefinition": (frozenset(), ""),
+    "AWS::Logs::ResourcePolicy": (frozenset(), ""),
     "AWS::S3::Bucket": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::S3::BucketPolicy": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::SNS::Topic": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
@@ -171,6 +195,14 @@ PASSED_ROLE_OF: dict[str, tuple[str, str]] = {
 }
 
 
+# CloudFormation type -> the service whose service-linked role its handlers may create
+# (iam:CreateServiceLinkedRole is asked with that iam:AWSServiceName; any other type's is refused).
+SERVICE_LINKED_ROLE_OF: dict[str, str] = {
+    "AWS::Backup::BackupSelection": "backup.amazonaws.com",
+    "AWS::Backup::RestoreTestingPlan": "restore-testing.backup.amazonaws.com",
+}
+
+
 @cache
 def _sar() -> dict[str, Any]:
     from tests.deploy.test_bootstrap_template import service_authorization_reference
@@ -199,6 +231,11 @@ class ExecutionRole:
 def granted(execution: ExecutionRole | Role, action: str, resource_type: str | None = None) -> bool:
     role = execution.role if isinstance(execution, ExecutionRole) else execution
     sar_types, arn_template = RESOURCE_OF.get(resource_type or "", (frozenset(), ""))
+    if isinstance(execution, ExecutionRole) and action == "iam:CreateServiceLinkedRole":
+        service = SERVICE_LINKED_ROLE_OF.get(resource_type or "", "a-service-no-grant-names.amazonaws.com")
+        slr = f"arn:aws:iam::{execution.account.number}:role/aws-service-role/{service}/AWSServiceRoleFor"
+        context = {"iam:AWSServiceName": service}
+        return execution.account.evaluate(role, action, slr, context) is Decision.ALLOW
     if isinstance(execution, ExecutionRole) and action == "iam:PassRole" and resource_type in PASSED_ROLE_OF:
         env, account = execution.env, execution.account
         role_template, service = PASSED_ROLE_OF[resource_type]
@@ -207,7 +244,7 @@ def granted(execution: ExecutionRole | Role, action: str, resource_type: str | N
         return account.evaluate(role, action, passed, context) is Decision.ALLOW
     if isinstance(execution, ExecutionRole) and sar_types & _action_resource_types(action):
         env, account = execution.env, execution.account
-        arn = arn_template.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}")
+        arn = arn_template.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}", stack_=f"{APP}_{env}")
         context = {
             "aws:ResourceTag/environment": env,
             "aws:RequestTag/environment": env,
