@@ -25,6 +25,7 @@ SAMCONFIG = Path(__file__).resolve().parents[2] / "infra" / "samconfig.toml"
 ACCOUNT_PARAMETERS = {
     "AlarmEmail": "ALARM_EMAIL",
     "AuthDomainPrefix": "AUTH_DOMAIN_PREFIX",
+    "BackupCopyDestinationVaultArn": "BACKUP_COPY_DESTINATION_VAULT_ARN",
     "CorsAllowOrigins": "CORS_ALLOW_ORIGINS",
     "PermissionsBoundaryArn": "PERMISSIONS_BOUNDARY_ARN",
     "RunbookBaseUrl": "RUNBOOK_BASE_URL",
