@@ -231,6 +231,10 @@ def test_the_root_names_its_validation_function_as_this_stack_invokes_it() -> No
     assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-restore-validation"}
     assert root["Resources"]["Backup"]["Properties"]["Parameters"]["RootStackName"] == ref("AWS::StackName")
     assert function["Role"] == get_att("Backup", "Outputs.RestoreValidationFunctionRoleArn")
+    # Its alarms count the metrics it writes: same namespace, same environment dimension.
+    namespace = yaml_parse(BACKUP_STACK.read_text(encoding="utf-8"))["Parameters"]["MetricsNamespace"]["Default"]
+    assert function["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == namespace
+    assert function["Environment"]["Variables"]["ENVIRONMENT"] == ref("Environment")
 
 
 def test_every_alarm_notifies_the_topic_and_links_its_runbook_section(stack: Template) -> None:
