@@ -35,6 +35,10 @@ FREE_TYPES = {
     "AWS::ApiGateway::Stage", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolDomain",
     "AWS::Cognito::UserPoolResourceServer", "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration",
     "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::CodeDeploy::Application",
+    # AWS Backup bills storage and restores (the vault's line), not plans or selections; EventBridge
+    # delivers AWS services' events on the default bus at no charge.
+    "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection", "AWS::Backup::RestoreTestingSelection",
+    "AWS::Events::Rule", "AWS::Logs::ResourcePolicy",
 }  # fmt: skip
 # Billable resource type -> the phrase its line of the cost table starts with.
 PRICED = {
@@ -51,6 +55,8 @@ PRICED = {
     "AWS::Synthetics::Canary": "CloudWatch Synthetics",
     "AWS::S3::Bucket": "S3",
     "AWS::SNS::Topic": "SNS",
+    "AWS::Backup::BackupVault": "AWS Backup (DynamoDB)",
+    "AWS::Backup::RestoreTestingPlan": "AWS Backup (DynamoDB)",
     "AWS::Signer::SigningProfile": "AWS Signer, CodeDeploy (Lambda), CloudFormation",
     "AWS::CodeDeploy::DeploymentGroup": "AWS Signer, CodeDeploy (Lambda), CloudFormation",
 }
