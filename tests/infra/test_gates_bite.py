@@ -230,7 +230,10 @@ def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(
 
     file, old, new = LINTED_MUTANTS["bad-ref-in-a-sam-resource"]
     mutant = _mutant(tmp_path, old, new, file)
-    assert _failed_template_tests(mutant) == {"test_function_environment_comes_from_the_stack_and_its_parameters"}
+    assert _failed_template_tests(mutant) == {
+        "test_function_environment_comes_from_the_stack_and_its_parameters",
+        "test_a_cut_over_serves_and_grants_the_restored_table_and_nothing_else",
+    }
 
 
 # -- the deploy-time failures of the review, one per finding: each is caught offline ----------------
