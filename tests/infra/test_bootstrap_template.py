@@ -744,7 +744,8 @@ class AppStack:
         if explicit is None:
             return _generated_name(self.stack, logical_id)
         if isinstance(explicit, dict) and set(explicit) == {"Fn::Sub"} and isinstance(explicit["Fn::Sub"], str):
-            return explicit["Fn::Sub"].replace("${AWS::StackName}", self.stack).replace("${RootStackName}", self.stack)
+            name = explicit["Fn::Sub"].replace("${AWS::StackName}", self.stack).replace("${RootStackName}", self.stack)
+            return re.sub(r"\$\{\w+\.Id\}", "0b9d5f3e-1c2a-4e7b-9a6d-3f8e2c1b0a97", name)  # a generated id
         if isinstance(explicit, str):
             return explicit
         raise AssertionError(f"{logical_id}.{name_property} = {explicit!r} is not modelled")
@@ -812,6 +813,14 @@ def _requests_to_create(app: AppStack, logical_id: str) -> list[tuple[str, str, 
         return [("kms:CreateAlias", f"arn:aws:kms:{region_account}:{app.name(logical_id, 'AliasName')}", {})]
     if kind == "AWS::SNS::Topic":
         return [("sns:CreateTopic", f"arn:aws:sns:{region_account}:{app.name(logical_id, 'TopicName')}", {})]
+    if kind == "AWS::SNS::TopicPolicy":
+        topics = [app.name(topic["Ref"], "TopicName") for topic in properties["Topics"]]
+        return [("sns:SetTopicAttributes", f"arn:aws:sns:{region_account}:{topic}", {}) for topic in topics]
+    if kind == "AWS::SecretsManager::Secret":
+        secret = f"arn:aws:secretsmanager:{region_account}:secret:{app.name(logical_id, 'Name')}-AbCdEf"
+        key = f"arn:aws:kms:{region_account}:key/0b1c2d3e-0000-4000-8000-000000000000"
+        via_secrets_manager = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+        return [("secretsmanager:CreateSecret", secret, {}), ("kms:GenerateDataKey", key, via_secrets_manager)]
     if kind == "AWS::SNS::Subscription":
         topic = app.name(properties["TopicArn"]["Ref"], "TopicName")
         return [("sns:Subscribe", f"arn:aws:sns:{region_account}:{topic}", {})]

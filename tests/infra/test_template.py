@@ -116,7 +116,7 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
 
 def test_every_log_group_has_retention_and_kms(template: Template) -> None:
     log_groups = template.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == 4  # function, hook, API access log, WAF
+    assert len(log_groups) == 5  # function, hook, API access log, WAF, canary
     for name, group in log_groups.items():
         properties = group["Properties"]
         assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
