@@ -42,6 +42,8 @@ Resources:
       Scope: REGIONAL
       DefaultAction: {Allow: {}}
       VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: acl}
+      DataProtectionConfig:
+        DataProtections: [{Field: {FieldType: SINGLE_HEADER, FieldKeys: [authorization]}, Action: HASH}]
       CustomResponseBodies:
         Limited: {ContentType: APPLICATION_JSON, Content: '{"status":429}'}
       Rules:
@@ -272,6 +274,48 @@ Resources:
             Condition:
               ArnLike:
                 kms:EncryptionContext:aws:logs:arn: arn:aws:logs:us-east-1:111122223333:log-group:*
+""",
+    # A rate limit per access token, whose key (the bearer token) WAF would keep in its logs and samples.
+    "E9114": """
+Resources:
+  Acl:
+    Type: AWS::WAFv2::WebACL
+    Properties:
+      Scope: REGIONAL
+      DefaultAction: {Allow: {}}
+      VisibilityConfig: {SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true, MetricName: acl}
+      Rules:
+        - Name: PerToken
+          Priority: 0
+          Statement:
+            RateBasedStatement:
+              AggregateKeyType: CUSTOM_KEYS
+              CustomKeys: [{Header: {Name: Authorization, TextTransformations: [{Priority: 0, Type: NONE}]}}]
+              Limit: 100
+          Action: {Block: {}}
+          VisibilityConfig: {SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true, MetricName: token}
+""",
+    # Per-method throttling on a path written unencoded: UpdateStage refuses it.
+    "E9115": """
+Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: api
+      Body:
+        openapi: "3.0.1"
+        info: {title: api, version: "1"}
+        paths:
+          /health: {get: {responses: {"200": {description: ok}}}}
+  Deployment: {Type: AWS::ApiGateway::Deployment, Properties: {RestApiId: !Ref Api}}
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: dev
+      MethodSettings:
+        - {ResourcePath: /health, HttpMethod: GET, ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10}
 """,
 }
 

@@ -75,12 +75,13 @@ def _deployed(template: Template, environment: str) -> Template:
 
 
 def _stack_relative(name: Any) -> str | None:
-    """A resource name built from the stack's name, with the stack written <stack>."""
+    """A resource name built from the stack's name, with the stack written <stack> (and a resource's Id <id>)."""
     text = name.get("Fn::Sub") if isinstance(name, dict) else name
     if not isinstance(text, str):
         return None
     for variable in STACK_NAME_VARIABLES:
         text = text.replace(variable, "<stack>")
+    text = re.sub(r"\$\{\w+\.Id\}", "<id>", text)
     return text if "${" not in text else None
 
 

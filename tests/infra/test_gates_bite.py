@@ -217,3 +217,61 @@ def test_letting_prod_take_the_tracing_layer_fails_the_project_rules(tmp_path: P
     )
 
     assert "E9105" in _project_rule_findings(mutant.sam, mutant.translated)
+
+
+# -- the edge and its secrets: each class of defect the project rules guard, put back into the templates --
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "rule"),
+    [
+        # The alarm topic without its TLS-only statement.
+        (
+            "stacks/telemetry.yaml",
+            "          - Sid: TlsOnly\n            Effect: Deny\n",
+            "          - Sid: TlsOnly\n            Effect: Allow\n",
+            "E9110",
+        ),
+        # The observability key admitting every log group of the account again.
+        ("stacks/telemetry.yaml", "log-group:/aws/apigateway/${RootStackName}/access\n", "log-group:*\n", "E9113"),
+        # The canary's role creating its function's log group again (before the stack can, keyless).
+        (
+            "stacks/canary.yaml",
+            "Action: [logs:CreateLogStream, logs:PutLogEvents]",
+            "Action: [logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents]",
+            "E9112",
+        ),
+        # The canary's log group kept forever.
+        (
+            "stacks/canary.yaml",
+            "      RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !Ref ObservabilityKeyArn\n",
+            "      KmsKeyId: !Ref ObservabilityKeyArn\n",
+            "E9111",
+        ),
+        # Bearer tokens kept in WAF's samples and logs.
+        (
+            "stacks/edge.yaml",
+            "            Action: HASH\n",
+            "            Action: HASH\n            ExcludeRateBasedDetails: true\n",
+            "E9114",
+        ),
+        # /health's own throttle written for a path the API does not have.
+        (
+            "template.yaml",
+            "{ResourcePath: /~1health, HttpMethod: GET",
+            "{ResourcePath: /~1healthz, HttpMethod: GET",
+            "E9115",
+        ),
+    ],
+)
+def test_putting_back_an_edge_defect_fails_the_project_rules(
+    tmp_path: Path, file: str, old: str, new: str, rule: str
+) -> None:
+    copy = tmp_path / "infra"
+    shutil.copytree(INFRA, copy)
+    mutated = copy / file
+    text = mutated.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"the mutation no longer applies to infra/{file}: {old!r}"
+    mutated.write_text(text.replace(old, new), encoding="utf-8")
+
+    assert rule in _project_rule_findings(mutated)
