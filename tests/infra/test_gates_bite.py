@@ -160,7 +160,7 @@ def test_removing_point_in_time_recovery_fails_the_assertions_and_checkov(tmp_pa
 
 def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_path: Path) -> None:
     table_actions = "Action: [dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query, dynamodb:Scan]"
-    mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]")
+    mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]", file="stacks/data.yaml")
 
     assert _failed_template_tests(mutant) == {
         "test_no_iam_statement_grants_wildcard_actions",
@@ -187,7 +187,8 @@ def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(tmp_p
 
 
 def test_a_content_type_header_in_the_waf_rate_limit_response_fails_the_project_rules(tmp_path: Path) -> None:
-    mutant = _mutant(tmp_path, "- Name: Retry-After\n", "- Name: Content-Type\n", file="stacks/edge.yaml")
+    retry_after = "CustomResponseBodyKey: TokenRateLimited\n                ResponseHeaders:\n                  - Name: "
+    mutant = _mutant(tmp_path, retry_after + "Retry-After\n", retry_after + "Content-Type\n", file="stacks/edge.yaml")
 
     assert "E9101" in _project_rule_findings(mutant.mutated)
 
