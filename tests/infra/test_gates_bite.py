@@ -187,8 +187,8 @@ def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(tmp_p
 
 
 def test_a_content_type_header_in_the_waf_rate_limit_response_fails_the_project_rules(tmp_path: Path) -> None:
-    retry_after = "CustomResponseBodyKey: TokenRateLimited\n                ResponseHeaders:\n                  - Name: "
-    mutant = _mutant(tmp_path, retry_after + "Retry-After\n", retry_after + "Content-Type\n", file="stacks/edge.yaml")
+    headers = "CustomResponseBodyKey: TokenRateLimited\n                ResponseHeaders:\n                  - Name: "
+    mutant = _mutant(tmp_path, headers + "Retry-After\n", headers + "Content-Type\n", file="stacks/edge.yaml")
 
     assert "E9101" in _project_rule_findings(mutant.mutated)
 
