@@ -8,7 +8,10 @@ Every file in a zip is accounted for, or the SBOM is not written:
   installation report for the same lock, platform and Python as the build, hash checking on);
 * our code is byte-for-byte its source in this repository (``SERVICE_PACKAGE``, ``HOOK_SOURCE``
   of tools/build/lambda_artifact.py); each file is a component with its SHA-256;
-* bytecode (``__pycache__/*.pyc``) belongs to whoever owns its source file.
+* bytecode belongs to whoever owns its source file: ``__pycache__/*.pyc`` beside our sources,
+  and the sourceless ``.pyc`` the build puts in place of a wheel's module (its RECORD lists the
+  ``.py`` it was compiled from; bytecode cannot be hash-checked against that entry, the source
+  it came from was, when pip installed the wheel with ``--require-hashes``).
 
 Swagger UI, which ``/docs`` serves from Powertools' package, is a component of its own inside
 the Powertools wheel: npm's ``swagger-ui-dist``, its version read from the bundle's build info,
@@ -44,7 +47,15 @@ from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
 
-from tools.build.lambda_artifact import HOOK_SOURCE, LAMBDA_LOCK, PLATFORM, PYTHON_VERSION, SERVICE_PACKAGE
+from tools.build.lambda_artifact import (
+    HOOK_SHARED_MODULES,
+    HOOK_SOURCE,
+    LAMBDA_LOCK,
+    PLATFORM,
+    PYTHON_VERSION,
+    SERVICE_PACKAGE,
+    SOURCE_ROOT,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_LOCK = ROOT / "requirements" / "dev.txt"
@@ -90,6 +101,8 @@ def our_source(path: str) -> Path | None:
             return source
         if source.is_dir() and path.startswith(f"{source.name}/"):
             return source.parent / path
+    if path in HOOK_SHARED_MODULES:  # modules of ours under src/ that the hook's zip carries
+        return SOURCE_ROOT / path
     return None
 
 
@@ -112,10 +125,11 @@ def read_zip(artifact: Path) -> ZipContents:
         record = contents.data[name.replace("/METADATA", "/RECORD")].decode()
         for line in record.splitlines():
             path, digest, _ = line.rsplit(",", 2)
-            if path in contents.data:
-                if digest and _record_digest(contents.data[path]) != digest:
-                    raise UnaccountedContent(f"{artifact.name}: {path} differs from {wheel}'s RECORD")
-                owner[path] = wheel
+            # Every file the wheel installed belongs to it, shipped or not: the build replaces a
+            # third-party module's source by its bytecode, which then belongs to the same wheel.
+            owner[path] = wheel
+            if path in contents.data and digest and _record_digest(contents.data[path]) != digest:
+                raise UnaccountedContent(f"{artifact.name}: {path} differs from {wheel}'s RECORD")
     problems = []
     for path in sorted(contents.data):
         source_path = _source_of_bytecode(path)
@@ -135,11 +149,14 @@ def read_zip(artifact: Path) -> ZipContents:
 
 
 def _source_of_bytecode(path: str) -> str | None:
-    """``pkg/__pycache__/mod.cpython-313.pyc`` -> ``pkg/mod.py``."""
+    """The source a ``.pyc`` was compiled from: ``pkg/__pycache__/mod.cpython-313.pyc`` (beside its
+    source) or a sourceless ``pkg/mod.pyc`` (in its place, see tools/build/lambda_artifact.py) -> ``pkg/mod.py``."""
     parts = PurePosixPath(path)
-    if parts.suffix != ".pyc" or parts.parent.name != "__pycache__":
+    if parts.suffix != ".pyc":
         return None
-    return str(parts.parent.parent / (parts.name.split(".", 1)[0] + ".py")).removeprefix("./")
+    if parts.parent.name == "__pycache__":
+        return str(parts.parent.parent / (parts.name.split(".", 1)[0] + ".py")).removeprefix("./")
+    return str(parts.with_suffix(".py"))
 
 
 def installation_report(lock: Path) -> dict[str, dict[str, Any]]:
