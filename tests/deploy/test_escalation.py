@@ -214,7 +214,11 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
             Call(
                 "kms:Decrypt",
                 p["key"],
-                {**tag, "kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com", "kms:EncryptionContext:SecretARN": secret},
+                {
+                    **tag,
+                    "kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": secret,
+                },
             ),
         ),
     )
@@ -373,7 +377,13 @@ def test_a_role_under_the_dev_boundary_still_works_in_dev(accounts: dict[str, Ac
     assert _may(dev, backdoor, "dynamodb:GetItem", f"arn:aws:dynamodb:{ra}:table/{APP}-dev-MoviesTable-1A2B", {})
     assert _may(dev, backdoor, "kms:Decrypt", f"arn:aws:kms:{ra}:key/0b1c", {ENV_TAG: "dev"})
     # The canary's role reads its client credentials under the boundary.
-    assert _may(dev, backdoor, "secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{ra}:secret:{APP}-dev/canary-client-AbCdEf", {})
+    assert _may(
+        dev,
+        backdoor,
+        "secretsmanager:GetSecretValue",
+        f"arn:aws:secretsmanager:{ra}:secret:{APP}-dev/canary-client-AbCdEf",
+        {},
+    )
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

@@ -21,7 +21,9 @@ passes the execution role itself to CloudFormation). Otherwise (``iam:PassRole``
 listed there, ``kms:*`` of a table, ``ec2:Describe*``) an Allow naming the action must exist,
 and no unconditional Deny on every resource may take it away. Which resources exist follows
 each environment's parameters (infra/samconfig.toml plus what the pipeline passes: a resource
-the prod stack never creates needs no permission in prod).
+the prod stack never creates needs no permission in prod), and for a nested template the
+parameters its parent passes it. What a service does with the caller's credentials beyond the
+handlers' lists (Secrets Manager using the secret's KMS key) is in ``THROUGH_A_SERVICE_OF``.
 """
 
 from __future__ import annotations
@@ -157,7 +159,10 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
     "AWS::SNS::Subscription": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
     "AWS::SNS::TopicPolicy": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
     # Secrets Manager appends a dash and six random characters to a secret's name.
-    "AWS::SecretsManager::Secret": (frozenset({"Secret"}), "arn:aws:secretsmanager:{r}:{a}:secret:{stack}/canary-client-AbCdEf"),
+    "AWS::SecretsManager::Secret": (
+        frozenset({"Secret"}),
+        "arn:aws:secretsmanager:{r}:{a}:secret:{stack}/canary-client-AbCdEf",
+    ),
     "AWS::Signer::SigningProfile": (
         frozenset({"signing-profile"}),
         "arn:aws:signer:{r}:{a}:/signing-profiles/SigningProfile_a1b2",
@@ -257,7 +262,9 @@ def granted(execution: ExecutionRole | Role, action: str, resource_type: str | N
             "iam:PolicyARN": "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda",
         }
         return all(
-            account.evaluate(role, action, arn.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}"), context)
+            account.evaluate(
+                role, action, arn.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}"), context
+            )
             is Decision.ALLOW
             for arn in arns
         )
@@ -358,13 +365,15 @@ def deployed_as(templates: Mapping[str, Mapping[str, Any]], env: str) -> dict[st
     return decided
 
 
-def _children(
-    name: str, document: Mapping[str, Any], templates: Mapping[str, Any]
-) -> list[tuple[str, str]]:
+def _children(name: str, document: Mapping[str, Any], templates: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(nested template, the logical ID of its stack) for each stack ``document`` nests from ``templates``."""
     children = []
     for logical_id, resource in document["Resources"].items():
-        url = resource.get("Properties", {}).get("TemplateURL") if resource["Type"] == "AWS::CloudFormation::Stack" else None
+        url = (
+            resource.get("Properties", {}).get("TemplateURL")
+            if resource["Type"] == "AWS::CloudFormation::Stack"
+            else None
+        )
         if isinstance(url, str) and "://" not in url:
             child = os.path.normpath(Path(name).parent / url)
             if child in templates:

@@ -67,12 +67,16 @@ def _mutant(tmp_path: Path, old: str, new: str, file: str = "template.yaml") -> 
     return Mutant(copy / "template.yaml", translated, mutated)
 
 
+_TOKEN_RATE_LIMITED_HEADERS = (
+    "CustomResponseBodyKey: TokenRateLimited\n                ResponseHeaders:\n                  - Name: "
+)
+
 # Mistakes cfn-lint must catch: mutant name -> (file under infra/, text, its broken replacement).
 LINTED_MUTANTS = {
-    "waf-content-type-header": (
+    "waf-content-type-header": (  # the per-token rule's response (the edge has two Retry-After headers)
         "stacks/edge.yaml",
-        "CustomResponseBodyKey: TokenRateLimited\n                ResponseHeaders:\n                  - Name: Retry-After\n",
-        "CustomResponseBodyKey: TokenRateLimited\n                ResponseHeaders:\n                  - Name: Content-Type\n",
+        _TOKEN_RATE_LIMITED_HEADERS + "Retry-After\n",
+        _TOKEN_RATE_LIMITED_HEADERS + "Content-Type\n",
     ),
     "python-canary-tracing": ("stacks/canary.yaml", "ActiveTracing: false", "ActiveTracing: true"),
     "composite-rollback-alarm": (
