@@ -54,8 +54,11 @@ def test_swagger_assets_are_served_from_the_package_without_a_token(client: Lamb
     assert len(response.body) > 10_000
 
 
-def test_an_unknown_docs_asset_is_404(client: LambdaClient) -> None:
-    assert client.get("/docs/../../etc/passwd").status == 404
+def test_a_file_beside_the_swagger_assets_that_is_not_one_of_them_is_404(client: LambdaClient) -> None:
+    # html.py lies in the same package folder as the two assets: only the allow-list keeps it in.
+    response = client.get("/docs/html.py", authorizer={})
+    assert response.status == 404
+    assert response.json()["detail"] == "No such documentation asset: html.py."
 
 
 @pytest.fixture
