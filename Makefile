@@ -14,8 +14,8 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 # A tool's own venv, created and filled under a lock: tests run make from two xdist workers at once,
-# and an unlocked second make finds bin/python before ensurepip has written pip (the CI failure
-# of stop 18). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
+# and an unlocked second make finds bin/python before ensurepip has written pip (a CI run failed
+# so). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
 define tool_venv
 	@mkdir -p .tools
 	flock .tools/.$(1).lock bash -c '.tools/$(1)/bin/python -c "" 2>/dev/null || $(PYTHON) -m venv --clear .tools/$(1); .tools/$(1)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r $(2)'
