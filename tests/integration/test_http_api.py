@@ -15,18 +15,9 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from tests.integration.lambda_client import movie_path
-
 pytestmark = pytest.mark.integration
 
 TIMEOUT_S = 20
-
-
-@pytest.fixture
-def catalog_url(build_app: Callable[..., Any], loaded_table: str, dynamodb_local: Any, serve: Any) -> str:
-    """Base URL of the API over the shared, fully loaded table. Read-only."""
-    base: str = serve(build_app(loaded_table, endpoint=dynamodb_local.endpoint))
-    return base
 
 
 @pytest.fixture
@@ -58,9 +49,7 @@ def test_delete_is_204_with_no_body(http: requests.Session, empty_url: str) -> N
     assert (response.status_code, response.content) == (204, b"")
 
 
-def test_query_parameters_reach_the_function_and_its_problem_comes_back(
-    http: requests.Session, empty_url: str
-) -> None:
+def test_query_parameters_reach_the_function_and_its_problem_comes_back(http: requests.Session, empty_url: str) -> None:
     response = http.get(f"{empty_url}/movies", params={"year": 2013, "cursor": "made-up"}, timeout=TIMEOUT_S)
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"

@@ -77,16 +77,19 @@ def cors_container(dynamodb_local: Any, loaded_table: str) -> Callable[..., Emit
     return get
 
 
+@pytest.mark.slow  # a fresh process: CORS_ALLOW_ORIGINS is read once, at init
 def test_cors_answers_an_allow_listed_origin(cors_container: Callable[..., Emitted]) -> None:
     emitted = cors_container(ALLOWED_ORIGIN, allowed_origins=ALLOWED_ORIGIN)
     assert emitted.header("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
 
 
+@pytest.mark.slow  # a fresh process: CORS_ALLOW_ORIGINS is read once, at init
 def test_cors_ignores_any_other_origin(cors_container: Callable[..., Emitted]) -> None:
     emitted = cors_container("https://evil.example", allowed_origins=ALLOWED_ORIGIN)
     assert "Access-Control-Allow-Origin" not in emitted.response["multiValueHeaders"]
 
 
+@pytest.mark.slow  # a fresh process: CORS_ALLOW_ORIGINS is read once, at init
 def test_no_cors_headers_when_no_origin_is_configured(cors_container: Callable[..., Emitted]) -> None:
     emitted = cors_container(ALLOWED_ORIGIN, allowed_origins="")
     assert emitted.response["statusCode"] == 200

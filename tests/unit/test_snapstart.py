@@ -37,6 +37,7 @@ print(before, (MovieCreate.__pydantic_complete__, MovieReplace.__pydantic_comple
 """
 
 
+@pytest.mark.slow  # a fresh interpreter, where the validators are still deferred
 def test_warm_up_builds_the_deferred_request_validators() -> None:
     result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["(False,", "False)", "(True,", "True)"]
