@@ -18,10 +18,13 @@ test first asks for it, as before: ``pytest tests/integration/test_search.py`` n
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +40,8 @@ __all__ = [
 ]
 
 OPTION = "--shared-dynamodb-local"
-_WORKERINPUT_KEY = "mvdb_dynamodb_local_endpoint"
+_ENDPOINT_KEY = "mvdb_dynamodb_local_endpoint"
+_ERROR_FILE_KEY = "mvdb_dynamodb_local_error_file"
 # Several loaded copies of the data set (the loader tests make a few) from two workers at once.
 HEAP = "768m"
 _READY_TIMEOUT_S = 90.0
@@ -61,7 +65,8 @@ class _Starter:
         from mvdb_local.dynamodb_local import DynamoDBLocal
 
         self.dynamodb = DynamoDBLocal(heap=HEAP)
-        self.error: BaseException | None = None
+        # Why it did not start, for the workers waiting on it: they fail at once, saying why.
+        self.error_file = Path(tempfile.gettempdir()) / f"mvdb-dynamodb-local-{os.getpid()}-{self.dynamodb.port}.error"
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dynamodb-local", daemon=True)
         self._thread.start()
@@ -69,8 +74,8 @@ class _Starter:
     def _run(self) -> None:
         try:
             self.dynamodb.start(timeout_s=_READY_TIMEOUT_S)
-        except BaseException as error:  # reported by the controller at the end and by every worker's wait
-            self.error = error
+        except Exception as error:  # LocalStackError says what to install or run
+            self.error_file.write_text(f"{type(error).__name__}: {error}", encoding="utf-8")
             return
         self._done.wait()
         self.dynamodb.stop()
@@ -78,6 +83,7 @@ class _Starter:
     def stop(self) -> None:
         self._done.set()
         self._thread.join(timeout=_READY_TIMEOUT_S)
+        self.error_file.unlink(missing_ok=True)
 
 
 def start_for_the_run(config: pytest.Config) -> None:
@@ -90,33 +96,32 @@ def hand_to_worker(config: pytest.Config, workerinput: dict[str, Any]) -> None:
     """In the controller, for each worker about to start: the endpoint it is to use."""
     starter: _Starter | None = getattr(config, "_mvdb_dynamodb_local", None)
     if starter is not None:
-        workerinput[_WORKERINPUT_KEY] = starter.dynamodb.endpoint
+        workerinput[_ENDPOINT_KEY] = starter.dynamodb.endpoint
+        workerinput[_ERROR_FILE_KEY] = str(starter.error_file)
 
 
 def stop_for_the_run(config: pytest.Config) -> None:
     """In the controller, after every worker has finished."""
     starter: _Starter | None = getattr(config, "_mvdb_dynamodb_local", None)
-    if starter is None:
-        return
-    starter.stop()
-    if starter.error is not None:
-        raise pytest.UsageError(f"the run's shared DynamoDB Local did not start: {starter.error}")
+    if starter is not None:
+        starter.stop()
 
 
 def shared_endpoint(config: pytest.Config) -> str | None:
     """In a worker: the endpoint of the run's DynamoDB Local, once it answers; None when there is none."""
-    endpoint: str | None = getattr(config, "workerinput", {}).get(_WORKERINPUT_KEY)
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    endpoint: str | None = workerinput.get(_ENDPOINT_KEY)
     if endpoint is None:
         return None
-    address = urlsplit(endpoint)
+    address, error_file = urlsplit(endpoint), Path(workerinput[_ERROR_FILE_KEY])
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
+        if error_file.exists():
+            pytest.fail(
+                f"the run's DynamoDB Local did not start: {error_file.read_text(encoding='utf-8')}", pytrace=False
+            )
         with socket.socket() as probe:
             if probe.connect_ex((address.hostname or "127.0.0.1", address.port or 80)) == 0:
                 return endpoint
         time.sleep(0.1)
-    pytest.fail(
-        f"the run's DynamoDB Local ({endpoint}, started by the pytest controller) did not answer within "
-        f"{_READY_TIMEOUT_S:.0f} s: the controller reports why at the end of the run",
-        pytrace=False,
-    )
+    pytest.fail(f"the run's DynamoDB Local ({endpoint}) did not answer within {_READY_TIMEOUT_S:.0f} s", pytrace=False)
