@@ -14,8 +14,8 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 # A tool's own venv, created and filled under a lock: tests run make from two xdist workers at once,
-# and an unlocked second make finds bin/python before ensurepip has written pip (the CI failure
-# of stop 18). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
+# and an unlocked second make finds bin/python before ensurepip has written pip (a CI run failed
+# so). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
 define tool_venv
 	@mkdir -p .tools
 	flock .tools/.$(1).lock bash -c '.tools/$(1)/bin/python -c "" 2>/dev/null || $(PYTHON) -m venv --clear .tools/$(1); .tools/$(1)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r $(2)'
@@ -35,6 +35,15 @@ run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0
 
 test: lint typecheck check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
 
+# The markers (pyproject.toml) say what a test needs: `integration` DynamoDB Local, `slow` more than
+# a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
+# in a process of its own, `infra` the templates. Under xdist one DynamoDB Local serves every worker
+# of a run (--shared-dynamodb-local, tests/dynamodb_session.py), each test on tables of its own.
+PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --shared-dynamodb-local
+
+test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop, under a minute: unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
+	$(PYTEST_XDIST) -q -m "not slow" tests/unit tests/integration tests/reliability
+
 ##@ Checks
 lint: $(VENV)/.installed ## ruff lint and format check
 	$(VENV)/bin/ruff check src tests tools functions
@@ -52,7 +61,7 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
-	$(PY) -m pytest -n 2 --dist loadgroup tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
+	$(PYTEST_XDIST) tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
 
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
@@ -182,7 +191,7 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
 	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
-	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_iam_evaluation.py
+	$(PY) -m pytest tests/infra -n 2 --shared-dynamodb-local --ignore=tests/infra/test_iam_evaluation.py
 
 render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the canary script) into them
 	$(PY) -m tools.build.render_infra --write $(INFRA_TEMPLATES)
@@ -285,4 +294,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help run test lint format typecheck pytest test-unit test-e2e load-test bench drill fuzz clean
+.PHONY: help run test test-fast lint format typecheck pytest test-unit test-e2e load-test bench drill fuzz clean

@@ -1,20 +1,26 @@
 """Fixtures shared by every suite: DynamoDB Local, tables built from the SAM template, the Lambda app.
 
-DynamoDB Local is started once per test process (each pytest-xdist worker gets its own, in
-memory, on a free port) and only when a test asks for it: unit tests never start it.
-Tables are created by ``mvdb_local.table.create_movies_table``, i.e. from the one definition
-of the table's shape in ``infra/stacks/data.yaml``.
+DynamoDB Local runs in memory on a free port, and only when a test asks for it: unit tests never
+start it. With ``--shared-dynamodb-local`` (what the Makefile passes) one instance serves every
+pytest-xdist worker of the run (``tests/dynamodb_session.py``); without it each test process
+starts its own. Tables are created by ``mvdb_local.table.create_movies_table``, i.e. from the one
+definition of the table's shape in ``infra/stacks/data.yaml``, one per test, named after the
+worker that made it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import dynamodb_session
+from tests.shared_output import produced_once
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_FILE = PROJECT_ROOT / "data" / "moviedata.json"
@@ -35,6 +41,28 @@ LOCAL_AWS_ENV = {
 _UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "TABLE_NAME")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        dynamodb_session.OPTION,
+        action="store_true",
+        help="under pytest-xdist: one DynamoDB Local for the whole run, started by the controller, not one per worker",
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config) -> None:
+    dynamodb_session.start_for_the_run(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    dynamodb_session.hand_to_worker(node.config, node.workerinput)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    dynamodb_session.stop_for_the_run(config)
+
+
 @pytest.fixture(scope="session")
 def local_aws_env() -> Iterator[dict[str, str]]:
     """Dummy credentials and region for the whole session; never real AWS settings."""
@@ -47,12 +75,18 @@ def local_aws_env() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_local(local_aws_env: dict[str, str]) -> Iterator[Any]:
-    """One in-memory DynamoDB Local on a free port for this test process."""
+def dynamodb_local(request: pytest.FixtureRequest, local_aws_env: dict[str, str]) -> Iterator[Any]:
+    """The run's shared DynamoDB Local (``--shared-dynamodb-local`` under xdist), else one of this process's own.
+
+    Tests use its ``endpoint`` only: they never stop or restart it.
+    """
+    endpoint = dynamodb_session.shared_endpoint(request.config)
+    if endpoint is not None:
+        yield dynamodb_session.SharedDynamoDBLocal(endpoint)
+        return
     from mvdb_local.dynamodb_local import DynamoDBLocal
 
-    # A heap big enough for several loaded copies of the data set (the loader tests make a few).
-    with DynamoDBLocal(heap="512m") as dynamodb:
+    with DynamoDBLocal(heap=dynamodb_session.HEAP) as dynamodb:
         yield dynamodb
 
 
@@ -66,7 +100,9 @@ def dynamodb_client(dynamodb_local: Any) -> Any:
 
 
 def unique_table_name(purpose: str = "test") -> str:
-    return f"mvdb-{purpose}-{uuid.uuid4().hex[:12]}"
+    """A table name no other test of the run uses, naming the xdist worker that made it (``main`` without xdist)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"mvdb-{purpose}-{worker}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -102,16 +138,32 @@ def movie_records() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def loaded_table(dynamodb_client: Any, movie_records: list[dict[str, Any]]) -> str:
-    """A table holding the whole data set, loaded once per test process. Read-only: never write to it."""
+def loaded_table(
+    dynamodb_local: Any,
+    dynamodb_client: Any,
+    movie_records: list[dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """A table holding the whole data set, loaded once per DynamoDB Local. Read-only: never write to it.
+
+    On the run's shared DynamoDB Local the first worker that asks loads it and the others wait
+    for that load and use the same table.
+    """
     from mvdb.loader import load_movies
     from mvdb_local.table import create_movies_table
 
-    name = unique_table_name("catalog")
-    create_movies_table(dynamodb_client, name, if_missing=False)
-    report = load_movies(dynamodb_client, name, movie_records)
-    assert (report.written, report.invalid) == (MOVIE_COUNT, [])
-    return name
+    def load(directory: Path) -> None:
+        name = unique_table_name("catalog")
+        create_movies_table(dynamodb_client, name, if_missing=False)
+        report = load_movies(dynamodb_client, name, movie_records)
+        assert (report.written, report.invalid) == (MOVIE_COUNT, [])
+        (directory / "table-name").write_text(name)
+
+    if isinstance(dynamodb_local, dynamodb_session.SharedDynamoDBLocal):
+        return (produced_once(tmp_path_factory, "catalog-table", load) / "table-name").read_text()
+    own = tmp_path_factory.mktemp("catalog-table")
+    load(own)
+    return (own / "table-name").read_text()
 
 
 # The Lambda app ------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_a_deploy_that_changes_nothing_of_the_function_keeps_its_version(infra: 
 
 
 def test_without_the_hash_a_parameter_change_publishes_nothing(infra: Path) -> None:
-    # The broken fixture: SAM's own naming misses a parameter's new value (the review's finding 9).
+    # The broken fixture: SAM's own naming misses a parameter's new value.
     template = infra / "template.yaml"
     text = template.read_text()
     text = text.replace("      AutoPublishCodeSha256: !Ref FunctionConfigurationSha256\n", "")

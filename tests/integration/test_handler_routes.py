@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -30,7 +31,7 @@ def test_root_names_the_api_and_links_its_resources(api: LambdaClient) -> None:
     response = api.get("/")
     assert response.status == 200
     body = response.json()
-    assert (body["name"], body["version"]) == ("mvdb", "1.0.0")
+    assert (body["name"], body["version"]) == ("mvdb", version("mvdb"))  # the installed distribution's
     assert body["links"] == {"movies": "/movies", "health": "/health", "docs": "/docs", "openapi": "/openapi.json"}
 
 

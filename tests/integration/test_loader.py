@@ -110,6 +110,7 @@ def test_duplicate_keys_are_reported_and_nothing_is_written(
 # -- idempotence -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # two loads of the whole data set
 def test_loading_twice_leaves_exactly_the_items_of_one_load(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]], clean_load: Items
 ) -> None:
@@ -131,6 +132,7 @@ def test_a_clean_load_holds_the_data_set_and_an_etag_each(
 # -- killed half-way, then rerun ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a loader process, killed, then a second one
 def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
     dynamodb_client: Any, dynamodb_local: Any, movies_table: str, clean_load: Items
 ) -> None:
@@ -163,9 +165,10 @@ def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
     assert full_scan(dynamodb_client, movies_table) == clean_load, f"kill_after={kill_after}"
 
 
-# -- the command line ----------------------------------------------------------------------------
+# -- the command line (each test runs `mvdb load` in a process of its own) ------------------------
 
 
+@pytest.mark.slow
 def test_cli_prints_counts_and_duration(
     dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -178,6 +181,7 @@ def test_cli_prints_counts_and_duration(
     )
 
 
+@pytest.mark.slow
 def test_cli_with_skip_invalid_loads_the_rest_and_counts_the_skipped(
     dynamodb_client: Any, dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -194,6 +198,7 @@ def test_cli_with_skip_invalid_loads_the_rest_and_counts_the_skipped(
     assert count_items(dynamodb_client, movies_table) == 9
 
 
+@pytest.mark.slow
 def test_cli_reads_table_and_endpoint_from_the_environment(
     dynamodb_client: Any, dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -211,6 +216,7 @@ def test_cli_reads_table_and_endpoint_from_the_environment(
     assert count_items(dynamodb_client, movies_table) == 5
 
 
+@pytest.mark.slow
 def test_cli_load_into_a_missing_table_fails_in_one_line_without_a_traceback(
     dynamodb_local: Any, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:

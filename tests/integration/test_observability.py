@@ -13,7 +13,7 @@ import pytest
 from tests.integration.container import Emitted, request, run_in_container
 from tests.integration.lambda_client import movie_path
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a fresh process per container
 
 SECRET_TOKEN = "eyJraWQiOiJzZWNyZXQtdG9rZW4tdGhhdC1tdXN0LW5ldmVyLWJlLWxvZ2dlZCJ9.payload.signature"
 DECLARED_METRICS = {

@@ -96,6 +96,7 @@ def test_dynamodb_timeouts_are_short_and_retries_bounded() -> None:
     assert worst_case_s < 29
 
 
+@pytest.mark.slow  # a fresh interpreter: the handler module reads its settings at import
 def test_lambda_entry_point_refuses_to_start_without_table_name() -> None:
     # GIVEN the Lambda environment without TABLE_NAME, WHEN the handler module is imported
     # (what a cold start does), THEN it fails at once and says which setting is missing.
