@@ -39,6 +39,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -60,6 +61,7 @@ __all__ = [
     "LocalCognito",
     "LocalGateway",
     "signing_key_from_env",
+    "template_resource",
 ]
 
 # The template's resource server ``movies`` and its scopes.
@@ -328,6 +330,28 @@ def _route(event: Mapping[str, Any], api_auth: Mapping[str, Any]) -> GatewayRout
         raise ValueError(f"{method} {path}: the local gateway knows only Cognito authorizers, not {authorizer!r}")
     scopes = auth.get("AuthorizationScopes", definition.get("AuthorizationScopes", []))
     return GatewayRoute(method, path, tuple(scopes))
+
+
+@lru_cache(maxsize=1)
+def _template_resource_patterns(template_path: Path = TEMPLATE_PATH) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    from samtranslator.yaml_helper import yaml_parse
+
+    resources = yaml_parse(template_path.read_text())["Resources"]
+    paths = {
+        str(event["Properties"]["Path"])
+        for resource in resources.values()
+        if resource.get("Type") == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event.get("Type") == "Api" and event["Properties"].get("RestApiId") == {"Ref": API_RESOURCE}
+    }
+    # API Gateway prefers a literal segment to a {variable}, and a {variable} to a greedy {variable+}.
+    ordered = sorted(paths, key=lambda p: ["{" in s for s in p.split("/")] + [p.endswith("+}")])
+    return tuple((path, _path_pattern(path)) for path in ordered)
+
+
+def template_resource(path: str) -> str:
+    """The template's resource ``path`` matches (API Gateway's ``resource``), or ``/{proxy+}``."""
+    return next((r for r, pattern in _template_resource_patterns() if pattern.fullmatch(path)), "/{proxy+}")
 
 
 def _path_pattern(template_path: str) -> re.Pattern[str]:

@@ -75,8 +75,16 @@ def make_event(
     request_id: str | None = None,
     source_ip: str = "127.0.0.1",
     authorizer: dict[str, Any] | None = None,
+    base_path: str = "",
 ) -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event for one HTTP request."""
+    """An API Gateway REST (v1) proxy event for one HTTP request.
+
+    ``resource`` is the template's resource the path matches (any method), as API Gateway sets
+    it, or the catch-all ``/{proxy+}`` for a path the API does not define. ``base_path`` is the
+    stage or custom-domain base path the client called the API under (``requestContext.path``).
+    """
+    from mvdb_local.auth import template_resource
+
     split = urlsplit(raw_path)
     query = parse_qs(split.query, keep_blank_values=True)
     headers = dict(headers or {})
@@ -89,7 +97,7 @@ def make_event(
             text_body, is_base64 = base64.b64encode(body).decode(), True
     request_id = request_id or str(uuid.uuid4())
     return {
-        "resource": split.path,
+        "resource": template_resource(split.path),
         "path": split.path,
         "httpMethod": method.upper(),
         "headers": headers or None,
@@ -103,7 +111,8 @@ def make_event(
         "requestContext": {
             "requestId": request_id,
             "stage": "local",
-            "path": split.path,
+            "path": base_path + split.path,
+            "resourcePath": template_resource(split.path),
             "httpMethod": method.upper(),
             "identity": {"sourceIp": source_ip},
             "authorizer": authorizer,
@@ -173,7 +182,9 @@ def make_server(
             for name, values in headers.items():
                 for value in values:
                     self.send_header(name, str(value))
-            self.send_header("Content-Length", str(len(data)))
+            # A HEAD response carries the Content-Length of the GET it stands for (RFC 9110 §8.6).
+            if not any(name.lower() == "content-length" for name in headers):
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)

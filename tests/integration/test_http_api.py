@@ -125,7 +125,7 @@ def test_unknown_route_is_404_json(http: requests.Session, catalog_url: str) -> 
 def test_wrong_method_is_405_with_allow(http: requests.Session, catalog_url: str) -> None:
     response = http.delete(f"{catalog_url}/movies", timeout=TIMEOUT_S)
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, POST"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
 
 
 def test_health_docs_and_openapi_are_served(http: requests.Session, catalog_url: str) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "MAX_TITLE_BYTES",
     "MAX_TITLE_LENGTH",
     "MAX_YEAR",
     "MIN_YEAR",
@@ -23,15 +24,24 @@ __all__ = [
     "MovieCreate",
     "MovieInfo",
     "MoviePage",
+    "MoviePatch",
     "MovieReplace",
     "Title",
     "Year",
     "compute_etag",
+    "title_problem",
 ]
 
 MIN_YEAR = 1870  # the earliest surviving motion pictures
 MAX_YEAR = 2100
-MAX_TITLE_LENGTH = 300
+MAX_TITLE_LENGTH = 300  # characters: generous for real films
+# The title is the table's sort key: DynamoDB refuses a sort key value over 1,024 bytes of UTF-8
+# ("Service, account, and table quotas in Amazon DynamoDB"), and 300 characters may take 1,200.
+MAX_TITLE_BYTES = 1024
+
+
+_URL = r"^https?://[\x21-\x7e]+$"  # printable ASCII only: a URI (RFC 3986) is ASCII
+_URI: dict[str, Any] = {"format": "uri"}
 
 
 def _no_control_characters(value: str) -> str:
@@ -71,14 +81,52 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _storable_text(value: str) -> str:
+    # DynamoDB strings are UTF-8; JSON may carry a lone surrogate ("\\ud800"), which UTF-8 cannot.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be Unicode text (a lone surrogate is not)") from None
+    return value
+
+
+def title_problem(title: str, *, prefix: bool = False) -> str | None:
+    """Why ``title`` cannot name a movie (blank, too long in characters or in UTF-8 bytes), or None.
+
+    The one rule for every title a request carries: in a body, in a URL, in a cursor, and (with
+    ``prefix``: a blank start is fine) the ``title_prefix`` of a search, a key condition on titles.
+    """
+    if not prefix and not title.strip():
+        return "must not be blank"
+    if len(title) > MAX_TITLE_LENGTH:
+        return f"must be at most {MAX_TITLE_LENGTH} characters"
+    try:
+        size = len(title.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "must be Unicode text (a lone surrogate is not)"
+    if size > MAX_TITLE_BYTES:
+        return f"must be at most {MAX_TITLE_BYTES} bytes in UTF-8 (DynamoDB's limit on a sort key); it is {size}"
+    return None
+
+
+def _storable_title(value: str) -> str:
+    problem = title_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, strict=True, description="Release year")]
 Title = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_TITLE_LENGTH),
-    AfterValidator(_not_blank),
+    AfterValidator(_storable_title),
     AfterValidator(_no_control_characters),
+    Field(description=f"At most {MAX_TITLE_LENGTH} characters and {MAX_TITLE_BYTES} bytes of UTF-8"),
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank), AfterValidator(_storable_text)
+]
 Names = Annotated[list[Name], Field(max_length=100)]
 
 
@@ -103,8 +151,8 @@ class MovieInfo(_Closed):
     # strict: JSON true or "5" is not a number (lax mode would read them as 1 and 5).
     rank: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
     running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600, strict=True)
-    plot: str | None = Field(default=None, max_length=5000)
-    image_url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$")] | None = None
+    plot: Annotated[str, AfterValidator(_storable_text)] | None = Field(default=None, max_length=5000)
+    image_url: Annotated[str, StringConstraints(max_length=2048, pattern=_URL), Field(json_schema_extra=_URI)] | None = None
 
 
 class MovieCreate(_Closed):
@@ -125,6 +173,22 @@ class MovieReplace(_Closed):
     year: Year | None = None
     title: Title | None = None
     info: MovieInfo = Field(default_factory=MovieInfo)
+
+
+class MoviePatch(_Closed):
+    """Body of ``PATCH /movies/{year}/{title}``: a JSON merge patch (RFC 7396) of the movie's document.
+
+    Members left out stay as they are; ``null`` removes a member (``{"info": null}`` empties the
+    info, as a PUT of ``{"info": {}}`` would). ``year`` and ``title`` may be given only unchanged.
+    """
+
+    year: Year | None = None
+    title: Title | None = None
+    info: MovieInfo | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The merge patch document: only the members the client sent, ``null`` kept."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class Movie(_Closed):

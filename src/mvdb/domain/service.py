@@ -7,13 +7,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired
+from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired, field_errors
 from mvdb.domain.merge_patch import apply_merge_patch
-from mvdb.domain.models import Movie, MovieCreate, MovieInfo, MovieReplace, compute_etag
+from mvdb.domain.models import Movie, MovieCreate, MoviePatch, MovieReplace, compute_etag, title_problem
 from mvdb.domain.ports import MovieRepository, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
 
-__all__ = ["MovieService", "Page", "field_errors"]
+__all__ = ["MovieService", "Page"]
 
 # Business events, counted by the HTTP layer as metrics.
 EventSink = Callable[[str], None]
@@ -27,38 +27,58 @@ class Page:
         self.next_cursor = next_cursor
 
 
-def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> list[FieldError]:
-    return [FieldError(location=[*prefix, *e["loc"]], message=e["msg"], code=e["type"]) for e in error.errors()]
-
-
 class MovieService:
+    """The movies API's rules over a ``MovieRepository``.
+
+    Every method raises ``StorageUnavailable`` (503) when the store cannot answer; the other
+    errors each method can raise are listed in its docstring (``mvdb.domain.errors``).
+    """
+
     def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
         self._repository = repository
         self._on_event = on_event or (lambda _name: None)
 
     def get(self, key: MovieKey) -> StoredMovie:
+        """The movie under ``key``. Raises MovieNotFound."""
         stored = self._repository.get(key)
         if stored is None:
             raise MovieNotFound(key.year, key.title)
         return stored
 
     def search(self, query: MovieQuery, cursor: str | None) -> Page:
+        """Up to ``query.limit`` movies after ``cursor`` (None: from the start), and the next cursor.
+
+        Raises InvalidInput (a ``title_prefix`` without ``year``, or one longer than a title may
+        be: it is a key condition on the sort key) and InvalidCursor.
+        """
         if query.title_prefix is not None and query.year is None:
             raise InvalidInput(
                 "title_prefix searches within one year: add the year parameter.",
                 [FieldError(["query", "title_prefix"], "requires year", "dependency")],
+            )
+        prefix_problem = title_problem(query.title_prefix, prefix=True) if query.title_prefix is not None else None
+        if prefix_problem is not None:
+            raise InvalidInput(
+                "title_prefix cannot be the start of any title.",
+                [FieldError(["query", "title_prefix"], prefix_problem, "too_long")],
             )
         start_after = decode_cursor(cursor, query) if cursor else None
         movies, resume_after = self._repository.search(query, start_after)
         return Page(movies, encode_cursor(resume_after, query) if resume_after else None)
 
     def create(self, movie: MovieCreate) -> StoredMovie:
+        """Store a new movie. Raises MovieAlreadyExists."""
         stored = _stored(Movie(year=movie.year, title=movie.title, info=movie.info))
         self._repository.create(stored.document, stored.etag)
         self._on_event("MovieCreated")
         return stored
 
     def replace(self, key: MovieKey, body: MovieReplace, if_match: str | None) -> StoredMovie:
+        """Replace the info of the movie under ``key``; ``if_match`` is its current ETag or ``*``.
+
+        Raises InvalidInput (the body names another movie), PreconditionRequired (no If-Match),
+        MovieNotFound, PreconditionFailed (``if_match`` is not the current ETag).
+        """
         errors = [
             FieldError(
                 ["body", name], f"must match the URL ({expected!r}); a movie's key cannot change", "key_mismatch"
@@ -73,28 +93,27 @@ class MovieService:
         self._on_event("MovieUpdated")
         return stored
 
-    def patch(self, key: MovieKey, patch: Any, if_match: str | None) -> StoredMovie:
-        """Apply a JSON merge patch to the movie; only ``info`` may change."""
-        if not isinstance(patch, dict):
-            raise InvalidInput(
-                "A merge patch must be a JSON object.", [FieldError(["body"], "must be an object", "type")]
-            )
-        unknown = sorted(set(patch) - {"info", "year", "title"})
-        changed_key = [name for name in ("year", "title") if name in patch and patch[name] != getattr(key, name)]
-        if unknown or changed_key:
+    def patch(self, key: MovieKey, patch: MoviePatch, if_match: str | None) -> StoredMovie:
+        """Apply a JSON merge patch (RFC 7396) to the movie's whole document; only ``info`` may change.
+
+        Raises InvalidInput (the patch changes the key, or the patched movie is invalid),
+        PreconditionRequired, MovieNotFound, PreconditionFailed.
+        """
+        changes = patch.document()
+        changed_key = [name for name in ("year", "title") if name in changes and changes[name] != getattr(key, name)]
+        if changed_key:
             raise InvalidInput(
                 "A merge patch may change only info.",
-                [FieldError(["body", n], "not allowed", "extra_forbidden") for n in unknown]
-                + [FieldError(["body", n], "a movie's key cannot change", "key_mismatch") for n in changed_key],
+                [FieldError(["body", name], "a movie's key cannot change", "key_mismatch") for name in changed_key],
             )
         if_match = _required(if_match)
         current = self.get(key)
-        merged = apply_merge_patch(current.document.get("info", {}), patch.get("info", {}))
+        merged = apply_merge_patch(current.document, changes)
         try:
-            info = MovieInfo.model_validate(merged)
+            movie = Movie.model_validate(merged)
         except ValidationError as error:
-            raise InvalidInput("The patched movie would be invalid.", field_errors(error, ("body", "info"))) from None
-        stored = _stored(Movie(year=key.year, title=key.title, info=info))
+            raise InvalidInput("The patched movie would be invalid.", field_errors(error.errors(), ("body",))) from None
+        stored = _stored(movie)
         # The patch is applied to the version the client named (or, for '*', the one just read):
         # if it changed in between, DynamoDB refuses the write and the client gets 412.
         self._repository.replace(stored.document, stored.etag, if_match=current.etag if if_match == "*" else if_match)
@@ -102,10 +121,12 @@ class MovieService:
         return stored
 
     def delete(self, key: MovieKey, if_match: str | None) -> None:
+        """Delete the movie under ``key``. Raises PreconditionRequired, MovieNotFound, PreconditionFailed."""
         self._repository.delete(key, if_match=_required(if_match))
         self._on_event("MovieDeleted")
 
     def check_health(self) -> None:
+        """Raises StorageUnavailable unless the table answers a read."""
         self._repository.ping()
 
 
