@@ -36,7 +36,7 @@ class Settings:
     cors_allow_origins: tuple[str, ...] = ()
     # The OAuth 2.0 token endpoint the OpenAPI document names (Swagger UI's "Authorize"): the
     # Cognito domain's in AWS; by default a path on the API's own host (the local stand-in's).
-    token_url: str = "/oauth2/token"
+    token_url: str = "/oauth2/token"  # noqa: S105 - a URL path, not a secret
     # Bounded so a hung DynamoDB never holds a request past the Lambda/API Gateway budget
     # (29 s on REST APIs): worst case ~ attempts * (connect + read) plus backoff.
     dynamodb_connect_timeout_s: float = 1.0

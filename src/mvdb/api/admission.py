@@ -127,4 +127,8 @@ class Admission:
 def _with_content_type(event: dict[str, Any], value: str) -> dict[str, Any]:
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
-    return {**event, "headers": {**headers, "Content-Type": value}, "multiValueHeaders": {**multi, "Content-Type": [value]}}
+    return {
+        **event,
+        "headers": {**headers, "Content-Type": value},
+        "multiValueHeaders": {**multi, "Content-Type": [value]},
+    }

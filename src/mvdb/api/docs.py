@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from functools import lru_cache
 from http import HTTPStatus
@@ -42,17 +43,31 @@ DESCRIPTION = (
     "changes movies/write (OAuth 2.0 client-credentials flow: Authorize with a client id and secret). "
     "Errors are application/problem+json (RFC 9457)."
 )
-SCOPE_DESCRIPTIONS = {READ_SCOPE: "List, search and read movies", WRITE_SCOPE: "Create, replace, patch and delete movies"}
+TAGS = {"movies": "Movies: list, search, read, create, replace, patch, delete", "meta": "The API itself"}
+SCOPE_DESCRIPTIONS = {
+    READ_SCOPE: "List, search and read movies",
+    WRITE_SCOPE: "Create, replace, patch and delete movies",
+}
 _ASSET_TYPES = {"swagger-ui-bundle.min.js": "text/javascript", "swagger-ui.min.css": "text/css"}
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 _DOCUMENT_CACHE = 8  # one document per base path: a stage, a custom domain mapping or two
 
 
-class DocumentationConfig:
-    """What the documents need from the settings: the token URL (absolute, or a path on this host)."""
+# OpenAPI's inventory wants each server's environment named in standard words.
+_ENVIRONMENT_WORDS = {"dev": "development and test", "prod": "production"}
+_INT32 = (-(2**31), 2**31 - 1)
+# Powertools documents a 422 of its own validation shape on every operation with parameters; this
+# API answers invalid parameters with 400 problem+json (and bodies with 422 problem+json) instead.
+_POWERTOOLS_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
-    def __init__(self, token_url: str) -> None:
+
+class DocumentationConfig:
+    """What the documents need from the settings: the token URL (absolute, or a path on this host)
+    and the environment the API runs as (``dev``, ``staging``, ``prod``, ``local``)."""
+
+    def __init__(self, token_url: str, environment: str) -> None:
         self.token_url = token_url
+        self.environment = environment
 
     @property
     def token_origin(self) -> str | None:
@@ -67,24 +82,43 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
     @lru_cache(maxsize=_DOCUMENT_CACHE)
     def openapi_json(base: str) -> str:
         from aws_lambda_powertools.event_handler.openapi.models import (
+            Contact,
             OAuth2,
             OAuthFlowClientCredentials,
             OAuthFlows,
             Server,
+            Tag,
         )
 
         token_url = config.token_url if config.token_origin else base + config.token_url
         scheme = OAuth2(
-            description="Client-credentials access tokens of the API's Cognito user pool",
-            flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=token_url, scopes=SCOPE_DESCRIPTIONS)),
+            description=(
+                "Access tokens of the API's Cognito user pool (client-credentials grant): JWTs signed RS256, "
+                "valid 60 minutes, verified by API Gateway's Cognito authorizer as RFC8725 advises "
+                "(the pool's own keys and issuer, token_use=access, expiry, scopes)."
+            ),
+            flows=OAuthFlows(
+                clientCredentials=OAuthFlowClientCredentials(tokenUrl=token_url, scopes=SCOPE_DESCRIPTIONS)
+            ),
         )
-        return app.get_openapi_json_schema(
+        environment = _ENVIRONMENT_WORDS.get(config.environment, config.environment)
+        server = Server.model_validate(
+            {
+                "url": base or "/",
+                "description": f"This API's {environment} environment, at the base URL this document was read from",
+                "x-internal": False,
+            }
+        )
+        generated = app.get_openapi_json_schema(
             title=TITLE,
             version=__version__,
             description=DESCRIPTION,
-            servers=[Server(url=base or "/", description="This API, at the base URL this document was read from")],
+            servers=[server],
             security_schemes={OAUTH2_SCHEME: scheme},
+            tags=[Tag(name=name, description=text) for name, text in TAGS.items()],
+            contact=Contact(name="mvdb maintainers"),
         )
+        return json.dumps(_as_answered(json.loads(generated)), indent=2, ensure_ascii=False)
 
     @lru_cache(maxsize=_DOCUMENT_CACHE)
     def swagger_page(base: str) -> tuple[str, str]:
@@ -117,6 +151,7 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
         "/openapi.json",
         scope=None,
         summary="This API's OpenAPI document",
+        description="OpenAPI 3.1, its servers and token URL those of the base URL this request used.",
         responses=documented_responses({200: {"description": "OpenAPI 3.1 document"}}, secured=False),
         tags=["meta"],
     )
@@ -128,13 +163,19 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
         "GET",
         "/docs",
         scope=None,
-        summary="Swagger UI for this API (format=json: the OpenAPI document)",
-        responses=documented_responses({200: {"description": "HTML page, or the OpenAPI document"}}, secured=False),
+        summary="Swagger UI for this API",
+        description=(
+            "Try the API in a browser: Authorize with a client id and secret, then call it. "
+            "`format=json`: the document."
+        ),
+        responses=documented_responses(
+            {200: {"description": "HTML page, or the OpenAPI document"}}, 400, secured=False
+        ),
         tags=["meta"],
     )
     def swagger_ui(
         base: Annotated[str, Depends(request_base_path)],
-        format: Annotated[str | None, Query(max_length=20, pattern="^[a-z0-9-]+$")] = None,  # noqa: A002
+        format: Annotated[str | None, Query(max_length=20, pattern="^[a-z0-9-]+$")] = None,
     ) -> Response[Any]:
         if format == "json":
             return openapi_response(base)
@@ -151,9 +192,7 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
         "GET",
         "/docs/{asset}",
         scope=None,
-        summary="Swagger UI's script and style",
-        responses=documented_responses({200: {"description": "The asset"}}, 404, secured=False),
-        tags=["meta"],
+        include_in_schema=False,  # a part of the /docs page, not an operation of the API
     )
     def swagger_asset(asset: Annotated[str, PathParam(max_length=40, pattern=r"^[a-z.-]+$")]) -> Response[Any]:
         if asset not in _ASSET_TYPES:
@@ -165,6 +204,34 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
+
+def _as_answered(document: dict[str, Any]) -> dict[str, Any]:
+    """The generated document made to say what the API answers: Powertools' 422 validation shape
+    removed, and every integer given the format its bounds fit (OpenAPI's int32/int64)."""
+    for operation in (op for path in document.get("paths", {}).values() for op in path.values()):
+        responses = operation.get("responses", {})
+        if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+            del responses["422"]
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in _POWERTOOLS_VALIDATION_SCHEMAS:
+        if f'"#/components/schemas/{name}"' not in json.dumps({k: v for k, v in document.items() if k != "components"}):
+            schemas.pop(name, None)
+    _add_integer_formats(document)
+    return document
+
+
+def _add_integer_formats(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "integer" and "format" not in node:
+            low, high = node.get("minimum", _INT32[0]), node.get("maximum", _INT32[1])
+            node["format"] = "int32" if _INT32[0] <= low and high <= _INT32[1] else "int64"
+        if "anyOf" in node and node.get("format") in ("int32", "int64"):
+            node.pop("format")  # beside anyOf it describes no branch; each integer branch has its own
+        for value in node.values():
+            _add_integer_formats(value)
+    elif isinstance(node, list):
+        for value in node:
+            _add_integer_formats(value)
 
 
 @lru_cache(maxsize=len(_ASSET_TYPES))

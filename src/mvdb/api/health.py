@@ -55,6 +55,7 @@ class Health(BaseModel):
     "/",
     scope=None,
     summary="What this API is",
+    description="The API's name and version, and links to its resources under the base URL of this request.",
     responses=documented_responses(
         {200: {"description": "The API", "content": {"application/json": {"model": ApiDescription}}}}, secured=False
     ),

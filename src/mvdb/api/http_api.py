@@ -103,7 +103,7 @@ def create_app(settings: Settings) -> MoviesApi:
     resolver.include_router(health.router)
     resolver.include_router(movies.router)
     docs_operations = Operations()
-    register_docs(resolver, docs_operations, DocumentationConfig(settings.token_url))
+    register_docs(resolver, docs_operations, DocumentationConfig(settings.token_url, settings.environment))
     operations = Operations.merged(health.operations, movies.operations, docs_operations)
     _register_error_handlers(resolver)
     return MoviesApi(
@@ -119,11 +119,13 @@ def lambda_handler_of(api: MoviesApi) -> LambdaHandler:
     """``api.handle`` as a Lambda handler: API Gateway's request id as the correlation id of every
     log line, the request's metrics flushed as one EMF document (with the cold-start metric)."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return api.handle(event, context)
 
+    with_metrics = metrics.log_metrics(handle, capture_cold_start_metric=True)
+    handler: LambdaHandler = logger.inject_lambda_context(
+        with_metrics, correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    )
     return handler
 
 
@@ -133,11 +135,7 @@ def lambda_handler_of(api: MoviesApi) -> LambdaHandler:
 def _register_error_handlers(resolver: APIGatewayRestResolver) -> None:
     @resolver.exception_handler([DomainError, ProblemError])
     def handle_domain_error(error: DomainError | ProblemError) -> Response[Any]:
-        if isinstance(error, (InvalidInput, InvalidCursor)):
-            metrics.add_metric(name="ValidationFailures", unit=MetricUnit.Count, value=1)
-        elif isinstance(error, (MovieAlreadyExists, PreconditionFailed)):
-            metrics.add_metric(name="Conflicts", unit=MetricUnit.Count, value=1)
-        return problem_for(error)
+        return _counted_problem(error)
 
     @resolver.exception_handler(RequestValidationError)
     def handle_validation_error(error: RequestValidationError) -> Response[Any]:
@@ -145,7 +143,7 @@ def _register_error_handlers(resolver: APIGatewayRestResolver) -> None:
         if any(tuple(e.get("loc", ()))[:1] == ("response",) for e in details):
             # Powertools reports our own response not matching its declared model this way: a bug of ours.
             return _internal_error(error)
-        return handle_domain_error(InvalidInput("The request is not valid; see errors.", field_errors(details)))
+        return _counted_problem(InvalidInput("The request is not valid; see errors.", field_errors(details)))
 
     @resolver.not_found
     def handle_not_found(_: NotFoundError) -> Response[Any]:
@@ -157,6 +155,14 @@ def _register_error_handlers(resolver: APIGatewayRestResolver) -> None:
     @resolver.exception_handler(Exception)
     def handle_unexpected(error: Exception) -> Response[Any]:
         return _internal_error(error)
+
+
+def _counted_problem(error: DomainError | ProblemError) -> Response[Any]:
+    if isinstance(error, (InvalidInput, InvalidCursor)):
+        metrics.add_metric(name="ValidationFailures", unit=MetricUnit.Count, value=1)
+    elif isinstance(error, (MovieAlreadyExists, PreconditionFailed)):
+        metrics.add_metric(name="Conflicts", unit=MetricUnit.Count, value=1)
+    return problem_for(error)
 
 
 def _internal_error(error: Exception) -> Response[Any]:

@@ -16,9 +16,11 @@ JSON = "application/json"
 MERGE_PATCH_JSON = "application/merge-patch+json"  # RFC 7396
 
 # RFC 9110 §5.6.2 token; §5.6.4 quoted-string (simplified: any escaped or non-quote character).
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_MEDIA_TYPE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*((?:;\s*{_TOKEN}=(?:{_TOKEN}|\"(?:[^\"\\]|\\.)*\")\s*)*);?\s*$")
-_PARAMETER = re.compile(rf";\s*({_TOKEN})=({_TOKEN}|\"(?:[^\"\\]|\\.)*\")")
+_HTTP_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # noqa: S105 - RFC 9110's token grammar, not a secret
+_MEDIA_TYPE = re.compile(
+    rf"^\s*({_HTTP_TOKEN})/({_HTTP_TOKEN})\s*((?:;\s*{_HTTP_TOKEN}=(?:{_HTTP_TOKEN}|\"(?:[^\"\\]|\\.)*\")\s*)*);?\s*$"
+)
+_PARAMETER = re.compile(rf";\s*({_HTTP_TOKEN})=({_HTTP_TOKEN}|\"(?:[^\"\\]|\\.)*\")")
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,7 @@ _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min
 
 Service = Annotated[MovieService, Depends(movie_service)]
 BasePath = Annotated[str, Depends(request_base_path)]
-_INT32 = {"format": "int32"}
-PathYear = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Release year", json_schema_extra=_INT32)]
+PathYear = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Release year")]
 PathTitle = Annotated[
     str,
     Path(
@@ -112,13 +111,13 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
 )
 def list_movies(
     service: Service,
-    year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, json_schema_extra=_INT32)] = None,
+    year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
     title_prefix: Annotated[str | None, Query(min_length=1, max_length=MAX_TITLE_LENGTH)] = None,
     genre: SearchText = None,
     actor: SearchText = None,
     director: SearchText = None,
     min_rating: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, json_schema_extra=_INT32)] = DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(min_length=1, max_length=1024, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> Response[Any]:
     unknown = sorted(set(router.current_event.query_string_parameters or {}) - _SEARCH_PARAMETERS)
@@ -150,6 +149,7 @@ def list_movies(
     "/movies/{year}/{title}",
     scope=READ_SCOPE,
     summary="Get one movie",
+    description="The movie and, in ETag, its version: send that back in If-Match to change it.",
     responses=documented_responses({200: _MOVIE}, 400, 404, 503),
     tags=["movies"],
 )
@@ -164,6 +164,7 @@ def get_movie(service: Service, year: PathYear, title: PathTitle) -> Response[An
     scope=WRITE_SCOPE,
     media_types=[JSON],
     summary="Create a movie",
+    description="Creates the movie under its year and title; 409 if one exists. Location is its URL.",
     responses=documented_responses({201: _CREATED}, 400, 409, 503, *_WITH_BODY),
     tags=["movies"],
 )
@@ -180,6 +181,7 @@ def create_movie(service: Service, base: BasePath, movie: Annotated[MovieCreate,
     scope=WRITE_SCOPE,
     media_types=[JSON],
     summary="Replace a movie's info",
+    description="Replaces the whole info of the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
     responses=documented_responses({200: _MOVIE}, 400, 404, 412, 428, 503, *_WITH_BODY),
     tags=["movies"],
 )
@@ -224,6 +226,7 @@ def patch_movie(
     "/movies/{year}/{title}",
     scope=WRITE_SCOPE,
     summary="Delete a movie",
+    description="Deletes the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
     responses=documented_responses({204: {"description": "Deleted"}}, 400, 404, 412, 428, 503),
     tags=["movies"],
 )

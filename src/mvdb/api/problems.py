@@ -50,8 +50,8 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[HTTPStatus, str]] = {
 class FieldErrorDocument(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
-    location: list[Annotated[str, Field(max_length=300)] | int] = Field(
-        max_length=64, description="Where the invalid value is, e.g. [\"body\", \"info\", \"rating\"]"
+    location: list[Annotated[str, Field(max_length=300)] | Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        max_length=64, description='Where the invalid value is, e.g. ["body", "info", "rating"]'
     )
     message: str = Field(max_length=2000)
     code: str = Field(max_length=100, pattern=r"^[a-z0-9_]+$")
@@ -118,7 +118,9 @@ def problem(
 def invalid_input_status(errors: list[FieldError]) -> HTTPStatus:
     """The one 400-vs-422 rule: a well-formed body that breaks a rule is 422 Unprocessable Content
     (RFC 9110 §15.5.21); anything else wrong with the request (path, query, headers) is 400."""
-    return HTTPStatus.UNPROCESSABLE_ENTITY if any(e.location[:1] == ["body"] for e in errors) else HTTPStatus.BAD_REQUEST
+    return (
+        HTTPStatus.UNPROCESSABLE_ENTITY if any(e.location[:1] == ["body"] for e in errors) else HTTPStatus.BAD_REQUEST
+    )
 
 
 def problem_for(error: DomainError | ProblemError) -> Response[str]:
@@ -153,6 +155,10 @@ _RETRY_AFTER: dict[str, Any] = {
     "description": "Seconds to wait before retrying (RFC 9110 §10.2.3)",
     "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 3600},
 }
+_ALLOW_ORIGIN: dict[str, Any] = {
+    "description": "CORS: the request's Origin, when it is one of the API's allow-listed browser origins",
+    "schema": {"type": "string", "format": "uri", "maxLength": 300},
+}
 _REQUEST_ID: dict[str, Any] = {
     "description": "The id of this request in the API's logs; quote it when you report a problem",
     "schema": {"type": "string", "maxLength": 100, "pattern": "^[A-Za-z0-9-]+$"},
@@ -167,12 +173,13 @@ def documented_responses(
 ) -> dict[int, dict[str, Any]]:
     """The OpenAPI ``responses`` of an operation: its successes, its own problems, and those any
     operation may return (401/403 when it needs a token, 429, 500)."""
+    every_response = {"X-Request-Id": _REQUEST_ID, "Access-Control-Allow-Origin": _ALLOW_ORIGIN}
     documented: dict[int, dict[str, Any]] = {
-        status: {**response, "headers": {"X-Request-Id": _REQUEST_ID, **response.get("headers", {})}}
+        status: {**response, "headers": {**every_response, **response.get("headers", {})}}
         for status, response in success.items()
     }
     for status in sorted({*_EVERY_OPERATION, *(_SECURED if secured else ()), *problems}):
-        headers: dict[str, Any] = {"X-Request-Id": _REQUEST_ID}
+        headers: dict[str, Any] = dict(every_response)
         if status in (429, 503):
             headers["Retry-After"] = _RETRY_AFTER
         documented[status] = {

@@ -13,9 +13,10 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 __all__ = [
+    "MAX_PAGE_SIZE",
     "MAX_TITLE_BYTES",
     "MAX_TITLE_LENGTH",
     "MAX_YEAR",
@@ -38,6 +39,7 @@ MAX_TITLE_LENGTH = 300  # characters: generous for real films
 # The title is the table's sort key: DynamoDB refuses a sort key value over 1,024 bytes of UTF-8
 # ("Service, account, and table quotas in Amazon DynamoDB"), and 300 characters may take 1,200.
 MAX_TITLE_BYTES = 1024
+MAX_PAGE_SIZE = 100  # movies in one page of a search
 
 
 _URL = r"^https?://[\x21-\x7e]+$"  # printable ASCII only: a URI (RFC 3986) is ASCII
@@ -142,9 +144,19 @@ class MovieInfo(_Closed):
     directors: Names | None = None
     actors: Names | None = None
     genres: Names | None = None
-    release_date: Annotated[datetime | date | None, BeforeValidator(_iso_8601_date)] = Field(
-        default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z"
-    )
+    release_date: Annotated[
+        datetime | date | None,
+        BeforeValidator(_iso_8601_date),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "date", "maxLength": 10},
+                    {"type": "string", "format": "date-time", "maxLength": 40},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z")
     rating: Annotated[float | None, AfterValidator(_storable_number)] = Field(
         default=None, ge=0, le=10, allow_inf_nan=False, strict=True
     )
@@ -152,7 +164,9 @@ class MovieInfo(_Closed):
     rank: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
     running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600, strict=True)
     plot: Annotated[str, AfterValidator(_storable_text)] | None = Field(default=None, max_length=5000)
-    image_url: Annotated[str, StringConstraints(max_length=2048, pattern=_URL), Field(json_schema_extra=_URI)] | None = None
+    image_url: (
+        Annotated[str, StringConstraints(max_length=2048, pattern=_URL), Field(json_schema_extra=_URI)] | None
+    ) = None
 
 
 class MovieCreate(_Closed):
@@ -194,8 +208,8 @@ class MoviePatch(_Closed):
 class Movie(_Closed):
     """A movie as stored and as returned."""
 
-    year: int
-    title: str
+    year: Year
+    title: Title
     info: MovieInfo = Field(default_factory=MovieInfo)
 
     def document(self) -> dict[str, Any]:
@@ -206,10 +220,13 @@ class Movie(_Closed):
 class MoviePage(BaseModel):
     """One page of ``GET /movies``."""
 
-    items: list[Movie]
-    count: int
+    items: list[Movie] = Field(max_length=MAX_PAGE_SIZE)
+    count: int = Field(ge=0, le=MAX_PAGE_SIZE)
     next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` to get the next page; absent on the last page"
+        default=None,
+        max_length=1024,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Pass as `cursor` to get the next page; absent on the last page",
     )
 
 

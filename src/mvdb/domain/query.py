@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mvdb.domain.errors import InvalidCursor
-from mvdb.domain.models import MAX_YEAR, MIN_YEAR, title_problem
+from mvdb.domain.models import MAX_PAGE_SIZE, MAX_YEAR, MIN_YEAR, title_problem
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MovieKey", "MovieQuery", "decode_cursor", "encode_cursor"]
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
+MAX_LIMIT = MAX_PAGE_SIZE
 _CURSOR_VERSION = 2
 _MAX_CURSOR_LENGTH = 1024
 

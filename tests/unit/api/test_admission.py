@@ -19,7 +19,9 @@ OPERATIONS = Operations(
         Operation("OPTIONS", "/movies", None),
         Operation("GET", "/movies/{year}/{title}", "movies/read"),
         Operation("PUT", "/movies/{year}/{title}", "movies/write", ("application/json",)),
-        Operation("PATCH", "/movies/{year}/{title}", "movies/write", ("application/merge-patch+json", "application/json")),
+        Operation(
+            "PATCH", "/movies/{year}/{title}", "movies/write", ("application/merge-patch+json", "application/json")
+        ),
         Operation("GET", "/health", None),
     ]
 )
@@ -110,13 +112,16 @@ def test_json_body_is_admitted_whatever_the_case_and_parameters(content_type: st
     admit("POST", body="{}", content_type=content_type)
 
 
-@pytest.mark.parametrize("content_type", ["application/merge-patch+json", "APPLICATION/MERGE-PATCH+JSON", "application/json"])
+@pytest.mark.parametrize(
+    "content_type", ["application/merge-patch+json", "APPLICATION/MERGE-PATCH+JSON", "application/json"]
+)
 def test_patch_reads_merge_patches_and_json(content_type: str) -> None:
     admit("PATCH", "/movies/{year}/{title+}", body="{}", content_type=content_type)
 
 
 @pytest.mark.parametrize(
-    "content_type", ["Application/JSON", "application/merge-patch+json; charset=utf-8", "application/json;charset=UTF-8"]
+    "content_type",
+    ["Application/JSON", "application/merge-patch+json; charset=utf-8", "application/json;charset=UTF-8"],
 )
 def test_the_resolver_is_handed_the_normalised_media_type(content_type: str) -> None:
     # The resolver chooses its JSON parser by an exact "application/json": it must never refuse

@@ -150,9 +150,12 @@ def test_patch_replaces_a_list_outright(service: MovieService) -> None:
 
 def test_patch_may_repeat_the_key_unchanged(service: MovieService) -> None:
     create_rush(service)
-    assert service.patch(RUSH, merge_patch({"year": 2013, "title": "Rush", "info": {"rank": 1}}), "*").document[
-        "info"
-    ]["rank"] == 1
+    assert (
+        service.patch(RUSH, merge_patch({"year": 2013, "title": "Rush", "info": {"rank": 1}}), "*").document["info"][
+            "rank"
+        ]
+        == 1
+    )
 
 
 def test_patch_with_star_applies_to_the_current_version(service: MovieService) -> None:
