@@ -90,7 +90,6 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
             Tag,
         )
 
-        token_url = config.token_url if config.token_origin else base + config.token_url
         scheme = OAuth2(
             description=(
                 "Access tokens of the API's Cognito user pool (client-credentials grant): JWTs signed RS256, "
@@ -98,7 +97,7 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
                 "(the pool's own keys and issuer, token_use=access, expiry, scopes)."
             ),
             flows=OAuthFlows(
-                clientCredentials=OAuthFlowClientCredentials(tokenUrl=token_url, scopes=SCOPE_DESCRIPTIONS)
+                clientCredentials=OAuthFlowClientCredentials(tokenUrl=config.token_url, scopes=SCOPE_DESCRIPTIONS)
             ),
         )
         environment = _ENVIRONMENT_WORDS.get(config.environment, config.environment)

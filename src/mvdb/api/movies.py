@@ -18,6 +18,7 @@ from mvdb.api.problems import ProblemError, documented_responses
 from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from mvdb.dependencies import movie_service
 from mvdb.domain.models import (
+    MAX_CURSOR_LENGTH,
     MAX_TITLE_BYTES,
     MAX_TITLE_LENGTH,
     MAX_YEAR,
@@ -118,7 +119,9 @@ def list_movies(
     director: SearchText = None,
     min_rating: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=1024, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
+    ] = None,
 ) -> Response[Any]:
     unknown = sorted(set(router.current_event.query_string_parameters or {}) - _SEARCH_PARAMETERS)
     if unknown:

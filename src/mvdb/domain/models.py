@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 __all__ = [
+    "MAX_CURSOR_LENGTH",
     "MAX_PAGE_SIZE",
     "MAX_TITLE_BYTES",
     "MAX_TITLE_LENGTH",
@@ -40,6 +41,8 @@ MAX_TITLE_LENGTH = 300  # characters: generous for real films
 # ("Service, account, and table quotas in Amazon DynamoDB"), and 300 characters may take 1,200.
 MAX_TITLE_BYTES = 1024
 MAX_PAGE_SIZE = 100  # movies in one page of a search
+# A cursor carries a title (up to 1,024 bytes, some JSON-escaped) in base64: 2,048 characters hold any.
+MAX_CURSOR_LENGTH = 2048
 
 
 _URL = r"^https?://[\x21-\x7e]+$"  # printable ASCII only: a URI (RFC 3986) is ASCII
@@ -224,7 +227,7 @@ class MoviePage(BaseModel):
     count: int = Field(ge=0, le=MAX_PAGE_SIZE)
     next_cursor: str | None = Field(
         default=None,
-        max_length=1024,
+        max_length=MAX_CURSOR_LENGTH,
         pattern=r"^[A-Za-z0-9_-]+$",
         description="Pass as `cursor` to get the next page; absent on the last page",
     )

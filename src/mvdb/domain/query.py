@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mvdb.domain.errors import InvalidCursor
-from mvdb.domain.models import MAX_PAGE_SIZE, MAX_YEAR, MIN_YEAR, title_problem
+from mvdb.domain.models import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, MAX_YEAR, MIN_YEAR, title_problem
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MovieKey", "MovieQuery", "decode_cursor", "encode_cursor"]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = MAX_PAGE_SIZE
 _CURSOR_VERSION = 2
-_MAX_CURSOR_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def encode_cursor(key: MovieKey, query: MovieQuery) -> str:
 
 def decode_cursor(cursor: str, query: MovieQuery) -> MovieKey:
     """The key to resume after; raises :class:`InvalidCursor` for anything we did not issue."""
-    if len(cursor) > _MAX_CURSOR_LENGTH:
+    if len(cursor) > MAX_CURSOR_LENGTH:
         raise InvalidCursor("too long")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
