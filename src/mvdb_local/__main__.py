@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-memory", action="store_true", help="keep nothing between runs")
     parser.add_argument("--no-auth", action="store_true", help="no tokens needed: no authorizer, REQUIRE_AUTH=false")
     parser.add_argument("--clients-file", default=str(PROJECT_ROOT / ".local" / "clients.json"))
+    parser.add_argument(
+        "--base-path",
+        default="",
+        help="serve the API under this path, as a stage (/dev) or a custom domain's base path does",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
@@ -74,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb.endpoint
         # Both lines of defence on or both off: the service alone would refuse every request.
         os.environ["REQUIRE_AUTH"] = "false" if args.no_auth else "true"
-        return _serve(args.port, auth=not args.no_auth, clients_file=PROJECT_ROOT / args.clients_file)
+        base_path = "/" + args.base_path.strip("/") if args.base_path.strip("/") else ""
+        return _serve(
+            args.port, auth=not args.no_auth, clients_file=PROJECT_ROOT / args.clients_file, base_path=base_path
+        )
     except KeyboardInterrupt:
         return 0
     finally:
@@ -85,7 +93,7 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _serve(port: int, *, auth: bool, clients_file: Path) -> int:
+def _serve(port: int, *, auth: bool, clients_file: Path, base_path: str = "") -> int:
     import boto3
 
     from mvdb.loader import load_movies, read_records
@@ -99,13 +107,16 @@ def _serve(port: int, *, auth: bool, clients_file: Path) -> int:
         report = load_movies(client, table, read_records(PROJECT_ROOT / "data" / "moviedata.json"))
         print(f"loaded {report.written} movies in {report.seconds:.2f} s", file=sys.stderr)
 
+    host_url = f"http://127.0.0.1:{port}"
+    # The token endpoint is the user pool's, on a host of its own in AWS: here, the host's root.
+    os.environ.setdefault("TOKEN_URL", host_url + "/oauth2/token")
     from mvdb.app import lambda_handler  # after the environment is set: settings are read at import
     from mvdb_local.auth import TOKEN_PATH, LocalCognito, LocalGateway, signing_key_from_env
     from mvdb_local.server import make_server
 
-    api_url = f"http://127.0.0.1:{port}"
+    api_url = host_url + base_path
     if auth:
-        cognito = LocalCognito.with_new_clients(issuer=api_url, signing_key=signing_key_from_env())
+        cognito = LocalCognito.with_new_clients(issuer=host_url, signing_key=signing_key_from_env())
         gateway = LocalGateway.from_template(cognito)  # the routes, scopes and refusals of infra/template.yaml
         server = make_server(
             lambda_handler,
@@ -113,11 +124,12 @@ def _serve(port: int, *, auth: bool, clients_file: Path) -> int:
             port,
             authorizer=gateway.authorizer,
             endpoints={TOKEN_PATH: cognito.token_endpoint},
+            base_path=base_path,
         )
-        cognito.write_clients_file(clients_file, api_url=api_url, token_url=api_url + TOKEN_PATH)
-        _print_clients(cognito, api_url + TOKEN_PATH, clients_file)
+        cognito.write_clients_file(clients_file, api_url=api_url, token_url=host_url + TOKEN_PATH)
+        _print_clients(cognito, host_url + TOKEN_PATH, clients_file)
     else:
-        server = make_server(lambda_handler, "127.0.0.1", port)
+        server = make_server(lambda_handler, "127.0.0.1", port, base_path=base_path)
         print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
     print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
     try:

@@ -128,11 +128,15 @@ def make_server(
     authorizer: Authorizer | None = None,
     endpoints: Mapping[str, Endpoint] | None = None,
     max_body_bytes: int = 10 * 1024 * 1024,
+    base_path: str = "",
 ) -> ThreadingHTTPServer:
     """An HTTP server calling ``handler`` for each request, after ``authorizer`` if given.
 
     ``endpoints`` maps a path (e.g. ``/oauth2/token``) to a function that serves it instead
-    of the handler, whatever the method.
+    of the handler, whatever the method. ``base_path`` (e.g. ``/dev``) serves the API under it,
+    as a stage's execute-api URL or a custom domain's base path mapping does: the event's ``path``
+    is the rest, its ``requestContext.path`` the whole; any other path is refused as API Gateway
+    refuses a stage it does not have (403 ``{"message":"Forbidden"}``).
     """
     lock = threading.Lock()
     own_endpoints = dict(endpoints or {})
@@ -155,6 +159,11 @@ def make_server(
             if endpoint is not None:
                 self._reply_gateway(endpoint(self.command, lowered, body or b""))
                 return
+            if base_path:
+                if not path.startswith(base_path + "/"):
+                    self._reply(403, {"Content-Type": ["application/json"]}, b'{"message":"Forbidden"}')
+                    return
+                path = path[len(base_path) :]
             event_authorizer = None
             if authorizer is not None:
                 decision = authorizer(self.command, path, lowered)
@@ -163,7 +172,13 @@ def make_server(
                     return
                 event_authorizer = decision
             event = make_event(
-                self.command, self.path, headers, body, source_ip=self.client_address[0], authorizer=event_authorizer
+                self.command,
+                self.path[len(base_path) :],
+                headers,
+                body,
+                source_ip=self.client_address[0],
+                authorizer=event_authorizer,
+                base_path=base_path,
             )
             with lock:
                 response = handler(event, LambdaContext())

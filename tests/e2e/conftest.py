@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from tests.e2e.support import (
+    BROWSER_ORIGIN,
     EXPECTED_OUTPUTS,
     TEST_YEAR,
     Api,
@@ -41,6 +42,7 @@ from tests.e2e.support import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
+LOCAL_STAGE = "/local"  # the local API answers under a stage's base path, as an execute-api URL does
 
 
 def _stack_name() -> str:
@@ -108,8 +110,10 @@ def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
     from mvdb_local.process import run_local_stack
 
     signing_key = secrets.token_bytes(32)
+    # As deployed: auth on, CORS for one browser origin, the API under a stage's base path.
+    env = {SIGNING_KEY_ENV: signing_key.hex(), "CORS_ALLOW_ORIGINS": BROWSER_ORIGIN}
     try:
-        with run_local_stack(workdir, {SIGNING_KEY_ENV: signing_key.hex()}) as running:
+        with run_local_stack(workdir, env, base_path=LOCAL_STAGE) as running:
             document = running.clients
             by_id = {c["client_id"]: c for c in document["clients"]}
             clients = [AppClient(c["client_id"], c["client_secret"], tuple(c["scopes"])) for c in document["clients"]]

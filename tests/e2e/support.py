@@ -13,12 +13,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import jwt
 import requests
 
 __all__ = [
+    "BROWSER_ORIGIN",
     "EXPECTED_OUTPUTS",
     "HTTP_TIMEOUT_S",
     "TEST_YEAR",
@@ -55,6 +56,9 @@ EXPECTED_OUTPUTS = (
 TEST_YEAR = 2099
 TITLE_PREFIX = "mvdb-deployed-test"
 HTTP_TIMEOUT_S = 20.0
+# The browser origin the local stack allows (CORS_ALLOW_ORIGINS); a deployed stack's CorsAllowOrigins
+# parameter must hold it for the CORS tests, which are skipped otherwise.
+BROWSER_ORIGIN = "https://app.example.com"
 READ_SCOPE = "movies/read"
 WRITE_SCOPE = "movies/write"
 
@@ -220,6 +224,12 @@ class Api:
         return self._session.request(
             method, self.base_url + path, json=json, headers=all_headers, timeout=HTTP_TIMEOUT_S, allow_redirects=False
         )
+
+    def follow(self, url: str, *, token: str | None = None, method: str = "GET") -> requests.Response:
+        """A URL the API handed out (Location, a link), resolved against the API's base URL as a client would."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        target = urljoin(self.base_url + "/", url)
+        return self._session.request(method, target, headers=headers, timeout=HTTP_TIMEOUT_S, allow_redirects=False)
 
     def close(self) -> None:
         self._session.close()

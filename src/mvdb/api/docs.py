@@ -129,7 +129,7 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
             f"{base}/docs/swagger-ui.min.css",
             swagger_base_url=f"{base}/docs",
             oauth2_config=None,
-        )
+        ).replace("withCredentials: true", "withCredentials: false")  # bearer tokens only: no cookies to send
         hashes = " ".join(
             f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
             for script in _INLINE_SCRIPT.findall(html)
