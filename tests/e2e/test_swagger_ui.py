@@ -32,6 +32,7 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
+    "--window-size=1400,1400",
 )
 
 
@@ -56,8 +57,9 @@ def browser(stack: StackUnderTest, tmp_path: Path) -> Iterator[Any]:
 
 
 def test_swagger_ui_authorizes_with_client_credentials_and_gets_rush(
-    browser: Any, api: Api, stack: StackUnderTest
+    browser: Any, api: Api, stack: StackUnderTest, tmp_path: Path
 ) -> None:
+    screenshot = tmp_path / "swagger-ui.png"  # what the browser showed, kept with pytest's temporary files
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -87,7 +89,8 @@ def test_swagger_ui_authorizes_with_client_credentials_and_gets_rush(
     type_into(f"{operation} input[placeholder='year']", "2013")
     type_into(f"{operation} input[placeholder='title']", "Rush")
     click(f"{operation} .btn.execute")
-    status = f"{operation} .live-responses-table .response-col_status"
+    status = f"{operation} .live-responses-table tr.response .response-col_status"
     wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, status)))
+    browser.save_screenshot(str(screenshot))
     assert browser.find_element(By.CSS_SELECTOR, status).text.strip() == "200"
     assert '"Ron Howard"' in browser.find_element(By.CSS_SELECTOR, f"{operation} .live-responses-table").text
