@@ -38,7 +38,7 @@ MIN_YEAR = 1870  # the earliest surviving motion pictures
 MAX_YEAR = 2100
 MAX_TITLE_LENGTH = 300  # characters: generous for real films
 # The title is the table's sort key: DynamoDB refuses a sort key value over 1,024 bytes of UTF-8
-# ("Service, account, and table quotas in Amazon DynamoDB"), and 300 characters may take 1,200.
+# ("Constraints in Amazon DynamoDB", partition and sort keys), and 300 characters may take 1,200.
 MAX_TITLE_BYTES = 1024
 MAX_PAGE_SIZE = 100  # movies in one page of a search
 # A cursor carries a title (up to 1,024 bytes, some JSON-escaped) in base64: 2,048 characters hold any.

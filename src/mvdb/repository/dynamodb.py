@@ -51,8 +51,8 @@ _UNAVAILABLE_CODES = frozenset(
         "ResourceNotFoundException",  # table missing or still being created: an operator's problem, not the client's
     }
 )
-# DynamoDB's ValidationException messages for a value past one of its limits ("Service, account,
-# and table quotas" and "Supported data types"): keys over 2,048/1,024 bytes, an item over 400 KB,
+# DynamoDB's ValidationException messages for a value past one of its limits ("Constraints in
+# Amazon DynamoDB"): keys over 2,048/1,024 bytes, an item over 400 KB,
 # a number out of range or past 38 digits, an empty key. The models bound every value a request
 # carries below these; should one slip through, the client hears 400, not 500 (which would page
 # on-call and could roll back a canary), and the warning logged says which limit the models missed.
