@@ -112,6 +112,18 @@ def test_every_operation_on_a_movie_bounds_its_path_title_in_bytes(api: LambdaCl
     assert api.request(method, f"/movies/2031/{quote(EMOJI * 257)}", headers=headers, body=body).status == 400
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("raw_title", ["%C2%88%C2%A1", "Rush%00", "Tab%09Title"])
+def test_a_path_title_no_movie_could_have_is_400_for_every_method(
+    api: LambdaClient, method: str, raw_title: str
+) -> None:
+    # Found by the fuzzer: a C1 control character in a PUT's path once reached the model as a 500.
+    body = '{"info": {}}' if method in {"PUT", "PATCH"} else None
+    headers = {"If-Match": "*", "Content-Type": "application/json"}
+    response = api.request(method, f"/movies/2004/{raw_title}", headers=headers, body=body)
+    assert (response.status, response.json()["errors"][0]["location"]) == (400, ["path", "title"])
+
+
 def test_a_body_title_past_1024_utf8_bytes_is_422(api: LambdaClient) -> None:
     response = api.post("/movies", json_body={"year": 2031, "title": EMOJI * 257})
     assert response.status == 422

@@ -289,11 +289,10 @@ def bench_warm(env: dict[str, str], runs: int) -> None:
 def bench_capacity(env: dict[str, str]) -> None:
     """What each request type costs in DynamoDB: operations and consumed capacity units."""
     import mvdb.app
-    from mvdb.dependencies import movie_service
     from mvdb_local.server import LambdaContext, make_event
 
     seen: list[tuple[str, float]] = []
-    client = movie_service()._repository._client  # type: ignore[attr-defined]  # the service's own client
+    client = mvdb.app.app.service._repository._client  # type: ignore[attr-defined]  # the service's own client
 
     def ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
         params["ReturnConsumedCapacity"] = "TOTAL"

@@ -64,7 +64,7 @@ class MoviesApi:
         self.operations = operations
         self._admission = admission
         self._finisher = finisher
-        self._service = service
+        self.service = service
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
@@ -73,7 +73,7 @@ class MoviesApi:
         metrics.add_dimension(name="route", value=f"{method} {route}")
         try:
             admitted = self._admission.admit(event)
-            self.resolver.append_context(**{MOVIE_SERVICE: self._service})
+            self.resolver.append_context(**{MOVIE_SERVICE: self.service})
             response = self.resolver.resolve(admitted, context)
         except ProblemError as refused:
             response = _proxy_response(problem_for(refused))

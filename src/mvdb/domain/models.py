@@ -45,15 +45,8 @@ MAX_PAGE_SIZE = 100  # movies in one page of a search
 MAX_CURSOR_LENGTH = 2048
 
 
-_URL = r"^https?://[\x21-\x7e]+$"  # printable ASCII only: a URI (RFC 3986) is ASCII
-_URI: dict[str, Any] = {"format": "uri"}
-
-
-def _no_control_characters(value: str) -> str:
-    # Unicode category Cc: C0 (incl. tab/newline), DEL and the C1 range U+0080-U+009F.
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
+# The characters RFC 3986 allows in a URI (unreserved, reserved, and '%' of percent-encoding).
+_URL = r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$"
 
 
 def _iso_8601_date(value: Any) -> Any:
@@ -103,6 +96,9 @@ def title_problem(title: str, *, prefix: bool = False) -> str | None:
     """
     if not prefix and not title.strip():
         return "must not be blank"
+    # Unicode category Cc: C0 (tab and newline included), DEL and the C1 range U+0080-U+009F.
+    if any(unicodedata.category(ch) == "Cc" for ch in title):
+        return "must not contain control characters"
     if len(title) > MAX_TITLE_LENGTH:
         return f"must be at most {MAX_TITLE_LENGTH} characters"
     try:
@@ -126,7 +122,6 @@ Title = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_TITLE_LENGTH),
     AfterValidator(_storable_title),
-    AfterValidator(_no_control_characters),
     Field(description=f"At most {MAX_TITLE_LENGTH} characters and {MAX_TITLE_BYTES} bytes of UTF-8"),
 ]
 Name = Annotated[
@@ -167,9 +162,7 @@ class MovieInfo(_Closed):
     rank: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
     running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600, strict=True)
     plot: Annotated[str, AfterValidator(_storable_text)] | None = Field(default=None, max_length=5000)
-    image_url: (
-        Annotated[str, StringConstraints(max_length=2048, pattern=_URL), Field(json_schema_extra=_URI)] | None
-    ) = None
+    image_url: Annotated[str, StringConstraints(max_length=2048, pattern=_URL)] | None = None
 
 
 class MovieCreate(_Closed):
