@@ -1,7 +1,7 @@
 """``/movies``: list and search, read, create, replace, patch, delete."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Powertools reads the routes' type hints on every
+# request (to solve their Depends), and evaluating them from strings costs ~4x as much.
 import json
 from http import HTTPStatus
 from typing import Annotated, Any
