@@ -50,7 +50,11 @@ SCOPE_DESCRIPTIONS = {
 }
 _ASSET_TYPES = {"swagger-ui-bundle.min.js": "text/javascript", "swagger-ui.min.css": "text/css"}
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-_DOCUMENT_CACHE = 8  # one document per base path: a stage, a custom domain mapping or two
+_DOCUMENT_CACHE = 8
+_OPENAPI_DOCUMENT: dict[str, Any] = {"application/json": {"schema": {"type": "object", "description": "OpenAPI 3.1"}}}
+_SWAGGER_PAGE: dict[str, Any] = {
+    "text/html": {"schema": {"type": "string", "maxLength": 1_000_000}}
+}  # one document per base path: a stage, a custom domain mapping or two
 
 
 # OpenAPI's inventory wants each server's environment named in standard words.
@@ -151,7 +155,9 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
         scope=None,
         summary="This API's OpenAPI document",
         description="OpenAPI 3.1, its servers and token URL those of the base URL this request used.",
-        responses=documented_responses({200: {"description": "OpenAPI 3.1 document"}}, secured=False),
+        responses=documented_responses(
+            {200: {"description": "OpenAPI 3.1 document", "content": _OPENAPI_DOCUMENT}}, secured=False
+        ),
         tags=["meta"],
     )
     def openapi_document(base: Annotated[str, Depends(request_base_path)]) -> Response[Any]:
@@ -168,7 +174,9 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
             "`format=json`: the document."
         ),
         responses=documented_responses(
-            {200: {"description": "HTML page, or the OpenAPI document"}}, 400, secured=False
+            {200: {"description": "The page, or the document", "content": {**_SWAGGER_PAGE, **_OPENAPI_DOCUMENT}}},
+            400,
+            secured=False,
         ),
         tags=["meta"],
     )
