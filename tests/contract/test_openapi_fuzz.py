@@ -22,7 +22,7 @@ from mvdb_local.process import RunningStack
 pytestmark = pytest.mark.contract
 
 MIN_CASES = 1000
-EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "70"))
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "80"))
 # Every check but two. "positive_data_acceptance" expects each schema-valid request to succeed,
 # but some refusals are business rules no schema can express: a made-up cursor (400), a stale or
 # missing If-Match (412/428), a body naming another movie than its URL (422).
@@ -77,7 +77,7 @@ def test_openapi_contract_holds_for_generated_requests(fuzz_stack: RunningStack,
         fuzz_stack, tmp_path, "--exclude-method", "PATCH", "--max-examples", str(EXAMPLES_PER_OPERATION)
     )
     assert returncode == 0, output[-6000:]
-    assert generated >= MIN_CASES * EXAMPLES_PER_OPERATION // 70, output[-2000:]
+    assert generated >= MIN_CASES * EXAMPLES_PER_OPERATION // 80, output[-2000:]
 
 
 def test_merge_patch_bodies_get_no_5xx_and_match_the_contract(fuzz_stack: RunningStack, tmp_path: Path) -> None:

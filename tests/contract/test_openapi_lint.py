@@ -1,4 +1,6 @@
-"""The Spectral gate of ``make check-openapi`` bites: a document that breaks an OWASP rule fails it."""
+"""The Spectral gate of ``make check-openapi`` bites: a document that breaks an OWASP rule fails it.
+
+(``make check-openapi`` itself lints the document a stage serves; here, broken copies of it.)"""
 
 from __future__ import annotations
 
@@ -43,11 +45,6 @@ def without_retry_after_on_429(document: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     return openapi_document()
-
-
-def test_the_document_a_stage_serves_passes(document: dict[str, Any], tmp_path: Path) -> None:
-    result = spectral(document, tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:]
 
 
 @pytest.mark.parametrize(
