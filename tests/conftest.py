@@ -3,7 +3,7 @@
 DynamoDB Local is started once per test process (each pytest-xdist worker gets its own, in
 memory, on a free port) and only when a test asks for it: unit tests never start it.
 Tables are created by ``mvdb_local.table.create_movies_table``, i.e. from the one definition
-of the table's shape in ``infra/template.yaml``.
+of the table's shape in ``infra/stacks/data.yaml``.
 """
 
 from __future__ import annotations

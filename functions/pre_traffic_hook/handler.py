@@ -9,7 +9,10 @@ the alias keeps pointing at the old version and no caller ever reaches the new o
 A verdict is always reported (even when the hook itself breaks): without one, CodeDeploy would
 wait an hour for the hook to time out before rolling back.
 
-Only the standard library and the runtime's boto3: the artifact is this one file.
+Only the standard library, the runtime's boto3, and two small modules of ours that ``make build``
+packs beside this file: ``apigateway_events.rest_api`` (the one builder of API Gateway events,
+shared with the local stack and the tests) and ``mvdb.api.scopes`` (the API's scope names). The
+service itself is not in this zip.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from apigateway_events.rest_api import proxy_event
+from mvdb.api.scopes import READ_SCOPE
 
 __all__ = [
     "SMOKE_REQUESTS",
@@ -68,7 +74,7 @@ SMOKE_REQUESTS: tuple[SmokeRequest, ...] = (
         "/movies",
         accepted={200: None},
         query={"year": "2013", "limit": "1"},
-        scope="movies/read",
+        scope=READ_SCOPE,
     ),
     # A new stack's table is empty until `mvdb load` runs: "no such movie" is healthy, but a
     # 404 that says the route itself is unknown is not.
@@ -79,7 +85,7 @@ SMOKE_REQUESTS: tuple[SmokeRequest, ...] = (
         "/movies/2013/Rush",
         accepted={200: None, 404: "movie-not-found"},
         path_parameters={"year": "2013", "title": "Rush"},
-        scope="movies/read",
+        scope=READ_SCOPE,
     ),
 )
 
@@ -93,37 +99,23 @@ class CheckResult:
 
 def smoke_event(request: SmokeRequest, *, request_id: str | None = None) -> dict[str, Any]:
     """The API Gateway REST (v1) proxy event the stage would send the function for ``request``."""
-    request_id = request_id or f"pre-traffic-{uuid.uuid4()}"
-    headers = {"Accept": "application/json", "User-Agent": "mvdb-pre-traffic-hook"}
     authorizer = None
     if request.scope is not None:
         # What API Gateway's Cognito authorizer passes on for a client-credentials access token.
         authorizer = {
             "claims": {"scope": request.scope, "client_id": "codedeploy-pre-traffic-hook", "token_use": "access"}
         }
-    query = dict(request.query) or None
-    return {
-        "resource": request.resource,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": dict(request.path_parameters) or None,
-        "stageVariables": None,
-        "body": None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "requestId": request_id,
-            "resourcePath": request.resource,
-            "path": request.path,
-            "httpMethod": request.method,
-            "stage": "pre-traffic",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers["User-Agent"]},
-            "authorizer": authorizer,
-        },
-    }
+    return proxy_event(
+        request.method,
+        request.path,
+        resource=request.resource,
+        path_parameters=request.path_parameters,
+        query=request.query,
+        headers={"Accept": "application/json", "User-Agent": "mvdb-pre-traffic-hook"},
+        authorizer=authorizer,
+        stage="pre-traffic",
+        request_id=request_id or f"pre-traffic-{uuid.uuid4()}",
+    )
 
 
 def evaluate(request: SmokeRequest, invocation: Mapping[str, Any]) -> CheckResult:

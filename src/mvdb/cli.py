@@ -1,16 +1,40 @@
-"""``mvdb``: operator commands. ``mvdb load`` puts the movie data set into a table."""
+"""``mvdb``: operator commands.
+
+``mvdb load`` puts the movie data set into a table; ``mvdb create-table`` creates an empty
+movies table in DynamoDB Local, shaped as ``infra/template.yaml`` defines it (in AWS the stack
+owns its table). A local endpoint (``--endpoint http://127.0.0.1:8001``) needs no AWS region or
+credentials: DynamoDB Local accepts any, so placeholders are used unless the environment has some.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = ["main"]
 
 _DEFAULT_FILE = Path("data/moviedata.json")
+# For DynamoDB Local, which accepts any region and credentials (the local stack runs it -sharedDb).
+LOCAL_REGION = "us-east-1"
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def is_local_endpoint(endpoint: str | None) -> bool:
+    """Whether ``endpoint`` is on this machine (localhost or a loopback address), i.e. DynamoDB Local."""
+    host = urlsplit(endpoint or "").hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _client(endpoint: str | None, region: str | None) -> Any:
@@ -19,7 +43,12 @@ def _client(endpoint: str | None, region: str | None) -> Any:
 
     # More connections than loader threads, and adaptive retries for a bulk write.
     config = Config(max_pool_connections=32, retries={"max_attempts": 10, "mode": "adaptive"})
-    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, config=config)
+    local: dict[str, str] = {}
+    if is_local_endpoint(endpoint):
+        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or LOCAL_REGION
+        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+            local = _LOCAL_CREDENTIALS
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, config=config, **local)
 
 
 def table_from_stack(stack: str, region: str | None) -> str:
@@ -83,6 +112,28 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_table(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None
+    if not is_local_endpoint(endpoint):
+        print(
+            "error: create-table is for DynamoDB Local: give --endpoint http://127.0.0.1:<port>. In AWS the "
+            "stack creates and owns its table (make deploy), with its encryption, backups and protection.",
+            file=sys.stderr,
+        )
+        return 2
+    from mvdb_local.table import create_movies_table  # reads infra/template.yaml: run from a checkout
+
+    try:
+        created = create_movies_table(_client(endpoint, args.region), args.table)
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: creating {args.table} at {endpoint} failed: {error}", file=sys.stderr)
+        return 1
+    print(f"{'created' if created else 'exists already:'} table {args.table} at {endpoint}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -101,11 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--endpoint", help="DynamoDB endpoint, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)"
     )
-    load.add_argument("--region", help="AWS region (default: $REGION, then the AWS configuration)")
+    load.add_argument(
+        "--region",
+        help=f"AWS region (default: $REGION, then the AWS configuration; {LOCAL_REGION} for a local endpoint)",
+    )
     load.add_argument("--skip-invalid", action="store_true", help="load the valid records even if some are invalid")
     load.add_argument("--workers", type=_positive_int, default=8, help="parallel batch writers (default: %(default)s)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.set_defaults(handler=_load)
+
+    create = commands.add_parser(
+        "create-table", help="create an empty movies table in DynamoDB Local, as infra/template.yaml defines it"
+    )
+    create.add_argument("--table", required=True, help="table name, e.g. mvdb-movies")
+    create.add_argument(
+        "--endpoint", help="DynamoDB Local, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)"
+    )
+    create.add_argument("--region", help=f"region (default: {LOCAL_REGION}: DynamoDB Local accepts any)")
+    create.set_defaults(handler=_create_table)
     return parser
 
 

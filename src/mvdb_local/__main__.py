@@ -2,31 +2,36 @@
 
 DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between runs), the
 movies table created if missing and loaded if empty, and the API on http://127.0.0.1:8000.
+``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports, and
+``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
+does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
 Ctrl-C stops everything; the JVM also dies with this process if it is killed.
 
 Auth works as deployed: the API sits behind a stand-in for API Gateway built from
-infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway responses) and
-the service checks scopes itself (REQUIRE_AUTH=true). Two app clients get new secrets at every
-start, printed at start-up and written to .local/clients.json (readable by you only):
-``mvdb-local-machine`` (movies/read movies/write) and ``mvdb-local-readonly`` (movies/read).
-Get a token from the local token endpoint, then call the API with it:
+infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway responses), which
+verifies RS256 access tokens against the key set of a stand-in Cognito user pool, and the
+service checks scopes itself (REQUIRE_AUTH=true). Two app clients, ``mvdb-local-machine``
+(movies/read movies/write) and ``mvdb-local-readonly`` (movies/read), are printed at start-up
+and kept with their secrets in .local/clients.json (readable by you only); the secrets and the
+signing key stay the same across restarts until ``--rotate-secrets``. Get a token from the local
+token endpoint, then call the API with it:
 
-    TOKEN=$(curl -s -u mvdb-local-machine:SECRET -d grant_type=client_credentials \
+    TOKEN=$(curl -s -u mvdb-local-machine:SECRET -d grant_type=client_credentials \\
         http://127.0.0.1:8000/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8000/movies?year=2013'
 
-``--no-auth`` serves without any of this (no token endpoint, no gateway, REQUIRE_AUTH=false),
-for curl without tokens: ``.venv/bin/python -m mvdb_local --no-auth``. Tokens are signed with
-a key made at start-up, or the hex key in MVDB_LOCAL_SIGNING_KEY (the tests set it so they
-can mint expired tokens the server trusts).
+``--no-auth`` serves without any tokens (no token endpoint, no authorizer, REQUIRE_AUTH=false),
+for curl without tokens: ``.venv/bin/python -m mvdb_local --no-auth``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +39,7 @@ from mvdb_local import PROJECT_ROOT
 from mvdb_local.dynamodb_local import DynamoDBLocal, LocalStackError
 
 if TYPE_CHECKING:
-    from mvdb_local.auth import LocalCognito
+    from mvdb_local.cognito import LocalCognito
 
 LOCAL_ENV = {
     "TABLE_NAME": "mvdb-movies",
@@ -53,12 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mvdb_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--dynamodb-port", type=int, default=8001)
+    parser.add_argument("--port", type=int, default=8000, help="the API's port (default: %(default)s)")
+    parser.add_argument("--dynamodb-port", type=int, default=8001, help="DynamoDB Local's port (default: %(default)s)")
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT / ".local" / "dynamodb"))
-    parser.add_argument("--in-memory", action="store_true", help="keep nothing between runs")
+    parser.add_argument("--in-memory", action="store_true", help="keep no table data between runs")
     parser.add_argument("--no-auth", action="store_true", help="no tokens needed: no authorizer, REQUIRE_AUTH=false")
-    parser.add_argument("--clients-file", default=str(PROJECT_ROOT / ".local" / "clients.json"))
+    parser.add_argument(
+        "--state-dir",
+        default=str(PROJECT_ROOT / ".local"),
+        help="where the app clients' secrets and the token signing key are kept (default: %(default)s)",
+    )
+    parser.add_argument("--rotate-secrets", action="store_true", help="new client secrets and a new signing key")
     parser.add_argument(
         "--base-path",
         default="",
@@ -67,25 +77,59 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
+    for name, value in LOCAL_ENV.items():
+        os.environ.setdefault(name, value)
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{args.dynamodb_port}"
+    # Both lines of defence on or both off: the service alone would refuse every request.
+    os.environ["REQUIRE_AUTH"] = "false" if args.no_auth else "true"
+    host_url = f"http://127.0.0.1:{args.port}"
+    base_path = "/" + args.base_path.strip("/") if args.base_path.strip("/") else ""
+    api_url = host_url + base_path
+    cognito = None
+    if not args.no_auth:
+        from mvdb_local.cognito import TOKEN_PATH, USER_POOL_ID, LocalCognito
+        from mvdb_local.private_files import UnsafeFileError
+
+        try:
+            cognito = LocalCognito.from_state(
+                PROJECT_ROOT / args.state_dir, f"{host_url}/{USER_POOL_ID}", rotate=args.rotate_secrets
+            )
+        except (UnsafeFileError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    try:
+        server = _server(args.port, cognito, base_path)  # first: a taken port fails before anything starts
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"error: port {args.port} is already in use: is mvdb already running? Stop it, or choose another "
+            f"port: make run PORT={args.port + 1} (python -m mvdb_local --port {args.port + 1}).",
+            file=sys.stderr,
+        )
+        return 1
+
     dynamodb = DynamoDBLocal(port=args.dynamodb_port, data_dir=None if args.in_memory else PROJECT_ROOT / args.data_dir)
     try:
         dynamodb.start()
     except LocalStackError as error:
+        server.server_close()
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        for name, value in LOCAL_ENV.items():
-            os.environ.setdefault(name, value)
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb.endpoint
-        # Both lines of defence on or both off: the service alone would refuse every request.
-        os.environ["REQUIRE_AUTH"] = "false" if args.no_auth else "true"
-        base_path = "/" + args.base_path.strip("/") if args.base_path.strip("/") else ""
-        return _serve(
-            args.port, auth=not args.no_auth, clients_file=PROJECT_ROOT / args.clients_file, base_path=base_path
-        )
+        _prepare_table()
+        if cognito is not None:
+            cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url, token_url=host_url + TOKEN_PATH)
+            _print_clients(cognito, host_url + TOKEN_PATH, PROJECT_ROOT / args.state_dir)
+        else:
+            print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
+        print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
+        server.serve_forever()
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
+        server.server_close()
         dynamodb.stop()
 
 
@@ -93,7 +137,27 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _serve(port: int, *, auth: bool, clients_file: Path, base_path: str = "") -> int:
+def _server(port: int, cognito: LocalCognito | None, base_path: str) -> ThreadingHTTPServer:
+    from mvdb_local.cognito import TOKEN_PATH
+
+    if cognito is not None:
+        # The OpenAPI document's token URL (Swagger UI's Authorize): in AWS the Cognito domain's.
+        os.environ.setdefault("TOKEN_URL", f"http://127.0.0.1:{port}{TOKEN_PATH}")
+    from mvdb.app import lambda_handler  # after the environment is set: settings are read at import
+    from mvdb_local.gateway import CognitoAuthorizer, LocalGateway
+    from mvdb_local.server import make_server
+
+    if cognito is None:
+        gateway = LocalGateway.from_template(authorizer=None, base_path=base_path)
+        return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway)
+
+    # The routes, scopes and refusals of infra/template.yaml; tokens verified against the pool's JWKS.
+    gateway = LocalGateway.from_template(CognitoAuthorizer(cognito.issuer), base_path=base_path)
+    endpoints = {TOKEN_PATH: cognito.token_endpoint, cognito.jwks_path: cognito.jwks_endpoint}
+    return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
+
+
+def _prepare_table() -> None:
     import boto3
 
     from mvdb.loader import load_movies, read_records
@@ -107,40 +171,15 @@ def _serve(port: int, *, auth: bool, clients_file: Path, base_path: str = "") ->
         report = load_movies(client, table, read_records(PROJECT_ROOT / "data" / "moviedata.json"))
         print(f"loaded {report.written} movies in {report.seconds:.2f} s", file=sys.stderr)
 
-    host_url = f"http://127.0.0.1:{port}"
-    # The token endpoint is the user pool's, on a host of its own in AWS: here, the host's root.
-    os.environ.setdefault("TOKEN_URL", host_url + "/oauth2/token")
-    from mvdb.app import lambda_handler  # after the environment is set: settings are read at import
-    from mvdb_local.auth import TOKEN_PATH, LocalCognito, LocalGateway, signing_key_from_env
-    from mvdb_local.server import make_server
 
-    api_url = host_url + base_path
-    if auth:
-        cognito = LocalCognito.with_new_clients(issuer=host_url, signing_key=signing_key_from_env())
-        gateway = LocalGateway.from_template(cognito)  # the routes, scopes and refusals of infra/template.yaml
-        server = make_server(
-            lambda_handler,
-            "127.0.0.1",
-            port,
-            authorizer=gateway.authorizer,
-            endpoints={TOKEN_PATH: cognito.token_endpoint},
-            base_path=base_path,
-        )
-        cognito.write_clients_file(clients_file, api_url=api_url, token_url=host_url + TOKEN_PATH)
-        _print_clients(cognito, host_url + TOKEN_PATH, clients_file)
-    else:
-        server = make_server(lambda_handler, "127.0.0.1", port, base_path=base_path)
-        print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
-    print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-    return 0
+def _print_clients(cognito: LocalCognito, token_url: str, state_dir: Path) -> None:
+    from mvdb_local.cognito import CLIENTS_FILE
 
-
-def _print_clients(cognito: LocalCognito, token_url: str, clients_file: Path) -> None:
-    print(f"tokens: POST {token_url} (client credentials; also in {clients_file})", file=sys.stderr)
+    print(
+        f"tokens: POST {token_url} (client credentials; secrets kept in {state_dir / CLIENTS_FILE}, "
+        "new ones with --rotate-secrets)",
+        file=sys.stderr,
+    )
     for client in cognito.clients:
         print(f"  {client.client_id:<20} {' '.join(client.scopes):<26} secret {client.client_secret}", file=sys.stderr)
     machine = cognito.clients[0]

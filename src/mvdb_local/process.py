@@ -1,8 +1,9 @@
 """The whole local stack (what ``make run`` runs) in a child process, on free ports.
 
 For tests, fuzzing and load runs that need the real thing end to end: ``python -m mvdb_local``
-with DynamoDB Local in memory, the movies loaded, the API behind the Cognito stand-in. A process
-rather than a thread: the Lambda app reads its settings once per process.
+with DynamoDB Local in memory, the movies loaded, the API behind the local gateway and Cognito.
+A process rather than a thread: the Lambda app reads its settings once per process. The user
+pool's state (client secrets, signing key) goes to the caller's ``workdir``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mvdb.api.scopes import WRITE_SCOPE
 from mvdb_local import PROJECT_ROOT
+from mvdb_local.cognito import CLIENTS_FILE
 from mvdb_local.dynamodb_local import LocalStackError, _die_with_parent, free_port
 
 __all__ = ["RunningStack", "run_local_stack"]
@@ -47,7 +50,8 @@ _SERVICE_SETTINGS = {
 class RunningStack:
     api_url: str
     dynamodb_endpoint: str
-    clients: dict[str, Any] = field(repr=False)  # the clients file: issuer, token_url, clients
+    state_dir: Path  # the local user pool's clients.json and signing key
+    clients: dict[str, Any] = field(repr=False)  # the clients file: issuer, token_url, jwks_url, clients
 
     @property
     def token_url(self) -> str:
@@ -57,7 +61,7 @@ class RunningStack:
         """The first app client holding ``scope`` (its client_id, client_secret, scopes)."""
         return next(c for c in self.clients["clients"] if scope in c["scopes"])
 
-    def access_token(self, scope: str = "movies/write") -> str:
+    def access_token(self, scope: str = WRITE_SCOPE) -> str:
         """A client-credentials token from the stand-in's token endpoint, for a client holding ``scope``."""
         client = self.client(scope)
         basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
@@ -76,11 +80,11 @@ def run_local_stack(
 ) -> Iterator[RunningStack]:
     """The stack, its API under ``base_path`` (e.g. ``/local``, as a stage's URL is under ``/dev``)."""
     api_port, dynamodb_port = free_port(), free_port()
-    clients_file, log_file = workdir / "clients.json", workdir / "server.log"
+    log_file = workdir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _SERVICE_SETTINGS}
     env |= {"PYTHONUNBUFFERED": "1", **(extra_env or {})}
     command = [sys.executable, "-m", "mvdb_local", "--in-memory", "--port", str(api_port)]
-    command += ["--dynamodb-port", str(dynamodb_port), "--clients-file", str(clients_file)]
+    command += ["--dynamodb-port", str(dynamodb_port), "--state-dir", str(workdir)]
     command += ["--base-path", base_path] if base_path else []
     with log_file.open("wb") as log:
         process = subprocess.Popen(
@@ -94,7 +98,8 @@ def run_local_stack(
     try:
         api_url = f"http://127.0.0.1:{api_port}{base_path}"
         _wait_until_healthy(process, api_url, log_file)
-        yield RunningStack(api_url, f"http://127.0.0.1:{dynamodb_port}", json.loads(clients_file.read_text()))
+        clients = json.loads((workdir / CLIENTS_FILE).read_text())
+        yield RunningStack(api_url, f"http://127.0.0.1:{dynamodb_port}", workdir, clients)
     finally:
         _stop(process)
 

@@ -1,4 +1,4 @@
-"""The movies table as the SAM template defines it: the single definition of its shape."""
+"""The movies table as the data stack defines it (infra/stacks/data.yaml): the single definition of its shape."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from typing import Any
 
 from mvdb_local import PROJECT_ROOT
 
-__all__ = ["TEMPLATE_PATH", "create_movies_table", "movies_table_definition"]
+__all__ = ["DATA_TEMPLATE_PATH", "TEMPLATE_PATH", "create_movies_table", "movies_table_definition"]
 
-TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"
+TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"  # the root SAM template (the API, its routes)
+DATA_TEMPLATE_PATH = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"  # the nested stack with the table
 TABLE_RESOURCE = "MoviesTable"
 _SHAPE = ("KeySchema", "AttributeDefinitions", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 
 
 @lru_cache(maxsize=4)
-def movies_table_definition(template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+def movies_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[str, Any]:
     """KeySchema, AttributeDefinitions, BillingMode and indexes of the template's table."""
     from samtranslator.yaml_helper import yaml_parse  # understands !Ref, !If and friends
 

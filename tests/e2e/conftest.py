@@ -7,8 +7,8 @@ Local (``STACK_NAME`` unset): ``python -m mvdb_local`` in a process of its own, 
 ``make run`` runs: DynamoDB Local in memory on a free port, the table created from the template
 and loaded with the movies, the API on another free port behind the Cognito stand-in. A process
 rather than a thread because the Lambda app reads its settings once per process, and other
-suites in the same pytest worker configure it for their own tables. The stand-in's signing key
-is chosen here and handed over, so the tests can mint an expired token it trusts.
+suites in the same pytest worker configure it for their own tables. The stand-in keeps its user
+pool's signing key in the run's state directory, so the tests can mint an expired token it trusts.
 
 Either way the tests see one ``StackUnderTest``; they branch on ``stack.on_aws`` only where a
 check has no local equivalent or AWS answers differently, each time saying why.
@@ -17,7 +17,6 @@ check has no local equivalent or AWS answers differently, each time saying why.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from mvdb.api.scopes import WRITE_SCOPE
 from tests.e2e.support import (
     BROWSER_ORIGIN,
     EXPECTED_OUTPUTS,
@@ -105,24 +105,22 @@ def _deployed_stack(stack_name: str) -> StackUnderTest:
 @contextmanager
 def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
     from mvdb_local.__main__ import LOCAL_ENV
-    from mvdb_local.auth import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, SIGNING_KEY_ENV, AppClient, LocalCognito
+    from mvdb_local.cognito import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, USER_POOL_ID, LocalCognito
     from mvdb_local.dynamodb_local import LocalStackError
     from mvdb_local.process import run_local_stack
 
-    signing_key = secrets.token_bytes(32)
     # As deployed: auth on, CORS for one browser origin, the API under a stage's base path.
-    env = {SIGNING_KEY_ENV: signing_key.hex(), "CORS_ALLOW_ORIGINS": BROWSER_ORIGIN}
+    env = {"CORS_ALLOW_ORIGINS": BROWSER_ORIGIN}
     try:
         with run_local_stack(workdir, env, base_path=LOCAL_STAGE) as running:
-            document = running.clients
-            by_id = {c["client_id"]: c for c in document["clients"]}
-            clients = [AppClient(c["client_id"], c["client_secret"], tuple(c["scopes"])) for c in document["clients"]]
-            cognito = LocalCognito(document["issuer"], clients, signing_key)
+            # The stand-in's own user pool, from the state it keeps: its key signs the expired token.
+            cognito = LocalCognito.from_state(running.state_dir, running.clients["issuer"])
+            by_id = {c.client_id: c for c in cognito.clients}
             outputs = {
                 "ApiUrl": running.api_url,
                 "TokenUrl": running.token_url,
                 "TableName": LOCAL_ENV["TABLE_NAME"],
-                "UserPoolId": "local",
+                "UserPoolId": USER_POOL_ID,
                 "MachineClientId": MACHINE_CLIENT_ID,
                 "ReadOnlyClientId": READONLY_CLIENT_ID,
                 "Region": LOCAL_REGION,
@@ -130,8 +128,8 @@ def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
             yield StackUnderTest(
                 name="local",
                 outputs=outputs,
-                machine=ClientCredentials(MACHINE_CLIENT_ID, by_id[MACHINE_CLIENT_ID]["client_secret"]),
-                readonly=ClientCredentials(READONLY_CLIENT_ID, by_id[READONLY_CLIENT_ID]["client_secret"]),
+                machine=ClientCredentials(MACHINE_CLIENT_ID, by_id[MACHINE_CLIENT_ID].client_secret),
+                readonly=ClientCredentials(READONLY_CLIENT_ID, by_id[READONLY_CLIENT_ID].client_secret),
                 on_aws=False,
                 region=LOCAL_REGION,
                 issuer=cognito.issuer,
@@ -167,7 +165,7 @@ def api(stack: StackUnderTest) -> Iterator[Api]:
 def tokens(stack: StackUnderTest) -> Tokens:
     return Tokens(
         read=fetch_token(stack.token_url, stack.readonly),
-        write=fetch_token(stack.token_url, stack.machine, scope="movies/write"),
+        write=fetch_token(stack.token_url, stack.machine, scope=WRITE_SCOPE),
         full=fetch_token(stack.token_url, stack.machine),
     )
 

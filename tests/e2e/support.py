@@ -12,16 +12,20 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urljoin
 
 import jwt
 import requests
 
+from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
+
 __all__ = [
     "BROWSER_ORIGIN",
     "EXPECTED_OUTPUTS",
     "HTTP_TIMEOUT_S",
+    "SCOPE_REFUSED",
     "TEST_YEAR",
     "TITLE_PREFIX",
     "Api",
@@ -59,8 +63,6 @@ HTTP_TIMEOUT_S = 20.0
 # The browser origin the local stack allows (CORS_ALLOW_ORIGINS); a deployed stack's CorsAllowOrigins
 # parameter must hold it for the CORS tests, which are skipped otherwise.
 BROWSER_ORIGIN = "https://app.example.com"
-READ_SCOPE = "movies/read"
-WRITE_SCOPE = "movies/write"
 
 
 @dataclass(frozen=True)
@@ -109,16 +111,6 @@ class StackUnderTest:
             aws_access_key_id="local",
             aws_secret_access_key="local",  # DynamoDB Local accepts any credentials
         )
-
-    def refused_for_scope(self) -> set[int]:
-        """The statuses a valid token lacking the method's scope may get.
-
-        Locally the stand-in answers 403, as the service's own check does. On AWS the REST
-        API's Cognito authorizer decides before the function runs, and it answers a token whose
-        scopes do not match the method's AuthorizationScopes with 401 Unauthorized (not 403):
-        either way the request never reaches the function, which is what the tests must prove.
-        """
-        return {401, 403} if self.on_aws else {403}
 
 
 @dataclass(frozen=True)
@@ -172,15 +164,12 @@ def fetch_token(token_url: str, client: ClientCredentials, *, scope: str | None 
     return token
 
 
-def forge_token(
-    issuer: str,
-    client_id: str,
-    *,
-    key: bytes | None = None,
-    algorithm: str = "HS256",
-    expires_in_s: int = 3600,
-) -> str:
-    """A JWT with the claims of the pool's access tokens, signed with ``key`` (random unless given)."""
+def forge_token(issuer: str, client_id: str, *, algorithm: str = "RS256", expires_in_s: int = 3600) -> str:
+    """A JWT with the claims of the pool's access tokens, signed by a key the pool never had.
+
+    RS256 (the pool's own algorithm) with a new RSA key and a key id of its own; ``HS256`` with a
+    random secret; ``none`` unsigned.
+    """
     now = int(time.time())
     claims = {
         "sub": client_id,
@@ -196,7 +185,16 @@ def forge_token(
     }
     if algorithm == "none":
         return jwt.encode(claims, None, algorithm="none")
-    return jwt.encode(claims, key or secrets.token_bytes(32), algorithm=algorithm)
+    if algorithm == "RS256":
+        return jwt.encode(claims, _forger_key(), algorithm="RS256", headers={"kid": f"forged-{uuid.uuid4()}"})
+    return jwt.encode(claims, secrets.token_bytes(32), algorithm=algorithm)
+
+
+@lru_cache(maxsize=1)
+def _forger_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 class Api:
@@ -278,6 +276,10 @@ def assert_no_movie_data(response: requests.Response, *titles: str) -> None:
     assert '"items"' not in body, f"the refusal leaks a page of movies: {body[:300]}"
 
 
+# A token without the method's scope is refused as any other unacceptable token: "the call fails
+# with a 401 Unauthorized response" (API Gateway developer guide, "Integrate a REST API with an
+# Amazon Cognito user pool"). The local gateway answers the same.
+SCOPE_REFUSED = 401
 # The problem codes of refusals, the same whether the gateway or the service's own check refuses.
 REFUSAL_CODES = {401: "unauthenticated", 403: "insufficient-scope"}
 

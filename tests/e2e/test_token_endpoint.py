@@ -10,6 +10,7 @@ import jwt
 import pytest
 import requests
 
+from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from tests.e2e.support import ClientCredentials, StackUnderTest, request_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -31,20 +32,32 @@ def test_machine_client_gets_an_access_token_with_read_and_write_scopes(stack: S
     assert claims["token_use"] == "access"
     assert claims["client_id"] == stack.machine.client_id
     assert claims["iss"] == stack.issuer
-    assert str(claims["scope"]).split() == ["movies/read", "movies/write"]
+    assert str(claims["scope"]).split() == [READ_SCOPE, WRITE_SCOPE]
+
+
+def test_access_tokens_are_rs256_signed_by_a_key_the_pool_publishes_at_its_jwks(stack: StackUnderTest) -> None:
+    # Cognito publishes a pool's keys at <issuer>/.well-known/jwks.json; the gateway verifies with them.
+    token = request_token(stack.token_url, stack.machine).json()["access_token"]
+    jwks = jwt.PyJWKClient(f"{stack.issuer}/.well-known/jwks.json", timeout=20)
+
+    key = jwks.get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=stack.issuer)
+
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+    assert claims["client_id"] == stack.machine.client_id
 
 
 def test_read_only_client_gets_only_the_read_scope(stack: StackUnderTest) -> None:
     claims = _claims(request_token(stack.token_url, stack.readonly))
 
     assert claims["client_id"] == stack.readonly.client_id
-    assert str(claims["scope"]).split() == ["movies/read"]
+    assert str(claims["scope"]).split() == [READ_SCOPE]
 
 
 def test_requested_scope_narrows_the_token(stack: StackUnderTest) -> None:
-    claims = _claims(request_token(stack.token_url, stack.machine, scope="movies/write"))
+    claims = _claims(request_token(stack.token_url, stack.machine, scope=WRITE_SCOPE))
 
-    assert str(claims["scope"]).split() == ["movies/write"]
+    assert str(claims["scope"]).split() == [WRITE_SCOPE]
 
 
 def test_client_credentials_may_also_be_sent_in_the_form(stack: StackUnderTest) -> None:
@@ -60,7 +73,7 @@ def test_client_credentials_may_also_be_sent_in_the_form(stack: StackUnderTest) 
 
 
 def test_read_only_client_cannot_obtain_the_write_scope(stack: StackUnderTest) -> None:
-    response = request_token(stack.token_url, stack.readonly, scope="movies/read movies/write")
+    response = request_token(stack.token_url, stack.readonly, scope=f"{READ_SCOPE} {WRITE_SCOPE}")
 
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_scope"}

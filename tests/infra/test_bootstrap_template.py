@@ -722,9 +722,12 @@ def _generated_name(stack: str, logical_id: str) -> str:
 
 @functools.cache
 def _translated_app_resources() -> dict[str, Any]:
+    """Every resource of the application: the root translated, its nested stacks linked in."""
+    from tests.infra.conftest import OFFLINE_PARAMETERS, link_application
     from tools.build.sam_translate import load_sam_template, translate
 
-    resources: dict[str, Any] = translate(load_sam_template(APP_TEMPLATE), region=REGION)["Resources"]
+    translated = translate(load_sam_template(APP_TEMPLATE), region=REGION, parameter_values=OFFLINE_PARAMETERS)
+    resources: dict[str, Any] = link_application(translated, APP_TEMPLATE)["Resources"]
     return resources
 
 
@@ -741,7 +744,7 @@ class AppStack:
         if explicit is None:
             return _generated_name(self.stack, logical_id)
         if isinstance(explicit, dict) and set(explicit) == {"Fn::Sub"} and isinstance(explicit["Fn::Sub"], str):
-            return explicit["Fn::Sub"].replace("${AWS::StackName}", self.stack)
+            return explicit["Fn::Sub"].replace("${AWS::StackName}", self.stack).replace("${RootStackName}", self.stack)
         if isinstance(explicit, str):
             return explicit
         raise AssertionError(f"{logical_id}.{name_property} = {explicit!r} is not modelled")
@@ -755,6 +758,13 @@ class AppStack:
         return self.function_name(resource["Properties"]["FunctionName"])
 
 
+def _partition_aws(arn: Any) -> Any:
+    """A managed policy ARN written with !Sub ${AWS::Partition}, in the aws partition."""
+    if isinstance(arn, dict) and isinstance(arn.get("Fn::Sub"), str):
+        return arn["Fn::Sub"].replace("${AWS::Partition}", "aws")
+    return arn
+
+
 def _requests_to_create(app: AppStack, logical_id: str) -> list[tuple[str, str, dict[str, str]]]:
     """(action, resource ARN, request context) CloudFormation sends to create this resource."""
     resource = app.resources[logical_id]
@@ -766,7 +776,8 @@ def _requests_to_create(app: AppStack, logical_id: str) -> list[tuple[str, str, 
         arn = f"arn:aws:iam::{ACCOUNT}:role/{app.name(logical_id, 'RoleName')}"
         requests = [("iam:CreateRole", arn, {}), ("iam:PutRolePolicy", arn, {})]
         return requests + [
-            ("iam:AttachRolePolicy", arn, {"iam:PolicyARN": p}) for p in properties.get("ManagedPolicyArns", [])
+            ("iam:AttachRolePolicy", arn, {"iam:PolicyARN": _partition_aws(p)})
+            for p in properties.get("ManagedPolicyArns", [])
         ]
     if kind == "AWS::Lambda::Function":
         arn = f"arn:aws:lambda:{region_account}:function:{app.name(logical_id, 'FunctionName')}"

@@ -39,8 +39,11 @@ def _package_tree(root: Path) -> None:
     (root / "mvdb" / "__init__.py").write_text("VERSION = 1\n")
     (root / "mvdb" / "api" / "routes.py").write_text("ROUTES = []\n")
     (root / "mvdb" / "__pycache__").mkdir()
-    (root / "mvdb" / "__pycache__" / "x.cpython-313.pyc").write_bytes(b"\0cache")
-    (root / "mvdb" / "stale.pyc").write_bytes(b"\0cache")
+    (root / "mvdb" / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"\0runtime cache")
+    (root / "mvdb" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0another Python's cache")
+    (root / "mvdb" / "__pycache__" / "gone.cpython-313.pyc").write_bytes(b"\0cache of a deleted source")
+    (root / "pydantic").mkdir()
+    (root / "pydantic" / "main.pyc").write_bytes(b"\0sourceless module")
     (root / "bin").mkdir()
     (root / "bin" / "jp.py").write_text("#!/usr/bin/env python\n")
 
@@ -57,7 +60,7 @@ def test_the_artifact_zip_is_reproducible_whatever_the_file_times(tmp_path: Path
     assert (tmp_path / "first.zip").read_bytes() == (tmp_path / "second.zip").read_bytes()
 
 
-def test_the_artifact_zip_holds_sources_only_readable_and_sorted(tmp_path: Path) -> None:
+def test_the_artifact_zip_holds_modules_and_the_runtimes_caches_only_readable_and_sorted(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     _package_tree(tree)
     artifact = write_reproducible_zip(tree, tmp_path / "artifact.zip")
@@ -65,8 +68,14 @@ def test_the_artifact_zip_holds_sources_only_readable_and_sorted(tmp_path: Path)
     with zipfile.ZipFile(artifact.path) as archive:
         entries = archive.infolist()
     names = [entry.filename for entry in entries]
-    assert names == ["mvdb/__init__.py", "mvdb/api/routes.py"]  # no caches, no console scripts
-    assert artifact.files == 2
+    # No other Python's cache, no cache without its source, no console scripts.
+    assert names == [
+        "mvdb/__init__.py",
+        "mvdb/__pycache__/__init__.cpython-313.pyc",
+        "mvdb/api/routes.py",
+        "pydantic/main.pyc",
+    ]
+    assert artifact.files == 4
     for entry in entries:
         assert entry.external_attr >> 16 == 0o100644
         assert entry.date_time == (1980, 1, 1, 0, 0, 0)
@@ -130,7 +139,8 @@ class _Clients:
 
     def __init__(self) -> None:
         session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="eu-west-1")
-        self.clients = {name: session.client(name) for name in ("cloudformation", "dynamodb", "kms", "cognito-idp")}
+        services = ("cloudformation", "dynamodb", "kms", "cognito-idp", "s3")
+        self.clients = {name: session.client(name) for name in services}
         self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
         for stubber in self.stubbers.values():
             stubber.activate()
@@ -139,13 +149,53 @@ class _Clients:
         return self.clients[name]
 
     def expect_stack_resources(self, stack: str) -> None:
-        summaries = [
-            ("MoviesTable", "AWS::DynamoDB::Table", "mvdb-dev-MoviesTable-1ABC"),
-            ("MoviesTableKey", "AWS::KMS::Key", "key-table"),
-            ("ObservabilityKey", "AWS::KMS::Key", "key-logs"),
-            ("MoviesFunction", "AWS::Lambda::Function", "mvdb-dev-MoviesFunction-1ABC"),
-            ("MoviesUserPool", "AWS::Cognito::UserPool", "eu-west-1_POOL"),
-        ]
+        """The root stack's resources, then those of its nested stacks, as CloudFormation lists them."""
+        nested = f"arn:aws:cloudformation:eu-west-1:111122223333:stack/{stack}-%s-1ABC/0f1e"
+        self._expect_listing(
+            stack,
+            [
+                ("Data", "AWS::CloudFormation::Stack", nested % "Data"),
+                ("MoviesFunction", "AWS::Lambda::Function", f"{stack}-MoviesFunction-1ABC"),
+                ("Identity", "AWS::CloudFormation::Stack", nested % "Identity"),
+                ("Telemetry", "AWS::CloudFormation::Stack", nested % "Telemetry"),
+                ("Canary", "AWS::CloudFormation::Stack", nested % "Canary"),
+            ],
+        )
+        self._expect_listing(
+            nested % "Data",
+            [
+                ("MoviesTableKey", "AWS::KMS::Key", "key-table"),
+                ("MoviesTable", "AWS::DynamoDB::Table", f"{stack}-Data-1ABC-MoviesTable-1ABC"),
+            ],
+        )
+        self._expect_listing(nested % "Identity", [("MoviesUserPool", "AWS::Cognito::UserPool", "eu-west-1_POOL")])
+        self._expect_listing(nested % "Telemetry", [("ObservabilityKey", "AWS::KMS::Key", "key-logs")])
+        self._expect_listing(nested % "Canary", [("CanaryArtifactsBucket", "AWS::S3::Bucket", f"{stack}-reports")])
+        # The canary's versioned report bucket is emptied, every version and delete marker, before the delete.
+        self.stubbers["s3"].add_response(
+            "list_object_versions",
+            {
+                "Versions": [{"Key": "runs/1/report.json", "VersionId": "v1"}],
+                "DeleteMarkers": [{"Key": "runs/0/report.json", "VersionId": "v0"}],
+            },
+            {"Bucket": f"{stack}-reports"},
+        )
+        self.stubbers["s3"].add_response(
+            "delete_objects",
+            {},
+            {
+                "Bucket": f"{stack}-reports",
+                "Delete": {
+                    "Objects": [
+                        {"Key": "runs/1/report.json", "VersionId": "v1"},
+                        {"Key": "runs/0/report.json", "VersionId": "v0"},
+                    ],
+                    "Quiet": True,
+                },
+            },
+        )
+
+    def _expect_listing(self, stack: str, summaries: list[tuple[str, str, str]]) -> None:
         self.stubbers["cloudformation"].add_response(
             "list_stack_resources",
             {
@@ -179,7 +229,7 @@ def test_destroying_prod_is_refused_without_confirmation(no_network: None) -> No
 def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: None) -> None:
     clients, deleted = _Clients(), []
     clients.expect_stack_resources("mvdb-dev")
-    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-MoviesTable-1ABC"})
+    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"})
     for key in ("key-table", "key-logs"):
         clients.stubbers["kms"].add_response(
             "schedule_key_deletion", {"KeyId": key}, {"KeyId": key, "PendingWindowInDays": 7}
@@ -189,8 +239,9 @@ def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: Non
 
     assert deleted == [True]
     clients.assert_all_called()  # and the dev user pool, never protected, was left to CloudFormation
-    assert report[0] == "deleted stack mvdb-dev"
-    assert report[1] == "deleted table mvdb-dev-MoviesTable-1ABC"  # the table goes before its key
+    assert report[0] == "emptied bucket mvdb-dev-reports (2 object versions)"
+    assert report[1] == "deleted stack mvdb-dev"
+    assert report[2] == "deleted table mvdb-dev-Data-1ABC-MoviesTable-1ABC"  # the table goes before its key
 
 
 def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_and_keys(no_network: None) -> None:
@@ -212,17 +263,22 @@ def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_a
 
     assert deleted == [True]
     clients.assert_all_called()  # and neither delete_table nor schedule_key_deletion was called
-    assert report[:2] == ["lifted the deletion protection of user pool eu-west-1_POOL", "deleted stack mvdb-staging"]
-    assert "kept AWS::DynamoDB::Table mvdb-dev-MoviesTable-1ABC (retained outside dev)" in report
+    assert report[:3] == [
+        "lifted the deletion protection of user pool eu-west-1_POOL",
+        "emptied bucket mvdb-staging-reports (2 object versions)",
+        "deleted stack mvdb-staging",
+    ]
+    assert "kept AWS::DynamoDB::Table mvdb-staging-Data-1ABC-MoviesTable-1ABC (retained outside dev)" in report
 
 
-def test_retained_resources_are_the_types_the_template_retains() -> None:
-    # Keep the teardown's notion of "retained" in step with the template's DeletionPolicy.
+def test_retained_resources_are_the_types_the_templates_retain() -> None:
+    # Keep the teardown's notion of "retained" in step with the templates' DeletionPolicy.
     from tools.build.sam_translate import load_sam_template
     from tools.build.stack_teardown import RETAINED_TYPES
 
-    template = load_sam_template(PROJECT_ROOT / "infra" / "template.yaml")
-    retained = {r["Type"] for r in template["Resources"].values() if r.get("DeletionPolicy") == "Retain"}
+    paths = [PROJECT_ROOT / "infra" / "template.yaml", *sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml"))]
+    templates = [load_sam_template(path) for path in paths]
+    retained = {r["Type"] for t in templates for r in t["Resources"].values() if r.get("DeletionPolicy") == "Retain"}
     assert retained == set(RETAINED_TYPES)
     assert RetainedResource("T", "AWS::DynamoDB::Table", "t").resource_type in retained
 

@@ -18,6 +18,7 @@ from botocore.stub import ANY, Stubber
 from pytest_socket import disable_socket, enable_socket
 
 from functions.pre_traffic_hook import handler as hook
+from mvdb.api.scopes import READ_SCOPE
 
 pytestmark = pytest.mark.infra
 
@@ -202,10 +203,10 @@ def test_smoke_events_carry_read_scope_claims_on_movie_routes_only() -> None:
     events = {request.path: hook.smoke_event(request) for request in hook.SMOKE_REQUESTS}
 
     assert set(events) == {"/health", "/movies", "/movies/2013/Rush"}
-    assert events["/health"]["requestContext"]["authorizer"] is None
+    assert events["/health"]["requestContext"]["authorizer"]["claims"] is None
     for path in ("/movies", "/movies/2013/Rush"):
         claims = events[path]["requestContext"]["authorizer"]["claims"]
-        assert claims["scope"] == "movies/read"
+        assert claims["scope"] == READ_SCOPE
     assert events["/movies"]["queryStringParameters"] == {"year": "2013", "limit": "1"}
     assert events["/movies/2013/Rush"]["resource"] == "/movies/{year}/{title+}"
     assert all(event["httpMethod"] == "GET" for event in events.values())

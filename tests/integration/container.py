@@ -19,7 +19,8 @@ __all__ = ["Emitted", "request", "run_in_container"]
 
 _CONTAINER = """
 import json, sys
-from mvdb_local.server import LambdaContext, make_event
+from mvdb_local.gateway import request_event
+from mvdb_local.server import LambdaContext
 import mvdb.app
 from mvdb.dependencies import movie_service
 
@@ -33,7 +34,7 @@ for index, request in enumerate(script["requests"]):
     print(json.dumps({"__request__": index}), flush=True)
     if request.get("body") is not None:
         request["body"] = request["body"].encode()
-    response = mvdb.app.lambda_handler(make_event(**request), LambdaContext())
+    response = mvdb.app.lambda_handler(request_event(**request), LambdaContext())
     print(json.dumps({"__response__": response}), flush=True)
 """
 
@@ -57,7 +58,7 @@ class Emitted:
 
 def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("authorizer", FULL_ACCESS)
-    return {"method": method, "raw_path": path, **kwargs}
+    return {"method": method, "target": path, **kwargs}
 
 
 def run_in_container(*requests: dict[str, Any], env: dict[str, str], explode: bool = False) -> list[Emitted]:

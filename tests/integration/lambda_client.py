@@ -1,6 +1,6 @@
 """Call the Lambda handler in-process with API Gateway REST (v1) events, as API Gateway would.
 
-Events come from ``mvdb_local.server.make_event`` (the same builder the local HTTP server
+Events come from ``mvdb_local.gateway.request_event`` (the same builder the local HTTP server
 uses): the path stays percent-encoded, as API Gateway passes it on.
 """
 
@@ -15,13 +15,15 @@ from urllib.parse import quote
 
 from requests.structures import CaseInsensitiveDict
 
-from mvdb_local.server import LambdaContext, make_event
+from mvdb.api.scopes import ALL_SCOPES
+from mvdb_local.gateway import request_event
+from mvdb_local.server import LambdaContext
 
 __all__ = ["FULL_ACCESS", "LambdaClient", "LambdaResponse", "movie_path"]
 
 # The claims API Gateway's Cognito authorizer puts in the request context for a client
 # holding both scopes.
-FULL_ACCESS = {"claims": {"scope": "movies/read movies/write", "client_id": "tests"}}
+FULL_ACCESS = {"claims": {"scope": " ".join(ALL_SCOPES), "client_id": "tests"}}
 
 
 def movie_path(year: int | str, title: str) -> str:
@@ -75,7 +77,7 @@ class LambdaClient:
             headers.setdefault("Content-Type", "application/json")
         raw_body = body.encode() if isinstance(body, str) else body
         if event is None:
-            event = make_event(
+            event = request_event(
                 method,
                 path,
                 headers,

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from tests.integration.lambda_client import FULL_ACCESS, LambdaClient
 
 pytestmark = pytest.mark.integration
 
-READ_ONLY = {"claims": {"scope": "movies/read", "client_id": "reader"}}
-WRITE_ONLY = {"claims": {"scope": "movies/write", "client_id": "writer"}}
+READ_ONLY = {"claims": {"scope": READ_SCOPE, "client_id": "reader"}}
+WRITE_ONLY = {"claims": {"scope": WRITE_SCOPE, "client_id": "writer"}}
 RUSH = {"year": 2013, "title": "Rush", "info": {"rating": 8.3}}
 
 

@@ -12,7 +12,8 @@ from urllib.parse import urljoin
 
 import pytest
 
-from mvdb_local.server import LambdaContext, make_event
+from mvdb_local.gateway import request_event
+from mvdb_local.server import LambdaContext
 from tests.integration.lambda_client import LambdaClient
 
 pytestmark = pytest.mark.integration
@@ -111,7 +112,7 @@ def test_post_to_health_without_a_body_is_405(api: LambdaClient) -> None:
 
 
 def test_response_carries_the_api_gateway_request_id(api: LambdaClient) -> None:
-    event = make_event("GET", "/health", request_id="6f1e6b8a-2c1d-4c5e-9f3a-0b7d2e4c8a91")
+    event = request_event("GET", "/health", request_id="6f1e6b8a-2c1d-4c5e-9f3a-0b7d2e4c8a91")
     response = api.request("GET", "/health", event=event)
     assert response.headers["X-Request-Id"] == "6f1e6b8a-2c1d-4c5e-9f3a-0b7d2e4c8a91"
 

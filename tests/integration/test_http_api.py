@@ -1,6 +1,7 @@
 """The whole API over HTTP: the local server (mvdb_local.server) in front of the Lambda handler.
 
-These are the acceptance checks of issue #2, driven the way curl drives them.
+The service's own answers, driven the way curl drives them (no gateway in front: every path
+reaches the function, as through a catch-all resource).
 """
 
 from __future__ import annotations

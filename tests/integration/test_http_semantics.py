@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from mvdb.domain.query import MovieKey, MovieQuery, encode_cursor
-from mvdb_local.server import make_event
+from mvdb_local.gateway import request_event
 from tests.integration.lambda_client import FULL_ACCESS, LambdaClient, LambdaResponse, movie_path
 
 pytestmark = pytest.mark.integration
@@ -251,7 +251,7 @@ def test_a_patch_that_breaks_the_movie_is_422(api: LambdaClient, patch: Any) -> 
 def staged(method: str, path: str, body: Any = None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"} if body is not None else {}
     raw = json.dumps(body).encode() if body is not None else None
-    return make_event(method, path, headers, raw, authorizer=FULL_ACCESS, base_path="/dev")
+    return request_event(method, path, headers, raw, authorizer=FULL_ACCESS, base_path="/dev")
 
 
 def test_location_of_a_created_movie_is_under_the_stage(api: LambdaClient) -> None:

@@ -16,7 +16,15 @@ import pytest
 
 from tests.pipelines.conftest import BITBUCKET_PIPELINES, PROJECT_ROOT
 
-GATES = ("make lint typecheck", "make pytest", "make check-infra", "make check-bootstrap", "make check-pipelines")
+GATES = (
+    "make lint typecheck",
+    "make pytest",
+    "make check-infra",
+    "make check-bootstrap",
+    "make check-pipelines",
+    "make bandit secrets licences",
+    "make audit-online",
+)
 DEPLOYMENTS = {"dev": "mvdb-dev", "staging": "mvdb-staging", "production": "mvdb-prod"}
 PREDEFINED_CACHES = {"pip", "node", "docker", "maven", "gradle", "composer", "dotnetcore", "ivy2", "sbt"}
 
@@ -55,7 +63,6 @@ def test_every_push_and_pull_request_runs_every_gate(bitbucket: dict[str, Any], 
     commands = [command for step in items_of(group) for command in step["script"]]
     for gate in GATES:
         assert gate in commands, f"{pipeline}: {gate}"
-    assert "make check-security AUDIT_DB=" in commands, "pip-audit must query the live advisory database"
 
 
 def test_only_main_deploys_in_order_dev_staging_production(bitbucket: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mvdb.cli import main
+from mvdb.cli import is_local_endpoint, main
 
 
 @pytest.fixture
@@ -81,3 +81,30 @@ def test_workers_below_one_is_a_usage_error(workers: str, capsys: pytest.Capture
         main(["load", "--table", "mvdb-t", "--workers", workers])
     assert exit_info.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "local"),
+    [
+        ("http://127.0.0.1:8001", True),
+        ("http://localhost:8001", True),
+        ("http://[::1]:8001", True),
+        ("http://127.1.2.3:8001", True),
+        ("https://dynamodb.eu-west-1.amazonaws.com", False),
+        ("http://10.0.0.5:8001", False),
+        ("http://localhost.example.com:8001", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_only_loopback_endpoints_count_as_local(endpoint: str | None, local: bool) -> None:
+    assert is_local_endpoint(endpoint) is local
+
+
+@pytest.mark.usefixtures("no_table_env")
+@pytest.mark.parametrize("endpoint", [[], ["--endpoint", "https://dynamodb.eu-west-1.amazonaws.com"]])
+def test_create_table_outside_dynamodb_local_is_refused(
+    endpoint: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["create-table", "--table", "mvdb-movies", *endpoint]) == 2
+    assert "In AWS the stack creates and owns its table" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """``make bench``: cold start, warm latency, DynamoDB cost, loader throughput, artifact size.
 
-Usage: python tools/bench/run.py [--cold-runs 15] [--warm-runs 300] [--loader-runs 3]
+Usage: python -m tools.bench.run [--cold-runs 20] [--warm-runs 400] [--loader-runs 3]
 """
 
 from __future__ import annotations
@@ -17,18 +17,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mvdb.api.scopes import ALL_SCOPES
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "moviedata.json"
 TABLE = "mvdb-bench"
 BENCH_MOVIE = "/movies/2099/Bench%20movie"
-CLAIMS = {"claims": {"scope": "movies/read movies/write", "client_id": "bench"}}
+CLAIMS = {"claims": {"scope": " ".join(ALL_SCOPES), "client_id": "bench"}}
 
 
 def _event(path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
-    from mvdb_local.server import make_event
+    from mvdb_local.gateway import request_event
 
     raw = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-    return make_event("GET", raw, {"accept": "application/json"}, authorizer=CLAIMS)
+    return request_event("GET", raw, {"accept": "application/json"}, authorizer=CLAIMS)
 
 
 def median_ms(samples: list[float]) -> float:
@@ -112,76 +114,17 @@ def _loader_runs(label: str, endpoint: str, runs: int) -> None:
     print(f"    rerun over the loaded table (idempotent overwrite): {rerun:.2f} s")
 
 
-# -- cold start -----------------------------------------------------------------------------
+# -- cold start (tools/bench/cold_start.py) ------------------------------------------------------
 
-_FLOOR = """
-import time; t0 = time.perf_counter()
-import boto3; boto3.client("dynamodb")
-print(time.perf_counter() - t0)
-"""
-_HANDLER = """
-import json, sys, time; t0 = time.perf_counter()
-import mvdb.app
-t1 = time.perf_counter()
-if len(sys.argv) > 1:
-    from mvdb_local.server import LambdaContext
-    response = mvdb.app.lambda_handler(json.loads(sys.argv[1]), LambdaContext())
-    assert response["statusCode"] == 200, response
-print(t1 - t0, time.perf_counter() - t1)
-"""
+BENCH_BUILD = ROOT / "build" / "bench"
 
 
-def _fresh_process(code: str, env: dict[str, str], *args: str) -> list[float]:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [float(v) for v in result.stdout.strip().splitlines()[-1].split()]
+def bench_cold(env: dict[str, str], runs: int) -> None:
+    from tools.bench.cold_start import bench_cold_start, import_breakdown, prepare_variants
 
-
-def bench_cold_start(env: dict[str, str], runs: int) -> None:
-    event = json.dumps(_event("/movies/2013/Rush"))
-    floor, imports, first = [], [], []
-    for _ in range(runs):  # interleaved: a noisy moment hits every variant alike
-        floor.append(_fresh_process(_FLOOR, env)[0])
-        imports.append(_fresh_process(_HANDLER, env)[0])
-        imported, served = _fresh_process(_HANDLER, env, event)
-        first.append(imported + served)
-    floor_ms, import_ms, first_ms = median_ms(floor), median_ms(imports), median_ms(first)
-    print(f"\n## Cold start (median of {runs} fresh processes, interleaved; interpreter start-up excluded)")
-    print(f"  floor: import boto3 + create the DynamoDB client   {floor_ms:7.1f} ms")
-    print(f"  import mvdb.app (handler module)                    {import_ms:7.1f} ms")
-    print(f"  import mvdb.app + first request (GetItem)           {first_ms:7.1f} ms")
-    print(f"  ratio (import + first request) / floor              {first_ms / floor_ms:7.2f}x")
-    _import_breakdown(env)
-
-
-def _import_breakdown(env: dict[str, str]) -> None:
-    """Cumulative import cost of the heavy top-level packages on the handler's import path."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import mvdb.app"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    cumulative: dict[str, int] = {}
-    for line in result.stderr.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
-            continue
-        _, cum, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
-        if not cum.isdigit():
-            continue
-        top = name.strip()
-        if top.count(".") <= 1 or top.startswith("mvdb"):
-            cumulative[top] = max(cumulative.get(top, 0), int(cum))
-    heavy = sorted(cumulative.items(), key=lambda item: -item[1])[:12]
-    print("  heaviest imports (cumulative, one process; nested modules overlap):")
-    for name, micros in heavy:
-        print(f"    {micros / 1000:7.1f} ms  {name}")
+    prepared = prepare_variants(BENCH_BUILD, env)
+    bench_cold_start(prepared, TABLE, json.dumps(_event("/movies/2013/Rush")), runs)
+    import_breakdown(prepared)
 
 
 # -- tracing ------------------------------------------------------------------------------------
@@ -200,6 +143,15 @@ _OTEL_ENV = {
 }
 
 
+_TRACED_HANDLER = """
+import json, sys, time; t0 = time.perf_counter()
+import mvdb.app
+from mvdb_local.server import LambdaContext
+response = mvdb.app.lambda_handler(json.loads(sys.argv[1]), LambdaContext())
+assert response["statusCode"] == 200, response
+"""
+
+
 def bench_tracing(env: dict[str, str], runs: int) -> None:
     """Whole-process time of import + first request, with and without OpenTelemetry auto-instrumentation."""
     if not (OTEL_BIN / "opentelemetry-instrument").exists():
@@ -207,7 +159,7 @@ def bench_tracing(env: dict[str, str], runs: int) -> None:
         return
     event = json.dumps(_event("/movies/2013/Rush"))
     plain_env = {**env, "PYTHONPATH": str(ROOT / "src")}
-    command = [str(OTEL_BIN / "python"), "-c", _HANDLER, event]
+    command = [str(OTEL_BIN / "python"), "-c", _TRACED_HANDLER, event]
     plain, traced = [], []
     for _ in range(runs):
         plain.append(_wall_time(command, plain_env))
@@ -279,8 +231,81 @@ def bench_warm(env: dict[str, str], runs: int) -> None:
             results[name] = (median_ms(floor), median_ms(ours))
     for name, (floor_ms, ours_ms) in results.items():
         print(
-            f"  {name:22s} raw boto3 {floor_ms:6.2f} ms   handler {ours_ms:6.2f} ms   ratio {ours_ms / floor_ms:5.2f}x"
+            f"  {name:22s} raw boto3 {floor_ms:6.2f} ms   handler {ours_ms:6.2f} ms"
+            f"   added {ours_ms - floor_ms:+5.2f} ms   ratio {ours_ms / floor_ms:5.2f}x"
         )
+
+
+def bench_warm_breakdown(env: dict[str, str], runs: int) -> None:
+    """What the handler's per-request steps cost on a warm GET: the handler with one step switched
+    off, interleaved with the whole handler (the switches exist in this benchmark only)."""
+    import boto3
+
+    import mvdb.app
+    from mvdb_local.server import LambdaContext
+
+    raw = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"])
+    key = {"year": {"N": "2013"}, "title": {"S": "Rush"}}
+    provider = type(mvdb.app.metrics.provider)
+    api = mvdb.app.app
+    flush, info = provider.flush_metrics, mvdb.app.logger.info
+
+    def drop_metrics(self: Any, raise_on_empty_metrics: bool = False) -> None:
+        self.clear_metrics()
+
+    switches: dict[str, Callable[[], None]] = {
+        "whole handler": lambda: None,
+        "without the access-log line": lambda: setattr(mvdb.app.logger, "info", lambda *_, **__: None),
+        "without the EMF flush": lambda: setattr(provider, "flush_metrics", drop_metrics),
+        "without the route lookup (metric dimension)": lambda: setattr(
+            api, "route_of", lambda _event: "/movies/{year}/{title+}"
+        ),
+    }
+
+    def restore() -> None:
+        provider.flush_metrics, mvdb.app.logger.info = flush, info
+        vars(api).pop("route_of", None)  # the class's own method again
+
+    event, context = _event("/movies/2013/Rush"), LambdaContext()
+    samples: dict[str, list[float]] = {"raw GetItem": [], **{name: [] for name in switches}}
+    with quiet_stdout():
+        for _ in range(runs):
+            samples["raw GetItem"] += _timed(lambda: raw.get_item(TableName=TABLE, Key=key, ConsistentRead=True), 1)
+            for name, switch_off in switches.items():
+                switch_off()
+                try:
+                    samples[name] += _timed(lambda: mvdb.app.lambda_handler(event, context), 1)
+                finally:
+                    restore()
+    raw_ms, whole_ms = median_ms(samples["raw GetItem"]), median_ms(samples["whole handler"])
+    print(f"\n## Warm GET, step by step (median of {runs} each, interleaved)")
+    print(f"  raw GetItem {raw_ms:.2f} ms; whole handler {whole_ms:.2f} ms (added {whole_ms - raw_ms:+.2f} ms)")
+    for name in list(switches)[1:]:
+        saved = whole_ms - median_ms(samples[name])
+        print(f"  {name:46s} {median_ms(samples[name]):6.2f} ms   the step costs {saved:+.2f} ms")
+    _bench_page_conversion(raw, runs)
+
+
+def _bench_page_conversion(raw: Any, runs: int) -> None:
+    """A year's page: what turning the Query's 20 items into movie documents costs, beside the Query."""
+    from mvdb.repository.dynamodb import from_item
+
+    query = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "#y = :y",
+        "ExpressionAttributeNames": {"#y": "year"},
+        "ExpressionAttributeValues": {":y": {"N": "2013"}},
+        "Limit": 21,
+    }
+    items = raw.query(**query)["Items"][:20]
+    queried, converted = [], []
+    for _ in range(runs):
+        queried += _timed(lambda: raw.query(**query), 1)
+        converted += _timed(lambda: [from_item(item) for item in items], 1)
+    print(
+        f"  year page: raw Query {median_ms(queried):.2f} ms; converting its 20 items to documents"
+        f" (repository from_item) {median_ms(converted):.2f} ms"
+    )
 
 
 # -- DynamoDB cost --------------------------------------------------------------------------
@@ -289,7 +314,8 @@ def bench_warm(env: dict[str, str], runs: int) -> None:
 def bench_capacity(env: dict[str, str]) -> None:
     """What each request type costs in DynamoDB: operations and consumed capacity units."""
     import mvdb.app
-    from mvdb_local.server import LambdaContext, make_event
+    from mvdb_local.gateway import request_event
+    from mvdb_local.server import LambdaContext
 
     seen: list[tuple[str, float]] = []
     client = mvdb.app.app.service._repository._client  # type: ignore[attr-defined]  # the service's own client
@@ -306,22 +332,22 @@ def bench_capacity(env: dict[str, str]) -> None:
     body = json.dumps({"year": 2099, "title": "Bench movie", "info": {"rating": 5}})
     write = {"content-type": "application/json"}
     requests = [
-        ("GET /movies/{year}/{title}", make_event("GET", "/movies/2013/Rush", authorizer=CLAIMS)),
-        ("GET /movies?year=2013 (20)", make_event("GET", "/movies?year=2013", authorizer=CLAIMS)),
-        ("GET /movies?year&genre (20)", make_event("GET", "/movies?year=2013&genre=Drama", authorizer=CLAIMS)),
-        ("GET /movies?genre (scan, 20)", make_event("GET", "/movies?genre=Drama", authorizer=CLAIMS)),
-        ("POST /movies", make_event("POST", "/movies", write, body.encode(), authorizer=CLAIMS)),
+        ("GET /movies/{year}/{title}", request_event("GET", "/movies/2013/Rush", authorizer=CLAIMS)),
+        ("GET /movies?year=2013 (20)", request_event("GET", "/movies?year=2013", authorizer=CLAIMS)),
+        ("GET /movies?year&genre (20)", request_event("GET", "/movies?year=2013&genre=Drama", authorizer=CLAIMS)),
+        ("GET /movies?genre (scan, 20)", request_event("GET", "/movies?genre=Drama", authorizer=CLAIMS)),
+        ("POST /movies", request_event("POST", "/movies", write, body.encode(), authorizer=CLAIMS)),
         (
             "PUT /movies/{year}/{title}",
-            make_event(
+            request_event(
                 "PUT", "/movies/2099/Bench%20movie", {**write, "if-match": "*"}, body.encode(), authorizer=CLAIMS
             ),
         ),
         (
             "DELETE /movies/{year}/{title}",
-            make_event("DELETE", "/movies/2099/Bench%20movie", {"if-match": "*"}, authorizer=CLAIMS),
+            request_event("DELETE", "/movies/2099/Bench%20movie", {"if-match": "*"}, authorizer=CLAIMS),
         ),
-        ("GET /health", make_event("GET", "/health")),
+        ("GET /health", request_event("GET", "/health")),
     ]
     print("\n## DynamoDB cost per request (ReturnConsumedCapacity=TOTAL; DynamoDB Local reports the same units)")
     with quiet_stdout():
@@ -346,18 +372,24 @@ def artifact_size() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cold-runs", type=int, default=15)
-    parser.add_argument("--warm-runs", type=int, default=300)
+    parser.add_argument("--cold-runs", type=int, default=20)
+    parser.add_argument("--warm-runs", type=int, default=400)
+    parser.add_argument("--only", choices=["cold", "warm"], help="run one section only (default: all)")
     parser.add_argument("--loader-runs", type=int, default=3)
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     print(f"# mvdb benchmarks — {started} — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     with local_stack() as env:
-        bench_cold_start(env, args.cold_runs)
-        bench_tracing(env, args.cold_runs)
-        bench_warm(env, args.warm_runs)
-        bench_capacity(env)
-        bench_loader(env, args.loader_runs)
+        if args.only in (None, "cold"):
+            bench_cold(env, args.cold_runs)
+        if args.only is None:
+            bench_tracing(env, args.cold_runs)
+        if args.only in (None, "warm"):
+            bench_warm(env, args.warm_runs)
+            bench_warm_breakdown(env, args.warm_runs)
+        if args.only is None:
+            bench_capacity(env)
+            bench_loader(env, args.loader_runs)
     artifact_size()
     return 0
 

@@ -20,11 +20,12 @@ def openapi_document(stage: str = STAGE, token_url: str = TOKEN_URL) -> dict[str
     """The document a client reading ``<api>/<stage>/openapi.json`` gets."""
     from mvdb.api.http_api import create_app
     from mvdb.config import Settings
-    from mvdb_local.server import LambdaContext, make_event
+    from mvdb_local.gateway import request_event
+    from mvdb_local.server import LambdaContext
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     api = create_app(Settings(table_name="mvdb-movies", region="us-east-1", token_url=token_url))
-    response = api.handle(make_event("GET", "/openapi.json", base_path=stage), LambdaContext())
+    response = api.handle(request_event("GET", "/openapi.json", base_path=stage), LambdaContext())
     if response["statusCode"] != 200:
         raise RuntimeError(f"GET /openapi.json answered {response['statusCode']}: {response['body'][:300]}")
     document: dict[str, object] = json.loads(response["body"])

@@ -14,11 +14,13 @@ from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
 
 __all__ = ["MovieService", "Page"]
 
-# Business events, counted by the HTTP layer as metrics.
+# Business events (MovieCreated, MovieUpdated, MovieDeleted), counted by the HTTP layer as metrics.
 EventSink = Callable[[str], None]
 
 
 class Page:
+    """One page of a search: its movies, and the opaque cursor of the next page (None after the last)."""
+
     __slots__ = ("movies", "next_cursor")
 
     def __init__(self, movies: list[StoredMovie], next_cursor: str | None) -> None:
@@ -27,10 +29,12 @@ class Page:
 
 
 class MovieService:
-    """The movies API's rules over a ``MovieRepository``.
+    """The movies API's rules over any store that implements the domain's port (``MovieRepository``).
 
-    Every method raises ``StorageUnavailable`` (503) when the store cannot answer; the other
-    errors each method can raise are listed in its docstring (``mvdb.domain.errors``).
+    Movies are ``{year, title, info}`` documents keyed by (year, title), each stored with the
+    ETag of its document (``compute_etag``). Every method may also raise StorageUnavailable
+    (the store does not answer; retry later: 503) from the repository; the other errors each
+    method can raise are listed in its docstring (``mvdb.domain.errors``).
     """
 
     def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
@@ -38,17 +42,20 @@ class MovieService:
         self._on_event = on_event or (lambda _name: None)
 
     def get(self, key: MovieKey) -> StoredMovie:
-        """The movie under ``key``. Raises MovieNotFound."""
+        """The movie under ``key`` and its ETag. Raises MovieNotFound."""
         stored = self._repository.get(key)
         if stored is None:
             raise MovieNotFound(key.year, key.title)
         return stored
 
     def search(self, query: MovieQuery, cursor: str | None) -> Page:
-        """Up to ``query.limit`` movies after ``cursor`` (None: from the start), and the next cursor.
+        """Up to ``query.limit`` movies matching ``query``, after the page ``cursor`` ends (None: from the start).
 
-        Raises InvalidInput (a ``title_prefix`` without ``year``, or one longer than a title may
-        be: it is a key condition on the sort key) and InvalidCursor.
+        With ``year`` a search reads that year only; without it, the whole table, so a page may
+        hold fewer movies than ``limit`` (even none) and still have a next cursor. Raises
+        InvalidInput (a ``title_prefix`` without ``year``, or one longer than a title may be: it
+        is a key condition on the sort key), InvalidCursor for a cursor this service did not
+        issue for this same search.
         """
         if query.title_prefix is not None and query.year is None:
             raise InvalidInput(
@@ -66,17 +73,18 @@ class MovieService:
         return Page(movies, encode_cursor(resume_after, query) if resume_after else None)
 
     def create(self, movie: MovieCreate) -> StoredMovie:
-        """Store a new movie. Raises MovieAlreadyExists."""
+        """Store a new movie; returns it with its ETag. Raises MovieAlreadyExists (never overwrites)."""
         stored = _stored(Movie(year=movie.year, title=movie.title, info=movie.info))
         self._repository.create(stored.document, stored.etag)
         self._on_event("MovieCreated")
         return stored
 
     def replace(self, key: MovieKey, body: MovieReplace, if_match: str | None) -> StoredMovie:
-        """Replace the info of the movie under ``key``; ``if_match`` is its current ETag or ``*``.
+        """Replace the movie's info if ``if_match`` (an ETag or ``*``) names its current version.
 
-        Raises InvalidInput (the body names another movie), PreconditionRequired (no If-Match),
-        MovieNotFound, PreconditionFailed (``if_match`` is not the current ETag).
+        Returns the new version. Raises InvalidInput when the body names another year or title
+        than ``key``, PreconditionRequired without ``if_match``, MovieNotFound, PreconditionFailed
+        when the ETag is not the current one.
         """
         errors = [
             FieldError(
@@ -93,10 +101,13 @@ class MovieService:
         return stored
 
     def patch(self, key: MovieKey, patch: MoviePatch, if_match: str | None) -> StoredMovie:
-        """Apply a JSON merge patch (RFC 7396) to the movie's whole document; only ``info`` may change.
+        """Apply a JSON merge patch (RFC 7396) to the movie's whole document, if ``if_match`` names its current version.
 
-        Raises InvalidInput (the patch changes the key, or the patched movie is invalid),
-        PreconditionRequired, MovieNotFound, PreconditionFailed.
+        Only ``info`` may change (``null`` removes a member; ``"info": null`` empties it);
+        ``year`` and ``title`` may appear only unchanged. Returns the new version. Raises
+        InvalidInput (a changed key, or a patched movie that breaks the model),
+        PreconditionRequired without ``if_match``, MovieNotFound, PreconditionFailed when the
+        movie changed since that version.
         """
         changes = patch.document()
         changed_key = [name for name in ("year", "title") if name in changes and changes[name] != getattr(key, name)]
@@ -120,12 +131,15 @@ class MovieService:
         return stored
 
     def delete(self, key: MovieKey, if_match: str | None) -> None:
-        """Delete the movie under ``key``. Raises PreconditionRequired, MovieNotFound, PreconditionFailed."""
+        """Delete the movie if ``if_match`` names its current version (or is ``*``).
+
+        Raises PreconditionRequired without ``if_match``, MovieNotFound, PreconditionFailed.
+        """
         self._repository.delete(key, if_match=_required(if_match))
         self._on_event("MovieDeleted")
 
     def check_health(self) -> None:
-        """Raises StorageUnavailable unless the table answers a read."""
+        """Return when the store answers a read; raises StorageUnavailable otherwise."""
         self._repository.ping()
 
 

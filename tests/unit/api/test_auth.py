@@ -42,12 +42,26 @@ def test_request_without_a_request_context_is_unauthenticated() -> None:
     assert error.value.status == 401
 
 
-def test_a_token_without_the_declared_scope_is_forbidden_and_told_which() -> None:
+def test_a_token_without_the_declared_scope_is_forbidden() -> None:
     with pytest.raises(ProblemError) as error:
         authorize(WRITE, event({"scope": "movies/read"}))
     assert (error.value.status, error.value.code) == (403, "insufficient-scope")
     assert 'error="insufficient_scope"' in error.value.headers["WWW-Authenticate"]
-    assert "movies/write" in error.value.detail
+    assert 'scope="movies/write"' in error.value.headers["WWW-Authenticate"]
+
+
+def test_the_refusal_names_the_missing_scope_and_the_tokens_scopes() -> None:
+    with pytest.raises(ProblemError) as error:
+        authorize(WRITE, event({"scope": READ_SCOPE}))
+    assert (
+        error.value.detail == f"This operation needs an access token with the {WRITE_SCOPE} scope; it has {READ_SCOPE}."
+    )
+
+
+def test_the_write_scope_does_not_grant_reads() -> None:
+    with pytest.raises(ProblemError) as error:
+        authorize(READ, event({"scope": WRITE_SCOPE}))
+    assert error.value.status == 403
 
 
 @pytest.mark.parametrize("scope", ["movies/reader", "movies/read/extra", "MOVIES/READ", "movies", ""])

@@ -1,0 +1,61 @@
+"""``mvdb create-table`` and ``mvdb load`` against DynamoDB Local, as a new user runs them from the README.
+
+The environment is a fresh machine's: no AWS variables, no ~/.aws. A local endpoint needs no
+region or credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, unique_table_name
+
+pytestmark = pytest.mark.integration
+
+
+def mvdb(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_") and name != "REGION"}
+    env |= {"HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "mvdb.cli", *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def test_a_new_table_is_created_from_the_template_and_loaded_without_any_aws_configuration(
+    dynamodb_local: Any, dynamodb_client: Any, movie_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    table, endpoint = unique_table_name("cli"), dynamodb_local.endpoint
+    data = tmp_path / "movies.json"
+    data.write_text(json.dumps(movie_records[:20]), encoding="utf-8")
+
+    created = mvdb("create-table", "--table", table, "--endpoint", endpoint, home=tmp_path)
+    loaded = mvdb("load", "--table", table, "--endpoint", endpoint, "--file", str(data), "--quiet", home=tmp_path)
+
+    try:
+        assert created.returncode == 0, created.stderr
+        assert created.stdout == f"created table {table} at {endpoint}\n"
+        assert loaded.returncode == 0, loaded.stderr
+        assert dynamodb_client.scan(TableName=table, Select="COUNT")["Count"] == 20
+        key_schema = dynamodb_client.describe_table(TableName=table)["Table"]["KeySchema"]
+        assert key_schema == [
+            {"AttributeName": "year", "KeyType": "HASH"},
+            {"AttributeName": "title", "KeyType": "RANGE"},
+        ]
+    finally:
+        dynamodb_client.delete_table(TableName=table)
+
+
+def test_creating_a_table_that_exists_changes_nothing(make_table: Any, dynamodb_local: Any, tmp_path: Path) -> None:
+    table = make_table()
+
+    again = mvdb("create-table", "--table", table, "--endpoint", dynamodb_local.endpoint, home=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"exists already: table {table}")
