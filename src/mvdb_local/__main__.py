@@ -147,12 +147,16 @@ def _server(port: int, cognito: LocalCognito | None, base_path: str) -> Threadin
     from mvdb_local.gateway import CognitoAuthorizer, LocalGateway
     from mvdb_local.server import make_server
 
+    # The template passes its CorsAllowOrigins parameter to the function as CORS_ALLOW_ORIGINS; here
+    # the setting comes first, and the gateway's own responses follow it as a stack's would.
+    parameters = {"CorsAllowOrigins": os.environ.get("CORS_ALLOW_ORIGINS", "")}
     if cognito is None:
-        gateway = LocalGateway.from_template(authorizer=None, base_path=base_path)
+        gateway = LocalGateway.from_template(authorizer=None, base_path=base_path, parameters=parameters)
         return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway)
 
     # The routes, scopes and refusals of infra/template.yaml; tokens verified against the pool's JWKS.
-    gateway = LocalGateway.from_template(CognitoAuthorizer(cognito.issuer), base_path=base_path)
+    authorizer = CognitoAuthorizer(cognito.issuer)
+    gateway = LocalGateway.from_template(authorizer, base_path=base_path, parameters=parameters)
     endpoints = {TOKEN_PATH: cognito.token_endpoint, cognito.jwks_path: cognito.jwks_endpoint}
     return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
 

@@ -34,6 +34,7 @@ __all__ = [
     "MovieRef",
     "StackUnderTest",
     "Tokens",
+    "assert_answered_by_gateway",
     "assert_no_movie_data",
     "assert_problem",
     "assert_refused_by_gateway",
@@ -284,15 +285,22 @@ SCOPE_REFUSED = 401
 REFUSAL_CODES = {401: "unauthenticated", 403: "insufficient-scope"}
 
 
-def assert_refused_by_gateway(response: requests.Response) -> None:
-    """A 401/403 problem+json that the gateway sent before the function ran.
+def assert_answered_by_gateway(response: requests.Response) -> None:
+    """The gateway answered, before the function ran, with the request id a client can quote.
 
-    The function stamps every response it makes with X-Request-Id; the gateway's own answers
-    (the template's GatewayResponses, or the local stand-in built from them) never carry it.
+    Every response the function makes carries its security headers, Content-Security-Policy among
+    them (mvdb.api.responses); the gateway's own answers (the template's GatewayResponses, or the
+    local stand-in built from them) carry X-Request-Id and CORS only.
     """
-    assert "X-Request-Id" not in response.headers, (
-        f"the request reached the function, whose own check refused it: {response.text[:300]}"
+    assert "Content-Security-Policy" not in response.headers, (
+        f"the request reached the function, which answered it: {response.text[:300]}"
     )
+    assert response.headers.get("X-Request-Id"), "a gateway response carries API Gateway's request id"
+
+
+def assert_refused_by_gateway(response: requests.Response) -> None:
+    """A 401/403 problem+json that the gateway sent before the function ran."""
+    assert_answered_by_gateway(response)
     assert_problem(response, response.status_code, REFUSAL_CODES[response.status_code])
 
 

@@ -38,10 +38,19 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = {
 }
 
 
+ANY_METHOD = "x-amazon-apigateway-any-method"  # API Gateway's ANY: every method a resource does not declare
+
+
 def _api_operations(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """The translated API's methods, ``(method, resource path)``, without the ANY methods."""
     _, api = template.only("AWS::ApiGateway::RestApi")
     paths = api["Properties"]["Body"]["paths"]
-    return {(method.upper(), path): operation for path, item in paths.items() for method, operation in item.items()}
+    return {
+        (method.upper(), path): operation
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if method != ANY_METHOD
+    }
 
 
 def _statements_of(template: Template, role: str) -> list[dict[str, Any]]:
@@ -82,6 +91,9 @@ def test_function_environment_comes_from_the_stack_and_its_parameters(template: 
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "mvdb"
     # The service's own scope check stays on behind the gateway's authorizer.
     assert variables["REQUIRE_AUTH"] == "true"
+    assert variables["CORS_ALLOW_ORIGINS"] == ref("CorsAllowOrigins")  # the gateway responses' origin too
+    # The OpenAPI document's token URL (Swagger UI's "Authorize") is the stack's own token endpoint.
+    assert variables["TOKEN_URL"] == template.document["Outputs"]["TokenUrl"]["Value"]
 
 
 def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -> None:
@@ -211,7 +223,8 @@ def test_table_key_serves_only_dynamodb_in_this_account(template: Template) -> N
 
 def test_api_may_invoke_only_the_live_alias(template: Template) -> None:
     permissions = template.of_type("AWS::Lambda::Permission")
-    assert len(permissions) == len(_api_operations(template))
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    assert len(permissions) == sum(len(item) for item in api["Properties"]["Body"]["paths"].values())  # ANY too
     for name, permission in permissions.items():
         properties = permission["Properties"]
         assert properties["FunctionName"] == ref("MoviesFunctionAliaslive"), name
@@ -342,17 +355,31 @@ def test_the_gateways_authorizer_scopes_are_the_scopes_the_routes_declare(templa
     assert {route: declared.get(route, "not declared") for route in gateway} == gateway
 
 
-@pytest.mark.xfail(strict=True, reason="HEAD methods are not in the template yet (the gateway side of the change)")
 def test_every_declared_operation_is_a_method_of_the_gateway(template: Template) -> None:
     assert set(_api_operations(template)) >= set(_declared_operations())
+
+
+def test_every_resource_sends_the_methods_it_does_not_declare_to_the_function_without_a_token(
+    template: Template,
+) -> None:
+    # So that the function answers them 405 with Allow (before any scope check: it reads nothing else).
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    paths = api["Properties"]["Body"]["paths"]
+    resources = {path for _, path in _declared_operations()}
+    assert {path for path, item in paths.items() if ANY_METHOD in item} == resources
+    for path in resources:
+        assert paths[path][ANY_METHOD]["security"] == [{"NONE": []}], path
+        assert "x-amazon-apigateway-integration" in paths[path][ANY_METHOD], path
 
 
 def test_reads_need_the_read_scope_and_changes_the_write_scope(template: Template) -> None:
     secured = {route: _gateway_scopes(op) for route, op in _api_operations(template).items() if _gateway_scopes(op)}
     assert secured == {
         ("GET", "/movies"): READ_SCOPE,
+        ("HEAD", "/movies"): READ_SCOPE,
         ("POST", "/movies"): WRITE_SCOPE,
         ("GET", "/movies/{year}/{title+}"): READ_SCOPE,
+        ("HEAD", "/movies/{year}/{title+}"): READ_SCOPE,
         **{(method, "/movies/{year}/{title+}"): WRITE_SCOPE for method in ("PUT", "PATCH", "DELETE")},
     }
 
@@ -385,7 +412,7 @@ def test_stage_has_json_access_logs_and_throttling(template: Template) -> None:
 def test_gateway_errors_are_problem_json(template: Template) -> None:
     _, api = template.only("AWS::ApiGateway::RestApi")
     responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+    assert {"UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
     for name, response in responses.items():
         assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         body = response["responseTemplates"]["application/json"]
@@ -396,6 +423,31 @@ def test_gateway_errors_are_problem_json(template: Template) -> None:
     assert unauthorized["status"] == 401
     # API Gateway's Cognito authorizer answers a token lacking the method's scope with 401 too.
     assert "scope" in unauthorized["detail"]
+
+
+@pytest.mark.parametrize(
+    ("origins", "allowed"),
+    [
+        ("", None),
+        ("https://app.example.com", "'https://app.example.com'"),
+        ("https://a.example,https://b.example", "'https://a.example'"),
+    ],
+)
+def test_every_gateway_response_carries_the_request_id_and_cors_for_the_first_allowed_origin(
+    translated_document: dict[str, Any], origins: str, allowed: str | None
+) -> None:
+    # As the function's responses do (mvdb.api.responses); a gateway response cannot choose by the request.
+    from mvdb.api.responses import CORS_EXPOSED_HEADERS
+    from mvdb_local.gateway_responses import evaluate
+
+    (api,) = (r for r in translated_document["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi")
+    responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    for name, response in evaluate(responses, translated_document, {"CorsAllowOrigins": origins}).items():
+        headers = {k.removeprefix("gatewayresponse.header."): v for k, v in response["responseParameters"].items()}
+        assert headers["X-Request-Id"] == "context.requestId", name
+        assert headers.get("Access-Control-Allow-Origin") == allowed, name
+        assert headers["Vary"] == "'Origin'", name
+        assert set(headers["Access-Control-Expose-Headers"].strip("'").split(", ")) == set(CORS_EXPOSED_HEADERS), name
 
 
 # -- auth ---------------------------------------------------------------------------------------
