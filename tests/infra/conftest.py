@@ -21,12 +21,10 @@ import pytest
 
 from tests.infra.cfn import Template
 from tools.build.nested_stacks import link, nested_template_paths
-from tools.build.sam_translate import load_sam_template, translate
+from tools.build.sam_translate import OFFLINE_PARAMETERS, load_sam_template, translate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_ENV = "MVDB_INFRA_TEMPLATE"
-# The parameters a deploy computes (no default in the template), with stand-in values.
-OFFLINE_PARAMETERS = {"FunctionConfigurationSha256": "0" * 64}
 
 
 def load_nested(path: Path) -> dict[str, Any]:

@@ -218,7 +218,9 @@ def _check_aws(arguments: list[str]) -> str | None:
     if (service, operation) == ("cloudformation", "deploy") and "--s3-bucket" not in options:
         template = arguments[arguments.index("--template-file") + 1] if "--template-file" in arguments else None
         path = PROJECT_ROOT / template if template else None
-        if path and path.is_file() and path.stat().st_size > TEMPLATE_BODY_LIMIT:
+        if path and not path.is_file():
+            return f"{template} does not exist"
+        if path and path.stat().st_size > TEMPLATE_BODY_LIMIT:
             size = path.stat().st_size
             return f"{template} is {size} bytes: over {TEMPLATE_BODY_LIMIT} it must come from S3 (--s3-bucket)"
     return None

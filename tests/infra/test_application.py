@@ -22,14 +22,11 @@ pytestmark = pytest.mark.infra
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 600
-# infra/bootstrap.yaml (the deploy path's account set-up) is being split by the deploy-path work;
-# it leaves this list when it is within the limit.
-NOT_YET_SPLIT = {"bootstrap.yaml"}
 
 
 @pytest.mark.parametrize(
     "path",
-    sorted(p for p in (PROJECT_ROOT / "infra").rglob("*.yaml") if p.name not in NOT_YET_SPLIT),
+    sorted((PROJECT_ROOT / "infra").rglob("*.yaml")),
     ids=lambda p: str(p.relative_to(PROJECT_ROOT)),
 )
 def test_every_infrastructure_file_is_readable_in_one_sitting(path: Path) -> None:

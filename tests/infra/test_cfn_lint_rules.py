@@ -1,13 +1,16 @@
 """The project's cfn-lint rules (tools/cfn_lint_rules): each one fails its broken fixture, and none fires on ours.
 
 Each fixture is the smallest template that breaks one service rule the resource schemas do not
-carry (the rule module's docstring cites the API reference). cfn-lint runs once, as
+carry (the rule module's docstring cites the API reference). cfn-lint runs once per test run, as
 ``make check-infra`` runs it (``--append-rules``, repository root on PYTHONPATH), over all the
-fixtures; each test reads the findings for its file.
+fixtures, the application's templates and their translation (one process shared by the xdist
+workers, tests/shared_output.py: cfn-lint's start-up costs more than a template); each test
+reads the findings for its files.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.shared_output import produced_once
+from tools.build.sam_translate import OFFLINE_PARAMETERS, translate_file
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
@@ -201,8 +207,14 @@ Resources:
 }
 
 
+APPLICATION_TEMPLATES = [
+    PROJECT_ROOT / "infra" / "template.yaml",
+    *sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml")),
+]
+
+
 def _lint(paths: list[Path]) -> dict[str, set[str]]:
-    """File name -> IDs of the project rules (E91xx/W91xx) that fired on it."""
+    """Path -> IDs of the project rules (E91xx/W91xx) that fired on it."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     result = subprocess.run(
         [str(CFN_LINT), "--format", "parseable", "--append-rules", str(RULES), "--", *map(str, paths)],
@@ -214,23 +226,39 @@ def _lint(paths: list[Path]) -> dict[str, set[str]]:
         cwd=PROJECT_ROOT,
     )
     assert "E0002" not in result.stdout, result.stdout[-3000:]  # a rule that crashed
-    found: dict[str, set[str]] = {path.name: set() for path in paths}
+    found: dict[str, set[str]] = {str(path): set() for path in paths}
     for line in result.stdout.splitlines():
-        match = re.match(r"^(?P<file>[^:]+):\d+:\d+:\d+:\d+:(?P<rule>[EW]91\d\d):", line)
+        match = re.match(r"^(?P<file>.+?):\d+:\d+:\d+:\d+:(?P<rule>[EW]91\d\d):", line)
         if match:
-            found[Path(match["file"]).name].add(match["rule"])
+            found[match["file"]].add(match["rule"])
     return found
 
 
-@pytest.fixture(scope="module")
-def fixture_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
-    directory = tmp_path_factory.mktemp("cfn-lint-fixtures")
-    paths = []
+def _lint_fixtures_and_the_application(directory: Path) -> None:
+    """Write every fixture and the application's translation to ``directory``, lint them with the templates.
+
+    Writes ``findings.json``: {"fixtures": {rule: [IDs]}, "application": {file: [IDs]}}.
+    """
+    fixtures = {}
     for rule, body in FIXTURES.items():
-        path = directory / f"{rule}.yaml"
-        path.write_text('AWSTemplateFormatVersion: "2010-09-09"\n' + body, encoding="utf-8")
-        paths.append(path)
-    return _lint(paths)
+        fixtures[rule] = directory / f"{rule}.yaml"
+        fixtures[rule].write_text('AWSTemplateFormatVersion: "2010-09-09"\n' + body, encoding="utf-8")
+    translated = directory / "template.json"
+    translate_file(APPLICATION_TEMPLATES[0], translated, parameter_values=OFFLINE_PARAMETERS)
+    application = [*APPLICATION_TEMPLATES, translated]
+    found = _lint([*fixtures.values(), *application])
+    findings = {
+        "fixtures": {rule: sorted(found[str(path)]) for rule, path in fixtures.items()},
+        "application": {path.name: sorted(found[str(path)]) for path in application},
+    }
+    (directory / "findings.json").write_text(json.dumps(findings), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[str]]]:
+    directory = produced_once(tmp_path_factory, "project-rule-findings", _lint_fixtures_and_the_application)
+    found: dict[str, dict[str, list[str]]] = json.loads((directory / "findings.json").read_text(encoding="utf-8"))
+    return found
 
 
 def test_every_project_rule_has_a_fixture() -> None:
@@ -242,23 +270,13 @@ def test_every_project_rule_has_a_fixture() -> None:
 
 @pytest.mark.parametrize("rule", sorted(FIXTURES))
 def test_each_rule_fails_its_broken_fixture_and_only_that_rule_fires(
-    fixture_findings: dict[str, set[str]], rule: str
+    findings: dict[str, dict[str, list[str]]], rule: str
 ) -> None:
-    assert fixture_findings[f"{rule}.yaml"] == {rule}
+    assert findings["fixtures"][rule] == [rule]
 
 
 def test_the_application_templates_and_the_translation_break_no_project_rule(
-    translated_document: dict[str, object], tmp_path: Path
+    findings: dict[str, dict[str, list[str]]],
 ) -> None:
-    import json
-
-    from tools.build.sam_translate import translate_file
-
-    translated = tmp_path / "template.json"
-    translate_file(
-        PROJECT_ROOT / "infra" / "template.yaml", translated, parameter_values={"FunctionConfigurationSha256": "0" * 64}
-    )
-    assert json.loads(translated.read_text())["Resources"].keys() == translated_document["Resources"].keys()  # type: ignore[attr-defined]
-    templates = [PROJECT_ROOT / "infra" / "template.yaml", *sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml"))]
-    findings = _lint([*templates, translated])
-    assert {name: rules for name, rules in findings.items() if rules} == {}
+    assert set(findings["application"]) == {path.name for path in APPLICATION_TEMPLATES} | {"template.json"}
+    assert {name: rules for name, rules in findings["application"].items() if rules} == {}

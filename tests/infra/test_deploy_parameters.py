@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.build.deploy_parameters import overrides, with_function_versions
+from tools.deploy.deploy_parameters import overrides, with_function_versions
 
 pytestmark = pytest.mark.infra
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.infra.cfn import Template
 from tests.infra.doc_commands import problems
-from tools.build.deploy_parameters import ACCOUNT_PARAMETERS
+from tools.deploy.deploy_parameters import ACCOUNT_PARAMETERS
 
 pytestmark = pytest.mark.infra
 
@@ -259,6 +259,8 @@ def test_every_command_the_document_gives_checks_out(document: Path) -> None:
 
 
 def test_the_command_checker_fails_a_document_with_broken_commands(tmp_path: Path) -> None:
+    oversized = tmp_path / "oversized.yaml"
+    oversized.write_text("# " + "x" * 52_000 + "\n")
     broken = tmp_path / "broken.md"
     broken.write_text(
         "```bash\n"
@@ -266,7 +268,8 @@ def test_the_command_checker_fails_a_document_with_broken_commands(tmp_path: Pat
         "make no-such-target\n"
         "aws cloudformation describe-stacks --stack-nam mvdb-dev\n"
         "aws lambda get-functoin --function-name f\n"
-        "aws cloudformation deploy --stack-name x --template-file infra/bootstrap.yaml\n"
+        f"aws cloudformation deploy --stack-name x --template-file {oversized}\n"
+        "aws cloudformation deploy --stack-name x --template-file infra/no-such-template.yaml\n"
         "rm -rf build\n"
         "```\n"
         "Then `.venv/bin/mvdb load --tabel movies`.\n"
@@ -280,6 +283,7 @@ def test_the_command_checker_fails_a_document_with_broken_commands(tmp_path: Pat
         "aws cloudformation describe-stacks has no option --stack-nam",
         "botocore has no operation lambda get-functoin",
         messages[4],
+        "infra/no-such-template.yaml does not exist",
         "rm is not a command this checker knows; teach it, or run the command in a test",
         "the mvdb CLI refuses these arguments",
     ]

@@ -2,8 +2,8 @@
 
 The version CloudFormation publishes is named by SAM (``MoviesFunctionVersion<hash>``): a new
 logical ID is a new version, which CodeDeploy then shifts the live alias to. The deploy computes
-``FunctionConfigurationSha256`` (``tools.build.function_version``, through
-``tools.build.deploy_parameters --template``) and SAM names the version after it. These tests run
+``FunctionConfigurationSha256`` (``tools.deploy.function_version``, through
+``tools.deploy.deploy_parameters --template``) and SAM names the version after it. These tests run
 that computation and the SAM translation for two deploys that differ in one respect, and compare
 the version's logical ID.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tools.build.function_version import configuration_hashes
 from tools.build.sam_translate import load_sam_template, translate
+from tools.deploy.function_version import configuration_hashes
 
 pytestmark = pytest.mark.infra
 
@@ -55,7 +55,7 @@ def _version_of(root: Path, overrides: dict[str, str]) -> str:
 
 
 def _function_parameters(root: Path) -> set[str]:
-    from tools.build.function_version import NOT_CONFIGURATION, referenced_parameters
+    from tools.deploy.function_version import NOT_CONFIGURATION, referenced_parameters
 
     template: dict[str, Any] = load_sam_template(root / "template.yaml")
     function = template["Resources"]["MoviesFunction"]["Properties"]

@@ -15,6 +15,10 @@ Not every tool catches every mistake, and the tests say which one does: checkov 
 flag a service-wide wildcard (``dynamodb:*``) on a named resource, and cfn-lint on the SAM
 source does not see a bad ``!Ref`` inside a SAM resource; the assertion gate and the
 translation are there for exactly those.
+
+The mutants that cfn-lint must catch are linted together, in one cfn-lint process shared by the
+xdist workers (tests/shared_output.py): its start-up, loading every resource schema, costs more
+than linting a template. Each test still reads the findings of its own mutant's files.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.infra.conftest import OFFLINE_PARAMETERS, TEMPLATE_ENV
+from tests.shared_output import produced_once
 from tools.build.sam_translate import translate_file
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
@@ -65,8 +70,36 @@ def _mutant(tmp_path: Path, old: str, new: str, file: str = "template.yaml", *mo
     return Mutant(copy / "template.yaml", translated, mutated)
 
 
-def _project_rule_findings(*paths: Path) -> set[str]:
-    """IDs of the cfn-lint findings (all rules, the project's included) on ``paths``."""
+# Mistakes cfn-lint must catch: mutant name -> (file under infra/, text, its broken replacement).
+LINTED_MUTANTS = {
+    "waf-content-type-header": ("stacks/edge.yaml", "- Name: Retry-After\n", "- Name: Content-Type\n"),
+    "python-canary-tracing": ("stacks/canary.yaml", "ActiveTracing: false", "ActiveTracing: true"),
+    "composite-rollback-alarm": (
+        "stacks/alarms.yaml",
+        "    Value: !Ref AvailabilityFastBurnShortWindowAlarm\n",
+        "    Value: !Ref AvailabilityFastBurnAlarm\n",
+    ),
+    "tracing-layer-in-prod": (
+        "template.yaml",
+        '      - Assert: !Equals [!Ref TracingLayerArn, ""]\n',
+        "      - Assert: !Equals [!Ref TracingLayerArn, !Ref TracingLayerArn]\n",
+    ),
+    "bad-ref-in-a-sam-resource": (
+        "template.yaml",
+        "TABLE_NAME: !GetAtt Data.Outputs.TableName\n",
+        "TABLE_NAME: !Ref MoviesTabel\n",
+    ),
+}
+
+
+def _lint_every_mutant(directory: Path) -> None:
+    """Make each of LINTED_MUTANTS under ``directory`` and lint all their files in one cfn-lint run.
+
+    Writes ``findings.json``: mutant -> {"mutated" | "root" | "translated": [[rule ID, message], ...]}.
+    """
+    mutants = {name: _mutant(directory / name, old, new, file) for name, (file, old, new) in LINTED_MUTANTS.items()}
+    roles = {"mutated": "mutated", "root": "sam", "translated": "translated"}
+    paths = sorted({str(getattr(m, attribute)) for m in mutants.values() for attribute in roles.values()})
     result = subprocess.run(
         [
             str(CFN_LINT),
@@ -77,7 +110,7 @@ def _project_rule_findings(*paths: Path) -> set[str]:
             "--ignore-checks",
             "W3002",
             "--",
-            *map(str, paths),
+            *paths,
         ],
         capture_output=True,
         text=True,
@@ -85,8 +118,29 @@ def _project_rule_findings(*paths: Path) -> set[str]:
         check=False,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
-    assert "E0002" not in result.stdout, result.stdout[-2000:]
-    return set(re.findall(r":([EW]\d{4}):", result.stdout))
+    assert "E0002" not in result.stdout, result.stdout[-2000:]  # a rule that crashed
+    by_path: dict[str, list[list[str]]] = {path: [] for path in paths}
+    for line in result.stdout.splitlines():
+        match = re.match(r"^(?P<file>.+?):\d+:\d+:\d+:\d+:(?P<rule>[EWI]\d{4}):(?P<message>.*)$", line)
+        if match:
+            by_path[match["file"]].append([match["rule"], match["message"]])
+    findings = {
+        name: {role: by_path[str(getattr(mutant, attribute))] for role, attribute in roles.items()}
+        for name, mutant in mutants.items()
+    }
+    (directory / "findings.json").write_text(json.dumps(findings), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def lint_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[list[str]]]]:
+    directory = produced_once(tmp_path_factory, "gates-bite-linted-mutants", _lint_every_mutant)
+    findings: dict[str, dict[str, list[list[str]]]] = json.loads((directory / "findings.json").read_text())
+    return findings
+
+
+def _rule_ids(findings: dict[str, dict[str, list[list[str]]]], mutant: str, *files: str) -> set[str]:
+    """IDs of the cfn-lint findings (all rules, the project's included) on ``files`` of ``mutant``."""
+    return {rule for file in files for rule, _ in findings[mutant][file]}
 
 
 def _failed_template_tests(mutant: Mutant) -> set[str]:
@@ -171,18 +225,14 @@ def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_
     }
 
 
-def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(tmp_path: Path) -> None:
-    mutant = _mutant(tmp_path, "TABLE_NAME: !GetAtt Data.Outputs.TableName\n", "TABLE_NAME: !Ref MoviesTabel\n")
+def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(
+    lint_findings: dict[str, dict[str, list[list[str]]]], tmp_path: Path
+) -> None:
+    findings = lint_findings["bad-ref-in-a-sam-resource"]["translated"]
+    assert any(rule == "E1020" and "'MoviesTabel'" in message for rule, message in findings), findings
 
-    result = subprocess.run(
-        [str(CFN_LINT), "--format", "parseable", "--", str(mutant.translated)],
-        capture_output=True,
-        text=True,
-        timeout=GATE_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert re.search(r":E1020:.*'MoviesTabel'", result.stdout), result.stdout[-2000:]
+    file, old, new = LINTED_MUTANTS["bad-ref-in-a-sam-resource"]
+    mutant = _mutant(tmp_path, old, new, file)
     assert _failed_template_tests(mutant) == {"test_function_environment_comes_from_the_stack_and_its_parameters"}
 
 
@@ -222,34 +272,25 @@ def test_the_http_edge_mistakes_each_fail_their_assertion(tmp_path: Path) -> Non
 # -- the deploy-time failures of the review, one per finding: each is caught offline ----------------
 
 
-def test_a_content_type_header_in_the_waf_rate_limit_response_fails_the_project_rules(tmp_path: Path) -> None:
-    mutant = _mutant(tmp_path, "- Name: Retry-After\n", "- Name: Content-Type\n", file="stacks/edge.yaml")
-
-    assert "E9101" in _project_rule_findings(mutant.mutated)
-
-
-def test_active_tracing_on_the_python_canary_fails_the_project_rules(tmp_path: Path) -> None:
-    mutant = _mutant(tmp_path, "ActiveTracing: false", "ActiveTracing: true", file="stacks/canary.yaml")
-
-    assert "E9102" in _project_rule_findings(mutant.mutated)
+def test_a_content_type_header_in_the_waf_rate_limit_response_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9101" in _rule_ids(lint_findings, "waf-content-type-header", "mutated")
 
 
-def test_a_composite_alarm_as_codedeploy_rollback_signal_fails_the_project_rules(tmp_path: Path) -> None:
-    mutant = _mutant(
-        tmp_path,
-        "    Value: !Ref AvailabilityFastBurnShortWindowAlarm\n",
-        "    Value: !Ref AvailabilityFastBurnAlarm\n",
-        file="stacks/alarms.yaml",
-    )
-
-    assert "E9106" in _project_rule_findings(mutant.sam, mutant.translated)
+def test_active_tracing_on_the_python_canary_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9102" in _rule_ids(lint_findings, "python-canary-tracing", "mutated")
 
 
-def test_letting_prod_take_the_tracing_layer_fails_the_project_rules(tmp_path: Path) -> None:
-    mutant = _mutant(
-        tmp_path,
-        '      - Assert: !Equals [!Ref TracingLayerArn, ""]\n',
-        "      - Assert: !Equals [!Ref TracingLayerArn, !Ref TracingLayerArn]\n",
-    )
+def test_a_composite_alarm_as_codedeploy_rollback_signal_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9106" in _rule_ids(lint_findings, "composite-rollback-alarm", "root", "translated")
 
-    assert "E9105" in _project_rule_findings(mutant.sam, mutant.translated)
+
+def test_letting_prod_take_the_tracing_layer_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9105" in _rule_ids(lint_findings, "tracing-layer-in-prod", "root", "translated")

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tools.build.verify_deploy import Fact, verify
+from tools.deploy.verify_deploy import Fact, verify
 
 pytestmark = pytest.mark.infra
 

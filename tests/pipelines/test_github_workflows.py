@@ -108,18 +108,20 @@ def test_main_deploys_only_what_passed_the_ci_gates(deploy_workflow: dict[str, A
     assert deploy_workflow["jobs"]["checks"]["uses"] == "./.github/workflows/ci.yml"
 
 
-def test_the_artifact_is_built_once_and_staging_and_production_deploy_the_dev_package(
+def test_the_zips_are_built_once_and_each_environment_packages_and_signs_them_itself(
     deploy_workflow: dict[str, Any],
 ) -> None:
     jobs = deploy_workflow["jobs"]
     builds = [name for name, job in jobs.items() if any("make build" in run for run in runs(job))]
-    packages = [name for name, job in jobs.items() if any("make package" in run for run in runs(job))]
-    assert (builds, packages) == (["build"], ["deploy-dev"])
-    uploaded = [s["with"]["name"] for s in steps(jobs["deploy-dev"]) if "upload-artifact" in s.get("uses", "")]
-    assert uploaded == ["packaged-template"]
-    for job_name in ("deploy-staging", "deploy-prod"):
-        downloaded = [s["with"]["name"] for s in steps(jobs[job_name]) if "download-artifact" in s.get("uses", "")]
-        assert downloaded == ["packaged-template"], job_name
+    assert builds == ["build"]
+    for job_name, environment in DEPLOY_ENVIRONMENTS.items():
+        job, env = jobs[job_name], "prod" if environment == "production" else environment
+        commands = runs(job)
+        # Each environment signs with its own profile: prod's signature is made only by prod's role.
+        assert commands.index(f"make package ENV={env}") + 1 == commands.index(f"make deploy-artifact ENV={env}")
+        downloaded = [s["with"]["name"] for s in steps(job) if "download-artifact" in s.get("uses", "")]
+        assert downloaded == ["lambda-artifacts"], job_name
+        assert not [s for s in steps(job) if "upload-artifact" in s.get("uses", "")], job_name
 
 
 def test_every_deploy_is_followed_by_the_deployed_tests_of_that_stack(deploy_workflow: dict[str, Any]) -> None:

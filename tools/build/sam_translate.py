@@ -42,6 +42,9 @@ from typing import Any
 __all__ = ["OFFLINE_REGION", "TranslationError", "load_sam_template", "translate", "translate_file"]
 
 OFFLINE_REGION = "us-east-1"
+# The parameters a deploy computes (no default in the template), with stand-in values for offline
+# translation (make check-infra passes the same with -p).
+OFFLINE_PARAMETERS = {"FunctionConfigurationSha256": "0" * 64}
 _PLACEHOLDER_BUCKET = "offline-translation-artifacts"
 # Properties that name local files which `sam package` uploads, by resource type.
 _LOCAL_ARTIFACT_PROPERTIES = {

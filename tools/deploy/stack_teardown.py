@@ -16,7 +16,7 @@ closed to sign-up) and says so. For the same reason it empties the buckets the s
 prod is refused unless ``--confirm-prod`` is given (``make destroy`` passes it only with
 ``CONFIRM_PROD_DESTROY=yes``).
 
-Usage: ``python -m tools.build.stack_teardown --config infra/samconfig.toml --env dev --sam .tools/sam/bin/sam``
+Usage: ``python -m tools.deploy.stack_teardown --config infra/samconfig.toml --env dev --sam .tools/sam/bin/sam``
 """
 
 from __future__ import annotations

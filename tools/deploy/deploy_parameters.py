@@ -4,10 +4,10 @@ plus the per-account values that do not belong in the repository, taken from the
 
 ``sam deploy --parameter-overrides`` replaces samconfig's overrides instead of adding to them,
 so the two are merged here. With ``--template``, the overrides also carry the hash that makes a
-changed function configuration publish a new version (``tools.build.function_version``).
+changed function configuration publish a new version (``tools.deploy.function_version``).
 It runs in the SAM CLI's own environment: the standard library and aws-sam-translator only.
 
-Usage: ``python -m tools.build.deploy_parameters <env> [--template <deployed template>]`` prints
+Usage: ``python -m tools.deploy.deploy_parameters <env> [--template <deployed template>]`` prints
 the overrides on one line.
 """
 
@@ -26,6 +26,7 @@ ACCOUNT_PARAMETERS = {
     "AlarmEmail": "ALARM_EMAIL",
     "AuthDomainPrefix": "AUTH_DOMAIN_PREFIX",
     "CorsAllowOrigins": "CORS_ALLOW_ORIGINS",
+    "PermissionsBoundaryArn": "PERMISSIONS_BOUNDARY_ARN",
     "RunbookBaseUrl": "RUNBOOK_BASE_URL",
     "TracingLayerArn": "TRACING_LAYER_ARN",
     "TrustedSigningProfileVersionArn": "TRUSTED_SIGNING_PROFILE_VERSION_ARN",
@@ -49,7 +50,7 @@ def overrides(environment: str, environ: Mapping[str, str], samconfig: Path = SA
 
 def with_function_versions(merged: str, template: Path) -> str:
     """``merged`` plus ``<Parameter>="<sha256>"`` for each function's AutoPublishCodeSha256 parameter."""
-    from tools.build.function_version import configuration_hashes, parse_overrides
+    from tools.deploy.function_version import configuration_hashes, parse_overrides
 
     hashes = configuration_hashes(template, parse_overrides(merged))
     return " ".join([merged, *(f'{name}="{digest}"' for name, digest in sorted(hashes.items()))]).strip()

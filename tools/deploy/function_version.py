@@ -24,7 +24,7 @@ conditions. A deploy that changes none of them keeps the version; any other chan
 
 Usage (SAM CLI's environment; standard library and aws-sam-translator only)::
 
-    python -m tools.build.function_version --template infra/template.yaml --parameter-overrides 'LogLevel="INFO"'
+    python -m tools.deploy.function_version --template infra/template.yaml --parameter-overrides 'LogLevel="INFO"'
 
 prints ``FunctionConfigurationSha256=<hex>`` for each function whose ``AutoPublishCodeSha256``
 is a ``Ref`` to a parameter.
