@@ -412,7 +412,9 @@ def test_stage_has_json_access_logs_and_throttling(template: Template) -> None:
 def test_gateway_errors_are_problem_json(template: Template) -> None:
     _, api = template.only("AWS::ApiGateway::RestApi")
     responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert {"UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(
+        responses
+    )
     for name, response in responses.items():
         assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         body = response["responseTemplates"]["application/json"]
@@ -423,6 +425,29 @@ def test_gateway_errors_are_problem_json(template: Template) -> None:
     assert unauthorized["status"] == 401
     # API Gateway's Cognito authorizer answers a token lacking the method's scope with 401 too.
     assert "scope" in unauthorized["detail"]
+    # "when access is denied by a custom or Amazon Cognito authorizer" (Gateway response types for API Gateway)
+    access_denied = json.loads(responses["ACCESS_DENIED"]["responseTemplates"]["application/json"])
+    assert (access_denied["status"], access_denied["code"]) == (403, "insufficient-scope")
+
+
+@pytest.mark.parametrize(
+    ("origins", "accepted"),
+    [
+        ("", True),
+        ("https://app.example.com", True),
+        ("https://a.example:8443,https://b.example", True),
+        ("https://app.example.com/", False),  # an origin has no path: it would never equal a browser's Origin
+        ("https://app.example.com,", False),
+        ("https://o'clock.example", False),  # a quote would end the gateway responses' static value
+        ("https://a.example, https://b.example", False),
+        ("http://app.example.com", False),
+        ("*", False),
+    ],
+)
+def test_allowed_origins_are_serialised_https_origins(template: Template, origins: str, accepted: bool) -> None:
+    # The function compares each with the request's Origin; the gateway responses quote the first as a static value.
+    pattern = template.document["Parameters"]["CorsAllowOrigins"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, origins) is not None) is accepted
 
 
 @pytest.mark.parametrize(
