@@ -412,9 +412,14 @@ def test_stage_has_json_access_logs_and_throttling(template: Template) -> None:
 def test_gateway_errors_are_problem_json(template: Template) -> None:
     _, api = template.only("AWS::ApiGateway::RestApi")
     responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(
-        responses
-    )
+    assert {
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "THROTTLED",
+    } <= set(responses)
     for name, response in responses.items():
         assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         body = response["responseTemplates"]["application/json"]
