@@ -33,7 +33,7 @@ DYNAMODB_PORT ?= 8001
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
 	$(PY) -m mvdb_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
-test: lint typecheck check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
+test: lint typecheck check-openapi check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
 
 # The markers (pyproject.toml) say what a test needs: `integration` DynamoDB Local, `slow` more than
 # a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
@@ -48,6 +48,13 @@ test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop, under a
 lint: $(VENV)/.installed ## ruff lint and format check
 	$(VENV)/bin/ruff check src tests tools functions
 	$(VENV)/bin/ruff format --check src tests tools functions
+
+# The document a deployed stage serves (servers, token URL), linted with Spectral's OpenAPI rules and
+# the OWASP API Security ruleset; any warning fails. Waivers, each with its reason: tools/openapi/spectral.yaml.
+OPENAPI_DOCUMENT := build/openapi/openapi.json
+check-openapi: $(VENV)/.installed node_modules/.installed ## The OpenAPI document passes Spectral (spectral:oas + OWASP API Security), warnings included
+	$(PY) -m tools.openapi.document $(OPENAPI_DOCUMENT)
+	node_modules/.bin/spectral lint $(OPENAPI_DOCUMENT) --ruleset tools/openapi/spectral.yaml --fail-severity=warn
 
 format: $(VENV)/.installed ## Format the code
 	$(VENV)/bin/ruff format src tests tools functions
@@ -294,4 +301,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help run test test-fast lint format typecheck pytest test-unit test-e2e load-test bench drill fuzz clean
+.PHONY: help run test test-fast lint check-openapi format typecheck pytest test-unit test-e2e load-test bench drill fuzz clean

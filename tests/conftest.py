@@ -172,22 +172,15 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 @pytest.fixture
-def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) -> Iterator[Callable[..., LambdaHandler]]:
+def build_app(local_aws_env: dict[str, str]) -> Callable[..., LambdaHandler]:
     """Returns ``build(table, endpoint=..., require_auth=False, **env)``: the Lambda handler serving ``table``.
 
-    ``env`` sets further variables (e.g. ``MAX_BODY_BYTES="100"``); ``None`` unsets one.
-
-    ``mvdb.app`` reads its settings once, at import, and ``mvdb.dependencies.movie_service`` is a
-    per-process singleton, as in a Lambda container. Each build sets the environment a
-    deployment would, clears both caches and re-reads the settings the app module holds, so a
-    test gets the app it asked for whatever ran before it.
+    ``env`` sets further variables of the function's environment (e.g. ``MAX_BODY_BYTES="100"``);
+    ``None`` leaves one unset. Each build is an app of its own (``create_app``), configured
+    exactly as a deployment with that environment would be: nothing is shared between tests.
     """
-    from mvdb.config import get_settings
-    from mvdb.dependencies import movie_service
-
-    def clear_caches() -> None:
-        get_settings.cache_clear()
-        movie_service.cache_clear()
+    from mvdb.api.http_api import create_app, lambda_handler_of
+    from mvdb.config import Settings
 
     def build(table: str, *, endpoint: str, require_auth: bool = False, **env: str | None) -> LambdaHandler:
         settings_env = {
@@ -195,21 +188,10 @@ def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) ->
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
             "REQUIRE_AUTH": "true" if require_auth else "false",
             "ENVIRONMENT": "test",
-            "POWERTOOLS_METRICS_NAMESPACE": "mvdb",
-            "POWERTOOLS_SERVICE_NAME": "mvdb",
+            "REGION": REGION,
             **env,
         }
-        for name, value in settings_env.items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
-        clear_caches()
-        import mvdb.app
+        settings = Settings.from_env({name: value for name, value in settings_env.items() if value is not None})
+        return lambda_handler_of(create_app(settings))
 
-        monkeypatch.setattr(mvdb.app, "settings", get_settings())
-        assert mvdb.app.settings.table_name == table
-        return mvdb.app.lambda_handler
-
-    yield build
-    clear_caches()
+    return build

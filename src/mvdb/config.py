@@ -34,6 +34,9 @@ class Settings:
     require_auth: bool = True
     # Browser origins allowed by CORS; none by default (machine clients need no CORS).
     cors_allow_origins: tuple[str, ...] = ()
+    # The OAuth 2.0 token endpoint the OpenAPI document names (Swagger UI's "Authorize"): the
+    # Cognito domain's in AWS; by default a path on the API's own host (the local stand-in's).
+    token_url: str = "/oauth2/token"  # noqa: S105 - a URL path, not a secret
     # Bounded so a hung DynamoDB never holds a request past the Lambda/API Gateway budget
     # (29 s on REST APIs): worst case ~ attempts * (connect + read) plus backoff.
     dynamodb_connect_timeout_s: float = 1.0
@@ -67,6 +70,7 @@ class Settings:
             read_only_retry_after_s=_positive_int(env, "READ_ONLY_RETRY_AFTER", cls.read_only_retry_after_s),
             require_auth=_flag(env, "REQUIRE_AUTH", default=True),
             cors_allow_origins=_origins(env.get("CORS_ALLOW_ORIGINS", "")),
+            token_url=_token_url(env.get("TOKEN_URL", "")) or cls.token_url,
         )
 
 
@@ -91,6 +95,13 @@ def _origins(raw: str) -> tuple[str, ...]:
                 f"CORS_ALLOW_ORIGINS takes exact https:// origins (comma-separated), never '*'; got {origin!r}."
             )
     return origins
+
+
+def _token_url(raw: str) -> str:
+    url = raw.strip()
+    if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost", "/")):
+        raise ConfigurationError(f"TOKEN_URL must be an https:// URL (or a path on this host), got {url!r}.")
+    return url
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

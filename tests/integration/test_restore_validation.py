@@ -44,7 +44,6 @@ def app_environment(
 ) -> Iterator[None]:
     """What the function's configuration gives the API's handler; restored after the test."""
     from mvdb.config import get_settings
-    from mvdb.dependencies import movie_service
 
     for name, value in {
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
@@ -57,7 +56,6 @@ def app_environment(
         monkeypatch.setenv(name, value)
     yield
     get_settings.cache_clear()
-    movie_service.cache_clear()
 
 
 class Backup:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ __all__ = [
     "PreconditionRequired",
     "StorageUnavailable",
     "WritesSuspended",
+    "field_errors",
 ]
 
 
@@ -29,6 +31,23 @@ class FieldError:
 
     def as_dict(self) -> dict[str, Any]:
         return {"location": self.location, "message": self.message, "code": self.code}
+
+
+def field_errors(details: Iterable[Mapping[str, Any]], prefix: tuple[str | int, ...] = ()) -> list[FieldError]:
+    """Validation error details (pydantic's ``{"loc", "msg", "type"}`` shape) as field errors.
+
+    The one conversion, for the errors of request validation (whose ``loc`` already starts with
+    ``body``, ``path``, ``query`` or ``header``) and of the domain's own models (``prefix`` says
+    where the validated value came from, e.g. ``("body",)``).
+    """
+    return [
+        FieldError(
+            location=[*prefix, *(part if isinstance(part, int) else str(part) for part in detail.get("loc", ()))],
+            message=str(detail.get("msg", "invalid")),
+            code=str(detail.get("type", "invalid")),
+        )
+        for detail in details
+    ]
 
 
 class DomainError(Exception):

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mvdb.domain.errors import InvalidCursor
-from mvdb.domain.models import MAX_TITLE_LENGTH, MAX_YEAR, MIN_YEAR
+from mvdb.domain.models import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, MAX_YEAR, MIN_YEAR, title_problem
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MovieKey", "MovieQuery", "decode_cursor", "encode_cursor"]
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
+MAX_LIMIT = MAX_PAGE_SIZE
 _CURSOR_VERSION = 2
-_MAX_CURSOR_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -55,15 +54,6 @@ class MovieQuery:
         return hashlib.sha256(json.dumps(filters).encode()).hexdigest()[:16]
 
 
-def _is_utf8(text: str) -> bool:
-    # JSON text may hold a lone surrogate (\ud800): no stored title can, and DynamoDB refuses it.
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _digest(year: object, title: object, fingerprint: object) -> str:
     canonical = json.dumps([_CURSOR_VERSION, year, title, fingerprint])  # ASCII: safe for any decoded text
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -84,7 +74,7 @@ def encode_cursor(key: MovieKey, query: MovieQuery) -> str:
 
 def decode_cursor(cursor: str, query: MovieQuery) -> MovieKey:
     """The key to resume after; raises :class:`InvalidCursor` for anything we did not issue."""
-    if len(cursor) > _MAX_CURSOR_LENGTH:
+    if len(cursor) > MAX_CURSOR_LENGTH:
         raise InvalidCursor("too long")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -98,7 +88,8 @@ def decode_cursor(cursor: str, query: MovieQuery) -> MovieKey:
         raise InvalidCursor("altered")
     if type(year) is not int or not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidCursor("bad position")
-    if not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE_LENGTH or not _is_utf8(title):
+    # The title goes to DynamoDB as ExclusiveStartKey: the rules of a stored title (UTF-8 bytes included).
+    if not isinstance(title, str) or title_problem(title) is not None:
         raise InvalidCursor("bad position")
     if fingerprint != query.fingerprint():
         raise InvalidCursor("issued for a different search")

@@ -8,6 +8,7 @@ Items written before ``etag`` existed are still served; their ETag is computed o
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from mvdb.domain.errors import InvalidCursor, MovieAlreadyExists, MovieNotFound, PreconditionFailed, StorageUnavailable
+from mvdb.domain.errors import (
+    InvalidCursor,
+    InvalidInput,
+    MovieAlreadyExists,
+    MovieNotFound,
+    PreconditionFailed,
+    StorageUnavailable,
+)
 from mvdb.domain.models import compute_etag
 from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery
@@ -42,6 +50,15 @@ _UNAVAILABLE_CODES = frozenset(
         "ServiceUnavailable",
         "ResourceNotFoundException",  # table missing or still being created: an operator's problem, not the client's
     }
+)
+# DynamoDB's ValidationException messages for a value past one of its limits ("Constraints in
+# Amazon DynamoDB"): keys over 2,048/1,024 bytes, an item over 400 KB,
+# a number out of range or past 38 digits, an empty key. The models bound every value a request
+# carries below these; should one slip through, the client hears 400, not 500 (which would page
+# on-call and could roll back a canary), and the warning logged says which limit the models missed.
+_INPUT_LIMITS = re.compile(
+    r"primary key values must be under|Aggregated size of all range keys|size has exceeded|"
+    r"Number overflow|Number underflow|precision up to 38 digits|cannot contain an empty string value"
 )
 # A filtered search reads at most this many pages of DynamoDB per request, then returns what
 # it found with a cursor: latency and read cost per request stay bounded.
@@ -314,6 +331,12 @@ class DynamoDBMovieRepository:
             if code in _UNAVAILABLE_CODES:
                 logger.warning("DynamoDB unavailable: %s after %d retries", code, retries)
                 raise StorageUnavailable() from error
+            message = str(error.response.get("Error", {}).get("Message", ""))
+            if code == "ValidationException" and _INPUT_LIMITS.search(message):
+                logger.warning("DynamoDB refused a value past its limits: %s", message)
+                raise InvalidInput(
+                    f"A value of this request is beyond what the movies table can store: {message}."
+                ) from error
             if code == "ValidationException" and cursor_given:
                 # Only a start key we passed on can make an otherwise valid search invalid.
                 raise InvalidCursor("position rejected") from error

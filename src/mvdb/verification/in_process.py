@@ -75,18 +75,15 @@ class HandlerReadApi:
 def serve_table(table_name: str) -> Handler:
     """The movies function's handler, serving ``table_name`` read-only, in this process.
 
-    ``mvdb.app`` reads its settings once per process (as a Lambda container does); this sets the
-    function's configuration for ``table_name`` (``READ_ONLY=true``: nothing here may write) and
-    has the app build its service again. Call it only in a process that serves no other table:
-    the restore validation function's container, the drill's process.
+    This sets the function's configuration for ``table_name`` (``READ_ONLY=true``: nothing here may
+    write) and builds the API from it as ``mvdb.app`` does (``create_app``). Call it only in a
+    process that serves no other table: the restore validation function's container, the drill's
+    process.
     """
     os.environ.update({"TABLE_NAME": table_name, "READ_ONLY": "true", "REQUIRE_AUTH": "true"})
+    from mvdb.api.http_api import create_app, lambda_handler_of
     from mvdb.config import get_settings
-    from mvdb.dependencies import movie_service
 
     get_settings.cache_clear()
-    movie_service.cache_clear()
-    import mvdb.app
-
-    handler: Handler = mvdb.app.lambda_handler
+    handler: Handler = lambda_handler_of(create_app(get_settings()))
     return handler
