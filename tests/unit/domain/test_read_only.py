@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import pytest
 
 from mvdb.domain.errors import StorageUnavailable, WritesSuspended
-from mvdb.domain.models import MovieCreate, MovieReplace
+from mvdb.domain.models import MovieCreate, MoviePatch, MovieReplace
 from mvdb.domain.ports import MovieRepository
 from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.domain.read_only import READ_METHODS, WRITE_METHODS, ReadOnlyRepository
@@ -65,7 +65,7 @@ def test_reads_are_served(read_only: MovieService) -> None:
     [
         lambda s, etag: s.create(MovieCreate.model_validate({"year": 2014, "title": "Interstellar"})),
         lambda s, etag: s.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 1.0}}), etag),
-        lambda s, etag: s.patch(RUSH, {"info": {"rating": 1.0}}, etag),
+        lambda s, etag: s.patch(RUSH, MoviePatch.model_validate({"info": {"rating": 1.0}}), etag),
         lambda s, etag: s.delete(RUSH, etag),
     ],
     ids=["create", "replace", "patch", "delete"],
