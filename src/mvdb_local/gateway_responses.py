@@ -37,7 +37,7 @@ DEFAULT_RESPONSES = {
     "UNAUTHORIZED": (401, "Unauthorized"),
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
-    # Local only: the user pool's key set could not be fetched.
+    # The Cognito authorizer could not be reached (locally: the user pool's key set could not be fetched).
     "AUTHORIZER_CONFIGURATION_ERROR": (500, "Authorizer configuration error"),
 }
 _NO_VALUE = object()  # what Ref AWS::NoValue evaluates to: the member is left out
@@ -91,7 +91,7 @@ def gateway_responses(
 
 
 def _mapping(expression: str) -> HeaderMapping:
-    if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+    if len(expression) >= 2 and expression[0] == expression[-1] == "'" and "'" not in expression[1:-1]:
         literal = expression[1:-1]
         return lambda _request, _request_id: literal
     if expression == "context.requestId":

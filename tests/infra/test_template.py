@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,58 @@ def test_api_may_invoke_only_the_live_alias(template: Template) -> None:
         assert properties["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == ref("MoviesApi"), name
 
 
+# Lambda quotas: a function's (here the alias's) resource-based policy is at most 20 KB, not adjustable;
+# beyond it AddPermission fails with PolicyLengthExceededException and the deploy with it. Each API method
+# adds one statement, so the worst case is counted: the longest values each part of a statement can take.
+LAMBDA_POLICY_LIMIT_BYTES = 20 * 1024
+LONGEST = {
+    "AWS::Partition": "aws-us-gov",
+    "AWS::Region": "ap-southeast-5",
+    "AWS::AccountId": "123456789012",
+    "__ApiId__": "a" * 10,  # API Gateway's REST API ids
+}
+LONGEST_STATEMENT_ID = "s" * 100  # AddPermission's StatementId: 1-100 characters
+LONGEST_FUNCTION_NAME = "f" * 64  # Lambda function names: 1-64 characters
+
+
+def _worst_case_policy_bytes(permissions: Mapping[str, Any]) -> int:
+    """The size of the policy Lambda keeps for ``permissions`` (AWS::Lambda::Permission resources of one
+    alias), every name at its longest."""
+    statements = []
+    for name, permission in permissions.items():
+        properties = permission["Properties"]
+        pattern, variables = properties["SourceArn"]["Fn::Sub"]
+        values = {**LONGEST, **{k: LONGEST[k] if v == ref("MoviesApi") else v for k, v in variables.items()}}
+        source_arn = pattern
+        for variable, value in values.items():
+            source_arn = source_arn.replace("${" + variable + "}", value)
+        assert "${" not in source_arn, name
+        statements.append(
+            {
+                "Sid": LONGEST_STATEMENT_ID,
+                "Effect": "Allow",
+                "Principal": {"Service": properties["Principal"]},
+                "Action": properties["Action"],
+                "Resource": f"arn:{LONGEST['AWS::Partition']}:lambda:{LONGEST['AWS::Region']}:"
+                f"{LONGEST['AWS::AccountId']}:function:{LONGEST_FUNCTION_NAME}:live",
+                "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}},
+            }
+        )
+    policy = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+    return len(json.dumps(policy, separators=(",", ":")).encode())
+
+
+def test_the_live_alias_policy_fits_lambdas_20_kb_with_the_longest_names(template: Template) -> None:
+    assert _worst_case_policy_bytes(template.of_type("AWS::Lambda::Permission")) <= LAMBDA_POLICY_LIMIT_BYTES
+
+
+def test_the_policy_size_gate_refuses_twice_todays_methods(template: Template) -> None:
+    permissions = template.of_type("AWS::Lambda::Permission")
+    doubled = {**permissions, **{f"{name}Copy": permission for name, permission in permissions.items()}}
+
+    assert _worst_case_policy_bytes(doubled) > LAMBDA_POLICY_LIMIT_BYTES
+
+
 def test_every_role_of_the_application_carries_the_permissions_boundary_the_pipeline_passes(template: Template) -> None:
     # The bootstrap's execution role may create roles only with its boundary attached.
     roles = template.of_type("AWS::IAM::Role")
@@ -412,7 +465,14 @@ def test_stage_has_json_access_logs_and_throttling(template: Template) -> None:
 def test_gateway_errors_are_problem_json(template: Template) -> None:
     _, api = template.only("AWS::ApiGateway::RestApi")
     responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert {"UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+    assert {
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "THROTTLED",
+    } <= set(responses)
     for name, response in responses.items():
         assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         body = response["responseTemplates"]["application/json"]
@@ -423,6 +483,29 @@ def test_gateway_errors_are_problem_json(template: Template) -> None:
     assert unauthorized["status"] == 401
     # API Gateway's Cognito authorizer answers a token lacking the method's scope with 401 too.
     assert "scope" in unauthorized["detail"]
+    # "when access is denied by a custom or Amazon Cognito authorizer" (Gateway response types for API Gateway)
+    access_denied = json.loads(responses["ACCESS_DENIED"]["responseTemplates"]["application/json"])
+    assert (access_denied["status"], access_denied["code"]) == (403, "insufficient-scope")
+
+
+@pytest.mark.parametrize(
+    ("origins", "accepted"),
+    [
+        ("", True),
+        ("https://app.example.com", True),
+        ("https://a.example:8443,https://b.example", True),
+        ("https://app.example.com/", False),  # an origin has no path: it would never equal a browser's Origin
+        ("https://app.example.com,", False),
+        ("https://o'clock.example", False),  # a quote would end the gateway responses' static value
+        ("https://a.example, https://b.example", False),
+        ("http://app.example.com", False),
+        ("*", False),
+    ],
+)
+def test_allowed_origins_are_serialised_https_origins(template: Template, origins: str, accepted: bool) -> None:
+    # The function compares each with the request's Origin; the gateway responses quote the first as a static value.
+    pattern = template.document["Parameters"]["CorsAllowOrigins"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, origins) is not None) is accepted
 
 
 @pytest.mark.parametrize(

@@ -180,8 +180,8 @@ APT_GET = "      - name: Install jq\n        run: sudo apt-get install -y jq\n"
         (
             "Makefile",
             replace_first(
-                "--require-hashes --only-binary=:all: -r requirements/tools-sam.txt",
-                "--require-hashes -r requirements/tools-sam.txt",
+                "--require-hashes --only-binary=:all: -r $(2)",  # the tool venvs' recipe (tool_venv)
+                "--require-hashes -r $(2)",
             ),
             "unhashed-install",
         ),

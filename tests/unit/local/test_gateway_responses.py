@@ -67,7 +67,9 @@ def test_header_mappings_take_the_request_id_and_request_headers() -> None:
     assert "X-Origin" not in without.headers  # a mapped header the request lacks is left out
 
 
-@pytest.mark.parametrize("mapping", ["context.identity.sourceIp", "stageVariables.origin", "Bearer", "'unclosed"])
+@pytest.mark.parametrize(
+    "mapping", ["context.identity.sourceIp", "stageVariables.origin", "Bearer", "'unclosed", "'o'clock'"]
+)
 def test_a_mapping_the_stand_in_does_not_follow_fails_when_it_starts(mapping: str) -> None:
     template = api_template({"DEFAULT_4XX": {"ResponseParameters": {"Headers": {"X-Other": mapping}}}})
 
