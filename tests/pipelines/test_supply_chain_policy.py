@@ -179,8 +179,8 @@ APT_GET = "      - name: Install jq\n        run: sudo apt-get install -y jq\n"
         ("Makefile", replace_first("--no-deps --no-build-isolation -e .", "--no-deps -e ."), "unhashed-install"),
         (
             "Makefile",
-            replace_first(
-                "--require-hashes --only-binary=:all: -r $(2)",  # the tool venvs' recipe (tool_venv)
+            replace_first(  # the recipe that fills every tool venv (sam, checkov, audit)
+                "--require-hashes --only-binary=:all: -r $(2)",
                 "--require-hashes -r $(2)",
             ),
             "unhashed-install",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired, field_errors
+from mvdb.domain.health import CachedHealthCheck
 from mvdb.domain.merge_patch import apply_merge_patch
 from mvdb.domain.models import Movie, MovieCreate, MoviePatch, MovieReplace, compute_etag, title_problem
 from mvdb.domain.ports import MovieRepository, StoredMovie
@@ -40,6 +41,7 @@ class MovieService:
     def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
         self._repository = repository
         self._on_event = on_event or (lambda _name: None)
+        self._health = CachedHealthCheck(repository.ping)
 
     def get(self, key: MovieKey) -> StoredMovie:
         """The movie under ``key`` and its ETag. Raises MovieNotFound."""
@@ -139,8 +141,11 @@ class MovieService:
         self._on_event("MovieDeleted")
 
     def check_health(self) -> None:
-        """Return when the store answers a read; raises StorageUnavailable otherwise."""
-        self._repository.ping()
+        """Return when the store answered a read in the last few seconds; raises StorageUnavailable otherwise.
+
+        The outcome of one probe stands for ``HEALTH_CHECK_TTL_S`` seconds (mvdb.domain.health).
+        """
+        self._health()
 
 
 def _stored(movie: Movie) -> StoredMovie:
