@@ -301,12 +301,12 @@ def test_the_http_edge_mistakes_each_fail_their_assertion(tmp_path: Path) -> Non
     first_origin = """!Join ["", ["'", !Select [0, !Split [",", !Ref CorsAllowOrigins]], "'"]]"""
     unauthorized_allow_origin = (
         "WWW-Authenticate: \"'Bearer'\", X-Request-Id: context.requestId, Vary: \"'Origin'\",\n"
-        "              Access-Control-Expose-Headers: \"'ETag, Location, X-Request-Id, Retry-After, Allow, "
+        "            Access-Control-Expose-Headers: \"'ETag, Location, X-Request-Id, Retry-After, Allow, "
         "WWW-Authenticate'\",\n"
-        f"              Access-Control-Allow-Origin: !If [HasCorsOrigins, {first_origin}, !Ref AWS::NoValue]}}"
+        f"            Access-Control-Allow-Origin: !If [HasCorsOrigins, {first_origin}, !Ref AWS::NoValue]}}}}"
     )
     echoing = unauthorized_allow_origin.split("Access-Control-Allow-Origin:")[0] + (
-        "Access-Control-Allow-Origin: method.request.header.Origin}"
+        "Access-Control-Allow-Origin: method.request.header.Origin}}"
     )
     mutant = _mutant(
         tmp_path,
