@@ -91,6 +91,40 @@ def _from_dynamo_value(value: Any) -> Any:
     return value
 
 
+def _number(text: str) -> int | float:
+    # A DynamoDB number as JSON would carry it: integral values as int (2013, and 9.0 as 9), the
+    # rest as the nearest float. Most are plain integers (years, ranks, running times), which
+    # int() reads directly; anything else goes through Decimal, which reads the text exactly.
+    try:
+        return int(text)
+    except ValueError:
+        value = Decimal(text)
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    """One DynamoDB attribute value (wire format, e.g. ``{"N": "8.3"}``) as a JSON-ready value.
+
+    Reads the types movie documents are written with directly: the same values as boto3's
+    ``TypeDeserializer`` followed by ``_from_dynamo_value``, without building a ``Decimal`` per
+    number (on a page of movies that was most of the handler's own time). Sets and binary values,
+    which mvdb never writes, take that general path.
+    """
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return _number(value["N"])
+    if "M" in value:
+        return {name: _plain(member) for name, member in value["M"].items()}
+    if "L" in value:
+        return [_plain(member) for member in value["L"]]
+    if "BOOL" in value:
+        return value["BOOL"]
+    if "NULL" in value:
+        return None
+    return _from_dynamo_value(_deserializer.deserialize(value))
+
+
 def to_item(document: dict[str, Any], etag: str, write_id: str | None = None) -> dict[str, Any]:
     """A movie document as a DynamoDB item (attribute-value map).
 
@@ -103,9 +137,7 @@ def to_item(document: dict[str, Any], etag: str, write_id: str | None = None) ->
 
 def from_item(item: dict[str, Any]) -> StoredMovie:
     # Only the attributes of the movie model: anything else another writer left is not served.
-    plain = {
-        name: _from_dynamo_value(_deserializer.deserialize(item[name])) for name in _MOVIE_ATTRIBUTES if name in item
-    }
+    plain = {name: _plain(item[name]) for name in _MOVIE_ATTRIBUTES if name in item}
     etag = plain.pop("etag", None)
     info = plain.setdefault("info", {})
     if isinstance(info.get("rating"), int):
