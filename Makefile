@@ -157,6 +157,7 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	@if [ "$(ENV)" = prod ] && [ -z "$(TRUSTED_SIGNING_PROFILE_VERSION_ARN)" ]; then echo "error: prod enforces code signing: set TRUSTED_SIGNING_PROFILE_VERSION_ARN (prod's bootstrap output SigningProfileVersionArn)"; exit 2; fi
 	@# The overrides are checked on a line of their own: a failure inside $$(...) would not stop sam deploy.
 	@$(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) >/dev/null
+	@$(SAM_PYTHON) -m tools.deploy.stack_state $(ENV)
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(TEMPLATE))" \
@@ -250,6 +251,7 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy ENV's packaged template (no
 	@if [ "$(ENV)" = prod ] && [ -z "$(TRUSTED_SIGNING_PROFILE_VERSION_ARN)" ]; then echo "error: prod enforces code signing: set TRUSTED_SIGNING_PROFILE_VERSION_ARN (prod's bootstrap output SigningProfileVersionArn)"; exit 2; fi
 	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName), the profile make package signed with"; exit 2; fi
 	@$(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --through-execution-role >/dev/null
+	@$(SAM_PYTHON) -m tools.deploy.stack_state $(ENV)
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --kms-key-id $(ARTIFACTS_KEY_ARN) --no-resolve-s3 \

@@ -326,6 +326,21 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
     yield Attempt("delete prod's WAF log delivery", (Call("logs:DeleteLogDelivery", "*"),))
     yield Attempt("delete prod's saved Logs Insights queries", (Call("logs:DeleteQueryDefinition", "*"),))
     yield Attempt("rewrite prod's saved Logs Insights queries", (Call("logs:PutQueryDefinition", "*"),))
+    # Account-wide telemetry and reads that name no environment.
+    account_region = f"{REGION}:{p['account']}"
+    yield Attempt(
+        "publish data points into prod's mvdb metrics",
+        (Call("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "mvdb"}),),
+    )
+    yield Attempt(
+        "read prod's signing jobs",
+        (Call("signer:DescribeSigningJob", f"arn:aws:signer:{account_region}:/signing-jobs/0a1b2c3d"),),
+    )
+    yield Attempt("read prod's alarm definitions", (Call("cloudwatch:DescribeAlarms", p["alarm"]),))
+    yield Attempt(
+        "read the content of prod's canary layer",
+        (Call("lambda:GetLayerVersion", f"arn:aws:lambda:{account_region}:layer:cwsyn-{APP}-prod-api-0a1b:1"),),
+    )
     # Prod's data.
     yield Attempt("read the prod table", (Call("dynamodb:Scan", p["table"]),))
     yield Attempt("write the prod table", (Call("dynamodb:PutItem", p["table"]),))
@@ -364,7 +379,12 @@ def _attempt_ids() -> list[str]:
         "boundary",
         "dev_role",
     )
-    placeholders = {**dict.fromkeys(keys, "x"), "deploy_roles": ["x"], "prod_tag": {}, "signing_profile": ("x", {})}
+    placeholders = {
+        **dict.fromkeys((*keys, "account"), "x"),
+        "deploy_roles": ["x"],
+        "prod_tag": {},
+        "signing_profile": ("x", {}),
+    }
     return [a.description for a in attempts(placeholders, "x")]
 
 
@@ -376,6 +396,10 @@ SHARED_ACCOUNT_RESIDUAL = {
     "delete prod's WAF log delivery",
     "delete prod's saved Logs Insights queries",
     "rewrite prod's saved Logs Insights queries",
+    "publish data points into prod's mvdb metrics",
+    "read prod's signing jobs",
+    "read prod's alarm definitions",
+    "read the content of prod's canary layer",
 }
 
 
