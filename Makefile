@@ -174,6 +174,10 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
 	@if [ -n "$(ARTIFACTS_BUCKET)" ] && [ -z "$(ARTIFACTS_KEY_ARN)" ]; then echo "error: ARTIFACTS_KEY_ARN is required with ARTIFACTS_BUCKET (bootstrap output ArtifactsKeyArn): the bucket refuses uploads under any other key"; exit 2; fi
 	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod enforces code signing: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName; only prod's deploy role may sign with it)"; exit 2; fi
+	@if [ "$(ENV)" = prod ] && [ -z "$(TRUSTED_SIGNING_PROFILE_VERSION_ARN)" ]; then echo "error: prod enforces code signing: set TRUSTED_SIGNING_PROFILE_VERSION_ARN (prod's bootstrap output SigningProfileVersionArn)"; exit 2; fi
+	@# The overrides are checked on a line of their own: a failure inside $$(...) would not stop sam deploy.
+	@$(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) >/dev/null
+	@$(SAM_PYTHON) -m tools.deploy.stack_state $(ENV)
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(TEMPLATE))" \
@@ -263,10 +267,15 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy ENV's packaged template (no
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
 	@test -n "$(ARTIFACTS_KEY_ARN)" || { echo "error: ARTIFACTS_KEY_ARN is required (bootstrap output ArtifactsKeyArn): sam deploy uploads the template under it"; exit 2; }
 	@test -n "$(CFN_EXECUTION_ROLE_ARN)" || { echo "error: CFN_EXECUTION_ROLE_ARN is required (bootstrap output CloudFormationExecutionRoleArn)"; exit 2; }
+	@test -n "$(PERMISSIONS_BOUNDARY_ARN)" || { echo "error: PERMISSIONS_BOUNDARY_ARN is required (bootstrap output PermissionsBoundaryArn): the execution role creates roles only with it"; exit 2; }
+	@if [ "$(ENV)" = prod ] && [ -z "$(TRUSTED_SIGNING_PROFILE_VERSION_ARN)" ]; then echo "error: prod enforces code signing: set TRUSTED_SIGNING_PROFILE_VERSION_ARN (prod's bootstrap output SigningProfileVersionArn)"; exit 2; fi
+	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName), the profile make package signed with"; exit 2; fi
+	@$(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --through-execution-role >/dev/null
+	@$(SAM_PYTHON) -m tools.deploy.stack_state $(ENV)
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --kms-key-id $(ARTIFACTS_KEY_ARN) --no-resolve-s3 \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE))" \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE) --through-execution-role)" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.

@@ -681,3 +681,47 @@ def test_the_artifacts_bucket_refuses_another_encryption_and_any_rewrite_of_hist
     )
     assert not _may(shared, role, "s3:PutObject", artifact, **{"s3__x-amz-server-side-encryption": "AES256"})
     assert not _may(shared, role, "s3:DeleteObjectVersion", artifact)
+
+
+# -- Bitbucket's trust in staging and prod needs Bitbucket's deployment permissions ------------
+
+
+def _environment_stack(document: dict[str, Any], env: str, **overrides: str) -> Stack:
+    return Stack(
+        document,
+        name=f"mvdb-pipeline-{env}",
+        account=SHARED_ACCOUNT,
+        parameters={"Environment": env, **ci_parameters(env), **overrides},
+        imports=_account_exports(),
+    )
+
+
+def unpermitted_bitbucket_trusts(document: dict[str, Any]) -> list[str]:
+    """Environments whose stack CloudFormation would create with a Bitbucket deploy role although
+    BitbucketDeploymentPermissionsEnforced is false: the trust admits any step of the deployment
+    environment, from any branch, by anyone; only Bitbucket Premium's deployment permissions narrow
+    that, so staging and prod must be refused unless the operator states they are on."""
+    admitted = []
+    for env in ("staging", "prod"):
+        stack = _environment_stack(document, env, BitbucketDeploymentPermissionsEnforced="false")
+        if not stack.rule_failures() and stack.exists("BitbucketDeployRole"):
+            admitted.append(env)
+    return admitted
+
+
+def test_bitbucket_trust_in_staging_and_prod_is_refused_without_deployment_permissions() -> None:
+    assert unpermitted_bitbucket_trusts(load(BOOTSTRAP_DIR / "environment.yaml")) == []
+
+
+def test_dev_and_github_only_prod_need_no_bitbucket_deployment_permissions() -> None:
+    document = load(BOOTSTRAP_DIR / "environment.yaml")
+    assert _environment_stack(document, "dev", BitbucketDeploymentPermissionsEnforced="false").rule_failures() == []
+    github_only = {"BitbucketWorkspace": "", "BitbucketWorkspaceUuid": "", "BitbucketRepositoryUuid": ""}
+    prod = _environment_stack(document, "prod", BitbucketDeploymentPermissionsEnforced="false", **github_only)
+    assert prod.rule_failures() == []
+
+
+def test_the_bitbucket_check_catches_a_copy_without_the_deployment_permissions_rule() -> None:
+    document = load(BOOTSTRAP_DIR / "environment.yaml")
+    del document["Rules"]["BitbucketTrustsStagingAndProdOnlyWithDeploymentPermissions"]
+    assert unpermitted_bitbucket_trusts(document) == ["staging", "prod"]

@@ -374,6 +374,7 @@ def deployed_as(templates: Mapping[str, Mapping[str, Any]], env: str) -> dict[st
     """
     environ = {
         "TRUSTED_SIGNING_PROFILE_VERSION_ARN": "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/P/AbCdE12345",
+        "SIGNING_PROFILE_NAME": "P",
         "PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::123456789012:policy/{APP}-pipeline-boundary-{env}",
     }
     root_parameters = dict(re.findall(r'(\w+)="([^"]*)"', overrides(env, environ)))

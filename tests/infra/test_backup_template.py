@@ -203,10 +203,19 @@ def test_aws_backup_assumes_its_roles_for_this_account_only(stack: Template) -> 
         assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
 
 
-def test_eventbridge_may_write_failed_job_events_to_that_log_group_only(stack: Template) -> None:
-    (statement,) = statements(stack, "BackupJobEventsLogGroupPolicy")
-    assert statement["Resource"] == "${BackupJobEventsLogGroup.Arn}"
+def test_eventbridge_writes_failed_job_events_through_the_accounts_policy_for_this_application_only() -> None:
+    from samtranslator.yaml_helper import yaml_parse
+
+    account = yaml_parse((PROJECT_ROOT / "infra" / "bootstrap" / "account.yaml").read_text(encoding="utf-8"))
+    policy = account["Resources"]["EventBridgeEventLogsPolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"]
+    (statement,) = json.loads(policy)["Statement"]
+    assert statement["Principal"] == {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
+    assert statement["Resource"].endswith(":log-group:/aws/events/${ApplicationName}-*:*")
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"}}
+
+
+def test_the_backup_stack_writes_no_logs_resource_policy(stack: Template) -> None:
+    assert stack.of_type("AWS::Logs::ResourcePolicy") == {}
 
 
 # -- signals ---------------------------------------------------------------------------------------------
