@@ -16,22 +16,10 @@ from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from tools.cfn_lint_rules._values import as_list, text_of
+
 CONTEXT_KEY = "kms:encryptioncontext:aws:logs:arn"
 STACK_NAMES = ("${AWS::StackName}", "${RootStackName}")
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        sub = value["Fn::Sub"]
-        text = sub[0] if isinstance(sub, list) else sub
-        return text if isinstance(text, str) else None
-    return None
 
 
 def _admits_logs(statement: dict[str, Any]) -> bool:
@@ -41,7 +29,7 @@ def _admits_logs(statement: dict[str, Any]) -> bool:
 
 def _too_wide(pattern: Any) -> str | None:
     """Why this encryption-context pattern admits log groups of others; None if it does not."""
-    text = _text(pattern)
+    text = text_of(pattern)
     if text is None or "log-group:" not in text:
         return f"{pattern!r} is not a log group ARN this rule can read"
     name = text.split("log-group:", 1)[1]
@@ -70,7 +58,7 @@ class KmsLogGroupsScope(CloudFormationLintRule):
             policy = (key.get("Properties") or {}).get("KeyPolicy") or {}
             if not isinstance(policy, dict):
                 continue
-            for index, statement in enumerate(_as_list(policy.get("Statement"))):
+            for index, statement in enumerate(as_list(policy.get("Statement"))):
                 if not isinstance(statement, dict) or not _admits_logs(statement):
                     continue
                 path = ["Resources", name, "Properties", "KeyPolicy", "Statement", index]
@@ -80,7 +68,7 @@ class KmsLogGroupsScope(CloudFormationLintRule):
                     if operator.startswith(("Arn", "String")) and isinstance(block, dict)
                     for key_name, value in block.items()
                     if key_name.lower() == CONTEXT_KEY
-                    for pattern in _as_list(value)
+                    for pattern in as_list(value)
                 ]
                 if not patterns:
                     matches.append(

@@ -23,23 +23,10 @@ from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from tools.cfn_lint_rules._values import as_list, text_of
+
 FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
 CREATE_LOG_GROUP = re.compile(r"^(\*|logs:\*|logs:create\*|logs:createlog\*|logs:createloggroup)$", re.IGNORECASE)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _text(value: Any) -> str | None:
-    """A name as written: a literal, or the template string of an Fn::Sub."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        sub = value["Fn::Sub"]
-        text = sub[0] if isinstance(sub, list) else sub
-        return text if isinstance(text, str) else None
-    return None
 
 
 def _get_att_target(value: Any) -> str | None:
@@ -57,9 +44,9 @@ def _names_its_log_group(properties: dict[str, Any], globals_: dict[str, Any]) -
 
 def _grants_create_log_group(role: dict[str, Any]) -> bool:
     for policy in (role.get("Properties") or {}).get("Policies") or []:
-        for statement in _as_list((policy.get("PolicyDocument") or {}).get("Statement")):
+        for statement in as_list((policy.get("PolicyDocument") or {}).get("Statement")):
             allows = isinstance(statement, dict) and statement.get("Effect") == "Allow"
-            if allows and any(CREATE_LOG_GROUP.match(str(action)) for action in _as_list(statement.get("Action"))):
+            if allows and any(CREATE_LOG_GROUP.match(str(action)) for action in as_list(statement.get("Action"))):
                 return True
     return False
 
@@ -77,7 +64,7 @@ class ServiceLogGroups(CloudFormationLintRule):
     def match(self, cfn: Any) -> list[RuleMatch]:
         resources = cfn.template.get("Resources") or {}
         group_names = [
-            _text((group.get("Properties") or {}).get("LogGroupName"))
+            text_of((group.get("Properties") or {}).get("LogGroupName"))
             for group in cfn.get_resources(["AWS::Logs::LogGroup"]).values()
         ]
         matches = []
@@ -96,7 +83,7 @@ class ServiceLogGroups(CloudFormationLintRule):
                 )
         for name, canary in cfn.get_resources(["AWS::Synthetics::Canary"]).items():
             properties = canary.get("Properties") or {}
-            canary_name = _text(properties.get("Name"))
+            canary_name = text_of(properties.get("Name"))
             prefixes = [prefix for prefix in (f"${{{name}}}", canary_name) if prefix]
             expected = {f"/aws/lambda/cwsyn-{prefix}-${{{name}.Id}}" for prefix in prefixes}
             if not expected & set(group_names):

@@ -15,23 +15,21 @@ from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from tools.cfn_lint_rules._values import as_list
+
 SOURCE_KEYS = {"aws:sourcearn", "aws:sourceaccount"}
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _refs(topics: Any) -> set[str]:
-    return {t["Ref"] for t in _as_list(topics) if isinstance(t, dict) and isinstance(t.get("Ref"), str)}
+    return {t["Ref"] for t in as_list(topics) if isinstance(t, dict) and isinstance(t.get("Ref"), str)}
 
 
 def _everyone(principal: Any) -> bool:
-    return principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
+    return principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
 
 
 def _covers_publish(actions: Any) -> bool:
-    return any(str(a).lower() in {"sns:publish", "sns:*", "*"} for a in _as_list(actions))
+    return any(str(a).lower() in {"sns:publish", "sns:*", "*"} for a in as_list(actions))
 
 
 def _refuses_plain_http(statement: Any) -> bool:
@@ -42,7 +40,7 @@ def _refuses_plain_http(statement: Any) -> bool:
     for operator, block in (statement.get("Condition") or {}).items():
         if operator in ("Bool", "BoolIfExists") and isinstance(block, dict):
             for key, value in block.items():
-                if key.lower() == "aws:securetransport" and str(_as_list(value)[0]).lower() == "false":
+                if key.lower() == "aws:securetransport" and str(as_list(value)[0]).lower() == "false":
                     return True
     return False
 
@@ -77,7 +75,7 @@ class SnsTopicPolicy(CloudFormationLintRule):
                 for policy in policies.values()
                 if topic in _refs((policy.get("Properties") or {}).get("Topics"))
             ]
-            statements = [statement for document in documents for statement in _as_list(document.get("Statement"))]
+            statements = [statement for document in documents for statement in as_list(document.get("Statement"))]
             if not any(_refuses_plain_http(s) for s in statements):
                 matches.append(
                     RuleMatch(
@@ -88,7 +86,7 @@ class SnsTopicPolicy(CloudFormationLintRule):
                 )
         for name, policy in policies.items():
             document = (policy.get("Properties") or {}).get("PolicyDocument") or {}
-            for index, statement in enumerate(_as_list(document.get("Statement"))):
+            for index, statement in enumerate(as_list(document.get("Statement"))):
                 if _unbound_service_grant(statement):
                     matches.append(
                         RuleMatch(
