@@ -20,6 +20,9 @@ __all__ = ["movie_service"]
 def movie_service() -> MovieService:
     settings = get_settings()
     repository = DynamoDBMovieRepository(
-        create_client(settings), settings.table_name, on_retries=metrics_sink.dynamodb_retries
+        create_client(settings),
+        settings.table_name,
+        index_table_name=settings.search_index_table_name,
+        on_retries=metrics_sink.dynamodb_retries,
     )
     return MovieService(repository, on_event=metrics_sink.business_event)

@@ -1,7 +1,9 @@
 """``python -m mvdb_local`` (what ``make run`` runs): the whole stack on this machine.
 
-DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between runs), the
-movies table created if missing and loaded if empty, and the API on http://127.0.0.1:8000.
+DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between runs; the first
+run starts from a copy of the seed database, ``mvdb_local.seed``: the movies loaded and indexed),
+the tables created if missing, the API on http://127.0.0.1:8000, and the search index function
+fed by a poller of the movies table's stream (``mvdb_local.streams``), as Lambda feeds it in AWS.
 ``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports.
 Ctrl-C stops everything; the JVM also dies with this process if it is killed.
 
@@ -38,6 +40,7 @@ from mvdb_local.dynamodb_local import DynamoDBLocal, LocalStackError
 
 if TYPE_CHECKING:
     from mvdb_local.cognito import LocalCognito
+    from mvdb_local.streams import LocalStreamPoller
 
 LOCAL_ENV = {
     "TABLE_NAME": "mvdb-movies",
@@ -100,15 +103,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    dynamodb = DynamoDBLocal(port=args.dynamodb_port, data_dir=None if args.in_memory else PROJECT_ROOT / args.data_dir)
+    state_dir = PROJECT_ROOT / args.state_dir
+    poller = None
     try:
+        dynamodb = _dynamodb_local(args.dynamodb_port, None if args.in_memory else PROJECT_ROOT / args.data_dir)
+        fresh = dynamodb.seed is not None
         dynamodb.start()
     except LocalStackError as error:
         server.server_close()
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        _prepare_table()
+        fresh = _prepare_tables() or fresh
+        # Everything was indexed just now: the stream's older records need no second look.
+        poller = _stream_poller("LATEST" if fresh else "TRIM_HORIZON", state_dir).start()
         if cognito is not None:
             cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url)
             _print_clients(cognito, api_url, PROJECT_ROOT / args.state_dir)
@@ -121,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         server.server_close()
+        if poller is not None:
+            poller.stop()
         dynamodb.stop()
 
 
@@ -144,19 +154,79 @@ def _server(port: int, cognito: LocalCognito | None) -> ThreadingHTTPServer:
     return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
 
 
-def _prepare_table() -> None:
+def _dynamodb_local(port: int, data_dir: Path | None) -> DynamoDBLocal:
+    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed."""
+    import shutil
+
+    from mvdb_local.seed import SEED_TABLE, seeded_database
+
+    if os.environ["TABLE_NAME"] != SEED_TABLE:  # another table: created and loaded by _prepare_tables
+        return DynamoDBLocal(port=port, data_dir=data_dir)
+    if data_dir is None:
+        return DynamoDBLocal(port=port, seed=seeded_database())
+    if not (data_dir / "shared-local-instance.db").exists():
+        shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
+    return DynamoDBLocal(port=port, data_dir=data_dir)
+
+
+def _prepare_tables() -> bool:
+    """Create what is missing (tables, the stream), then load or reindex; True if the index was just built."""
     import boto3
 
+    from mvdb.config import get_settings
     from mvdb.loader import load_movies, read_records
-    from mvdb_local.table import create_movies_table
+    from mvdb.reindex import reindex
+    from mvdb_local.table import create_tables, enable_stream
 
-    table = os.environ["TABLE_NAME"]
+    settings = get_settings()
+    table, index_table = settings.table_name, settings.search_index_table_name
     client = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
-    if create_movies_table(client, table):
-        print(f"created table {table}", file=sys.stderr)
+    created_table, created_index = create_tables(client, table, index_table)
+    for name, created in ((table, created_table), (index_table, created_index)):
+        if created:
+            print(f"created table {name}", file=sys.stderr)
+    stream_enabled = enable_stream(client, table)
     if client.scan(TableName=table, Limit=1, Select="COUNT")["Count"] == 0:
         report = load_movies(client, table, read_records(PROJECT_ROOT / "data" / "moviedata.json"))
-        print(f"loaded {report.written} movies in {report.seconds:.2f} s", file=sys.stderr)
+        print(
+            f"loaded and indexed {report.written} movies in {report.seconds + report.index_seconds:.2f} s",
+            file=sys.stderr,
+        )
+        return True
+    if created_index or stream_enabled:  # a data directory from before the search index
+        print(f"indexing the movies of {table} for search (once)...", file=sys.stderr)
+        reindexed = reindex(client, table, index_table)
+        print(f"indexed {reindexed.reconciled} movies in {reindexed.seconds:.2f} s", file=sys.stderr)
+        return True
+    return False
+
+
+def _stream_poller(starting_position: str, state_dir: Path) -> LocalStreamPoller:
+    """The search index function, fed the movies table's stream as its event source mapping feeds it in AWS."""
+    import json
+
+    import boto3
+
+    from mvdb.config import get_settings
+    from mvdb.streams.search_indexer import lambda_handler as search_indexer
+    from mvdb_local.streams import LocalStreamPoller, StreamConsumer
+
+    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+    dead_letters = state_dir / "stream-dead-letters.jsonl"
+
+    def keep_dead_letter(consumer: str, record: dict[str, object]) -> None:
+        with dead_letters.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"consumer": consumer, **record}) + "\n")
+        print(f"stream: {consumer} gave up on a batch (see {dead_letters}); `mvdb reindex` repairs", file=sys.stderr)
+
+    return LocalStreamPoller(
+        boto3.client("dynamodb", endpoint_url=endpoint),
+        boto3.client("dynamodbstreams", endpoint_url=endpoint),
+        get_settings().table_name,
+        [StreamConsumer("search-indexer", search_indexer)],
+        starting_position=starting_position,
+        on_failure=keep_dead_letter,
+    )
 
 
 def _print_clients(cognito: LocalCognito, api_url: str, state_dir: Path) -> None:

@@ -56,8 +56,9 @@ class MovieService:
     def search(self, query: MovieQuery, cursor: str | None) -> Page:
         """Up to ``query.limit`` movies matching ``query``, after the page ``cursor`` ends (None: from the start).
 
-        With ``year`` a search reads that year only; without it, the whole table, so a page may
-        hold fewer movies than ``limit`` (even none) and still have a next cursor. Raises
+        A page holds ``limit`` movies unless it is the last (which may be empty) or the search
+        combines filters the index does not serve together (then a page may hold fewer, even
+        none, and still have a next cursor). Raises
         InvalidInput when ``title_prefix`` comes without ``year``, InvalidCursor for a cursor this
         service did not issue for this same search.
         """
