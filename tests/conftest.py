@@ -1,9 +1,11 @@
 """Fixtures shared by every suite: DynamoDB Local, tables built from the SAM template, the Lambda app.
 
-DynamoDB Local is started once per test process (each pytest-xdist worker gets its own, in
-memory, on a free port) and only when a test asks for it: unit tests never start it.
-Tables are created by ``mvdb_local.table.create_movies_table``, i.e. from the one definition
-of the table's shape in ``infra/template.yaml``.
+DynamoDB Local is started once per test process (each pytest-xdist worker gets its own, on a
+throw-away copy of the seed database in RAM, on a free port) and only when a test asks for it:
+unit tests never start it. The seed (``mvdb_local.seed``) holds the data set loaded and indexed
+by ``mvdb load``, built once per data and code version. Tables are created by
+``mvdb_local.table.create_tables``, i.e. from the one definition of each table's shape in the
+templates: the movies table and its search index table.
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ def local_aws_env() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def dynamodb_local(local_aws_env: dict[str, str]) -> Iterator[Any]:
-    """One in-memory DynamoDB Local on a free port for this test process."""
+    """One DynamoDB Local on a free port for this test process, starting from a copy of the seed."""
     from mvdb_local.dynamodb_local import DynamoDBLocal
+    from mvdb_local.seed import seeded_database
 
     # A heap big enough for several loaded copies of the data set (the loader tests make a few).
-    with DynamoDBLocal(heap="512m") as dynamodb:
+    with DynamoDBLocal(heap="512m", seed=seeded_database()) as dynamodb:
         yield dynamodb
 
 
@@ -71,20 +74,22 @@ def unique_table_name(purpose: str = "test") -> str:
 
 @pytest.fixture
 def make_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
-    """Creates empty movies tables from the template's definition; drops them after the test."""
-    from mvdb_local.table import create_movies_table
+    """Creates empty movies tables (and their search index tables) from the templates; drops them after the test."""
+    from mvdb.config import default_search_index_table_name
+    from mvdb_local.table import create_tables
 
     created: list[str] = []
 
     def make() -> str:
         name = unique_table_name()
-        create_movies_table(dynamodb_client, name, if_missing=False)
+        create_tables(dynamodb_client, name, if_missing=False)
         created.append(name)
         return name
 
     yield make
     for name in created:
         dynamodb_client.delete_table(TableName=name)
+        dynamodb_client.delete_table(TableName=default_search_index_table_name(name))
 
 
 @pytest.fixture
@@ -102,16 +107,59 @@ def movie_records() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def loaded_table(dynamodb_client: Any, movie_records: list[dict[str, Any]]) -> str:
-    """A table holding the whole data set, loaded once per test process. Read-only: never write to it."""
-    from mvdb.loader import load_movies
-    from mvdb_local.table import create_movies_table
+def loaded_table(dynamodb_client: Any) -> str:
+    """The seed's table: the whole data set as ``mvdb load`` leaves it, indexed. Read-only: never write to it."""
+    from mvdb_local.seed import SEED_TABLE
 
-    name = unique_table_name("catalog")
-    create_movies_table(dynamodb_client, name, if_missing=False)
-    report = load_movies(dynamodb_client, name, movie_records)
-    assert (report.written, report.invalid) == (MOVIE_COUNT, [])
-    return name
+    count = dynamodb_client.scan(TableName=SEED_TABLE, Select="COUNT", ConsistentRead=True)
+    while "LastEvaluatedKey" in count:  # a COUNT scan pages by the data it reads
+        page = dynamodb_client.scan(
+            TableName=SEED_TABLE, Select="COUNT", ConsistentRead=True, ExclusiveStartKey=count["LastEvaluatedKey"]
+        )
+        count = {**page, "Count": count["Count"] + page["Count"]}
+    assert count["Count"] == MOVIE_COUNT
+    return SEED_TABLE
+
+
+@pytest.fixture
+def stream_indexer(
+    monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any, dynamodb_client: Any
+) -> Iterator[Callable[..., Any]]:
+    """Returns ``indexer(table, **settings)``: the search index function fed ``table``'s stream, as in AWS.
+
+    A ``mvdb_local.streams.LocalStreamPoller`` (from the stream's start) calling the Lambda
+    handler ``mvdb.streams.search_indexer.lambda_handler`` configured for ``table``;
+    ``settings`` are its event source mapping's (``StreamConsumer``). Call ``.drain()`` to
+    process everything written so far, or ``.start()`` to poll in the background; batches it
+    gave up on are in ``.given_up``.
+    """
+    import boto3
+
+    from mvdb.config import get_settings
+    from mvdb.streams.search_indexer import lambda_handler, search_index
+    from mvdb_local.streams import LocalStreamPoller, StreamConsumer
+
+    streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint, region_name=REGION)
+    pollers: list[Any] = []
+
+    def clear_caches() -> None:
+        get_settings.cache_clear()
+        search_index.cache_clear()
+
+    def make(table: str, **settings: Any) -> Any:
+        monkeypatch.setenv("TABLE_NAME", table)
+        monkeypatch.delenv("SEARCH_INDEX_TABLE_NAME", raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint)
+        clear_caches()
+        consumer = StreamConsumer("search-indexer", lambda_handler, **settings)
+        poller = LocalStreamPoller(dynamodb_client, streams, table, [consumer], on_failure=lambda *_: None)
+        pollers.append(poller)
+        return poller
+
+    yield make
+    for poller in pollers:
+        poller.stop()
+    clear_caches()
 
 
 # The Lambda app ------------------------------------------------------------------------------

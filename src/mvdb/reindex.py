@@ -76,7 +76,8 @@ def reindex(
         report.removed += len(gone)
         if on_progress is not None and movies:
             on_progress(len(movies))
-        _save_checkpoint(client, index_table, year + 1, report)
+        if movies or manifests:  # an empty year costs two reads to redo, not worth a write
+            _save_checkpoint(client, index_table, year + 1, report)
     client.delete_item(TableName=index_table, Key=_CHECKPOINT_KEY)
     report.seconds = time.perf_counter() - started
     return report

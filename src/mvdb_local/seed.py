@@ -8,7 +8,8 @@ directory of its own, and that directory (``shared-local-instance.db``) is kept 
 (``DynamoDBLocal(seed=...)``): the same items ``mvdb load`` writes, in milliseconds.
 
 The fingerprint covers everything that decides those items: the data file, the tables'
-definitions, the code that writes movies and index entries, and DynamoDB Local's version. A
+definitions, the code that shapes movies and index entries (the models, the item and entry
+builders, the index layout) and DynamoDB Local's version. A
 change to any of them builds a new seed; nothing stale is ever served. Concurrent builders (two
 test workers) wait on a lock, and the one that builds publishes the directory atomically.
 """
@@ -32,17 +33,15 @@ __all__ = ["SEED_TABLE", "seeded_database"]
 SEED_TABLE = "mvdb-movies"  # the local stack's TABLE_NAME; its index table is <table>-search-index
 DATA_FILE = PROJECT_ROOT / "data" / "moviedata.json"
 SEED_ROOT = PROJECT_ROOT / ".local" / "seed"
-_SOURCES = (
-    "src/mvdb/loader.py",
-    "src/mvdb/domain/models.py",
-    "src/mvdb/repository/dynamodb.py",
-    "src/mvdb/repository/search_index.py",
-    "src/mvdb/repository/index_reconciler.py",
-)
 
 
 def fingerprint(data_file: Path = DATA_FILE) -> str:
     """What the seed built from ``data_file`` depends on, hashed."""
+    import inspect
+
+    from mvdb import loader
+    from mvdb.domain import models
+    from mvdb.repository import dynamodb, index_reconciler, search_index
     from mvdb_local.dynamodb_local import find_jar
     from mvdb_local.table import movies_table_definition, search_index_table_definition
 
@@ -50,8 +49,16 @@ def fingerprint(data_file: Path = DATA_FILE) -> str:
     digest.update(data_file.read_bytes())
     tables = [movies_table_definition(), search_index_table_definition()]
     digest.update(json.dumps(tables, sort_keys=True).encode())
-    for source in _SOURCES:
-        digest.update((PROJECT_ROOT / source).read_bytes())
+    shapers = (
+        models,
+        search_index,
+        loader.validate_records,
+        dynamodb.to_item,
+        index_reconciler.DynamoDBSearchIndex._entry,
+        index_reconciler._manifest_item,
+    )
+    for shaper in shapers:
+        digest.update(inspect.getsource(shaper).encode())
     digest.update(find_jar().parent.name.encode())  # dynamodb_local_<version>
     return digest.hexdigest()[:16]
 

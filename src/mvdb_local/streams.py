@@ -42,12 +42,16 @@ DeadLetter = Callable[[str, dict[str, Any]], None]  # (consumer name, on-failure
 
 @dataclass(frozen=True)
 class StreamConsumer:
-    """A Lambda handler subscribed to the stream, with its event source mapping's settings."""
+    """A Lambda handler subscribed to the stream, with its event source mapping's settings.
+
+    The defaults are the search index function's mapping (infra/snippets/search-root.yaml;
+    tests/infra/test_search_stack.py keeps them equal).
+    """
 
     name: str
     handler: Handler
     batch_size: int = 100
-    maximum_retry_attempts: int = 5
+    maximum_retry_attempts: int = 10
     bisect_on_error: bool = True
 
 
@@ -100,6 +104,7 @@ class LocalStreamPoller:
         self._positions = [_Position(consumer) for consumer in consumers]
         self._starting_position = starting_position
         self._on_failure = on_failure or _log_dead_letter
+        self.given_up: list[tuple[str, dict[str, Any]]] = []  # (consumer, on-failure record) of each batch
         self._poll_interval_s = poll_interval_s
         self._region = region
         self._first_listing = True
@@ -237,7 +242,9 @@ class LocalStreamPoller:
         if shard.attempts <= consumer.maximum_retry_attempts:
             time.sleep(min(0.05 * 2**shard.attempts, 1.0))
             return
-        self._on_failure(consumer.name, self._on_failure_record(shard, batch, context, function_error))
+        record = self._on_failure_record(shard, batch, context, function_error)
+        self.given_up.append((consumer.name, record))
+        self._on_failure(consumer.name, record)
         del shard.pending[: len(batch)]
         shard.attempts, shard.batch_limit = 0, None
 

@@ -68,4 +68,7 @@ def reconcile_record(record: DynamoDBRecord) -> ReconcileOutcome:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    environment = get_settings().environment
+    if metrics.default_dimensions.get("environment") != environment:  # once per container
+        metrics.set_default_dimensions(environment=environment)
     return process_stream_batch(event, context, reconcile_record)
