@@ -83,7 +83,8 @@ def _remove_orphaned_copies() -> None:
 
 def _ram_directory() -> str | None:
     """``/dev/shm`` (RAM-backed on Linux) when it is writable, else None: the system's temporary directory."""
-    shm = Path("/dev/shm")  # noqa: S108 - a private directory is created inside it, mode 0700
+    # Only ever a private directory created inside it (mkdtemp: mode 0700), never a fixed name.
+    shm = Path("/dev/shm")  # noqa: S108  # nosec B108
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 

@@ -4,7 +4,7 @@ Loading 4,609 movies and building their search index (about 40,000 entries, each
 transaction) takes DynamoDB Local a minute or more on two shared cores; every local stack and
 test session would pay it again. Instead ``mvdb load`` runs once, into a DynamoDB Local on a
 directory of its own, and that directory (``shared-local-instance.db``) is kept under
-``.local/seed/<fingerprint>/``. Each run then starts on a copy of it
+``.local/seed/<data file>-<fingerprint>/``. Each run then starts on a copy of it
 (``DynamoDBLocal(seed=...)``): the same items ``mvdb load`` writes, in milliseconds.
 
 The fingerprint covers everything that decides those items: the data file, the tables'
@@ -65,7 +65,7 @@ def fingerprint(data_file: Path = DATA_FILE) -> str:
 
 def seeded_database(data_file: Path = DATA_FILE, *, quiet: bool = False) -> Path:
     """The directory of the seed database for ``data_file``, built first if there is none yet."""
-    seed = SEED_ROOT / fingerprint(data_file)
+    seed = SEED_ROOT / f"{data_file.stem}-{fingerprint(data_file)}"
     if (seed / "shared-local-instance.db").exists():
         return seed
     SEED_ROOT.mkdir(parents=True, exist_ok=True)
@@ -96,8 +96,8 @@ def _build(seed: Path, data_file: Path, *, quiet: bool) -> None:
         os.replace(building, seed)  # atomic: a seed directory is complete or absent
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    for older in SEED_ROOT.iterdir():  # seeds of other data or code: never used again from this checkout
-        if older.is_dir() and older != seed and not older.name.startswith("."):
+    for older in SEED_ROOT.glob(f"{data_file.stem}-*"):  # this data's seeds of other code: never used again
+        if older.is_dir() and older != seed:
             shutil.rmtree(older, ignore_errors=True)
     if not quiet:
         print(

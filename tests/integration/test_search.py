@@ -5,7 +5,7 @@ Expected sets are computed from data/moviedata.json itself, not from the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -224,3 +224,64 @@ def test_cursor_with_a_character_changed_is_400(catalog_api: LambdaClient) -> No
     middle = len(cursor) // 2
     tampered = cursor[:middle] + ("A" if cursor[middle] != "A" else "B") + cursor[middle + 1 :]
     assert catalog_api.get(f"/movies?year=2013&limit=5&cursor={tampered}").status == 400
+
+
+# -- what a search reads ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reads(catalog_api: LambdaClient) -> Iterator[list[dict[str, Any]]]:
+    """Each DynamoDB response the catalog's service gets during the test (ReturnConsumedCapacity on)."""
+    from mvdb.dependencies import movie_service
+
+    client = movie_service()._repository._client  # type: ignore[attr-defined]  # the service's own client
+    responses: list[dict[str, Any]] = []
+
+    def ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "TOTAL"
+
+    def record(parsed: dict[str, Any], **_: Any) -> None:
+        responses.append(parsed)
+
+    client.meta.events.register("before-parameter-build.dynamodb", ask_for_capacity)
+    client.meta.events.register("after-call.dynamodb", record)
+    yield responses
+    client.meta.events.unregister("before-parameter-build.dynamodb", ask_for_capacity)
+    client.meta.events.unregister("after-call.dynamodb", record)
+
+
+def read_keys(responses: list[dict[str, Any]]) -> list[str]:
+    return [
+        repr(sorted((k, str(v)) for k, v in item.items() if k in ("pk", "sk", "year", "title")))
+        for r in responses
+        for item in r.get("Items", [])
+    ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"actor": "Tom Hanks"},
+        {"director": "Christopher Nolan"},
+        {"genre": "Sci-Fi"},
+        {"min_rating": "8.5"},
+        {"year": "2013", "genre": "Action"},
+        {"year": "2013"},
+    ],
+    ids=lambda params: "&".join(f"{k}={v}" for k, v in params.items()),
+)
+def test_no_page_reads_an_item_another_page_read(
+    catalog_api: LambdaClient, reads: list[dict[str, Any]], params: dict[str, str]
+) -> None:
+    items, _ = catalog_api.follow_pages(f"/movies?{urlencode({**params, 'limit': 20})}")
+    keys = read_keys(reads)
+    assert len(keys) == len(set(keys)) == len(items)
+
+
+@pytest.mark.parametrize("params", [{"actor": "Tom Hanks"}, {"director": "Steven Spielberg"}])
+def test_a_page_of_20_by_actor_or_director_costs_at_most_5_rcu(
+    catalog_api: LambdaClient, reads: list[dict[str, Any]], params: dict[str, str]
+) -> None:
+    response = catalog_api.get(f"/movies?{urlencode({**params, 'limit': 20})}")
+    assert response.json()["count"] == 20
+    assert sum(r["ConsumedCapacity"]["CapacityUnits"] for r in reads) <= 5
