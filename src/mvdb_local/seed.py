@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -96,8 +97,9 @@ def _build(seed: Path, data_file: Path, *, quiet: bool) -> None:
         os.replace(building, seed)  # atomic: a seed directory is complete or absent
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    for older in SEED_ROOT.glob(f"{data_file.stem}-*"):  # this data's seeds of other code: never used again
-        if older.is_dir() and older != seed:
+    same_data = re.compile(rf"{re.escape(data_file.stem)}-[0-9a-f]{{16}}")
+    for older in SEED_ROOT.iterdir():  # this data's seeds of other code: never used again
+        if older != seed and same_data.fullmatch(older.name):
             shutil.rmtree(older, ignore_errors=True)
     if not quiet:
         print(

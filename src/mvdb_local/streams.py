@@ -59,7 +59,9 @@ class StreamConsumer:
 class _Shard:
     shard_id: str
     parent_id: str | None
+    start: str  # where this consumer began reading it: TRIM_HORIZON or LATEST
     iterator: str | None = None
+    last_read: str | None = None  # sequence number of the last record read, to resume after it
     pending: list[dict[str, Any]] = field(default_factory=list)  # read, not yet processed
     closed: bool = False  # no more records will be read from it
     attempts: int = 0  # retries of the batch at the head of ``pending``
@@ -178,10 +180,19 @@ class LocalStreamPoller:
                 shard_id = shard["ShardId"]
                 if shard_id in position.shards:
                     continue
-                iterator = self._streams.get_shard_iterator(
-                    StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType=start
-                )["ShardIterator"]
-                position.shards[shard_id] = _Shard(shard_id, shard.get("ParentShardId"), iterator)
+                shard_state = _Shard(shard_id, shard.get("ParentShardId"), start)
+                shard_state.iterator = self._iterator(shard_state)
+                position.shards[shard_id] = shard_state
+
+    def _iterator(self, shard: _Shard) -> str:
+        """A shard iterator after the last record read there, or at the shard's start for this consumer."""
+        where: dict[str, str] = {"ShardIteratorType": shard.start}
+        if shard.last_read is not None:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_read}
+        iterator: str = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard.shard_id, **where)[
+            "ShardIterator"
+        ]
+        return iterator
 
     def _ready(self, position: _Position) -> list[_Shard]:
         """Shards to read now: not finished, and their parent (if this poller knows it) finished first."""
@@ -194,8 +205,15 @@ class LocalStreamPoller:
 
     def _poll_shard(self, consumer: StreamConsumer, shard: _Shard) -> bool:
         if not shard.pending and not shard.closed:
-            response = self._streams.get_records(ShardIterator=shard.iterator, Limit=consumer.batch_size)
+            try:
+                response = self._streams.get_records(ShardIterator=shard.iterator, Limit=consumer.batch_size)
+            except self._streams.exceptions.ExpiredIteratorException:
+                # An iterator lives 15 minutes unused (DynamoDB Streams API): take a new one where we were.
+                shard.iterator = self._iterator(shard)
+                return True
             shard.pending = [self._lambda_record(record) for record in response.get("Records", [])]
+            if shard.pending:
+                shard.last_read = shard.pending[-1]["dynamodb"]["SequenceNumber"]
             shard.iterator = response.get("NextShardIterator")
             shard.closed = shard.iterator is None
         if not shard.pending:
