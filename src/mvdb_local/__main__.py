@@ -3,7 +3,7 @@
 DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between runs; the first
 run starts from a copy of the seed database, ``mvdb_local.seed``: the movies loaded and indexed),
 the tables created if missing, the API on http://127.0.0.1:8000, and the search index function
-fed by a poller of the movies table's stream (``mvdb_local.streams``), as Lambda feeds it in AWS.
+fed the movies table's stream by a poller process (``mvdb_local.streams``), as Lambda feeds it in AWS.
 ``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports.
 Ctrl-C stops everything; the JVM also dies with this process if it is killed.
 
@@ -30,6 +30,7 @@ import argparse
 import errno
 import os
 import signal
+import subprocess
 import sys
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -40,7 +41,6 @@ from mvdb_local.dynamodb_local import DynamoDBLocal, LocalStackError
 
 if TYPE_CHECKING:
     from mvdb_local.cognito import LocalCognito
-    from mvdb_local.streams import LocalStreamPoller
 
 LOCAL_ENV = {
     "TABLE_NAME": "mvdb-movies",
@@ -104,10 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     state_dir = PROJECT_ROOT / args.state_dir
-    poller = None
+    pollers: list[subprocess.Popen[bytes]] = []
     try:
-        dynamodb = _dynamodb_local(args.dynamodb_port, None if args.in_memory else PROJECT_ROOT / args.data_dir)
-        fresh = dynamodb.seed is not None
+        dynamodb, fresh = _dynamodb_local(args.dynamodb_port, None if args.in_memory else PROJECT_ROOT / args.data_dir)
         dynamodb.start()
     except LocalStackError as error:
         server.server_close()
@@ -116,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fresh = _prepare_tables() or fresh
         # Everything was indexed just now: the stream's older records need no second look.
-        poller = _stream_poller("LATEST" if fresh else "TRIM_HORIZON", state_dir).start()
+        pollers = _stream_pollers("LATEST" if fresh else "TRIM_HORIZON", state_dir)
         if cognito is not None:
             cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url)
             _print_clients(cognito, api_url, PROJECT_ROOT / args.state_dir)
@@ -127,10 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 0
+    except LocalStackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
         server.server_close()
-        if poller is not None:
-            poller.stop()
+        for poller in pollers:
+            _stop(poller)
         dynamodb.stop()
 
 
@@ -154,19 +157,23 @@ def _server(port: int, cognito: LocalCognito | None) -> ThreadingHTTPServer:
     return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
 
 
-def _dynamodb_local(port: int, data_dir: Path | None) -> DynamoDBLocal:
-    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed."""
+def _dynamodb_local(port: int, data_dir: Path | None) -> tuple[DynamoDBLocal, bool]:
+    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed.
+
+    And whether it starts from the seed just now (so everything in it is indexed).
+    """
     import shutil
 
     from mvdb_local.seed import SEED_TABLE, seeded_database
 
     if os.environ["TABLE_NAME"] != SEED_TABLE:  # another table: created and loaded by _prepare_tables
-        return DynamoDBLocal(port=port, data_dir=data_dir)
+        return DynamoDBLocal(port=port, data_dir=data_dir), False
     if data_dir is None:
-        return DynamoDBLocal(port=port, seed=seeded_database())
-    if not (data_dir / "shared-local-instance.db").exists():
-        shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
-    return DynamoDBLocal(port=port, data_dir=data_dir)
+        return DynamoDBLocal(port=port, seed=seeded_database()), True
+    if (data_dir / "shared-local-instance.db").exists():
+        return DynamoDBLocal(port=port, data_dir=data_dir), False
+    shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
+    return DynamoDBLocal(port=port, data_dir=data_dir), True
 
 
 def _prepare_tables() -> bool:
@@ -201,32 +208,48 @@ def _prepare_tables() -> bool:
     return False
 
 
-def _stream_poller(starting_position: str, state_dir: Path) -> LocalStreamPoller:
-    """The search index function, fed the movies table's stream as its event source mapping feeds it in AWS."""
-    import json
+def _stream_pollers(starting_position: str, state_dir: Path) -> list[subprocess.Popen[bytes]]:
+    """One poller process per consumer of the movies table's stream (``mvdb_local.streams.CONSUMERS``).
 
-    import boto3
+    Each calls its consumer's Lambda handler as its event source mapping does in AWS, in a process
+    of its own as a function of its own would run; it dies with this one. Returns once every
+    poller has its starting position, so no write made after this is missed.
+    """
+    import tempfile
+    import time
 
-    from mvdb.config import get_settings
-    from mvdb.streams.search_indexer import lambda_handler as search_indexer
-    from mvdb_local.streams import LocalStreamPoller, StreamConsumer
+    from mvdb_local.dynamodb_local import _die_with_parent
+    from mvdb_local.streams import CONSUMERS
 
-    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-    dead_letters = state_dir / "stream-dead-letters.jsonl"
+    ready_dir = Path(tempfile.mkdtemp(prefix="mvdb-pollers-"))
+    pollers = []
+    for consumer in CONSUMERS:
+        command = [sys.executable, "-m", "mvdb_local.streams", "--consumer", consumer]
+        command += ["--starting-position", starting_position, "--ready-file", str(ready_dir / consumer)]
+        command += ["--dead-letters", str(state_dir / "stream-dead-letters.jsonl")]
+        env = {**os.environ, "POWERTOOLS_SERVICE_NAME": f"mvdb-{consumer}"}
+        pollers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent))  # noqa: PLW1509
+    deadline = time.monotonic() + 60
+    while not all((ready_dir / consumer).exists() for consumer in CONSUMERS):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in pollers):
+            for poller in pollers:
+                _stop(poller)
+            raise LocalStackError("a stream poller did not start; its output is above")
+        time.sleep(0.05)
+    for consumer in CONSUMERS:
+        (ready_dir / consumer).unlink()
+    ready_dir.rmdir()
+    return pollers
 
-    def keep_dead_letter(consumer: str, record: dict[str, object]) -> None:
-        with dead_letters.open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"consumer": consumer, **record}) + "\n")
-        print(f"stream: {consumer} gave up on a batch (see {dead_letters}); `mvdb reindex` repairs", file=sys.stderr)
 
-    return LocalStreamPoller(
-        boto3.client("dynamodb", endpoint_url=endpoint),
-        boto3.client("dynamodbstreams", endpoint_url=endpoint),
-        get_settings().table_name,
-        [StreamConsumer("search-indexer", search_indexer)],
-        starting_position=starting_position,
-        on_failure=keep_dead_letter,
-    )
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def _print_clients(cognito: LocalCognito, api_url: str, state_dir: Path) -> None:

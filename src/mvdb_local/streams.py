@@ -24,6 +24,7 @@ second consumer registered beside the first is fed independently of it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -357,3 +358,72 @@ class _Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# -- one consumer per process, as each is a Lambda function of its own in AWS -------------------------
+
+# Every consumer of the movies table's stream: its name and its Lambda handler ("module:function").
+# The local stack runs one poller process per entry, with the event source mapping's settings.
+CONSUMERS: dict[str, str] = {
+    "search-indexer": "mvdb.streams.search_indexer:lambda_handler",
+}
+
+
+def _handler(reference: str) -> Handler:
+    import importlib
+
+    module, _, function = reference.partition(":")
+    handler: Handler = getattr(importlib.import_module(module), function)
+    return handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mvdb_local.streams --consumer NAME ...``: poll the table's stream for one consumer until stopped.
+
+    Its own process, so its handler has its own Powertools logger and metrics and its own
+    settings, as a function of its own has in AWS. Reads ``TABLE_NAME`` and
+    ``AWS_ENDPOINT_URL_DYNAMODB`` from the environment. Creates ``--ready-file`` once it has its
+    starting position, and appends each batch it gives up on to ``--dead-letters`` (JSON lines).
+    """
+    import argparse
+    import json
+    import signal
+    from pathlib import Path
+
+    import boto3
+
+    parser = argparse.ArgumentParser(prog="python -m mvdb_local.streams", description=main.__doc__)
+    parser.add_argument("--consumer", required=True, choices=sorted(CONSUMERS))
+    parser.add_argument("--starting-position", choices=["TRIM_HORIZON", "LATEST"], default="TRIM_HORIZON")
+    parser.add_argument("--ready-file", type=Path, required=True)
+    parser.add_argument("--dead-letters", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    def keep(consumer: str, record: dict[str, Any]) -> None:
+        _log_dead_letter(consumer, record)
+        with args.dead_letters.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"consumer": consumer, **record}) + "\n")
+
+    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+    poller = LocalStreamPoller(
+        boto3.client("dynamodb", endpoint_url=endpoint),
+        boto3.client("dynamodbstreams", endpoint_url=endpoint),
+        os.environ["TABLE_NAME"],
+        [StreamConsumer(args.consumer, _handler(CONSUMERS[args.consumer]))],
+        starting_position=args.starting_position,
+        on_failure=keep,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    poller.start()
+    args.ready_file.touch()
+    stopped.wait()
+    poller.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
