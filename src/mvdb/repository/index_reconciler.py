@@ -19,7 +19,8 @@ movie (the stream function, ``mvdb reindex``, ``mvdb load``) safe:
    is never recorded for a version of the movie that was replaced meanwhile.
 
 A reconciler that loses a race starts again from the reads. Most movies need one transaction
-(the movie's check, the manifest, up to 98 entries). A movie with more entry changes goes
+(the movie's check, the manifest, up to 98 entries); ``reconcile_many`` (loads, reindexing)
+reads 50 movies at once and puts several movies' transactions into one. A movie with more entry changes goes
 through a claim: manifest marked pending, listed entries not wanted deleted (transactions of up
 to 99 deletes, each checking the version), the manifest re-listed to the wanted terms, the
 wanted entries written (likewise) and the manifest committed. A crash part-way leaves a pending
@@ -62,6 +63,8 @@ _MAX_ATTEMPTS = 8
 # BatchGetItem reads at most 100 items: a movie and its manifest each.
 _BATCH_READ_MOVIES = 50
 _MOVIE_ATTRIBUTES = ("year", "title", "info")
+# Why a transaction was cancelled when another writer got there first ("None": an action that was fine).
+_RACE_LOST = frozenset({"None", "ConditionalCheckFailed", "TransactionConflict"})
 # Errors after which the same reads and writes, made again, may succeed.
 _RETRYABLE = frozenset(
     {
@@ -219,7 +222,7 @@ class DynamoDBSearchIndex:
                 report = ReconcileReport()
                 try:
                     self._transact([action for plan in group for action in plan.actions or ()], report)
-                except _Superseded:
+                except (_Superseded, ClientError):  # one movie's race (or fault) must not hold back the others
                     for plan in group:
                         outcomes[plan.key] = self.reconcile(plan.key)
                     continue
@@ -404,9 +407,12 @@ class DynamoDBSearchIndex:
             reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
             if any(code in _RETRYABLE or code.startswith("Throttling") for code in reasons):
                 raise StorageUnavailable() from error
-            # ConditionalCheckFailed (the movie or the manifest moved on) or TransactionConflict
-            # (another transaction on one of these items at this moment): read again.
-            raise _Superseded() from error
+            if all(code in _RACE_LOST for code in reasons):
+                # The movie or the manifest moved on (ConditionalCheckFailed), or another transaction
+                # held one of these items at this moment (TransactionConflict): read again.
+                raise _Superseded() from error
+            raise  # ValidationError and the like: no retry makes it pass; the caller reports the movie
+        report.transactions += 1
         report.transactions += 1
 
 
@@ -417,12 +423,16 @@ def reconcile_all(
     workers: int = 8,
     on_done: Callable[[int], None] | None = None,
 ) -> list[MovieKey]:
-    """Reconcile every key (``reconcile_many``, ``workers`` batches at a time); the keys DynamoDB kept refusing."""
+    """Reconcile every key (``reconcile_many``, ``workers`` batches at a time); the keys that could not be.
+
+    A key fails when DynamoDB kept refusing (StorageUnavailable) or refused its entries outright
+    (a ClientError such as a ValidationException): logged, returned, and the other keys still done.
+    """
 
     def reconcile(batch: Sequence[MovieKey]) -> list[MovieKey]:
         try:
             index.reconcile_many(batch)
-        except StorageUnavailable:
+        except (StorageUnavailable, ClientError):
             return [key for key in batch if _failed_alone(index, key)]
         return []
 
@@ -439,7 +449,8 @@ def reconcile_all(
 def _failed_alone(index: DynamoDBSearchIndex, key: MovieKey) -> bool:
     try:
         index.reconcile(key)
-    except StorageUnavailable:
+    except (StorageUnavailable, ClientError) as error:
+        logger.warning("could not index %s: %s", key, error)
         return True
     return False
 
