@@ -415,3 +415,16 @@ def _write_unindexed(client: Any, table: str, records: list[dict[str, Any]]) -> 
 
 def _index_items(client: Any, table: str) -> list[dict[str, Any]]:
     return client.scan(TableName=f"{table}-search-index", ConsistentRead=True)["Items"]
+
+
+def test_a_min_rating_page_is_full_however_many_empty_rating_buckets_lie_between(
+    api: LambdaClient, movies_table: str, stream_indexer: Any
+) -> None:
+    indexer = stream_indexer(movies_table)
+    for n, rating in enumerate([9.5, 9.1, 1.2, 1.1, 1.0]):
+        create(api, {"year": 2031, "title": f"Rated {n}", "info": {"rating": rating}})
+    indexer.drain()
+    # Buckets 10 down to 2 hold two movies between them; 1 holds three.
+    items, sizes = api.follow_pages("/movies?min_rating=0&limit=3")
+    assert sizes == [3, 2]
+    assert [item["info"]["rating"] for item in items] == [9.5, 9.1, 1.2, 1.1, 1.0]

@@ -236,14 +236,17 @@ class DynamoDBMovieRepository:
 
         Each Query asks for no more items than the page still needs, and the next page resumes
         after the last item DynamoDB read (returned or filtered out): no item is read twice.
-        Without a filter a page is full unless the search ends in it; with one, reading stops
-        after ``_MAX_PAGES_PER_REQUEST`` Queries, so a page may be short, even empty.
+        Without a filter a page is full unless the search ends in it: each Query then returns at
+        least one item (DynamoDB stops a Query at 1 MB, not before its first item) or finishes a
+        partition, so the loop ends. With a filter, reading stops after ``_MAX_PAGES_PER_REQUEST``
+        Queries, so a page may be short, even empty.
         """
         partition, sort_key = (start_after.partition, start_after.sort_key) if start_after else (0, None)
         if partition >= len(plan.partitions) or (sort_key is not None and not plan.admits(sort_key)):
             raise InvalidCursor("bad position")
         found: list[dict[str, Any]] = []
-        for _ in range(_MAX_PAGES_PER_REQUEST):
+        budget = _MAX_PAGES_PER_REQUEST if plan.filtered else len(plan.partitions) - partition + query.limit
+        for _ in range(budget):
             request = _index_query(self._index_table, plan, plan.partitions[partition], query.limit - len(found))
             if sort_key is not None:
                 request["ExclusiveStartKey"] = {"pk": {"S": plan.partitions[partition]}, "sk": {"S": sort_key}}
