@@ -278,15 +278,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over both scales (default 3)")
     parser.add_argument("--writes", type=int, default=300, help="movies written in the write benchmark")
     args = parser.parse_args()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "REGION": "us-east-1",
-        "ENVIRONMENT": "bench",
-        "REQUIRE_AUTH": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "mvdb",
-    }.items():
+    from mvdb_local.__main__ import LOCAL_ENV  # the local stack's settings: region, dummy credentials
+
+    for name, value in {**LOCAL_ENV, "ENVIRONMENT": "bench", "REQUIRE_AUTH": "true"}.items():
         os.environ.setdefault(name, value)
 
     from mvdb_local.dynamodb_local import DynamoDBLocal
