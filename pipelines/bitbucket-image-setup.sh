@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Bitbucket steps run in python:3.13-slim-trixie; this adds what the make targets need besides
-# Python: make and git, Java for DynamoDB Local, Node.js and npm for the local npm tools.
-# A team with its own build image can bake these in and drop this line from the steps.
+# Gate steps only: adds what their make targets need besides the image's Python, make and git,
+# from Debian's archive (apt checks every package against the archive's signed index):
+#   java  Java for DynamoDB Local (make pytest, make check-infra)
+#   node  Node.js and npm for the local npm tools and npm audit
+# Steps that build the artifact or get cloud credentials never run this (their image has what
+# they need; tools/security/check_pipelines.py enforces it). A team with its own build image can
+# bake these in and drop this line from the steps.
 set -euo pipefail
 
 missing=()
-command -v make >/dev/null 2>&1 || missing+=(make)
-command -v git >/dev/null 2>&1 || missing+=(git)
-command -v java >/dev/null 2>&1 || missing+=(openjdk-21-jre-headless)
-command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+for need in "$@"; do
+  case "$need" in
+    java) command -v java >/dev/null 2>&1 || missing+=(openjdk-21-jre-headless) ;;
+    node) command -v node >/dev/null 2>&1 || missing+=(nodejs npm) ;;
+    *) echo "error: unknown need '$need' (java, node)" >&2; exit 2 ;;
+  esac
+done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "python $(python3 --version 2>&1 | cut -d' ' -f2), $(java -version 2>&1 | head -n1), node $(node --version), make $(make --version | head -n1 | cut -d' ' -f3)"
+echo "python $(python3 --version 2>&1 | cut -d' ' -f2), make $(make --version | head -n1 | cut -d' ' -f3)" \
+  "$(command -v java >/dev/null && java -version 2>&1 | head -n1)" "$(command -v node >/dev/null && echo "node $(node --version)")"

@@ -5,7 +5,8 @@ throw-away copy of the seed database in RAM, on a free port) and only when a tes
 unit tests never start it. The seed (``mvdb_local.seed``) holds the data set loaded and indexed
 by ``mvdb load``, built once per data and code version. Tables are created by
 ``mvdb_local.table.create_tables``, i.e. from the one definition of each table's shape in the
-templates: the movies table and its search index table.
+nested stacks: the movies table (``infra/stacks/data.yaml``) and its search index table
+(``infra/stacks/search.yaml``).
 """
 
 from __future__ import annotations

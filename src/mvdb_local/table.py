@@ -1,4 +1,5 @@
-"""The movies table and its search index table as the templates define them: the single definition of their shapes."""
+"""The movies table (infra/stacks/data.yaml) and its search index table (infra/stacks/search.yaml) as the
+nested stacks define them: the single definition of their shapes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mvdb.config import default_search_index_table_name
 from mvdb_local import PROJECT_ROOT
 
 __all__ = [
+    "DATA_TEMPLATE_PATH",
     "SEARCH_STACK_PATH",
     "TEMPLATE_PATH",
     "create_movies_table",
@@ -20,8 +22,9 @@ __all__ = [
     "search_index_table_definition",
 ]
 
-TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"
-SEARCH_STACK_PATH = PROJECT_ROOT / "infra" / "stacks" / "search.yaml"
+TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"  # the root SAM template (the API, its routes)
+DATA_TEMPLATE_PATH = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"  # the nested stack with the movies table
+SEARCH_STACK_PATH = PROJECT_ROOT / "infra" / "stacks" / "search.yaml"  # the nested stack with the index table
 TABLE_RESOURCE = "MoviesTable"
 INDEX_TABLE_RESOURCE = "SearchIndexTable"
 _SHAPE = (
@@ -47,8 +50,8 @@ def _table_shape(template_path: Path, resource: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def movies_table_definition(template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """KeySchema, AttributeDefinitions, BillingMode, indexes and stream of the template's movies table."""
+def movies_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[str, Any]:
+    """KeySchema, AttributeDefinitions, BillingMode, indexes and stream of the data stack's movies table."""
     return _table_shape(template_path, TABLE_RESOURCE)
 
 

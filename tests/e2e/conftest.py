@@ -12,6 +12,10 @@ pool's signing key in the run's state directory, so the tests can mint an expire
 
 Either way the tests see one ``StackUnderTest``; they branch on ``stack.on_aws`` only where a
 check has no local equivalent or AWS answers differently, each time saying why.
+
+A production stack (its name ends in ``-prod``, or ``DEPLOYED_TESTS_READ_ONLY=1``) is tested
+read-only: prod's table takes no test writes, so the tests that create movies are skipped and
+the movie the read tests need is one the table already holds.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ LOCAL_REGION = "us-east-1"
 
 def _stack_name() -> str:
     return os.environ.get("STACK_NAME", "").strip()
+
+
+def read_only() -> bool:
+    """Whether the stack under test takes no test writes (production)."""
+    return _stack_name().endswith("-prod") or os.environ.get("DEPLOYED_TESTS_READ_ONLY") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -169,6 +178,8 @@ def tokens(stack: StackUnderTest) -> Tokens:
 @pytest.fixture
 def movies(api: Api, tokens: Tokens) -> Iterator[MovieJanitor]:
     """Creates movies for one test and deletes them afterwards, even when the test failed."""
+    if read_only():
+        pytest.skip("a production stack is tested read-only: its table takes no test writes")
     janitor = MovieJanitor(api, tokens.full)
     yield janitor
     janitor.delete_all()
@@ -176,7 +187,18 @@ def movies(api: Api, tokens: Tokens) -> Iterator[MovieJanitor]:
 
 @pytest.fixture(scope="session")
 def existing_movie(api: Api, tokens: Tokens) -> Iterator[MovieRef]:
-    """One movie for the whole session to read (never changed), deleted at the end."""
+    """One movie for the whole session to read (never changed), deleted at the end.
+
+    Read-only (production): the first movie the table already holds; none, and the reads are skipped.
+    """
+    if read_only():
+        page = api.call("GET", "/movies?limit=1", token=tokens.read)
+        assert page.status_code == 200, page.text[:300]
+        items = page.json()["items"]
+        if not items:
+            pytest.skip("the production table holds no movie to read")
+        yield MovieRef(int(items[0]["year"]), str(items[0]["title"]))
+        return
     janitor = MovieJanitor(api, tokens.full)
     movie = janitor.create("catalog", {"plot": "Read by the auth matrix.", "genres": ["Documentary"], "rating": 7.1})
     yield movie

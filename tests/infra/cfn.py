@@ -2,8 +2,10 @@
 
 ``resolve`` evaluates what CloudFormation decides at deploy time from parameters alone
 (``Ref`` to a parameter, ``Fn::If``, conditions), so a test can state a property per
-environment ("deletion protection outside dev"). Anything that needs a deployed account
-(``Fn::GetAtt``, ``Fn::Sub`` of resource names) is left as it is, to be asserted structurally.
+environment ("deletion protection outside dev"). The pseudo parameters ``AWS::Region`` and
+``AWS::Partition`` count as parameters (the offline region's by default), so a condition on the
+region can be evaluated too. Anything that needs a deployed account (``Fn::GetAtt``, ``Fn::Sub``
+of resource names) is left as it is, to be asserted structurally.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class _NoValue:
 
 
 NO_VALUE: Any = _NoValue()  # what Ref AWS::NoValue resolves to: the property is absent
+PSEUDO_PARAMETERS = {"AWS::Region": "us-east-1", "AWS::Partition": "aws"}  # the offline translation's
 
 
 def ref(logical_id: str) -> dict[str, str]:
@@ -46,9 +49,10 @@ class Template:
     def __init__(self, document: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> None:
         self.document = document
         defaults = {name: spec.get("Default") for name, spec in document.get("Parameters", {}).items()}
-        self.parameters = {**defaults, **(parameters or {})}
+        self.parameters = {**PSEUDO_PARAMETERS, **defaults, **(parameters or {})}
 
     def with_parameters(self, **parameters: Any) -> Template:
+        """The same template deployed with other values (``**{"AWS::Region": ...}`` for a pseudo parameter)."""
         return Template(self.document, {**self.parameters, **parameters})
 
     @property

@@ -1,19 +1,24 @@
 """The offline gates fail on a broken template: each test breaks a copy and runs the real gates on it.
 
 A gate that passes everything proves nothing. Each mutation below is a mistake the gates exist
-to stop; the test copies ``infra/template.yaml`` to a temporary directory, applies the mistake,
-translates the copy as ``make check-infra`` does, and runs the gates that must catch it:
+to stop; the test copies ``infra/`` (the root template and its nested ones) to a temporary
+directory, applies the mistake to one file, translates the copy as ``make check-infra`` does,
+and runs the gates that must catch it:
 
 * the assertion gate: this suite's ``test_template.py``, run in a pytest process of its own
   against the copy (``MVDB_INFRA_TEMPLATE``), must fail, and fail exactly the tests that guard
   the broken property;
 * checkov (``--skip-download``) on the copy and its translation;
-* cfn-lint on the translation.
+* cfn-lint on the translation, and with the project rules (``tools/cfn_lint_rules``) on the copy.
 
 Not every tool catches every mistake, and the tests say which one does: checkov 3.3 does not
 flag a service-wide wildcard (``dynamodb:*``) on a named resource, and cfn-lint on the SAM
 source does not see a bad ``!Ref`` inside a SAM resource; the assertion gate and the
 translation are there for exactly those.
+
+The mutants that cfn-lint must catch are linted together, in one cfn-lint process shared by the
+xdist workers (tests/shared_output.py): its start-up, loading every resource schema, costs more
+than linting a template. Each test still reads the findings of its own mutant's files.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,13 +34,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import TEMPLATE_ENV
+from tests.infra.conftest import OFFLINE_PARAMETERS, TEMPLATE_ENV
+from tests.shared_output import produced_once
 from tools.build.sam_translate import translate_file
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = PROJECT_ROOT / "infra" / "template.yaml"
+INFRA = PROJECT_ROOT / "infra"
 CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 GATE_TIMEOUT_S = 240
@@ -42,18 +49,95 @@ GATE_TIMEOUT_S = 240
 
 @dataclass(frozen=True)
 class Mutant:
-    sam: Path
+    sam: Path  # the copy's root template
     translated: Path
+    mutated: Path  # the file the mistake is in
 
 
-def _mutant(tmp_path: Path, old: str, new: str) -> Mutant:
-    text = TEMPLATE.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"the mutation no longer applies to infra/template.yaml: {old!r}"
-    sam = tmp_path / "template.yaml"
-    sam.write_text(text.replace(old, new), encoding="utf-8")
+def _mutant(tmp_path: Path, old: str, new: str, file: str = "template.yaml") -> Mutant:
+    """A copy of infra/ with ``old`` replaced by ``new`` in ``file`` (relative to infra/), translated."""
+    copy = tmp_path / "infra"
+    shutil.copytree(INFRA, copy)
+    mutated = copy / file
+    text = mutated.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"the mutation no longer applies to infra/{file}: {old!r}"
+    mutated.write_text(text.replace(old, new), encoding="utf-8")
     translated = tmp_path / "template.json"
-    translate_file(sam, translated)
-    return Mutant(sam, translated)
+    translate_file(copy / "template.yaml", translated, parameter_values=OFFLINE_PARAMETERS)
+    return Mutant(copy / "template.yaml", translated, mutated)
+
+
+# Mistakes cfn-lint must catch: mutant name -> (file under infra/, text, its broken replacement).
+LINTED_MUTANTS = {
+    "waf-content-type-header": ("stacks/edge.yaml", "- Name: Retry-After\n", "- Name: Content-Type\n"),
+    "python-canary-tracing": ("stacks/canary.yaml", "ActiveTracing: false", "ActiveTracing: true"),
+    "composite-rollback-alarm": (
+        "stacks/alarms.yaml",
+        "    Value: !Ref AvailabilityFastBurnShortWindowAlarm\n",
+        "    Value: !Ref AvailabilityFastBurnAlarm\n",
+    ),
+    "tracing-layer-in-prod": (
+        "template.yaml",
+        '      - Assert: !Equals [!Ref TracingLayerArn, ""]\n',
+        "      - Assert: !Equals [!Ref TracingLayerArn, !Ref TracingLayerArn]\n",
+    ),
+    "bad-ref-in-a-sam-resource": (
+        "template.yaml",
+        "TABLE_NAME: !GetAtt Data.Outputs.TableName\n",
+        "TABLE_NAME: !Ref MoviesTabel\n",
+    ),
+}
+
+
+def _lint_every_mutant(directory: Path) -> None:
+    """Make each of LINTED_MUTANTS under ``directory`` and lint all their files in one cfn-lint run.
+
+    Writes ``findings.json``: mutant -> {"mutated" | "root" | "translated": [[rule ID, message], ...]}.
+    """
+    mutants = {name: _mutant(directory / name, old, new, file) for name, (file, old, new) in LINTED_MUTANTS.items()}
+    roles = {"mutated": "mutated", "root": "sam", "translated": "translated"}
+    paths = sorted({str(getattr(m, attribute)) for m in mutants.values() for attribute in roles.values()})
+    result = subprocess.run(
+        [
+            str(CFN_LINT),
+            "--format",
+            "parseable",
+            "--append-rules",
+            str(PROJECT_ROOT / "tools" / "cfn_lint_rules"),
+            "--ignore-checks",
+            "W3002",
+            "--",
+            *paths,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_S,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert "E0002" not in result.stdout, result.stdout[-2000:]  # a rule that crashed
+    by_path: dict[str, list[list[str]]] = {path: [] for path in paths}
+    for line in result.stdout.splitlines():
+        match = re.match(r"^(?P<file>.+?):\d+:\d+:\d+:\d+:(?P<rule>[EWI]\d{4}):(?P<message>.*)$", line)
+        if match:
+            by_path[match["file"]].append([match["rule"], match["message"]])
+    findings = {
+        name: {role: by_path[str(getattr(mutant, attribute))] for role, attribute in roles.items()}
+        for name, mutant in mutants.items()
+    }
+    (directory / "findings.json").write_text(json.dumps(findings), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def lint_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[list[str]]]]:
+    directory = produced_once(tmp_path_factory, "gates-bite-linted-mutants", _lint_every_mutant)
+    findings: dict[str, dict[str, list[list[str]]]] = json.loads((directory / "findings.json").read_text())
+    return findings
+
+
+def _rule_ids(findings: dict[str, dict[str, list[list[str]]]], mutant: str, *files: str) -> set[str]:
+    """IDs of the cfn-lint findings (all rules, the project's included) on ``files`` of ``mutant``."""
+    return {rule for file in files for rule, _ in findings[mutant][file]}
 
 
 def _failed_template_tests(mutant: Mutant) -> set[str]:
@@ -82,7 +166,7 @@ def _failed_template_tests(mutant: Mutant) -> set[str]:
 
 
 def _checkov_failures(mutant: Mutant) -> set[tuple[str, str]]:
-    """(file name, check id) of every failed checkov check on the mutant and its translation."""
+    """(file name, check id) of every failed checkov check on the mutated file and the translation."""
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV} is missing: run `make check-infra` (it creates .tools/checkov from its lock)")
     result = subprocess.run(
@@ -96,7 +180,7 @@ def _checkov_failures(mutant: Mutant) -> set[tuple[str, str]]:
             "--output",
             "json",
             "--file",
-            str(mutant.sam),
+            str(mutant.mutated),
             "--file",
             str(mutant.translated),
         ],
@@ -118,23 +202,19 @@ def _checkov_failures(mutant: Mutant) -> set[tuple[str, str]]:
 
 def test_removing_point_in_time_recovery_fails_the_assertions_and_checkov(tmp_path: Path) -> None:
     mutant = _mutant(
-        tmp_path, "      PointInTimeRecoverySpecification:\n        PointInTimeRecoveryEnabled: true\n", ""
+        tmp_path,
+        "      PointInTimeRecoverySpecification:\n        PointInTimeRecoveryEnabled: true\n",
+        "",
+        file="stacks/data.yaml",
     )
 
     assert _failed_template_tests(mutant) == {"test_table_has_pitr_sse_kms_and_deletion_protection_outside_dev"}
-    assert _checkov_failures(mutant) == {("template.yaml", "CKV_AWS_28"), ("template.json", "CKV_AWS_28")}
+    assert _checkov_failures(mutant) == {("data.yaml", "CKV_AWS_28")}
 
 
 def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_path: Path) -> None:
-    table_actions = (
-        "                Action:\n"
-        "                  - dynamodb:DeleteItem\n"
-        "                  - dynamodb:GetItem\n"
-        "                  - dynamodb:PutItem\n"
-        "                  - dynamodb:Query\n"
-        "                  - dynamodb:Scan\n"
-    )
-    mutant = _mutant(tmp_path, table_actions, "                Action:\n                  - dynamodb:*\n")
+    table_actions = "Action: [dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query, dynamodb:Scan]"
+    mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]")
 
     assert _failed_template_tests(mutant) == {
         "test_no_iam_statement_grants_wildcard_actions",
@@ -142,16 +222,39 @@ def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_
     }
 
 
-def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(tmp_path: Path) -> None:
-    mutant = _mutant(tmp_path, "TABLE_NAME: !Ref MoviesTable\n", "TABLE_NAME: !Ref MoviesTabel\n")
+def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(
+    lint_findings: dict[str, dict[str, list[list[str]]]], tmp_path: Path
+) -> None:
+    findings = lint_findings["bad-ref-in-a-sam-resource"]["translated"]
+    assert any(rule == "E1020" and "'MoviesTabel'" in message for rule, message in findings), findings
 
-    result = subprocess.run(
-        [str(CFN_LINT), "--format", "parseable", "--", str(mutant.translated)],
-        capture_output=True,
-        text=True,
-        timeout=GATE_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert re.search(r":E1020:.*'MoviesTabel'", result.stdout), result.stdout[-2000:]
+    file, old, new = LINTED_MUTANTS["bad-ref-in-a-sam-resource"]
+    mutant = _mutant(tmp_path, old, new, file)
     assert _failed_template_tests(mutant) == {"test_function_environment_comes_from_the_stack_and_its_parameters"}
+
+
+# -- the deploy-time failures of the review, one per finding: each is caught offline ----------------
+
+
+def test_a_content_type_header_in_the_waf_rate_limit_response_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9101" in _rule_ids(lint_findings, "waf-content-type-header", "mutated")
+
+
+def test_active_tracing_on_the_python_canary_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9102" in _rule_ids(lint_findings, "python-canary-tracing", "mutated")
+
+
+def test_a_composite_alarm_as_codedeploy_rollback_signal_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9106" in _rule_ids(lint_findings, "composite-rollback-alarm", "root", "translated")
+
+
+def test_letting_prod_take_the_tracing_layer_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]],
+) -> None:
+    assert "E9105" in _rule_ids(lint_findings, "tracing-layer-in-prod", "root", "translated")

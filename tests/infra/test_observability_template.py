@@ -131,13 +131,19 @@ def test_a_burn_rate_alarm_fires_only_when_both_its_windows_burn(
         assert window in rule
 
 
-def test_canary_deployments_roll_back_on_the_composite_and_the_function_alarms(template: Template) -> None:
-    function = next(r for r in template.of_type("AWS::CodeDeploy::DeploymentGroup").values())
-    alarms = json.dumps(function["Properties"]["AlarmConfiguration"])
-    for alarm in ("DeploymentRollbackAlarm", "MoviesFunctionNewVersionErrorsAlarm", "MoviesApiServerErrorsAlarm"):
-        assert alarm in alarms
-    rule = json.dumps(template.properties("DeploymentRollbackAlarm")["AlarmRule"])
-    assert "AvailabilityFastBurnShortWindowAlarm" in rule
+def test_canary_deployments_roll_back_on_metric_alarms_of_the_function_the_api_and_the_slo(template: Template) -> None:
+    _, group = template.only("AWS::CodeDeploy::DeploymentGroup")
+    wired = [alarm["Name"] for alarm in group["Properties"]["AlarmConfiguration"]["Alarms"]]
+    # Each is named by a Ref to an alarm of the application (followed across the nested stacks).
+    names = {name["Ref"] for name in wired}
+    assert names == {
+        "MoviesFunctionAliasErrorsAlarm",
+        "MoviesFunctionNewVersionErrorsAlarm",
+        "MoviesApiServerErrorsAlarm",
+        "AvailabilityFastBurnShortWindowAlarm",
+    }
+    # CodeDeploy reads alarm states with DescribeAlarms, which returns composite alarms only when asked for.
+    assert {template.resource(name)["Type"] for name in names} == {"AWS::CloudWatch::Alarm"}
 
 
 def _dashboard(template: Template) -> dict[str, Any]:
@@ -185,6 +191,9 @@ def test_saved_queries_answer_the_common_questions(template: Template) -> None:
 def test_the_synthetic_check_runs_every_5_minutes_and_can_be_turned_off(template: Template) -> None:
     canary = template.properties("ApiCanary")
     assert canary["Schedule"]["Expression"] == "rate(5 minutes)"
+    # Synthetics traces actively only on syn-nodejs-2.0 or later; the canary runs on Python.
+    assert canary["RunConfig"]["ActiveTracing"] is False
+    assert template.parameters["CanaryRuntimeVersion"].startswith("syn-python-selenium-")
     assert "/health" in canary["Code"]["Script"] and "oauth2/token" in json.dumps(canary)
     assert template.with_parameters(SyntheticCanary="Disabled", Environment="prod").exists("ApiCanary") is False
     assert (

@@ -37,11 +37,18 @@ def _run_from_the_zip_alone(zip_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _runtime_bytecode(source: str) -> str:
+    path = Path(source)
+    return (path.parent / "__pycache__" / f"{path.stem}.{lambda_artifact.BYTECODE_TAG}.pyc").as_posix()
+
+
 def test_the_hook_zip_holds_the_handler_and_the_shared_modules_only(tmp_path: Path) -> None:
     artifact = lambda_artifact.build_hook(tmp_path)
 
+    sources = ["handler.py", *lambda_artifact.HOOK_SHARED_MODULES]
     with zipfile.ZipFile(artifact.path) as archive:
-        assert sorted(archive.namelist()) == sorted(["handler.py", *lambda_artifact.HOOK_SHARED_MODULES])
+        # Each source ships with the runtime's bytecode beside it (see lambda_artifact).
+        assert sorted(archive.namelist()) == sorted([*sources, *map(_runtime_bytecode, sources)])
 
 
 def test_the_hook_runs_from_its_zip_alone_and_loads_none_of_the_service(tmp_path: Path) -> None:

@@ -39,7 +39,8 @@ def test_each_environment_deploys_itself_with_valid_parameters(sam_template: Tem
     deploy = _config()[environment]["deploy"]["parameters"]
     overrides = _overrides(environment)
     assert overrides["Environment"] == environment
-    assert deploy["capabilities"] == "CAPABILITY_IAM"  # roles are unnamed: no CAPABILITY_NAMED_IAM
+    # Roles are unnamed (no CAPABILITY_NAMED_IAM); a transform and nested stacks need AUTO_EXPAND.
+    assert deploy["capabilities"].split() == ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
     assert deploy["confirm_changeset"] is False  # non-interactive: the pipeline's approval is the gate
     assert f'environment="{environment}"' in deploy["tags"]
     parameters = sam_template.document["Parameters"]

@@ -154,9 +154,9 @@ def test_kms_keys_are_customer_managed_and_rotate(template: Template) -> None:
         assert key["Properties"]["EnableKeyRotation"] is True, name
 
 
-def test_table_shape_is_literal_yaml_without_intrinsics(sam_template: Template) -> None:
+def test_table_shape_is_literal_yaml_without_intrinsics(written_templates: dict[str, Template]) -> None:
     # src/mvdb_local/table.py creates local tables from these three properties as written.
-    table = sam_template.properties("MoviesTable")
+    table = written_templates["Data"].properties("MoviesTable")
     shape = json.dumps({key: table[key] for key in ("KeySchema", "AttributeDefinitions", "BillingMode")})
     assert "Ref" not in shape
     assert "Fn::" not in shape
@@ -225,6 +225,18 @@ def test_api_may_invoke_only_the_live_alias(template: Template) -> None:
         assert properties["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == ref("MoviesApi"), name
 
 
+def test_every_role_of_the_application_carries_the_permissions_boundary_the_pipeline_passes(template: Template) -> None:
+    # The bootstrap's execution role may create roles only with its boundary attached.
+    roles = template.of_type("AWS::IAM::Role")
+    assert {"MoviesFunctionRole", "PreTrafficHookFunctionRole", "CodeDeployServiceRole", "ApiCanaryRole"} <= set(roles)
+    for name in roles:
+        bounded = template.with_parameters(PermissionsBoundaryArn="arn:aws:iam::111122223333:policy/mvdb-boundary")
+        assert bounded.resolve(template.properties(name))["PermissionsBoundary"] == (
+            "arn:aws:iam::111122223333:policy/mvdb-boundary"
+        ), name
+        assert "PermissionsBoundary" not in template.resolve(template.properties(name)), name
+
+
 # -- safe deployments ---------------------------------------------------------------------------
 
 
@@ -269,7 +281,9 @@ def test_errors_alarms_watch_the_live_alias_and_the_new_version(template: Templa
     assert alias == {"FunctionName": ref("MoviesFunction"), "Resource": {"Fn::Sub": "${MoviesFunction}:live"}}
     new_version = dimensions("MoviesFunctionNewVersionErrorsAlarm")
     version_id = template.only("AWS::Lambda::Version")[0]
-    assert new_version == {**alias, "ExecutedVersion": get_att(version_id, "Version")}
+    # The version's number, cut from its ARN (what Ref of a Lambda version returns).
+    version_number = {"Fn::Select": [7, {"Fn::Split": [":", ref(version_id)]}]}
+    assert new_version == {**alias, "ExecutedVersion": version_number}
 
 
 def test_api_errors_alarm_watches_this_api_and_stage(template: Template) -> None:
@@ -381,7 +395,10 @@ def test_gateway_errors_are_problem_json(template: Template) -> None:
         # $context.error.messageString is a quoted JSON string: substitute one to check the shape.
         document = json.loads(body.replace("$context.error.messageString", '"message"'))
         assert {"type", "title", "detail", "code"} <= set(document), name
-    assert json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"])["status"] == 401
+    unauthorized = json.loads(responses["UNAUTHORIZED"]["responseTemplates"]["application/json"])
+    assert unauthorized["status"] == 401
+    # API Gateway's Cognito authorizer answers a token lacking the method's scope with 401 too.
+    assert "scope" in unauthorized["detail"]
 
 
 # -- auth ---------------------------------------------------------------------------------------
@@ -433,7 +450,12 @@ def test_waf_applies_a_per_ip_rate_limit_and_the_managed_rule_sets(template: Tem
     rules = {rule["Name"]: rule for rule in acl["Rules"]}
     rate = rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
     assert rate == {"AggregateKeyType": "IP", "Limit": ref("WafRateLimitPerIp")}
-    assert rules["RateLimitPerIp"]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    response = rules["RateLimitPerIp"]["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    # WAF refuses a content-type header ("any header name except for content-type", WAF API reference);
+    # the body's ContentType sets it.
+    assert {h["Name"].lower() for h in response["ResponseHeaders"]} == {"retry-after"}
+    assert acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]["ContentType"] == "APPLICATION_JSON"
     for managed in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
         statement = rules[managed]["Statement"]["ManagedRuleGroupStatement"]
         assert statement == {"VendorName": "AWS", "Name": managed}

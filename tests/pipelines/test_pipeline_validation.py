@@ -111,17 +111,17 @@ def test_actionlint_passes_on_the_workflows() -> None:
             "      CFN_EXECUTION_ROLE_ARN: ${{ vars.CFN_EXECUTION_ROLE_ARN }}\n    steps:\n      - name: Check out\n"
             "        uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n"
             "        with:\n          persist-credentials: false\n"
-            "      - name: Set up Python 3.13 (pip cache keyed on the lock files)\n"
+            "      - name: Set up Python 3.13.15 (pip download cache keyed on the lock files)\n"
             "        uses: actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c # v6.0.0\n"
-            '        with:\n          python-version: "3.13"\n          cache: pip\n'
+            '        with:\n          python-version: "3.13.15"\n          cache: pip\n'
             "          cache-dependency-path: requirements/*.txt\n      - name: Restore the zips",
             "      AWS_REGION: ${{ var.AWS_REGION }}\n      ARTIFACTS_BUCKET: ${{ vars.ARTIFACTS_BUCKET }}\n"
             "      CFN_EXECUTION_ROLE_ARN: ${{ vars.CFN_EXECUTION_ROLE_ARN }}\n    steps:\n      - name: Check out\n"
             "        uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n"
             "        with:\n          persist-credentials: false\n"
-            "      - name: Set up Python 3.13 (pip cache keyed on the lock files)\n"
+            "      - name: Set up Python 3.13.15 (pip download cache keyed on the lock files)\n"
             "        uses: actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c # v6.0.0\n"
-            '        with:\n          python-version: "3.13"\n          cache: pip\n'
+            '        with:\n          python-version: "3.13.15"\n          cache: pip\n'
             "          cache-dependency-path: requirements/*.txt\n      - name: Restore the zips",
             'undefined variable "var"',
         ),

@@ -1,17 +1,14 @@
-"""The Lambda artifact is built only from hash-pinned wheels, and its SBOM accounts for every
-package inside it. Built for real (pip downloads the arm64 wheels, or takes them from its cache)."""
+"""The Lambda artifact is built only from hash-pinned wheels (its SBOM: test_sbom.py). Built for
+real (pip downloads the arm64 wheels, or takes them from its cache)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tools.build.lambda_artifact import LAMBDA_LOCK, SDK_BUNDLED, build_function
-from tools.security.sbom import packages_in
+from tools.build.lambda_artifact import LAMBDA_LOCK, build_function
 
 pytestmark = pytest.mark.slow
 
@@ -43,29 +40,6 @@ def test_an_unpinned_dependency_makes_the_build_fail(tmp_path: Path) -> None:
 def test_a_dependency_without_hashes_makes_the_build_fail(tmp_path: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError):
         build_function(tmp_path / "out", lock_copy(tmp_path, append="attrs==25.3.0\n"))
-
-
-def test_the_sbom_lists_every_package_in_the_artifact_with_version_and_hash(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    artifact = build_function(out, LAMBDA_LOCK)
-    sbom_file = tmp_path / "sbom.json"
-    subprocess.run(
-        [sys.executable, "-m", "tools.security.sbom", "--artifact", str(artifact.path), "--output", str(sbom_file)],
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    sbom = json.loads(sbom_file.read_text())
-    listed = {c["name"]: c for c in sbom["components"]}
-    shipped = packages_in(artifact.path)
-    assert set(listed) == set(shipped)
-    assert {"aws-lambda-powertools", "pydantic", "pydantic-core"} <= set(listed)
-    for name, version in shipped.items():
-        component = listed[name]
-        assert component["version"] == version
-        assert component["purl"] == f"pkg:pypi/{name}@{version}"
-        assert [h["alg"] for h in component["hashes"]] == ["SHA-256"]
-        assert len(component["hashes"][0]["content"]) == 64
-    assert ({"boto3", "botocore"} <= set(listed)) == SDK_BUNDLED  # the SDK is listed when the zip carries it
 
 
 def _only_first_hash(lock_text: str) -> str:

@@ -2,11 +2,12 @@
 
 pip-audit needs PyPI's or OSV's online service; where those are out of reach this reads the
 PyPA advisory database (OSV YAML, one file per advisory, one folder per package) instead. A clean
-result proves only "no advisory known on the database's date": say so wherever it is reported,
-and run the online pip-audit where the network is available (the pipelines do).
+result proves only "no advisory known to this data on its date", so the report names the date
+(the newest ``modified`` of any advisory in it) and which databases it holds, and says that it is
+not a clean bill; the online audit in the pipelines (``make audit-online``) is the gate.
 
 Exit 0 when no locked version is affected (or each finding has an unexpired, documented
-exception in security/audit-exceptions.toml), 1 otherwise.
+exception in tools/security/audit-exceptions.toml), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -100,6 +101,28 @@ def audit(locks: list[Path], database: Path) -> list[Finding]:
     return findings
 
 
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """What an advisory snapshot can vouch for: its date, its size, and the databases it holds."""
+
+    as_of: str
+    advisories: int
+    sources: tuple[str, ...]
+
+
+def describe(database: Path) -> DatabaseInfo:
+    """The newest ``modified`` date (YYYY-MM-DD) and the ID prefixes (PYSEC, GHSA, ...) of a snapshot."""
+    newest, sources, count = "", set(), 0
+    for path in database.glob("*/*.yaml"):
+        count += 1
+        sources.add(path.stem.split("-", 1)[0])
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("modified:"):
+                newest = max(newest, line.split(":", 1)[1].strip().strip("'\"")[:10])
+                break
+    return DatabaseInfo(newest or "unknown", count, tuple(sorted(sources)))
+
+
 def load_exceptions(path: Path, today: dt.date) -> tuple[dict[tuple[str, str], str], list[str]]:
     """Accepted findings by (package, advisory id), and problems with the exceptions file."""
     if not path.exists():
@@ -123,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database", type=Path, required=True, help="folder with one sub-folder of OSV YAML per package"
     )
-    parser.add_argument("--exceptions", type=Path, default=Path("security/audit-exceptions.toml"))
+    parser.add_argument("--exceptions", type=Path, default=Path(__file__).with_name("audit-exceptions.toml"))
     args = parser.parse_args(argv)
     if not args.database.is_dir():
         print(f"error: advisory database {args.database} not found", file=sys.stderr)
@@ -139,9 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"ERROR: {problem}")
     packages = sum(len(read_pins(lock)) for lock in args.locks)
+    data = describe(args.database)
     print(
         f"offline audit: {packages} locked packages in {len(args.locks)} lock file(s), {len(findings)} finding(s), "
-        f"{failing} unaccepted; database {args.database} (only advisories published before its snapshot date)"
+        f"{failing} unaccepted, against {args.database}: {data.advisories} advisories "
+        f"({', '.join(data.sources) or 'none'}) as of {data.as_of}."
+    )
+    print(
+        f"offline audit: NOT a clean bill: advisories published after {data.as_of}, or only in other databases, "
+        "are unknown to this data; the pipelines' `make audit-online` is the gate."
     )
     return 1 if failing or problems else 0
 

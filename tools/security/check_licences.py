@@ -2,7 +2,7 @@
 
 Reads what pip-licenses reports for the current environment (the project's .venv, which holds
 the Lambda's dependencies and every tool) and checks each licence expression against
-security/licences.toml. ``A OR B`` passes if either is allowed, ``A AND B`` only if both are;
+tools/security/licences.toml. ``A OR B`` passes if either is allowed, ``A AND B`` only if both are;
 a package listing several classifiers passes if any of them is allowed.
 """
 
@@ -16,6 +16,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 _OWN = {"mvdb"}
 
 
@@ -38,7 +39,7 @@ def _allowed(expression: str, allowed: set[str], aliases: dict[str, str]) -> boo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--policy", type=Path, default=Path("security/licences.toml"))
+    parser.add_argument("--policy", type=Path, default=Path(__file__).resolve().with_name("licences.toml"))
     args = parser.parse_args(argv)
     policy = tomllib.loads(args.policy.read_text())
     allowed, aliases, reviewed = set(policy["allowed"]), policy.get("aliases", {}), policy.get("reviewed", {})
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             refused.append(f"{name} {package['Version']}: {licence}")
     for line in refused:
         print(f"NOT ALLOWED: {line}")
-    print(f"licence check: {len(packages)} packages, {len(refused)} not on the allow-list ({args.policy})")
+    shown = args.policy.relative_to(ROOT) if args.policy.is_relative_to(ROOT) else args.policy
+    print(f"licence check: {len(packages)} packages, {len(refused)} not on the allow-list ({shown})")
     return 1 if refused else 0
 
 

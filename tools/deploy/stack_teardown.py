@@ -1,20 +1,22 @@
 """Delete an environment's stack (``make destroy ENV=...``), and in dev also what the stack retains.
 
-The template retains the movies table and its KMS keys in every environment (``DeletionPolicy``
-cannot follow a parameter; see the comment above ``MoviesTable``), so CloudFormation never
-deletes data. Outside dev that is the point: the table and keys stay after the stack is gone.
+The templates retain the movies table and the KMS keys in every environment (``DeletionPolicy``
+cannot follow a parameter; see the comment above ``MoviesTable`` in infra/stacks/data.yaml), so
+CloudFormation never deletes data. They live in nested stacks, which this tool looks into.
+Outside dev that is the point: the table and keys stay after the stack is gone.
 In dev, a teardown should leave nothing behind, so this tool notes the retained resources before
 deleting the stack, then deletes the table and schedules the keys' deletion (7 days, the minimum
 AWS allows; ``aws kms cancel-key-deletion`` undoes it meanwhile).
 
 Outside dev the user pool has deletion protection, which would make CloudFormation's delete
 fail halfway; having been asked to delete the stack, this lifts it first (keeping the pool
-closed to sign-up) and says so.
+closed to sign-up) and says so. For the same reason it empties the buckets the stacks delete
+(the canary's reports, versioned): CloudFormation cannot delete a bucket that holds objects.
 
 prod is refused unless ``--confirm-prod`` is given (``make destroy`` passes it only with
 ``CONFIRM_PROD_DESTROY=yes``).
 
-Usage: ``python -m tools.build.stack_teardown --config infra/samconfig.toml --env dev --sam .tools/sam/bin/sam``
+Usage: ``python -m tools.deploy.stack_teardown --config infra/samconfig.toml --env dev --sam .tools/sam/bin/sam``
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 __all__ = [
     "RetainedResource",
     "TeardownRefused",
+    "empty_bucket",
     "lift_user_pool_protection",
     "remove_retained",
     "stack_name",
@@ -39,9 +42,11 @@ __all__ = [
 ]
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-# The types the template retains on deletion (DeletionPolicy: Retain).
+# The types the templates retain on deletion (DeletionPolicy: Retain).
 RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::KMS::Key")
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
+BUCKET_TYPE = "AWS::S3::Bucket"
+NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
 KEY_DELETION_WINDOW_DAYS = 7
 
 
@@ -66,16 +71,17 @@ def stack_name(config_file: Path, environment: str) -> str:
 
 
 def stack_resources(cloudformation: Any, stack: str, types: Sequence[str]) -> list[RetainedResource]:
-    """The resources of ``stack`` of the given types, with their physical ids."""
+    """The resources of ``stack`` and of its nested stacks (at any depth) of the given types."""
     found = []
     for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
         for summary in page["StackResourceSummaries"]:
-            if summary["ResourceType"] in types and summary.get("PhysicalResourceId"):
-                found.append(
-                    RetainedResource(
-                        summary["LogicalResourceId"], summary["ResourceType"], summary["PhysicalResourceId"]
-                    )
-                )
+            physical_id = summary.get("PhysicalResourceId")
+            if not physical_id:
+                continue
+            if summary["ResourceType"] == NESTED_STACK_TYPE:
+                found += stack_resources(cloudformation, physical_id, types)
+            elif summary["ResourceType"] in types:
+                found.append(RetainedResource(summary["LogicalResourceId"], summary["ResourceType"], physical_id))
     return found
 
 
@@ -94,6 +100,20 @@ def lift_user_pool_protection(cognito: Any, user_pool_id: str) -> str:
         AdminCreateUserConfig=pool.get("AdminCreateUserConfig", {"AllowAdminCreateUserOnly": True}),
     )
     return f"lifted the deletion protection of user pool {user_pool_id}"
+
+
+def empty_bucket(s3: Any, bucket: str) -> str:
+    """Delete every object version and delete marker of ``bucket`` (it is about to be deleted)."""
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            removed += len(objects)
+    return f"emptied bucket {bucket} ({removed} object versions)"
 
 
 def remove_retained(resources: Sequence[RetainedResource], *, dynamodb: Any, kms: Any) -> list[str]:
@@ -126,12 +146,14 @@ def teardown(
             "refusing to delete the prod stack without explicit confirmation (CONFIRM_PROD_DESTROY=yes)"
         )
     # Noted before deletion: once the stack is gone, nothing records which table and keys were its.
-    resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE))
+    resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE, BUCKET_TYPE))
     retained = [r for r in resources if r.resource_type in RETAINED_TYPES]
     report = []
     if environment != "dev":
         for pool in (r for r in resources if r.resource_type == USER_POOL_TYPE):
             report.append(lift_user_pool_protection(clients("cognito-idp"), pool.physical_id))
+    for bucket in (r for r in resources if r.resource_type == BUCKET_TYPE):
+        report.append(empty_bucket(clients("s3"), bucket.physical_id))
     delete_stack()
     report.append(f"deleted stack {stack}")
     if environment == "dev":

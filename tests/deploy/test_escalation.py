@@ -1,0 +1,433 @@
+"""What could a dev pipeline run do to prod? Nothing: every path a dev identity could take is tried, and refused.
+
+The identities of the dev environment: its GitHub and Bitbucket deploy roles, its CloudFormation
+execution role, and any role that execution role manages to create (an attacker who controls a
+dev run writes the dev template: a "backdoor" role with ``*:*``, trusted by whoever they like).
+Each attempt below is one way to get code running in prod, to read prod's data or secrets, or to
+escape the environment; IAM's verdict comes from tests/infra/iam_evaluation.py over the
+bootstrap as deployed (tests/deploy/bootstrap_model.py), in both account models of docs/cicd.md:
+one account per environment (the default) and one shared account.
+
+``MVDB_BOOTSTRAP_SOURCE`` points the suite at another bootstrap (a directory like
+infra/bootstrap/, or the single-template fixture of the bootstrap before the environments were
+sealed): ``test_gates_bite.py`` runs this suite against that fixture and expects it to fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.bootstrap_model import (
+    APP,
+    BITBUCKET_ENVIRONMENT,
+    BITBUCKET_REPOSITORY,
+    BITBUCKET_WORKSPACE,
+    BITBUCKET_WORKSPACE_UUID,
+    GITHUB_REPOSITORY,
+    GITHUB_WORKFLOW_REF,
+    REGION,
+    Account,
+    Role,
+    bootstrap_accounts,
+)
+from tests.infra.iam_evaluation import Decision, trust_admits
+
+pytestmark = pytest.mark.infra
+
+SOURCE_ENV = "MVDB_BOOTSTRAP_SOURCE"
+SOURCE = Path(os.environ[SOURCE_ENV]) if os.environ.get(SOURCE_ENV) else None
+LAYOUTS = ["shared"] if SOURCE is not None and SOURCE.is_file() else ["per-environment", "shared"]
+ENV_TAG = "aws:ResourceTag/environment"
+EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+@pytest.fixture(scope="module", params=LAYOUTS)
+def accounts(request: pytest.FixtureRequest) -> dict[str, Account]:
+    return bootstrap_accounts(request.param, source=SOURCE)
+
+
+# --- the dev identities -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    label: str
+    account: Account
+    role: Role
+
+
+def _may(
+    account: Account, role: Role, action: str, resource: str, context: dict[str, Any], owner: str | None = None
+) -> bool:
+    return account.evaluate(role, action, resource, context, resource_account=owner) is Decision.ALLOW
+
+
+def backdoor_role(accounts: dict[str, Account]) -> Role | None:
+    """The strongest role the dev execution role can create: without a boundary if it may, else with dev's."""
+    dev = accounts["dev"]
+    exec_role = dev.role(f"{APP}-cfn-exec-dev")
+    arn = f"arn:aws:iam::{dev.number}:role/{APP}-dev-backdoor"
+    boundary_arn = f"arn:aws:iam::{dev.number}:policy/{APP}-pipeline-boundary-dev"
+    for boundary in (None, boundary_arn):
+        context = {"iam:PermissionsBoundary": boundary} if boundary else {}
+        if all(_may(dev, exec_role, action, arn, context) for action in ("iam:CreateRole", "iam:PutRolePolicy")):
+            document = dev.managed_policies.get(boundary) if boundary else None
+            return Role(
+                f"{APP}-dev-backdoor",
+                arn,
+                trust={},
+                policies=[EVERYTHING],
+                boundary=document,
+                tags={"environment": "dev"},
+            )
+    return None
+
+
+def dev_actors(accounts: dict[str, Account]) -> list[Actor]:
+    dev = accounts["dev"]
+    actors = [
+        Actor(name, dev, dev.role(name))
+        for name in sorted(dev.roles)
+        if name.endswith("-dev") and ("-deploy-" in name or "-cfn-exec-" in name)
+    ]
+    assert len(actors) == 3, [a.label for a in actors]
+    backdoor = backdoor_role(accounts)
+    if backdoor is not None:
+        actors.append(Actor("a role the dev execution role created", dev, backdoor))
+    return actors
+
+
+# --- prod's resources, as an attacker would address them --------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    action: str
+    resource: str
+    context: dict[str, Any] = field(default_factory=dict)
+    owner: str = "prod"  # the environment whose account holds the resource
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One escalation: it succeeds only if every call it needs is allowed."""
+
+    description: str
+    calls: tuple[Call, ...]
+
+
+def prod_resources(accounts: dict[str, Account]) -> dict[str, Any]:
+    prod = accounts["prod"]
+    acct = prod.number
+    ra = f"{REGION}:{acct}"
+    prod_tag = {ENV_TAG: "prod"}
+    bucket = next(arn for arn in prod.resource_policies if arn.startswith("arn:aws:s3:::") and "accesslogs" not in arn)
+    return {
+        "account": acct,
+        "stack": f"arn:aws:cloudformation:{ra}:stack/{APP}-prod/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9",
+        # CloudFormation names a nested stack <root stack>-<logical id>-<suffix>.
+        "nested_stack": f"arn:aws:cloudformation:{ra}:stack/{APP}-prod-Data-1A2B3C4D5E6F7/4b5a6978-0f1e-4d3c-8695",
+        "exec_role": f"arn:aws:iam::{acct}:role/{APP}-cfn-exec-prod",
+        "deploy_roles": [r.arn for n, r in prod.roles.items() if n.endswith("-deploy-prod")],
+        "function_role": f"arn:aws:iam::{acct}:role/{APP}-prod-MoviesFunctionRole-1A2B3C",
+        "function": f"arn:aws:lambda:{ra}:function:{APP}-prod-MoviesFunction-1A2B3C",
+        "hook": f"arn:aws:lambda:{ra}:function:CodeDeployHook_{APP}-prod",
+        "table": f"arn:aws:dynamodb:{ra}:table/{APP}-prod-MoviesTable-1A2B3C",
+        "pool": f"arn:aws:cognito-idp:{ra}:userpool/{REGION}_Prod12345",
+        "api": f"arn:aws:apigateway:{REGION}::/restapis/prodapi001",
+        "web_acl": f"arn:aws:wafv2:{ra}:regional/webacl/{APP}-prod-movies/0b1c2d3e",
+        "key": f"arn:aws:kms:{ra}:key/7f6e5d4c-0000-4000-8000-000000000000",
+        "code_signing_config": f"arn:aws:lambda:{ra}:code-signing-config:csc-0a1b2c3d4e5f67890",
+        "signing_profile": _profile_prod_trusts(prod),
+        "artifact": f"{bucket}/{APP}/prod/0123456789abcdef0123456789abcdef",
+        "alarm": f"arn:aws:cloudwatch:{ra}:alarm:{APP}-prod-MoviesFunctionAliasErrorsAlarm-1A2B",
+        "topic": f"arn:aws:sns:{ra}:{APP}-prod-alarms",
+        "deployment_group": f"arn:aws:codedeploy:{ra}:deploymentgroup:{APP}-prod-App-1A2B/{APP}-prod-Group-1A2B",
+        "boundary": f"arn:aws:iam::{acct}:policy/{APP}-pipeline-boundary-prod",
+        "dev_role": f"arn:aws:iam::{accounts['dev'].number}:role/{APP}-dev-MoviesFunctionRole-1A2B3C",
+        "prod_tag": prod_tag,
+    }
+
+
+def _profile_prod_trusts(prod: Account) -> tuple[str, dict[str, str]]:
+    """The signing profile prod's code-signing config trusts, and the tags it carries.
+
+    Sealed: the prod environment's own bootstrap profile. Before sealing, prod trusted the dev
+    stack's profile (docs/cicd.md then), which CloudFormation tags with the dev stack's name.
+    """
+    for stack in prod.stacks:
+        if stack.name == f"{APP}-pipeline-prod":
+            (logical_id,) = stack.resources("AWS::Signer::SigningProfile")
+            return stack.get_att(logical_id, "Arn"), {ENV_TAG: "prod"}
+    dev_stack_profile = f"arn:aws:signer:{REGION}:{prod.number}:/signing-profiles/SigningProfile_a1b2c3d4e5"
+    return dev_stack_profile, {"aws:ResourceTag/aws:cloudformation:stack-name": f"{APP}-dev"}
+
+
+def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
+    tag = p["prod_tag"]
+    stage = f"{p['api']}/stages/prod"
+    with_own_boundary = {"iam:PermissionsBoundary": dev_boundary}
+    # Issue: the dev execution role could reach prod or the account.
+    dev_role = p["dev_role"]
+    yield Attempt("create a role without the permissions boundary", (Call("iam:CreateRole", dev_role, owner="dev"),))
+    yield Attempt(
+        "give a dev role any policy without the boundary", (Call("iam:PutRolePolicy", dev_role, owner="dev"),)
+    )
+    yield Attempt(
+        "make a dev role trusted by another account without the boundary",
+        (Call("iam:UpdateAssumeRolePolicy", dev_role, owner="dev"),),
+    )
+    yield Attempt(
+        "create a movies/write app client on the prod user pool",
+        (Call("cognito-idp:CreateUserPoolClient", p["pool"], tag),),
+    )
+    yield Attempt(
+        "delete the prod API's authorizer", (Call("apigateway:DELETE", f"{p['api']}/authorizers/abc123", tag),)
+    )
+    yield Attempt(
+        "disassociate the prod web ACL from the prod stage",
+        (Call("wafv2:DisassociateWebACL", stage), Call("apigateway:SetWebACL", stage, tag)),
+    )
+    yield Attempt("rewrite the prod table key's policy", (Call("kms:PutKeyPolicy", p["key"], tag),))
+    # Issue: the dev deploy role could reach prod's secrets, signing and artifacts.
+    yield Attempt("read the prod app clients' secrets", (Call("cognito-idp:DescribeUserPoolClient", p["pool"], tag),))
+    profile, profile_tags = p["signing_profile"]
+    yield Attempt("sign code with the profile prod trusts", (Call("signer:StartSigningJob", profile, profile_tags),))
+    yield Attempt(
+        "let another account sign with the profile prod trusts",
+        (Call("signer:AddProfilePermission", profile, profile_tags),),
+    )
+    yield Attempt("overwrite an artifact prod deploys from", (Call("s3:PutObject", p["artifact"]),))
+    yield Attempt("read an artifact prod deploys from", (Call("s3:GetObject", p["artifact"]),))
+    # More ways to get code running in prod.
+    yield Attempt(
+        "create a change set for the prod stack with its execution role",
+        (
+            Call(
+                "cloudformation:CreateChangeSet",
+                p["stack"],
+                {"cloudformation:RoleArn": p["exec_role"], "aws:RequestTag/environment": "prod"},
+            ),
+        ),
+    )
+    yield Attempt("execute a change set of the prod stack", (Call("cloudformation:ExecuteChangeSet", p["stack"]),))
+    yield Attempt("update a nested stack of prod directly", (Call("cloudformation:UpdateStack", p["nested_stack"]),))
+    yield Attempt("delete a nested stack of prod", (Call("cloudformation:DeleteStack", p["nested_stack"]),))
+    yield Attempt(
+        "hand prod's execution role to CloudFormation",
+        (Call("iam:PassRole", p["exec_role"], {"iam:PassedToService": "cloudformation.amazonaws.com"}),),
+    )
+    yield Attempt("replace the prod function's code", (Call("lambda:UpdateFunctionCode", p["function"]),))
+    yield Attempt("add a layer to the prod function", (Call("lambda:UpdateFunctionConfiguration", p["function"]),))
+    yield Attempt("point prod's live alias at another version", (Call("lambda:UpdateAlias", f"{p['function']}:live"),))
+    yield Attempt("let another principal invoke the prod function", (Call("lambda:AddPermission", p["function"]),))
+    # A custom resource's ServiceToken makes CloudFormation invoke it with the execution role.
+    yield Attempt("invoke the prod function from a custom resource", (Call("lambda:InvokeFunction", p["function"]),))
+    yield Attempt("publish to prod's alarm topic from a custom resource", (Call("sns:Publish", p["topic"]),))
+    yield Attempt(
+        "associate another web ACL with the prod stage",
+        (Call("wafv2:AssociateWebACL", stage), Call("apigateway:SetWebACL", stage, tag)),
+    )
+    yield Attempt("replace the prod pre-traffic hook's code", (Call("lambda:UpdateFunctionCode", p["hook"]),))
+    yield Attempt(
+        "trust another signing profile in prod's code-signing config",
+        (Call("lambda:UpdateCodeSigningConfig", p["code_signing_config"], tag),),
+    )
+    yield Attempt("detach prod's code-signing config", (Call("lambda:DeleteFunctionCodeSigningConfig", p["function"]),))
+    yield Attempt(
+        "run a dev function as prod's function role",
+        (Call("iam:PassRole", p["function_role"], {"iam:PassedToService": "lambda.amazonaws.com"}),),
+    )
+    yield Attempt("widen prod's function role", (Call("iam:PutRolePolicy", p["function_role"], with_own_boundary),))
+    yield Attempt(
+        "start a CodeDeploy deployment of prod", (Call("codedeploy:CreateDeployment", p["deployment_group"]),)
+    )
+    yield Attempt("delete prod's rollback alarm", (Call("cloudwatch:DeleteAlarms", p["alarm"]),))
+    yield Attempt("subscribe to prod's alarm topic", (Call("sns:Subscribe", p["topic"]),))
+    yield Attempt(
+        "change the prod API's integration", (Call("apigateway:PATCH", f"{p['api']}/resources/r1/methods/GET", tag),)
+    )
+    yield Attempt(
+        "retag the prod user pool as dev",
+        (
+            Call(
+                "cognito-idp:TagResource",
+                p["pool"],
+                {**tag, "aws:RequestTag/environment": "dev", "aws:TagKeys": ["environment"]},
+            ),
+        ),
+    )
+    yield Attempt(
+        "retag the prod API as dev",
+        (
+            Call(
+                "apigateway:PUT",
+                f"arn:aws:apigateway:{REGION}::/tags/{p['api'].replace('/', '%2F')}",
+                {"aws:RequestTag/environment": "dev", "aws:TagKeys": ["environment"]},
+            ),
+        ),
+    )
+    # Prod's data.
+    yield Attempt("read the prod table", (Call("dynamodb:Scan", p["table"]),))
+    yield Attempt("write the prod table", (Call("dynamodb:PutItem", p["table"]),))
+    yield Attempt("switch off prod's point-in-time recovery", (Call("dynamodb:UpdateContinuousBackups", p["table"]),))
+    yield Attempt("decrypt with the prod table key", (Call("kms:Decrypt", p["key"], tag),))
+    yield Attempt("grant itself the prod table key", (Call("kms:CreateGrant", p["key"], tag),))
+    # Escaping the environment altogether.
+    yield Attempt("loosen its own permissions boundary", (Call("iam:CreatePolicyVersion", dev_boundary, owner="dev"),))
+    yield Attempt(
+        "remove a role's permissions boundary",
+        (Call("iam:DeleteRolePermissionsBoundary", dev_role, with_own_boundary, owner="dev"),),
+    )
+    yield Attempt("assume prod's deploy role", tuple(Call("sts:AssumeRole", arn) for arn in p["deploy_roles"][:1]))
+    yield Attempt("leave the organization", (Call("organizations:LeaveOrganization", "*"),))
+
+
+def _attempt_ids() -> list[str]:
+    keys = (
+        "stack",
+        "nested_stack",
+        "exec_role",
+        "function_role",
+        "function",
+        "hook",
+        "table",
+        "pool",
+        "api",
+        "web_acl",
+        "key",
+        "code_signing_config",
+        "artifact",
+        "alarm",
+        "topic",
+        "deployment_group",
+        "boundary",
+        "dev_role",
+    )
+    placeholders = {**dict.fromkeys(keys, "x"), "deploy_roles": ["x"], "prod_tag": {}, "signing_profile": ("x", {})}
+    return [a.description for a in attempts(placeholders, "x")]
+
+
+@pytest.mark.parametrize("description", _attempt_ids())
+def test_no_dev_identity_can(accounts: dict[str, Account], description: str) -> None:
+    resources = prod_resources(accounts)
+    dev_boundary = f"arn:aws:iam::{accounts['dev'].number}:policy/{APP}-pipeline-boundary-dev"
+    attempt = next(a for a in attempts(resources, dev_boundary) if a.description == description)
+    succeeded = [
+        actor.label
+        for actor in dev_actors(accounts)
+        if all(
+            _may(actor.account, actor.role, c.action, c.resource, c.context, accounts[c.owner].number)
+            for c in attempt.calls
+        )
+    ]
+    assert succeeded == [], f"{description}: allowed for {succeeded}"
+
+
+# --- what the dev identities can still do: the escalation tests must not pass by denying all ---
+
+
+def test_the_dev_execution_role_can_create_a_role_only_with_its_boundary(accounts: dict[str, Account]) -> None:
+    dev = accounts["dev"]
+    role = dev.role(f"{APP}-cfn-exec-dev")
+    arn = f"arn:aws:iam::{dev.number}:role/{APP}-dev-MoviesFunctionRole-1A2B3C"
+    boundary = f"arn:aws:iam::{dev.number}:policy/{APP}-pipeline-boundary-dev"
+    assert _may(dev, role, "iam:CreateRole", arn, {"iam:PermissionsBoundary": boundary})
+    assert not _may(dev, role, "iam:CreateRole", arn, {})
+    prod_boundary = boundary.replace("-dev", "-prod")
+    assert not _may(dev, role, "iam:CreateRole", arn, {"iam:PermissionsBoundary": prod_boundary})
+
+
+def test_a_role_under_the_dev_boundary_still_works_in_dev(accounts: dict[str, Account]) -> None:
+    dev = accounts["dev"]
+    backdoor = backdoor_role(accounts)
+    assert backdoor is not None and backdoor.boundary is not None
+    ra = f"{REGION}:{dev.number}"
+    assert _may(dev, backdoor, "dynamodb:GetItem", f"arn:aws:dynamodb:{ra}:table/{APP}-dev-MoviesTable-1A2B", {})
+    assert _may(dev, backdoor, "kms:Decrypt", f"arn:aws:kms:{ra}:key/0b1c", {ENV_TAG: "dev"})
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_each_environment_signs_with_its_own_profile(accounts: dict[str, Account], env: str) -> None:
+    account = accounts[env]
+    profile = next(
+        stack.get_att(logical_id, "Arn")
+        for stack in account.stacks
+        if stack.name == f"{APP}-pipeline-{env}"
+        for logical_id in stack.resources("AWS::Signer::SigningProfile")
+    )
+    deploy = account.role(f"{APP}-github-deploy-{env}")
+    assert _may(account, deploy, "signer:StartSigningJob", profile, {ENV_TAG: env})
+
+
+# --- trust: no dev token reaches another environment's role, and dev deploys come from main --
+
+
+GITHUB = "token.actions.githubusercontent.com"
+BITBUCKET = f"api.bitbucket.org/2.0/workspaces/{BITBUCKET_WORKSPACE}/pipelines-config/identity/oidc"
+
+
+def _github(account: Account, sub: str) -> tuple[dict[str, str], dict[str, str]]:
+    return (
+        {"Federated": f"arn:aws:iam::{account.number}:oidc-provider/{GITHUB}"},
+        {f"{GITHUB}:sub": sub, f"{GITHUB}:aud": "sts.amazonaws.com"},
+    )
+
+
+def _bitbucket(account: Account, sub: str) -> tuple[dict[str, str], dict[str, str]]:
+    return (
+        {"Federated": f"arn:aws:iam::{account.number}:oidc-provider/{BITBUCKET}"},
+        {f"{BITBUCKET}:sub": sub, f"{BITBUCKET}:aud": f"ari:cloud:bitbucket::workspace/{BITBUCKET_WORKSPACE_UUID}"},
+    )
+
+
+def dev_tokens(account: Account) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """Every token a dev pipeline run can obtain, whatever branch or workflow it runs from."""
+    workflow = GITHUB_WORKFLOW_REF
+    return {
+        "GitHub dev job, deploy workflow on main": _github(
+            account, f"repo:{GITHUB_REPOSITORY}:environment:dev:job_workflow_ref:{workflow}"
+        ),
+        "GitHub dev job, default sub": _github(account, f"repo:{GITHUB_REPOSITORY}:environment:dev"),
+        "Bitbucket dev deployment step": _bitbucket(
+            account, f"{BITBUCKET_REPOSITORY}:{BITBUCKET_ENVIRONMENT['dev']}:{{7e6d}}"
+        ),
+    }
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_no_dev_token_assumes_a_role_of_another_environment(accounts: dict[str, Account], env: str) -> None:
+    account = accounts[env]
+    admitted = [
+        (role.name, label)
+        for role in account.roles.values()
+        if role.name.endswith(f"-deploy-{env}")
+        for label, (principal, claims) in dev_tokens(account).items()
+        if trust_admits(role.trust, principal, claims)
+    ]
+    assert admitted == []
+
+
+DEV_SUB = f"repo:{GITHUB_REPOSITORY}:environment:dev"
+
+
+@pytest.mark.parametrize(
+    "sub",
+    [
+        f"{DEV_SUB}:job_workflow_ref:{GITHUB_WORKFLOW_REF.replace('refs/heads/main', 'refs/heads/feature')}",
+        f"{DEV_SUB}:job_workflow_ref:{GITHUB_WORKFLOW_REF.replace('deploy.yml', 'ci.yml')}",
+        DEV_SUB,
+    ],
+    ids=["another-branch", "another-workflow", "no-workflow-claim"],
+)
+def test_github_dev_deploys_come_only_from_the_deploy_workflow_on_main(accounts: dict[str, Account], sub: str) -> None:
+    dev = accounts["dev"]
+    role = dev.role(f"{APP}-github-deploy-dev")
+    principal, claims = _github(dev, sub)
+    assert not trust_admits(role.trust, principal, claims)

@@ -1,0 +1,58 @@
+"""The escalation tests bite: against the bootstrap the review found open, they fail on each escalation it listed.
+
+tests/deploy/test_escalation.py runs in a pytest process of its own with ``MVDB_BOOTSTRAP_SOURCE``
+naming tests/deploy/fixtures/bootstrap-before-sealing.yaml (the single-template bootstrap as it
+was before the environments were sealed). It must fail, and fail at least on every escalation of
+the review (a dev execution role reaching prod or the account, a dev deploy role reaching prod's
+secrets, signing and artifacts); on infra/bootstrap/ the same suite passes in check-bootstrap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.bootstrap_model import FIXTURE_BEFORE_SEALING
+
+pytestmark = pytest.mark.infra
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SUITE_TIMEOUT_S = 240
+
+REVIEWED_ESCALATIONS = {
+    "create a role without the permissions boundary",
+    "give a dev role any policy without the boundary",
+    "make a dev role trusted by another account without the boundary",
+    "create a movies/write app client on the prod user pool",
+    "delete the prod API's authorizer",
+    "disassociate the prod web ACL from the prod stage",
+    "rewrite the prod table key's policy",
+    "read the prod app clients' secrets",
+    "sign code with the profile prod trusts",
+    "overwrite an artifact prod deploys from",
+}
+
+
+def test_the_escalation_suite_fails_on_every_reviewed_escalation_of_the_bootstrap_before_sealing() -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    env["MVDB_BOOTSTRAP_SOURCE"] = str(FIXTURE_BEFORE_SEALING)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the timeout plugin is needed: seconds saved
+    command = [sys.executable, "-m", "pytest", "-p", "pytest_timeout", "-p", "no:cacheprovider", "-q", "-rfE"]
+    result = subprocess.run(
+        [*command, "tests/deploy/test_escalation.py"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUITE_TIMEOUT_S,
+        check=False,
+    )
+    assert not re.search(r"^ERROR ", result.stdout, flags=re.MULTILINE), result.stdout[-3000:]
+    assert result.returncode == 1, result.stdout[-3000:]
+    failed = set(re.findall(r"^FAILED \S+::test_no_dev_identity_can\[shared-(.+?)\]", result.stdout, re.MULTILINE))
+    assert failed >= REVIEWED_ESCALATIONS, sorted(REVIEWED_ESCALATIONS - failed)

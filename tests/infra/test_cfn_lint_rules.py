@@ -1,0 +1,282 @@
+"""The project's cfn-lint rules (tools/cfn_lint_rules): each one fails its broken fixture, and none fires on ours.
+
+Each fixture is the smallest template that breaks one service rule the resource schemas do not
+carry (the rule module's docstring cites the API reference). cfn-lint runs once per test run, as
+``make check-infra`` runs it (``--append-rules``, repository root on PYTHONPATH), over all the
+fixtures, the application's templates and their translation (one process shared by the xdist
+workers, tests/shared_output.py: cfn-lint's start-up costs more than a template); each test
+reads the findings for its files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.shared_output import produced_once
+from tools.build.sam_translate import OFFLINE_PARAMETERS, translate_file
+
+pytestmark = [pytest.mark.infra, pytest.mark.slow]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+RULES = PROJECT_ROOT / "tools" / "cfn_lint_rules"
+LINT_TIMEOUT_S = 300
+
+_FUNCTION = """
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+"""
+
+FIXTURES = {
+    # WAF refuses a custom response header named content-type (any case).
+    "E9101": """
+Resources:
+  Acl:
+    Type: AWS::WAFv2::WebACL
+    Properties:
+      Scope: REGIONAL
+      DefaultAction: {Allow: {}}
+      VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: acl}
+      CustomResponseBodies:
+        Limited: {ContentType: APPLICATION_JSON, Content: '{"status":429}'}
+      Rules:
+        - Name: Rate
+          Priority: 0
+          Statement: {RateBasedStatement: {AggregateKeyType: IP, Limit: 100}}
+          Action:
+            Block:
+              CustomResponse:
+                ResponseCode: 429
+                CustomResponseBodyKey: Limited
+                ResponseHeaders: [{Name: content-type, Value: application/problem+json}]
+          VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: rate}
+""",
+    # Active tracing on a Python runtime (the default of a parameter).
+    "E9102": """
+Parameters:
+  Runtime: {Type: String, Default: syn-python-selenium-14.0}
+Resources:
+  Canary:
+    Type: AWS::Synthetics::Canary
+    Properties:
+      Name: check
+      RuntimeVersion: !Ref Runtime
+      ExecutionRoleArn: arn:aws:iam::111122223333:role/canary
+      ArtifactS3Location: s3://bucket/runs
+      Schedule: {Expression: rate(5 minutes)}
+      RunConfig: {ActiveTracing: true, TimeoutInSeconds: 60}
+      StartCanaryAfterCreation: true
+      Code: {Handler: canary.handler, Script: "def handler(event, context): return 1"}
+""",
+    # A deprecated runtime, offered as a parameter's default.
+    "E9103": """
+Parameters:
+  CanaryRuntimeVersion: {Type: String, Default: syn-python-selenium-5.1}
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+Outputs:
+  Runtime: {Value: !Ref CanaryRuntimeVersion}
+""",
+    # Reserved 950 + 100 unreserved > the default quota of 1,000.
+    "E9104": f"""
+Parameters:
+  Reserved: {{Type: Number, Default: 950}}
+Resources:
+{_FUNCTION}
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.13
+      Handler: app.handler
+      Role: !GetAtt Role.Arn
+      Code: {{ZipFile: "def handler(event, context): return 1"}}
+      ReservedConcurrentExecutions: !Ref Reserved
+""",
+    # Enforce in prod, and a layer from a parameter that no Rule keeps out of prod.
+    "E9105": f"""
+Parameters:
+  Environment: {{Type: String, AllowedValues: [dev, prod], Default: dev}}
+  LayerArn: {{Type: String, Default: ""}}
+Conditions:
+  IsProd: !Equals [!Ref Environment, prod]
+  HasLayer: !Not [!Equals [!Ref LayerArn, ""]]
+Resources:
+{_FUNCTION}
+  Signing:
+    Type: AWS::Lambda::CodeSigningConfig
+    Properties:
+      AllowedPublishers:
+        SigningProfileVersionArns: [arn:aws:signer:us-east-1:111122223333:/signing-profiles/p/abcdefghij]
+      CodeSigningPolicies: {{UntrustedArtifactOnDeployment: !If [IsProd, Enforce, Warn]}}
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.13
+      Handler: app.handler
+      Role: !GetAtt Role.Arn
+      Code: {{S3Bucket: bucket, S3Key: app.zip}}
+      CodeSigningConfigArn: !Ref Signing
+      Layers: !If [HasLayer, [!Ref LayerArn], !Ref AWS::NoValue]
+""",
+    # A composite alarm as a CodeDeploy rollback alarm.
+    "E9106": """
+Resources:
+  Errors:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+  Unhealthy:
+    Type: AWS::CloudWatch::CompositeAlarm
+    Properties:
+      AlarmRule: !Sub ALARM("${Errors}")
+  Application: {Type: AWS::CodeDeploy::Application, Properties: {ComputePlatform: Lambda}}
+  Group:
+    Type: AWS::CodeDeploy::DeploymentGroup
+    Properties:
+      ApplicationName: !Ref Application
+      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+      DeploymentStyle: {DeploymentOption: WITH_TRAFFIC_CONTROL, DeploymentType: BLUE_GREEN}
+      AlarmConfiguration:
+        Enabled: true
+        Alarms: [{Name: !Ref Unhealthy}]
+""",
+    # Two queries returning data (ReturnData defaults to true).
+    "E9107": """
+Resources:
+  Burn:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanThreshold
+      Metrics:
+        - {Id: errors, MetricStat: {Period: 300, Stat: Sum, Metric: {Namespace: AWS/ApiGateway, MetricName: 5XXError}}}
+        - {Id: rate, Expression: errors / 300}
+""",
+    # A log group whose key does not admit CloudWatch Logs.
+    "E9108": """
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            Action: [kms:DescribeKey]
+            Resource: "*"
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: 30
+      KmsKeyId: !GetAtt Key.Arn
+""",
+    # An access log format without a request ID.
+    "E9109": """
+Resources:
+  Api: {Type: AWS::ApiGateway::RestApi, Properties: {Name: api}}
+  Deployment: {Type: AWS::ApiGateway::Deployment, Properties: {RestApiId: !Ref Api}}
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: dev
+      AccessLogSetting:
+        DestinationArn: arn:aws:logs:us-east-1:111122223333:log-group:access
+        Format: '{"status":"$context.status"}'
+""",
+}
+
+
+APPLICATION_TEMPLATES = [
+    PROJECT_ROOT / "infra" / "template.yaml",
+    *sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml")),
+]
+
+
+def _lint(paths: list[Path]) -> dict[str, set[str]]:
+    """Path -> IDs of the project rules (E91xx/W91xx) that fired on it."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", "--append-rules", str(RULES), "--", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=LINT_TIMEOUT_S,
+        check=False,
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+    assert "E0002" not in result.stdout, result.stdout[-3000:]  # a rule that crashed
+    found: dict[str, set[str]] = {str(path): set() for path in paths}
+    for line in result.stdout.splitlines():
+        match = re.match(r"^(?P<file>.+?):\d+:\d+:\d+:\d+:(?P<rule>[EW]91\d\d):", line)
+        if match:
+            found[match["file"]].add(match["rule"])
+    return found
+
+
+def _lint_fixtures_and_the_application(directory: Path) -> None:
+    """Write every fixture and the application's translation to ``directory``, lint them with the templates.
+
+    Writes ``findings.json``: {"fixtures": {rule: [IDs]}, "application": {file: [IDs]}}.
+    """
+    fixtures = {}
+    for rule, body in FIXTURES.items():
+        fixtures[rule] = directory / f"{rule}.yaml"
+        fixtures[rule].write_text('AWSTemplateFormatVersion: "2010-09-09"\n' + body, encoding="utf-8")
+    translated = directory / "template.json"
+    translate_file(APPLICATION_TEMPLATES[0], translated, parameter_values=OFFLINE_PARAMETERS)
+    application = [*APPLICATION_TEMPLATES, translated]
+    found = _lint([*fixtures.values(), *application])
+    findings = {
+        "fixtures": {rule: sorted(found[str(path)]) for rule, path in fixtures.items()},
+        "application": {path.name: sorted(found[str(path)]) for path in application},
+    }
+    (directory / "findings.json").write_text(json.dumps(findings), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[str]]]:
+    directory = produced_once(tmp_path_factory, "project-rule-findings", _lint_fixtures_and_the_application)
+    found: dict[str, dict[str, list[str]]] = json.loads((directory / "findings.json").read_text(encoding="utf-8"))
+    return found
+
+
+def test_every_project_rule_has_a_fixture() -> None:
+    ids = set()
+    for module in RULES.glob("[a-z]*.py"):
+        ids.update(re.findall(r'^    id = "([EW]91\d\d)"', module.read_text(encoding="utf-8"), flags=re.MULTILINE))
+    assert ids == set(FIXTURES)
+
+
+@pytest.mark.parametrize("rule", sorted(FIXTURES))
+def test_each_rule_fails_its_broken_fixture_and_only_that_rule_fires(
+    findings: dict[str, dict[str, list[str]]], rule: str
+) -> None:
+    assert findings["fixtures"][rule] == [rule]
+
+
+def test_the_application_templates_and_the_translation_break_no_project_rule(
+    findings: dict[str, dict[str, list[str]]],
+) -> None:
+    assert set(findings["application"]) == {path.name for path in APPLICATION_TEMPLATES} | {"template.json"}
+    assert {name: rules for name, rules in findings["application"].items() if rules} == {}

@@ -1,0 +1,207 @@
+"""The teardown behind ``make destroy`` (tools/deploy/stack_teardown.py), without AWS or a network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from pytest_socket import disable_socket, enable_socket
+
+from tools.deploy.stack_teardown import RetainedResource, TeardownRefused, stack_name, teardown
+
+pytestmark = pytest.mark.infra
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAM_CONFIG = PROJECT_ROOT / "infra" / "samconfig.toml"
+
+
+@pytest.fixture
+def no_network() -> Iterator[None]:
+    disable_socket(allow_unix_socket=False)
+    yield
+    enable_socket()
+
+
+def test_stack_names_come_from_samconfig() -> None:
+    assert [stack_name(SAM_CONFIG, env) for env in ("dev", "staging", "prod")] == [
+        "mvdb-dev",
+        "mvdb-staging",
+        "mvdb-prod",
+    ]
+
+
+class _Clients:
+    """boto3 clients with Stubbers: every AWS call must be one the test expects."""
+
+    def __init__(self) -> None:
+        session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="eu-west-1")
+        services = ("cloudformation", "dynamodb", "kms", "cognito-idp", "s3")
+        self.clients = {name: session.client(name) for name in services}
+        self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
+        for stubber in self.stubbers.values():
+            stubber.activate()
+
+    def __call__(self, name: str) -> Any:
+        return self.clients[name]
+
+    def expect_stack_resources(self, stack: str) -> None:
+        """The root stack's resources, then those of its nested stacks, as CloudFormation lists them."""
+        nested = f"arn:aws:cloudformation:eu-west-1:111122223333:stack/{stack}-%s-1ABC/0f1e"
+        self._expect_listing(
+            stack,
+            [
+                ("Data", "AWS::CloudFormation::Stack", nested % "Data"),
+                ("MoviesFunction", "AWS::Lambda::Function", f"{stack}-MoviesFunction-1ABC"),
+                ("Identity", "AWS::CloudFormation::Stack", nested % "Identity"),
+                ("Telemetry", "AWS::CloudFormation::Stack", nested % "Telemetry"),
+                ("Canary", "AWS::CloudFormation::Stack", nested % "Canary"),
+            ],
+        )
+        self._expect_listing(
+            nested % "Data",
+            [
+                ("MoviesTableKey", "AWS::KMS::Key", "key-table"),
+                ("MoviesTable", "AWS::DynamoDB::Table", f"{stack}-Data-1ABC-MoviesTable-1ABC"),
+            ],
+        )
+        self._expect_listing(nested % "Identity", [("MoviesUserPool", "AWS::Cognito::UserPool", "eu-west-1_POOL")])
+        self._expect_listing(nested % "Telemetry", [("ObservabilityKey", "AWS::KMS::Key", "key-logs")])
+        self._expect_listing(nested % "Canary", [("CanaryArtifactsBucket", "AWS::S3::Bucket", f"{stack}-reports")])
+        # The canary's versioned report bucket is emptied, every version and delete marker, before the delete.
+        self.stubbers["s3"].add_response(
+            "list_object_versions",
+            {
+                "Versions": [{"Key": "runs/1/report.json", "VersionId": "v1"}],
+                "DeleteMarkers": [{"Key": "runs/0/report.json", "VersionId": "v0"}],
+            },
+            {"Bucket": f"{stack}-reports"},
+        )
+        self.stubbers["s3"].add_response(
+            "delete_objects",
+            {},
+            {
+                "Bucket": f"{stack}-reports",
+                "Delete": {
+                    "Objects": [
+                        {"Key": "runs/1/report.json", "VersionId": "v1"},
+                        {"Key": "runs/0/report.json", "VersionId": "v0"},
+                    ],
+                    "Quiet": True,
+                },
+            },
+        )
+
+    def _expect_listing(self, stack: str, summaries: list[tuple[str, str, str]]) -> None:
+        self.stubbers["cloudformation"].add_response(
+            "list_stack_resources",
+            {
+                "StackResourceSummaries": [
+                    {
+                        "LogicalResourceId": logical,
+                        "ResourceType": kind,
+                        "PhysicalResourceId": physical,
+                        "LastUpdatedTimestamp": "2026-01-01T00:00:00Z",
+                        "ResourceStatus": "CREATE_COMPLETE",
+                    }
+                    for logical, kind, physical in summaries
+                ]
+            },
+            {"StackName": stack},
+        )
+
+    def assert_all_called(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+def test_destroying_prod_is_refused_without_confirmation(no_network: None) -> None:
+    clients, deleted = _Clients(), []
+
+    with pytest.raises(TeardownRefused, match="CONFIRM_PROD_DESTROY=yes"):
+        teardown("prod", "mvdb-prod", delete_stack=lambda: deleted.append(True), clients=clients)
+    assert deleted == []  # and no AWS call: the Stubbers expected none
+
+
+def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: None) -> None:
+    clients, deleted = _Clients(), []
+    clients.expect_stack_resources("mvdb-dev")
+    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"})
+    for key in ("key-table", "key-logs"):
+        clients.stubbers["kms"].add_response(
+            "schedule_key_deletion", {"KeyId": key}, {"KeyId": key, "PendingWindowInDays": 7}
+        )
+
+    report = teardown("dev", "mvdb-dev", delete_stack=lambda: deleted.append(True), clients=clients)
+
+    assert deleted == [True]
+    clients.assert_all_called()  # and the dev user pool, never protected, was left to CloudFormation
+    assert report[0] == "emptied bucket mvdb-dev-reports (2 object versions)"
+    assert report[1] == "deleted stack mvdb-dev"
+    assert report[2] == "deleted table mvdb-dev-Data-1ABC-MoviesTable-1ABC"  # the table goes before its key
+
+
+def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_and_keys(no_network: None) -> None:
+    clients, deleted = _Clients(), []
+    clients.expect_stack_resources("mvdb-staging")
+    closed = {"AllowAdminCreateUserOnly": True}
+    clients.stubbers["cognito-idp"].add_response(
+        "describe_user_pool",
+        {"UserPool": {"Id": "eu-west-1_POOL", "DeletionProtection": "ACTIVE", "AdminCreateUserConfig": closed}},
+        {"UserPoolId": "eu-west-1_POOL"},
+    )
+    clients.stubbers["cognito-idp"].add_response(
+        "update_user_pool",
+        {},
+        {"UserPoolId": "eu-west-1_POOL", "DeletionProtection": "INACTIVE", "AdminCreateUserConfig": closed},
+    )
+
+    report = teardown("staging", "mvdb-staging", delete_stack=lambda: deleted.append(True), clients=clients)
+
+    assert deleted == [True]
+    clients.assert_all_called()  # and neither delete_table nor schedule_key_deletion was called
+    assert report[:3] == [
+        "lifted the deletion protection of user pool eu-west-1_POOL",
+        "emptied bucket mvdb-staging-reports (2 object versions)",
+        "deleted stack mvdb-staging",
+    ]
+    assert "kept AWS::DynamoDB::Table mvdb-staging-Data-1ABC-MoviesTable-1ABC (retained outside dev)" in report
+
+
+def test_retained_resources_are_the_types_the_templates_retain() -> None:
+    # Keep the teardown's notion of "retained" in step with the templates' DeletionPolicy.
+    from tools.build.sam_translate import load_sam_template
+    from tools.deploy.stack_teardown import RETAINED_TYPES
+
+    paths = [PROJECT_ROOT / "infra" / "template.yaml", *sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml"))]
+    templates = [load_sam_template(path) for path in paths]
+    retained = {r["Type"] for t in templates for r in t["Resources"].values() if r.get("DeletionPolicy") == "Retain"}
+    assert retained == set(RETAINED_TYPES)
+    assert RetainedResource("T", "AWS::DynamoDB::Table", "t").resource_type in retained
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["ENV=prod"], "refusing to destroy prod"),
+        (["ENV=qa"], "ENV must be dev, staging or prod"),
+    ],
+)
+def test_make_destroy_refuses_before_doing_anything(arguments: list[str], message: str) -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "destroy", *arguments],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CONFIRM_"))},
+    )
+    assert result.returncode == 2
+    assert message in result.stdout
+    assert "stack_teardown" not in result.stdout
