@@ -45,7 +45,7 @@ DeadLetter = Callable[[str, dict[str, Any]], None]  # (consumer name, on-failure
 class StreamConsumer:
     """A Lambda handler subscribed to the stream, with its event source mapping's settings.
 
-    The defaults are the search index function's mapping (infra/snippets/search-root.yaml;
+    The defaults are the search index function's mapping (infra/template.yaml SearchIndexFunction;
     tests/infra/test_search_stack.py keeps them equal).
     """
 

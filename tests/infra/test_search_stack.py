@@ -1,8 +1,7 @@
-"""The search index's infrastructure: the nested stack infra/stacks/search.yaml and its root part.
+"""The search index's infrastructure: the nested stack infra/stacks/search.yaml and its part of the root.
 
-The root part (infra/snippets/search-root.yaml) is translated inside a root of stand-ins
-(``tools.build.root_snippet``), as ``make check-infra`` lints it, so these tests see the event
-source mapping CloudFormation will create.
+The root (the function, its event source mapping, the nested application) is read translated, as
+``make check-infra`` lints it, so these tests see the event source mapping CloudFormation will create.
 """
 
 from __future__ import annotations
@@ -16,14 +15,12 @@ from typing import Any
 import pytest
 
 from tests.infra.cfn import Template
-from tools.build.root_snippet import compose_file
 from tools.build.sam_translate import load_sam_template
 
 pytestmark = pytest.mark.infra
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEARCH_STACK = PROJECT_ROOT / "infra" / "stacks" / "search.yaml"
-SNIPPET = PROJECT_ROOT / "infra" / "snippets" / "search-root.yaml"
 RUNBOOK = PROJECT_ROOT / "docs" / "operations.md"
 
 
@@ -33,9 +30,9 @@ def stack() -> Template:
 
 
 @pytest.fixture(scope="module")
-def root() -> Template:
-    _, translated = compose_file(SNIPPET)
-    return Template(translated)
+def root(translated_document: dict[str, Any]) -> Template:
+    """The root template as the SAM transform translates it."""
+    return Template(translated_document)
 
 
 def mapping(root: Template) -> dict[str, Any]:

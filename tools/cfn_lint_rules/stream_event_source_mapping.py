@@ -1,4 +1,4 @@
-"""E9110: a mapping from a DynamoDB or Kinesis stream retries boundedly, bisects, reports items, keeps what it drops.
+"""E9116: a mapping from a DynamoDB or Kinesis stream retries boundedly, bisects, reports items, keeps what it drops.
 
 Lambda developer guide, "Retaining discarded records for a DynamoDB event source in Lambda":
 failed records are retried "until the records expire or exceed the maximum age ... or reach the
@@ -47,7 +47,7 @@ def _problems(properties: dict[str, Any]) -> list[str]:
 
 
 class StreamEventSourceMapping(CloudFormationLintRule):
-    id = "E9110"
+    id = "E9116"
     shortdesc = "Stream event source mappings: bounded retries and age, bisect, item failures, on-failure destination"
     description = "A stream mapping with defaults blocks its shard for up to a day and drops records unseen"
     source_url = "https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html"
