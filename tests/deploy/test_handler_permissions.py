@@ -133,6 +133,10 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
         "arn:aws:lambda:{r}:{a}:function:{stack}-Function-1A2B:7",
     ),
     "AWS::Lambda::Permission": (frozenset({"function"}), "arn:aws:lambda:{r}:{a}:function:{stack}-Function-1A2B"),
+    "AWS::Lambda::EventSourceMapping": (
+        frozenset({"eventSourceMapping"}),
+        "arn:aws:lambda:{r}:{a}:event-source-mapping:0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+    ),
     "AWS::Lambda::CodeSigningConfig": (
         frozenset({"code signing config"}),
         "arn:aws:lambda:{r}:{a}:code-signing-config:csc-0a1b2c3d4e5f67890",
@@ -141,6 +145,11 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
     "AWS::Logs::QueryDefinition": (frozenset(), ""),
     "AWS::S3::Bucket": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::S3::BucketPolicy": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
+    "AWS::SQS::Queue": (frozenset({"queue"}), "arn:aws:sqs:{r}:{a}:{stack}-Search-1A2B-SearchIndexDeadLetterQueue-3C4D"),
+    "AWS::SQS::QueuePolicy": (
+        frozenset({"queue"}),
+        "arn:aws:sqs:{r}:{a}:{stack}-Search-1A2B-SearchIndexDeadLetterQueue-3C4D",
+    ),
     "AWS::SNS::Topic": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
     "AWS::SNS::Subscription": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
     "AWS::Signer::SigningProfile": (
@@ -214,6 +223,8 @@ def granted(execution: ExecutionRole | Role, action: str, resource_type: str | N
             "iam:PermissionsBoundary": f"arn:aws:iam::{account.number}:policy/{APP}-pipeline-boundary-{env}",
             "lambda:CodeSigningConfigArn": f"arn:aws:lambda:{REGION}:{account.number}:code-signing-config:csc-1",
             "iam:PolicyARN": "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda",
+            # The function an event source mapping feeds (the search index function).
+            "lambda:FunctionArn": f"arn:aws:lambda:{REGION}:{account.number}:function:{APP}-{env}-search-indexer",
         }
         return account.evaluate(role, action, arn, context) is Decision.ALLOW
 
