@@ -350,9 +350,9 @@ def test_composite_alarms_are_read_back_with_describe_alarms_on_every_alarm() ->
 
 
 def test_a_new_resource_type_without_a_decision_fails(templates: dict[str, Any]) -> None:
-    queue = {"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "Properties": {}}}}
-    violations = handler_violations(per_environment({**templates, "new.json": queue}), load_waivers())
-    assert any(v.startswith("AWS::SQS::Queue sqs:CreateQueue") for v in violations), violations
+    stream = {"Resources": {"Jobs": {"Type": "AWS::Kinesis::Stream", "Properties": {}}}}
+    violations = handler_violations(per_environment({**templates, "new.json": stream}), load_waivers())
+    assert any(v.startswith("AWS::Kinesis::Stream kinesis:CreateStream") for v in violations), violations
 
 
 def test_a_feature_a_waiver_depends_on_fails(templates: dict[str, Any]) -> None:
