@@ -145,7 +145,10 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
     "AWS::Logs::QueryDefinition": (frozenset(), ""),
     "AWS::S3::Bucket": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::S3::BucketPolicy": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
-    "AWS::SQS::Queue": (frozenset({"queue"}), "arn:aws:sqs:{r}:{a}:{stack}-Search-1A2B-SearchIndexDeadLetterQueue-3C4D"),
+    "AWS::SQS::Queue": (
+        frozenset({"queue"}),
+        "arn:aws:sqs:{r}:{a}:{stack}-Search-1A2B-SearchIndexDeadLetterQueue-3C4D",
+    ),
     "AWS::SQS::QueuePolicy": (
         frozenset({"queue"}),
         "arn:aws:sqs:{r}:{a}:{stack}-Search-1A2B-SearchIndexDeadLetterQueue-3C4D",
