@@ -204,6 +204,17 @@ Resources:
         DestinationArn: arn:aws:logs:us-east-1:111122223333:log-group:access
         Format: '{"status":"$context.status"}'
 """,
+    # A stream mapping left at Lambda's defaults (retries for the record's life, nothing kept); the
+    # settings one by one: tests/infra/test_stream_mapping_rule.py.
+    "E9116": """
+Resources:
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: indexer
+      EventSourceArn: arn:aws:dynamodb:us-east-1:111122223333:table/movies/stream/2026-11-30T00:00:00.000
+      StartingPosition: TRIM_HORIZON
+""",
 }
 
 
