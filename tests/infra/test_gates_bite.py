@@ -83,8 +83,8 @@ LINTED_MUTANTS = {
     ),
     "bad-ref-in-a-sam-resource": (
         "template.yaml",
-        "TABLE_NAME: !GetAtt Data.Outputs.TableName\n",
-        "TABLE_NAME: !Ref MoviesTabel\n",
+        'REQUIRE_AUTH: "true"\n',
+        "REQUIRE_AUTH: !Ref MoviesTabel\n",
     ),
 }
 
@@ -214,11 +214,11 @@ def test_removing_point_in_time_recovery_fails_the_assertions_and_checkov(tmp_pa
 
 def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_path: Path) -> None:
     table_actions = "Action: [dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query, dynamodb:Scan]"
-    mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]")
+    mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]", file="stacks/api-role.yaml")
 
     assert _failed_template_tests(mutant) == {
         "test_no_iam_statement_grants_wildcard_actions",
-        "test_function_may_touch_only_its_table_and_its_key",
+        "test_function_may_touch_only_its_table_the_search_index_and_their_key",
     }
 
 
