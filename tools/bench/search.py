@@ -224,28 +224,35 @@ def raw_scan(endpoint: str) -> tuple[list[dict[str, Any]], float]:
 # -- writes -------------------------------------------------------------------------------------------
 
 
-def item_bytes(value: dict[str, Any], name: str = "") -> int:
-    """An item's (or attribute's) size as DynamoDB counts it ("DynamoDB item sizes and formats")."""
-    size = len(name.encode())
-    if not name:  # a whole item: the sum of its attributes
-        return sum(item_bytes(attribute, attribute_name) for attribute_name, attribute in value.items())
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: its attribute names and values, in bytes.
+
+    DynamoDB developer guide, "Item sizes and formats": a string is its UTF-8 bytes, a number about
+    (significant digits / 2) + 1 bytes, a boolean or null 1 byte, a list or map 3 bytes plus 1 per
+    element plus its elements (a map's keys counted like names), a set the sum of its elements.
+    """
+    return sum(len(name.encode()) + value_bytes(value) for name, value in item.items())
+
+
+def value_bytes(value: dict[str, Any]) -> int:
+    """One attribute value's size (DynamoDB's rules, as ``item_bytes`` gives them)."""
     [(kind, content)] = value.items()
     if kind == "S":
-        return size + len(content.encode())
+        return len(content.encode())
     if kind == "N":
         digits = content.lstrip("-").replace(".", "").strip("0") or "0"
-        return size + (len(digits) + 1) // 2 + 1
+        return (len(digits) + 1) // 2 + 1
     if kind in ("BOOL", "NULL"):
-        return size + 1
+        return 1
+    if kind == "SS":
+        return sum(len(element.encode()) for element in content)
+    if kind == "NS":
+        return sum(value_bytes({"N": element}) for element in content)
     if kind == "L":
-        return size + 3 + sum(item_bytes(element, "") + 1 for element in content)
+        return 3 + sum(value_bytes(element) + 1 for element in content)
     if kind == "M":
-        return size + 3 + sum(item_bytes(element, key) + 1 for key, element in content.items())
+        return 3 + sum(len(key.encode()) + value_bytes(element) + 1 for key, element in content.items())
     raise ValueError(f"no size rule for {kind}")
-
-
-def _attribute_bytes(value: dict[str, Any]) -> int:
-    return item_bytes(value, "x") - 1
 
 
 def _units(size: int, unit: int) -> int:
