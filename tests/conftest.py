@@ -4,9 +4,8 @@ DynamoDB Local is started once per test process (each pytest-xdist worker gets i
 throw-away copy of the seed database in RAM, on a free port) and only when a test asks for it:
 unit tests never start it. The seed (``mvdb_local.seed``) holds the data set loaded and indexed
 by ``mvdb load``, built once per data and code version. Tables are created by
-``mvdb_local.table.create_tables``, i.e. from the one definition of each table's shape in the
-nested stacks: the movies table (``infra/stacks/data.yaml``) and its search index table
-(``infra/stacks/search.yaml``).
+``mvdb_local.table.create_tables``, i.e. from the one definition of each table's shape in
+``infra/stacks/data.yaml``: the movies table and its search index table.
 """
 
 from __future__ import annotations

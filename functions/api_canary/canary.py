@@ -1,9 +1,9 @@
 """mvdb synthetic check (CloudWatch Synthetics, Python runtime), every 5 minutes.
 
 1. GET /health answers 200.
-2. The read-only app client gets a client-credentials token. Its secret is read at run time from
-   Cognito (DescribeUserPoolClient, which the canary's role may call on this user pool only), so
-   no copy of the secret is stored anywhere, and a rotated secret needs no redeploy.
+2. The canary's own app client (movies/read only) gets a client-credentials token. Its id and
+   secret are read at run time from the one Secrets Manager secret the canary's role may read
+   (``{"client_id": ..., "client_secret": ...}``), so a rotated secret needs no redeploy.
 3. GET /movies?limit=1 with that token answers 200 with an "items" list.
 
 Anything else raises, which fails the run: SuccessPercent drops and MoviesCanaryFailedAlarm fires.
@@ -12,7 +12,7 @@ Each step logs its status, latency and X-Request-Id; never the secret or the tok
 Synthetics runs this file as an inline script (``infra/stacks/canary.yaml`` carries a copy that
 ``make render-infra`` writes and ``make check-infra`` compares), so it uses only the standard
 library and the runtime's boto3. Configuration comes from the canary's environment variables:
-API_URL, TOKEN_URL, USER_POOL_ID, CLIENT_ID.
+API_URL, TOKEN_URL, CLIENT_SECRET_ARN.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ TIMEOUT_S = 10.0
 READ_SCOPE = "movies/read"
 LOOPBACK = {"127.0.0.1", "localhost"}  # plain http only to a local stack (the tests)
 
-SecretSource = Callable[[str, str], str]  # (user pool id, client id) -> client secret
+ClientCredentials = Callable[[str], tuple[str, str]]  # secret ARN -> (client id, client secret)
 
 
 class CheckFailed(Exception):
@@ -87,28 +87,35 @@ def fetch_token(token_url: str, client_id: str, client_secret: str) -> str:
     return token
 
 
-def run_checks(config: Mapping[str, str], client_secret: SecretSource) -> str:
-    """The three steps against config's API_URL, TOKEN_URL, USER_POOL_ID and CLIENT_ID; "passed" or CheckFailed."""
+def run_checks(config: Mapping[str, str], client_credentials: ClientCredentials) -> str:
+    """The three steps against config's API_URL, TOKEN_URL and CLIENT_SECRET_ARN; "passed" or CheckFailed."""
     api = config["API_URL"].rstrip("/")
     expect_ok("health", *call("health", "GET", f"{api}/health"))
-    secret = client_secret(config["USER_POOL_ID"], config["CLIENT_ID"])
-    token = fetch_token(config["TOKEN_URL"], config["CLIENT_ID"], secret)
+    client_id, client_secret = client_credentials(config["CLIENT_SECRET_ARN"])
+    token = fetch_token(config["TOKEN_URL"], client_id, client_secret)
     listing = expect_ok("read", *call("read", "GET", f"{api}/movies?limit=1", {"Authorization": f"Bearer {token}"}))
     if not isinstance(listing.get("items"), list):
         raise CheckFailed("read: GET /movies answered 200 without an items list")
     return "passed"
 
 
-def secret_from_cognito(user_pool_id: str, client_id: str, cognito: Any = None) -> str:
-    """The app client's secret, read from Cognito (DescribeUserPoolClient) when the check runs."""
-    if cognito is None:
+def credentials_from_secrets_manager(secret_arn: str, secretsmanager: Any = None) -> tuple[str, str]:
+    """(client id, client secret) from the secret's JSON (GetSecretValue); CheckFailed if it holds neither."""
+    if secretsmanager is None:
         import boto3
 
-        cognito = boto3.client("cognito-idp")
-    described = cognito.describe_user_pool_client(UserPoolId=user_pool_id, ClientId=client_id)
-    return str(described["UserPoolClient"]["ClientSecret"])
+        secretsmanager = boto3.client("secretsmanager")
+    value = secretsmanager.get_secret_value(SecretId=secret_arn)
+    try:
+        document = json.loads(value["SecretString"])
+        client_id, client_secret = document["client_id"], document["client_secret"]
+    except (KeyError, TypeError, ValueError):
+        raise CheckFailed("credentials: the secret is not a JSON object with client_id and client_secret") from None
+    if not (isinstance(client_id, str) and isinstance(client_secret, str) and client_id and client_secret):
+        raise CheckFailed("credentials: the secret's client_id and client_secret must be non-empty strings")
+    return client_id, client_secret
 
 
 def handler(event: object, context: object) -> str:
     """The Synthetics entry point (Handler: canary.handler)."""
-    return run_checks(os.environ, secret_from_cognito)
+    return run_checks(os.environ, credentials_from_secrets_manager)

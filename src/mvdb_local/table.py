@@ -1,5 +1,5 @@
-"""The movies table (infra/stacks/data.yaml) and its search index table (infra/stacks/search.yaml) as the
-nested stacks define them: the single definition of their shapes."""
+"""The movies table and its search index table as the data stack (infra/stacks/data.yaml) defines them:
+the single definition of their shapes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from mvdb_local import PROJECT_ROOT
 
 __all__ = [
     "DATA_TEMPLATE_PATH",
-    "SEARCH_STACK_PATH",
     "TEMPLATE_PATH",
     "create_movies_table",
     "create_search_index_table",
@@ -24,7 +23,6 @@ __all__ = [
 
 TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"  # the root SAM template (the API, its routes)
 DATA_TEMPLATE_PATH = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"  # the nested stack with the movies table
-SEARCH_STACK_PATH = PROJECT_ROOT / "infra" / "stacks" / "search.yaml"  # the nested stack with the index table
 TABLE_RESOURCE = "MoviesTable"
 INDEX_TABLE_RESOURCE = "SearchIndexTable"
 _SHAPE = (
@@ -56,8 +54,8 @@ def movies_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[st
 
 
 @lru_cache(maxsize=4)
-def search_index_table_definition(template_path: Path = SEARCH_STACK_PATH) -> dict[str, Any]:
-    """KeySchema, AttributeDefinitions and BillingMode of the search stack's index table."""
+def search_index_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[str, Any]:
+    """KeySchema, AttributeDefinitions and BillingMode of the data stack's search index table."""
     return _table_shape(template_path, INDEX_TABLE_RESOURCE)
 
 

@@ -152,6 +152,8 @@ def prod_resources(accounts: dict[str, Account]) -> dict[str, Any]:
         "artifact": f"{bucket}/{APP}/prod/0123456789abcdef0123456789abcdef",
         "alarm": f"arn:aws:cloudwatch:{ra}:alarm:{APP}-prod-MoviesFunctionAliasErrorsAlarm-1A2B",
         "topic": f"arn:aws:sns:{ra}:{APP}-prod-alarms",
+        # The identity stack's <stack>/canary-client; Secrets Manager appends six random characters.
+        "canary_secret": f"arn:aws:secretsmanager:{ra}:secret:{APP}-prod/canary-client-AbCdEf",
         "deployment_group": f"arn:aws:codedeploy:{ra}:deploymentgroup:{APP}-prod-App-1A2B/{APP}-prod-Group-1A2B",
         "boundary": f"arn:aws:iam::{acct}:policy/{APP}-pipeline-boundary-prod",
         "dev_role": f"arn:aws:iam::{accounts['dev'].number}:role/{APP}-dev-MoviesFunctionRole-1A2B3C",
@@ -202,6 +204,28 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
     # Issue: the dev deploy role could reach prod's secrets, signing and artifacts.
     yield Attempt("read the prod app clients' secrets", (Call("cognito-idp:DescribeUserPoolClient", p["pool"], tag),))
     profile, profile_tags = p["signing_profile"]
+    # The prod canary's client credentials: read, replaced (the canary would then run as whoever
+    # wrote them), shared with another account, or decrypted through Secrets Manager.
+    secret = p["canary_secret"]
+    yield Attempt("read the prod canary's client secret", (Call("secretsmanager:GetSecretValue", secret),))
+    yield Attempt("replace the prod canary's client secret", (Call("secretsmanager:PutSecretValue", secret),))
+    yield Attempt(
+        "let another account read the prod canary's client secret", (Call("secretsmanager:PutResourcePolicy", secret),)
+    )
+    yield Attempt(
+        "decrypt the prod canary's client secret with its key",
+        (
+            Call(
+                "kms:Decrypt",
+                p["key"],
+                {
+                    **tag,
+                    "kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": secret,
+                },
+            ),
+        ),
+    )
     yield Attempt("sign code with the profile prod trusts", (Call("signer:StartSigningJob", profile, profile_tags),))
     yield Attempt(
         "let another account sign with the profile prod trusts",
@@ -332,6 +356,7 @@ def _attempt_ids() -> list[str]:
         "artifact",
         "alarm",
         "topic",
+        "canary_secret",
         "deployment_group",
         "boundary",
         "dev_role",
@@ -377,6 +402,14 @@ def test_a_role_under_the_dev_boundary_still_works_in_dev(accounts: dict[str, Ac
     ra = f"{REGION}:{dev.number}"
     assert _may(dev, backdoor, "dynamodb:GetItem", f"arn:aws:dynamodb:{ra}:table/{APP}-dev-MoviesTable-1A2B", {})
     assert _may(dev, backdoor, "kms:Decrypt", f"arn:aws:kms:{ra}:key/0b1c", {ENV_TAG: "dev"})
+    # The canary's role reads its client credentials under the boundary.
+    assert _may(
+        dev,
+        backdoor,
+        "secretsmanager:GetSecretValue",
+        f"arn:aws:secretsmanager:{ra}:secret:{APP}-dev/canary-client-AbCdEf",
+        {},
+    )
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

@@ -21,12 +21,15 @@ passes the execution role itself to CloudFormation). Otherwise (``iam:PassRole``
 listed there, ``kms:*`` of a table, ``ec2:Describe*``) an Allow naming the action must exist,
 and no unconditional Deny on every resource may take it away. Which resources exist follows
 each environment's parameters (infra/samconfig.toml plus what the pipeline passes: a resource
-the prod stack never creates needs no permission in prod).
+the prod stack never creates needs no permission in prod), and for a nested template the
+parameters its parent passes it. What a service does with the caller's credentials beyond the
+handlers' lists (Secrets Manager using the secret's KMS key) is in ``THROUGH_A_SERVICE_OF``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from collections import defaultdict
@@ -85,8 +88,10 @@ def handler_permissions(resource_type: str) -> dict[str, set[str]]:
 
 
 # CloudFormation type -> the Service Authorization Reference's resource types it is, and one such
-# resource of the stack <app>-<env> in account {a} and region {r}, named as CloudFormation names it.
-RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
+# resource of the stack <app>-<env> in account {a} and region {r}, named as CloudFormation names it
+# (or several, where the stack names resources of the type in different ways: each must be granted).
+GENERATED_ID = "0b9d5f3e-1c2a-4e7b-9a6d-3f8e2c1b0a97"  # a resource's Id, such as a canary's (Fn::GetAtt X.Id)
+RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
     "AWS::ApiGateway::RestApi": (frozenset({"RestApi"}), "arn:aws:apigateway:{r}::/restapis/a1b2c3d4e5"),
     "AWS::ApiGateway::Deployment": (
         frozenset({"Deployment"}),
@@ -141,7 +146,16 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"code signing config"}),
         "arn:aws:lambda:{r}:{a}:code-signing-config:csc-0a1b2c3d4e5f67890",
     ),
-    "AWS::Logs::LogGroup": (frozenset({"log-group"}), "arn:aws:logs:{r}:{a}:log-group:/aws/lambda/{stack}/movies:*"),
+    "AWS::Logs::LogGroup": (
+        frozenset({"log-group"}),
+        (
+            "arn:aws:logs:{r}:{a}:log-group:/aws/lambda/{stack}/movies:*",
+            "arn:aws:logs:{r}:{a}:log-group:/aws/apigateway/{stack}/access:*",
+            "arn:aws:logs:{r}:{a}:log-group:aws-waf-logs-{stack}:*",
+            # The canary's function's, which Lambda names cwsyn-<canary name>-<canary id>.
+            "arn:aws:logs:{r}:{a}:log-group:/aws/lambda/cwsyn-{stack}-api-" + GENERATED_ID + ":*",
+        ),
+    ),
     "AWS::Logs::QueryDefinition": (frozenset(), ""),
     "AWS::S3::Bucket": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::S3::BucketPolicy": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
@@ -155,6 +169,12 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str]] = {
     ),
     "AWS::SNS::Topic": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
     "AWS::SNS::Subscription": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
+    "AWS::SNS::TopicPolicy": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
+    # Secrets Manager appends a dash and six random characters to a secret's name.
+    "AWS::SecretsManager::Secret": (
+        frozenset({"Secret"}),
+        "arn:aws:secretsmanager:{r}:{a}:secret:{stack}/canary-client-AbCdEf",
+    ),
     "AWS::Signer::SigningProfile": (
         frozenset({"signing-profile"}),
         "arn:aws:signer:{r}:{a}:/signing-profiles/SigningProfile_a1b2",
@@ -181,6 +201,25 @@ PASSED_ROLE_OF: dict[str, tuple[str, str]] = {
         "codedeploy.amazonaws.com",
     ),
 }
+
+
+# CloudFormation type -> permissions its service uses with the caller's credentials that no handler
+# declares, each with the handlers that need it and the service it goes through: Secrets Manager
+# encrypts a secret's value under the secret's KMS key (GenerateDataKey) and decrypts it (Decrypt)
+# as the caller (Secrets Manager user guide, "Permissions for the KMS key"). Asked about a key of
+# the environment, through that service.
+THROUGH_A_SERVICE_OF: dict[str, dict[str, tuple[frozenset[str], str]]] = {
+    "AWS::SecretsManager::Secret": {
+        "kms:GenerateDataKey": (frozenset({"create", "update"}), "secretsmanager"),
+        "kms:Decrypt": (frozenset({"read", "update"}), "secretsmanager"),
+    },
+}
+
+
+def required_permissions(resource_type: str) -> dict[str, set[str]]:
+    """Permission -> handlers: what the type's handlers declare, and what its service does as the caller."""
+    through = {p: set(handlers) for p, (handlers, _) in THROUGH_A_SERVICE_OF.get(resource_type, {}).items()}
+    return {**handler_permissions(resource_type), **through}
 
 
 @cache
@@ -210,7 +249,14 @@ class ExecutionRole:
 
 def granted(execution: ExecutionRole | Role, action: str, resource_type: str | None = None) -> bool:
     role = execution.role if isinstance(execution, ExecutionRole) else execution
-    sar_types, arn_template = RESOURCE_OF.get(resource_type or "", (frozenset(), ""))
+    sar_types, arn_templates = RESOURCE_OF.get(resource_type or "", (frozenset(), ""))
+    through_a_service = THROUGH_A_SERVICE_OF.get(resource_type or "", {})
+    if isinstance(execution, ExecutionRole) and action in through_a_service:
+        env, account = execution.env, execution.account
+        key = f"arn:aws:kms:{REGION}:{account.number}:key/0b1c2d3e-0000-4000-8000-000000000000"
+        service = f"{through_a_service[action][1]}.{REGION}.amazonaws.com"
+        context = {"aws:ResourceTag/environment": env, "kms:ViaService": service}
+        return account.evaluate(role, action, key, context) is Decision.ALLOW
     if isinstance(execution, ExecutionRole) and action == "iam:PassRole" and resource_type in PASSED_ROLE_OF:
         env, account = execution.env, execution.account
         role_template, service = PASSED_ROLE_OF[resource_type]
@@ -219,7 +265,7 @@ def granted(execution: ExecutionRole | Role, action: str, resource_type: str | N
         return account.evaluate(role, action, passed, context) is Decision.ALLOW
     if isinstance(execution, ExecutionRole) and sar_types & _action_resource_types(action):
         env, account = execution.env, execution.account
-        arn = arn_template.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}")
+        arns = (arn_templates,) if isinstance(arn_templates, str) else arn_templates
         context = {
             "aws:ResourceTag/environment": env,
             "aws:RequestTag/environment": env,
@@ -229,7 +275,13 @@ def granted(execution: ExecutionRole | Role, action: str, resource_type: str | N
             # The function an event source mapping feeds (the search index function).
             "lambda:FunctionArn": f"arn:aws:lambda:{REGION}:{account.number}:function:{APP}-{env}-search-indexer",
         }
-        return account.evaluate(role, action, arn, context) is Decision.ALLOW
+        return all(
+            account.evaluate(
+                role, action, arn.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}"), context
+            )
+            is Decision.ALLOW
+            for arn in arns
+        )
 
     def names(statement: Mapping[str, Any]) -> bool:
         actions = statement.get("Action", [])
@@ -267,7 +319,7 @@ def handler_violations(
         if resource_type not in RESOURCE_OF:
             violations.append(f"{resource_type}: a new resource type: add it to RESOURCE_OF, then grant or waive")
         waived = waivers.get(resource_type, {})
-        for permission, handlers in sorted(handler_permissions(resource_type).items()):
+        for permission, handlers in sorted(required_permissions(resource_type).items()):
             missing = [r.name for r in roles_using[resource_type] if not granted(r, permission, resource_type)]
             where = f"{resource_type} {permission} ({'/'.join(sorted(handlers))})"
             if permission not in waived:
@@ -280,25 +332,76 @@ def handler_violations(
             unless = waiver.get("unless", []) if isinstance(waiver, dict) else []
             if used_now := sorted(set(unless) & used[resource_type]):
                 violations.append(f"{where}: waived unless {used_now}, which a template now sets: grant it")
-        for stale in sorted(set(waived) - set(handler_permissions(resource_type))):
+        for stale in sorted(set(waived) - set(required_permissions(resource_type))):
             violations.append(f"{resource_type} {stale}: waived, but no handler of the type declares it")
     violations += [f"{t}: waivers for a type no application template uses" for t in sorted(set(waivers) - set(used))]
     return violations
 
 
 def deployed_as(templates: Mapping[str, Mapping[str, Any]], env: str) -> dict[str, dict[str, Any]]:
-    """The templates with only the resources ``env``'s stack creates (its conditions decided)."""
+    """The templates with only the resources ``env``'s stack creates (its conditions decided).
+
+    A nested template is decided with the parameters its parent passes it (a resource conditional
+    on a parameter the root sets, such as the canary's, counts where the root creates it), and
+    holds nothing where its parent does not create the nested stack. A template that two parents
+    nest (the root's source and its translation) holds what either creates.
+    """
     environ = {
         "TRUSTED_SIGNING_PROFILE_VERSION_ARN": "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/P/AbCdE12345",
         "PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::123456789012:policy/{APP}-pipeline-boundary-{env}",
     }
-    parameters = dict(re.findall(r'(\w+)="([^"]*)"', overrides(env, environ)))
-    decided = {}
-    for name, document in templates.items():
-        template = Template(document, {k: v for k, v in parameters.items() if k in document.get("Parameters", {})})
-        resources = {k: v for k, v in document["Resources"].items() if template.exists(k)}
-        decided[name] = {**document, "Resources": resources}
+    root_parameters = dict(re.findall(r'(\w+)="([^"]*)"', overrides(env, environ)))
+    nesting = _nesting(templates)
+    passed: dict[str, list[dict[str, Any]]] = defaultdict(list)  # nested template -> its parents' parameters
+    decided: dict[str, dict[str, Any]] = {}
+    pending = sorted(templates)
+    while pending:
+        ready = [n for n in pending if all(parent in decided for parent, _ in nesting.get(n, []))]
+        assert ready, f"templates nest each other: {pending}"
+        for name in ready:
+            document = templates[name]
+            declared = document.get("Parameters", {})
+            if name in nesting:
+                parameter_sets = passed[name]
+            else:
+                parameter_sets = [{k: v for k, v in root_parameters.items() if k in declared}]
+            created = [Template(document, parameters) for parameters in parameter_sets]
+            resources = {
+                k: v for k, v in document["Resources"].items() if any(template.exists(k) for template in created)
+            }
+            decided[name] = {**document, "Resources": resources}
+            for template in created:
+                for child, logical_id in _children(name, document, templates):
+                    if template.exists(logical_id):
+                        values = template.resolve(template.properties(logical_id).get("Parameters", {}))
+                        passed[child].append({k: v for k, v in values.items() if isinstance(v, str)})
+        pending = [n for n in pending if n not in decided]
     return decided
+
+
+def _children(name: str, document: Mapping[str, Any], templates: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(nested template, the logical ID of its stack) for each stack ``document`` nests from ``templates``."""
+    children = []
+    for logical_id, resource in document["Resources"].items():
+        url = (
+            resource.get("Properties", {}).get("TemplateURL")
+            if resource["Type"] == "AWS::CloudFormation::Stack"
+            else None
+        )
+        if isinstance(url, str) and "://" not in url:
+            child = os.path.normpath(Path(name).parent / url)
+            if child in templates:
+                children.append((child, logical_id))
+    return children
+
+
+def _nesting(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+    """Nested template -> (parent template, logical ID of the stack) for each parent that nests it."""
+    parents: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, document in templates.items():
+        for child, logical_id in _children(name, document, templates):
+            parents[child].append((name, logical_id))
+    return dict(parents)
 
 
 @cache
@@ -401,3 +504,32 @@ def test_a_waiver_of_a_granted_permission_fails(templates: dict[str, Any]) -> No
     waivers = {**load_waivers(), "AWS::KMS::Alias": {"kms:CreateAlias": "not needed"}}
     violations = handler_violations(per_environment(templates), waivers)
     assert any("kms:CreateAlias" in v and "waived but granted" in v for v in violations), violations
+
+
+def test_a_key_grant_a_service_needs_as_the_caller_fails_when_missing(templates: dict[str, Any]) -> None:
+    # Secrets Manager encrypts the canary's secret with the stack's key as CloudFormation's role.
+    stripped = []
+    for execution in execution_roles():
+        role = execution.role
+        policies = [
+            {**d, "Statement": [s for s in d["Statement"] if s.get("Sid") != "SecretKeysThroughSecretsManagerOnly"]}
+            for d in role.policies
+        ]
+        stripped.append(replace(execution, role=replace(role, policies=policies)))
+    violations = handler_violations(per_environment(templates, stripped), load_waivers())
+    assert any(v.startswith("AWS::SecretsManager::Secret kms:GenerateDataKey") for v in violations), violations
+
+
+def test_a_log_group_named_another_way_needs_its_own_grant(templates: dict[str, Any]) -> None:
+    # The canary's function's log group is named by Lambda (cwsyn-...), not after the stack's path.
+    stripped = []
+    for execution in execution_roles():
+        role = execution.role
+        policies = json.loads(json.dumps(role.policies))
+        for document in policies:
+            for statement in document["Statement"]:
+                if statement.get("Sid") == "LogGroupsOfTheStack":
+                    statement["Resource"] = [r for r in statement["Resource"] if "cwsyn-" not in r]
+        stripped.append(replace(execution, role=replace(role, policies=policies)))
+    violations = handler_violations(per_environment(templates, stripped), load_waivers())
+    assert any(v.startswith("AWS::Logs::LogGroup logs:CreateLogGroup") for v in violations), violations

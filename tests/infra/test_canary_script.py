@@ -2,9 +2,9 @@
 
 The script under test is the copy that infra/stacks/canary.yaml carries inline (what Synthetics
 executes), not its source file; ``make check-infra`` keeps the two equal (tools/build/render_infra),
-and the last tests show that gate failing on a stale copy. Cognito's DescribeUserPoolClient, which
-the canary calls for the read-only client's secret, is a real boto3 client answered by a botocore
-Stubber with the local stand-in's secret; everything else is the local stack over HTTP
+and the last tests show that gate failing on a stale copy. Secrets Manager's GetSecretValue, which
+the canary calls for its client's id and secret, is a real boto3 client answered by a botocore
+Stubber with a read-only client of the local stand-in; everything else is the local stack over HTTP
 (``mvdb_local.process.run_local_stack``: DynamoDB Local, the API, the token endpoint). Starting it
 takes 20-60 s on these machines, once for the module.
 """
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.infra, pytest.mark.integration, pytest.mark.slow]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CANARY_TEMPLATE = PROJECT_ROOT / "infra" / "stacks" / "canary.yaml"
-USER_POOL_ID = "us-east-1_LOCALPOOL"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111122223333:secret:mvdb-prod/canary-client-AbCdEf"
 
 
 def _deployed_script() -> types.ModuleType:
@@ -53,42 +53,39 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield running
 
 
-def _config(stack: Any, client_id: str) -> dict[str, str]:
-    return {
-        "API_URL": stack.api_url,
-        "TOKEN_URL": stack.token_url,
-        "USER_POOL_ID": USER_POOL_ID,
-        "CLIENT_ID": client_id,
-    }
+def _config(stack: Any) -> dict[str, str]:
+    return {"API_URL": stack.api_url, "TOKEN_URL": stack.token_url, "CLIENT_SECRET_ARN": SECRET_ARN}
 
 
-def _cognito_answering(client_id: str, secret: str) -> tuple[Any, Stubber]:
-    cognito = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1").client(
-        "cognito-idp"
-    )
-    stubber = Stubber(cognito)
+def _secrets_manager_answering(secret_string: str) -> tuple[Any, Stubber]:
+    session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+    secretsmanager = session.client("secretsmanager")
+    stubber = Stubber(secretsmanager)
     stubber.add_response(
-        "describe_user_pool_client",
-        {"UserPoolClient": {"UserPoolId": USER_POOL_ID, "ClientId": client_id, "ClientSecret": secret}},
-        {"UserPoolId": USER_POOL_ID, "ClientId": client_id},
+        "get_secret_value",
+        {"ARN": SECRET_ARN, "Name": "mvdb-prod/canary-client", "SecretString": secret_string},
+        {"SecretId": SECRET_ARN},
     )
     stubber.activate()
-    return cognito, stubber
+    return secretsmanager, stubber
+
+
+def _credentials_of(client: dict[str, Any]) -> str:
+    return json.dumps({"client_id": client["client_id"], "client_secret": client["client_secret"]})
 
 
 def test_the_check_passes_against_a_healthy_stack_and_logs_each_step(
     canary: types.ModuleType, local_stack: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     reader = local_stack.client("movies/read")
-    cognito, stubber = _cognito_answering(reader["client_id"], reader["client_secret"])
+    secretsmanager, stubber = _secrets_manager_answering(_credentials_of(reader))
 
     outcome = canary.run_checks(
-        _config(local_stack, reader["client_id"]),
-        lambda pool, client: canary.secret_from_cognito(pool, client, cognito),
+        _config(local_stack), lambda arn: canary.credentials_from_secrets_manager(arn, secretsmanager)
     )
 
     assert outcome == "passed"
-    stubber.assert_no_pending_responses()  # the secret came from DescribeUserPoolClient, on this pool and client
+    stubber.assert_no_pending_responses()  # the credentials came from GetSecretValue on the configured secret
     steps = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(s["step"], s["status"]) for s in steps] == [("health", 200), ("token", 200), ("read", 200)]
     assert all(isinstance(s["latency_ms"], int) and s["x_request_id"] for s in steps if s["step"] != "token")
@@ -98,11 +95,10 @@ def test_the_check_passes_against_a_healthy_stack_and_logs_each_step(
 def test_the_handler_reads_its_configuration_from_the_canary_environment(
     canary: types.ModuleType, local_stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader = local_stack.client("movies/read")
-    cognito, _ = _cognito_answering(reader["client_id"], reader["client_secret"])
-    for name, value in _config(local_stack, reader["client_id"]).items():
+    secretsmanager, _ = _secrets_manager_answering(_credentials_of(local_stack.client("movies/read")))
+    for name, value in _config(local_stack).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(boto3, "client", lambda service, *args, **kwargs: cognito)
+    monkeypatch.setattr(boto3, "client", lambda service, *args, **kwargs: secretsmanager)
 
     assert canary.handler({}, None) == "passed"
 
@@ -111,16 +107,29 @@ def test_a_wrong_client_secret_fails_the_token_step(canary: types.ModuleType, lo
     reader = local_stack.client("movies/read")
 
     with pytest.raises(canary.CheckFailed, match=r"^token: the token endpoint answered 4\d\d"):
-        canary.run_checks(_config(local_stack, reader["client_id"]), lambda pool, client: "not-the-secret")
+        canary.run_checks(_config(local_stack), lambda arn: (reader["client_id"], "not-the-secret"))
+
+
+@pytest.mark.parametrize(
+    "secret_string", ["not json", "[]", '{"client_id": "abc"}', '{"client_id": "", "client_secret": "s"}']
+)
+def test_a_secret_without_client_credentials_fails_the_run_without_echoing_it(
+    canary: types.ModuleType, secret_string: str
+) -> None:
+    secretsmanager, _ = _secrets_manager_answering(secret_string)
+
+    with pytest.raises(canary.CheckFailed, match=r"^credentials: ") as failure:
+        canary.credentials_from_secrets_manager(SECRET_ARN, secretsmanager)
+    assert secret_string not in str(failure.value)
 
 
 def test_an_api_that_does_not_answer_fails_the_health_step(canary: types.ModuleType, local_stack: Any) -> None:
     from mvdb_local.dynamodb_local import free_port
 
-    config = {**_config(local_stack, "any"), "API_URL": f"http://127.0.0.1:{free_port()}"}
+    config = {**_config(local_stack), "API_URL": f"http://127.0.0.1:{free_port()}"}
 
     with pytest.raises(canary.CheckFailed, match=r"^health: no answer from 127\.0\.0\.1"):
-        canary.run_checks(config, lambda pool, client: pytest.fail("no secret is needed before /health"))
+        canary.run_checks(config, lambda arn: pytest.fail("no secret is needed before /health"))
 
 
 def test_the_check_sends_nothing_but_https_off_the_loopback(canary: types.ModuleType) -> None:

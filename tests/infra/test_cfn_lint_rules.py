@@ -48,6 +48,8 @@ Resources:
       Scope: REGIONAL
       DefaultAction: {Allow: {}}
       VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: acl}
+      DataProtectionConfig:
+        DataProtections: [{Field: {FieldType: SINGLE_HEADER, FieldKeys: [authorization]}, Action: HASH}]
       CustomResponseBodies:
         Limited: {ContentType: APPLICATION_JSON, Content: '{"status":429}'}
       Rules:
@@ -78,13 +80,19 @@ Resources:
       RunConfig: {ActiveTracing: true, TimeoutInSeconds: 60}
       StartCanaryAfterCreation: true
       Code: {Handler: canary.handler, Script: "def handler(event, context): return 1"}
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub /aws/lambda/cwsyn-check-${Canary.Id}
+      RetentionInDays: 7
+      KmsKeyId: arn:aws:kms:us-east-1:111122223333:key/0b1c2d3e-0000-4000-8000-000000000000
 """,
     # A deprecated runtime, offered as a parameter's default.
     "E9103": """
 Parameters:
   CanaryRuntimeVersion: {Type: String, Default: syn-python-selenium-5.1}
 Resources:
-  Topic: {Type: AWS::SNS::Topic}
+  Handle: {Type: AWS::CloudFormation::WaitConditionHandle}
 Outputs:
   Runtime: {Value: !Ref CanaryRuntimeVersion}
 """,
@@ -100,6 +108,7 @@ Resources:
       Runtime: python3.13
       Handler: app.handler
       Role: !GetAtt Role.Arn
+      LoggingConfig: {{LogGroup: app}}
       Code: {{ZipFile: "def handler(event, context): return 1"}}
       ReservedConcurrentExecutions: !Ref Reserved
 """,
@@ -125,6 +134,7 @@ Resources:
       Runtime: python3.13
       Handler: app.handler
       Role: !GetAtt Role.Arn
+      LoggingConfig: {{LogGroup: app}}
       Code: {{S3Bucket: bucket, S3Key: app.zip}}
       CodeSigningConfigArn: !Ref Signing
       Layers: !If [HasLayer, [!Ref LayerArn], !Ref AWS::NoValue]
@@ -203,6 +213,115 @@ Resources:
       AccessLogSetting:
         DestinationArn: arn:aws:logs:us-east-1:111122223333:log-group:access
         Format: '{"status":"$context.status"}'
+""",
+    # A topic with a policy that admits CloudWatch from anywhere and never refuses plain HTTP.
+    "E9110": """
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+  TopicPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref Topic]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: cloudwatch.amazonaws.com}, Action: sns:Publish, Resource: !Ref Topic}
+""",
+    # A log group kept forever, under no key of ours.
+    "E9111": """
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: /aws/apigateway/access
+""",
+    # A canary whose function's log group Lambda creates (its role may), with no retention or key.
+    "E9112": """
+Resources:
+  CanaryRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: logs
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents]
+                Resource: !Sub arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/cwsyn-*
+  Canary:
+    Type: AWS::Synthetics::Canary
+    Properties:
+      Name: check
+      RuntimeVersion: syn-python-selenium-14.0
+      ExecutionRoleArn: !GetAtt CanaryRole.Arn
+      ArtifactS3Location: s3://bucket/runs
+      Schedule: {Expression: rate(5 minutes)}
+      RunConfig: {TimeoutInSeconds: 60}
+      StartCanaryAfterCreation: true
+      Code: {Handler: canary.handler, Script: "def handler(event, context): return 1"}
+""",
+    # A key that CloudWatch Logs may use for every log group of the account.
+    "E9113": """
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: !Sub "logs.${AWS::Region}.amazonaws.com"}
+            Action: [kms:Encrypt, kms:Decrypt, kms:GenerateDataKey]
+            Resource: "*"
+            Condition:
+              ArnLike:
+                kms:EncryptionContext:aws:logs:arn: arn:aws:logs:us-east-1:111122223333:log-group:*
+""",
+    # A rate limit per access token, whose key (the bearer token) WAF would keep in its logs and samples.
+    "E9114": """
+Resources:
+  Acl:
+    Type: AWS::WAFv2::WebACL
+    Properties:
+      Scope: REGIONAL
+      DefaultAction: {Allow: {}}
+      VisibilityConfig: {SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true, MetricName: acl}
+      Rules:
+        - Name: PerToken
+          Priority: 0
+          Statement:
+            RateBasedStatement:
+              AggregateKeyType: CUSTOM_KEYS
+              CustomKeys: [{Header: {Name: Authorization, TextTransformations: [{Priority: 0, Type: NONE}]}}]
+              Limit: 100
+          Action: {Block: {}}
+          VisibilityConfig: {SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true, MetricName: token}
+""",
+    # Per-method throttling on a path written unencoded: UpdateStage refuses it.
+    "E9115": """
+Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: api
+      Body:
+        openapi: "3.0.1"
+        info: {title: api, version: "1"}
+        paths:
+          /health: {get: {responses: {"200": {description: ok}}}}
+  Deployment: {Type: AWS::ApiGateway::Deployment, Properties: {RestApiId: !Ref Api}}
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: dev
+      MethodSettings:
+        - {ResourcePath: /health, HttpMethod: GET, ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10}
 """,
     # A stream mapping left at Lambda's defaults (retries for the record's life, nothing kept); the
     # settings one by one: tests/infra/test_stream_mapping_rule.py.

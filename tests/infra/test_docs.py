@@ -34,7 +34,7 @@ FREE_TYPES = {
     "AWS::Lambda::CodeSigningConfig", "AWS::KMS::Alias", "AWS::Logs::QueryDefinition", "AWS::ApiGateway::Deployment",
     "AWS::ApiGateway::Stage", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolDomain",
     "AWS::Cognito::UserPoolResourceServer", "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration",
-    "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::CodeDeploy::Application",
+    "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CodeDeploy::Application",
     "AWS::SQS::QueuePolicy", "AWS::Lambda::EventSourceMapping",
 }  # fmt: skip
 # Billable resource type -> the phrase its line of the cost table starts with.
@@ -52,6 +52,7 @@ PRICED = {
     "AWS::Synthetics::Canary": "CloudWatch Synthetics",
     "AWS::S3::Bucket": "S3",
     "AWS::SNS::Topic": "SNS",
+    "AWS::SecretsManager::Secret": "Secrets Manager",
     "AWS::SQS::Queue": "SQS",
     "AWS::Signer::SigningProfile": "AWS Signer, CodeDeploy (Lambda), CloudFormation",
     "AWS::CodeDeploy::DeploymentGroup": "AWS Signer, CodeDeploy (Lambda), CloudFormation",
@@ -76,12 +77,13 @@ def _deployed(template: Template, environment: str) -> Template:
 
 
 def _stack_relative(name: Any) -> str | None:
-    """A resource name built from the stack's name, with the stack written <stack>."""
+    """A resource name built from the stack's name, with the stack written <stack> (and a resource's Id <id>)."""
     text = name.get("Fn::Sub") if isinstance(name, dict) else name
     if not isinstance(text, str):
         return None
     for variable in STACK_NAME_VARIABLES:
         text = text.replace(variable, "<stack>")
+    text = re.sub(r"\$\{\w+\.Id\}", "<id>", text)
     return text if "${" not in text else None
 
 

@@ -67,9 +67,17 @@ def _mutant(tmp_path: Path, old: str, new: str, file: str = "template.yaml") -> 
     return Mutant(copy / "template.yaml", translated, mutated)
 
 
+_TOKEN_RATE_LIMITED_HEADERS = (
+    "CustomResponseBodyKey: TokenRateLimited\n                ResponseHeaders:\n                  - Name: "
+)
+
 # Mistakes cfn-lint must catch: mutant name -> (file under infra/, text, its broken replacement).
 LINTED_MUTANTS = {
-    "waf-content-type-header": ("stacks/edge.yaml", "- Name: Retry-After\n", "- Name: Content-Type\n"),
+    "waf-content-type-header": (  # the per-token rule's response (the edge has two Retry-After headers)
+        "stacks/edge.yaml",
+        _TOKEN_RATE_LIMITED_HEADERS + "Retry-After\n",
+        _TOKEN_RATE_LIMITED_HEADERS + "Content-Type\n",
+    ),
     "python-canary-tracing": ("stacks/canary.yaml", "ActiveTracing: false", "ActiveTracing: true"),
     "composite-rollback-alarm": (
         "stacks/alarms.yaml",
@@ -87,6 +95,54 @@ LINTED_MUTANTS = {
         "REQUIRE_AUTH: !Ref MoviesTabel\n",
     ),
 }
+
+# The edge and its secrets: each class of defect a project rule guards, put back into the templates.
+# mutant name -> (file under infra/, text, its broken replacement, the rule that must catch it).
+EDGE_MUTANTS = {
+    # The alarm topic without its TLS-only statement.
+    "alarm-topic-takes-plain-http": (
+        "stacks/telemetry.yaml",
+        "          - Sid: TlsOnly\n            Effect: Deny\n",
+        "          - Sid: TlsOnly\n            Effect: Allow\n",
+        "E9110",
+    ),
+    # The observability key admitting every log group of the account again.
+    "key-admits-every-log-group": (
+        "stacks/telemetry.yaml",
+        "log-group:/aws/apigateway/${RootStackName}/access\n",
+        "log-group:*\n",
+        "E9113",
+    ),
+    # The canary's role creating its function's log group again (before the stack can, keyless).
+    "canary-role-creates-its-log-group": (
+        "stacks/canary.yaml",
+        "Action: [logs:CreateLogStream, logs:PutLogEvents]",
+        "Action: [logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents]",
+        "E9112",
+    ),
+    # The canary's log group kept forever.
+    "canary-log-group-kept-forever": (
+        "stacks/canary.yaml",
+        "      RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !Ref ObservabilityKeyArn\n",
+        "      KmsKeyId: !Ref ObservabilityKeyArn\n",
+        "E9111",
+    ),
+    # Bearer tokens kept in WAF's samples and logs.
+    "waf-keeps-bearer-tokens": (
+        "stacks/edge.yaml",
+        "            Action: HASH\n",
+        "            Action: HASH\n            ExcludeRateBasedDetails: true\n",
+        "E9114",
+    ),
+    # /health's own throttle written for a path the API does not have.
+    "throttle-for-a-missing-path": (
+        "template.yaml",
+        "{ResourcePath: /~1health, HttpMethod: GET",
+        "{ResourcePath: /~1healthz, HttpMethod: GET",
+        "E9115",
+    ),
+}
+LINTED_MUTANTS.update({name: (file, old, new) for name, (file, old, new, _) in EDGE_MUTANTS.items()})
 
 
 def _lint_every_mutant(directory: Path) -> None:
@@ -214,7 +270,7 @@ def test_removing_point_in_time_recovery_fails_the_assertions_and_checkov(tmp_pa
 
 def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_path: Path) -> None:
     table_actions = "Action: [dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query, dynamodb:Scan]"
-    mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]", file="stacks/api-role.yaml")
+    mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]", file="stacks/data.yaml")
 
     assert _failed_template_tests(mutant) == {
         "test_no_iam_statement_grants_wildcard_actions",
@@ -258,3 +314,15 @@ def test_letting_prod_take_the_tracing_layer_fails_the_project_rules(
     lint_findings: dict[str, dict[str, list[list[str]]]],
 ) -> None:
     assert "E9105" in _rule_ids(lint_findings, "tracing-layer-in-prod", "root", "translated")
+
+
+# -- the edge and its secrets: each class of defect the project rules guard, put back into the templates --
+
+
+@pytest.mark.parametrize("mutant", sorted(EDGE_MUTANTS))
+def test_putting_back_an_edge_defect_fails_the_project_rules(
+    lint_findings: dict[str, dict[str, list[list[str]]]], mutant: str
+) -> None:
+    *_, rule = EDGE_MUTANTS[mutant]
+
+    assert rule in _rule_ids(lint_findings, mutant, "mutated")

@@ -21,12 +21,18 @@ pytestmark = pytest.mark.infra
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEARCH_STACK = PROJECT_ROOT / "infra" / "stacks" / "search.yaml"
+DATA_STACK = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"  # the index table lives beside the movies table
 RUNBOOK = PROJECT_ROOT / "docs" / "operations.md"
 
 
 @pytest.fixture(scope="module")
 def stack() -> Template:
     return Template(load_sam_template(SEARCH_STACK))
+
+
+@pytest.fixture(scope="module")
+def data() -> Template:
+    return Template(load_sam_template(DATA_STACK))
 
 
 @pytest.fixture(scope="module")
@@ -98,18 +104,19 @@ def test_the_nested_stack_is_given_every_parameter_it_needs(root: Template, stac
     assert required <= given <= set(stack.document["Parameters"])
 
 
-def test_both_functions_find_the_index_table_by_the_nested_stacks_output(root: Template) -> None:
-    variables = root.properties("SearchIndexFunction")["Environment"]["Variables"]
-    assert variables["SEARCH_INDEX_TABLE_NAME"] == {"Fn::GetAtt": ["Search", "Outputs.SearchIndexTableName"]}
-    assert variables["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.TableName"]}
+def test_both_functions_find_the_index_table_by_the_data_stacks_output(root: Template) -> None:
+    for function in ("SearchIndexFunction", "MoviesFunction"):
+        variables = root.properties(function)["Environment"]["Variables"]
+        assert variables["SEARCH_INDEX_TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.SearchIndexTableName"]}
+        assert variables["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.TableName"]}
 
 
 # -- the nested stack ---------------------------------------------------------------------------
 
 
-def test_the_index_table_is_encrypted_with_the_movies_table_key(stack: Template) -> None:
-    sse = stack.properties("SearchIndexTable")["SSESpecification"]
-    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "TableKeyArn"}}
+def test_the_index_table_is_encrypted_with_the_movies_table_key(data: Template) -> None:
+    sse = data.properties("SearchIndexTable")["SSESpecification"]
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Fn::GetAtt": ["MoviesTableKey", "Arn"]}}
 
 
 def test_the_dead_letter_queue_is_encrypted_with_a_key_used_only_through_sqs(stack: Template) -> None:
@@ -238,7 +245,7 @@ def test_the_role_grants_exactly_the_dynamodb_actions_the_indexer_calls_on_each_
 
 
 @pytest.mark.integration
-def test_the_index_table_the_local_stack_creates_has_the_stacks_shape(stack: Template, dynamodb_client: Any) -> None:
+def test_the_index_table_the_local_stack_creates_has_the_stacks_shape(data: Template, dynamodb_client: Any) -> None:
     from mvdb_local.table import create_search_index_table
 
     name = f"mvdb-shape-{uuid.uuid4().hex[:12]}"
@@ -247,7 +254,7 @@ def test_the_index_table_the_local_stack_creates_has_the_stacks_shape(stack: Tem
         local = dynamodb_client.describe_table(TableName=name)["Table"]
     finally:
         dynamodb_client.delete_table(TableName=name)
-    deployed = stack.properties("SearchIndexTable")
+    deployed = data.properties("SearchIndexTable")
     assert local["KeySchema"] == deployed["KeySchema"]
     assert sorted(local["AttributeDefinitions"], key=str) == sorted(deployed["AttributeDefinitions"], key=str)
     assert local["BillingModeSummary"]["BillingMode"] == deployed["BillingMode"]

@@ -64,8 +64,15 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     # The root as the SAM transform translates it: the search index function's DynamoDB event is a mapping there.
     offline = [f"-p{name}={value}" for name, value in OFFLINE_PARAMETERS.items()]
     subprocess.run(
-        [sys.executable, "-m", "tools.build.sam_translate", "infra/template.yaml", "-o", str(directory / "root.json")]
-        + offline,
+        [
+            sys.executable,
+            "-m",
+            "tools.build.sam_translate",
+            "infra/template.yaml",
+            "-o",
+            str(directory / "root.json"),
+            *offline,
+        ],
         cwd=PROJECT_ROOT,
         check=True,
         capture_output=True,

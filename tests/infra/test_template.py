@@ -116,7 +116,7 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
 
 def test_every_log_group_has_retention_and_kms(template: Template) -> None:
     log_groups = template.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == 5  # API function, hook, search index function, API access log, WAF
+    assert len(log_groups) == 6  # API function, hook, search index function, API access log, WAF, canary
     for name, group in log_groups.items():
         properties = group["Properties"]
         assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
@@ -381,11 +381,39 @@ def test_stage_has_json_access_logs_and_throttling(template: Template) -> None:
     assert {"requestId", "ip", "httpMethod", "resourcePath", "status", "clientId", "wafStatus"} <= set(fields)
     assert "\n" not in access_log["Format"]
     assert not any("header" in value.lower() or "body" in value.lower() for value in fields.values())
-    (settings,) = properties["MethodSettings"]
-    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    settings = _method_settings(template)[("*", "/*")]  # every method's default; data routes keep it
     assert settings["ThrottlingRateLimit"] == ref("ApiThrottlingRateLimit")
     assert settings["ThrottlingBurstLimit"] == ref("ApiThrottlingBurstLimit")
     assert settings["DataTraceEnabled"] is False  # request and response bodies never reach the logs
+    for setting in properties["MethodSettings"]:
+        assert setting.get("DataTraceEnabled", False) is False and setting.get("LoggingLevel", "OFF") == "OFF"
+
+
+def _method_settings(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """(method, ResourcePath as the stage writes it: /~1a~1b for /a/b) -> its settings."""
+    _, stage = template.only("AWS::ApiGateway::Stage")
+    return {(s["HttpMethod"], s["ResourcePath"]): s for s in stage["Properties"]["MethodSettings"]}
+
+
+def _encoded(path: str) -> str:
+    return "/" if path == "/" else "/" + path.replace("/", "~1")
+
+
+def test_each_method_open_without_a_token_has_a_small_throttle_of_its_own(template: Template) -> None:
+    # API Gateway throttles per method; the data routes keep the stage's rate (/*/*), and nothing
+    # anyone may call without a token draws on a bucket the size of theirs.
+    settings = _method_settings(template)
+    open_methods = {
+        route for route, operation in _api_operations(template).items() if operation["security"] == [{"NONE": []}]
+    }
+    assert open_methods == OPEN_ROUTES | PREFLIGHT_ROUTES
+    limits = {}
+    for method, path in open_methods:
+        setting = settings[(method, _encoded(path))]
+        limits[(method, path)] = (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"])
+    assert all(rate <= 10 and burst <= 20 for rate, burst in limits.values()), limits
+    assert limits[("GET", "/health")] == min(limits.values())  # it reads the table
+    assert set(settings) == {("*", "/*")} | {(m, _encoded(p)) for m, p in open_methods}
 
 
 def test_gateway_errors_are_problem_json(template: Template) -> None:
@@ -465,6 +493,52 @@ def test_waf_applies_a_per_ip_rate_limit_and_the_managed_rule_sets(template: Tem
         assert rules[managed]["OverrideAction"] == {"None": {}}  # enforced, not merely counted
     priorities = [rule["Priority"] for rule in acl["Rules"]]
     assert len(set(priorities)) == len(priorities)
+
+
+def test_waf_limits_each_access_token_after_each_address(template: Template) -> None:
+    acl = template.properties("MoviesWebAcl")
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    rate = rules["RateLimitPerToken"]["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "CUSTOM_KEYS"
+    assert rate["CustomKeys"] == [
+        {"Header": {"Name": "authorization", "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}
+    ]
+    assert rate["Limit"] == ref("WafRateLimitPerToken")
+    assert (
+        rules["RateLimitPerIp"]["Priority"]
+        < rules["RateLimitPerToken"]["Priority"]
+        < min(
+            rules[name]["Priority"] for name in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
+        )
+    )
+    response = rules["RateLimitPerToken"]["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    assert {h["Name"].lower(): h["Value"] for h in response["ResponseHeaders"]} == {"retry-after": "60"}
+    body = json.loads(acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]["Content"])
+    assert (body["status"], body["code"]) == (429, "rate-limited")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_one_access_token_may_use_at_most_a_fifth_of_the_data_routes_rate(template: Template, environment: str) -> None:
+    import shlex
+    import tomllib
+
+    config = tomllib.loads((PROJECT_ROOT / "infra" / "samconfig.toml").read_text())
+    overrides = dict(
+        pair.split("=", 1) for pair in shlex.split(config[environment]["deploy"]["parameters"]["parameter_overrides"])
+    )
+    deployed = template.with_parameters(**overrides)
+    per_five_minutes = float(deployed.parameters["ApiThrottlingRateLimit"]) * 300
+    assert float(deployed.parameters["WafRateLimitPerToken"]) <= per_five_minutes / 5
+    assert (
+        float(template.parameters["WafRateLimitPerToken"]) <= float(template.parameters["ApiThrottlingRateLimit"]) * 60
+    )
+
+
+def test_waf_keeps_no_access_token_in_its_samples_or_logs(template: Template) -> None:
+    protections = template.properties("MoviesWebAcl")["DataProtectionConfig"]["DataProtections"]
+    assert {"Field": {"FieldType": "SINGLE_HEADER", "FieldKeys": ["authorization"]}, "Action": "HASH"} in protections
+    assert not any(p.get("ExcludeRateBasedDetails") for p in protections)  # the per-token rule's key stays hashed
 
 
 def test_waf_logs_blocked_requests_without_tokens(template: Template) -> None:

@@ -179,9 +179,9 @@ APT_GET = "      - name: Install jq\n        run: sudo apt-get install -y jq\n"
         ("Makefile", replace_first("--no-deps --no-build-isolation -e .", "--no-deps -e ."), "unhashed-install"),
         (
             "Makefile",
-            replace_first(
-                "--require-hashes --only-binary=:all: -r requirements/tools-sam.txt",
-                "--require-hashes -r requirements/tools-sam.txt",
+            replace_first(  # the recipe that fills every tool venv (sam, checkov, audit)
+                "--require-hashes --only-binary=:all: -r $(2)",
+                "--require-hashes -r $(2)",
             ),
             "unhashed-install",
         ),

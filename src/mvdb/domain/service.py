@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired
+from mvdb.domain.health import CachedHealthCheck
 from mvdb.domain.merge_patch import apply_merge_patch
 from mvdb.domain.models import Movie, MovieCreate, MovieInfo, MovieReplace, compute_etag
 from mvdb.domain.ports import MovieRepository, StoredMovie
@@ -45,6 +46,7 @@ class MovieService:
     def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
         self._repository = repository
         self._on_event = on_event or (lambda _name: None)
+        self._health = CachedHealthCheck(repository.ping)
 
     def get(self, key: MovieKey) -> StoredMovie:
         """The movie and its ETag. Raises MovieNotFound."""
@@ -143,8 +145,11 @@ class MovieService:
         self._on_event("MovieDeleted")
 
     def check_health(self) -> None:
-        """Return when the store answers a read; raises StorageUnavailable otherwise."""
-        self._repository.ping()
+        """Return when the store answered a read in the last few seconds; raises StorageUnavailable otherwise.
+
+        The outcome of one probe stands for ``HEALTH_CHECK_TTL_S`` seconds (mvdb.domain.health).
+        """
+        self._health()
 
 
 def _stored(movie: Movie) -> StoredMovie:

@@ -252,3 +252,16 @@ def test_health_check_raises_storage_unavailable_when_the_repository_is_down(
     repository.available = False
     with pytest.raises(StorageUnavailable):
         service.check_health()
+
+
+def test_health_check_reads_the_table_at_most_once_per_few_seconds(
+    repository: InMemoryMovieRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[None] = []
+    original = repository.ping
+    monkeypatch.setattr(repository, "ping", lambda: pings.append(original()))
+    service = MovieService(repository)
+
+    for _ in range(5):
+        service.check_health()
+    assert len(pings) == 1
