@@ -14,8 +14,8 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 # A tool's own venv, created and filled under a lock: tests run make from two xdist workers at once,
-# and an unlocked second make finds bin/python before ensurepip has written pip (the CI failure
-# of stop 18). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
+# and an unlocked second make finds bin/python before ensurepip has written pip (a CI run failed
+# so). A venv whose interpreter no longer runs (moved, or its Python removed) is rebuilt.
 define tool_venv
 	@mkdir -p .tools
 	flock .tools/.$(1).lock bash -c '.tools/$(1)/bin/python -c "" 2>/dev/null || $(PYTHON) -m venv --clear .tools/$(1); .tools/$(1)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: -r $(2)'
@@ -33,12 +33,28 @@ DYNAMODB_PORT ?= 8001
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
 	$(PY) -m mvdb_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
-test: lint typecheck check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
+test: lint typecheck check-openapi check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
+
+# The markers (pyproject.toml) say what a test needs: `integration` DynamoDB Local, `slow` more than
+# a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
+# in a process of its own, `infra` the templates. Under xdist one DynamoDB Local serves every worker
+# of a run (--shared-dynamodb-local, tests/dynamodb_session.py), each test on tables of its own.
+PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --shared-dynamodb-local
+
+test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop, under a minute: unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
+	$(PYTEST_XDIST) -q -m "not slow" tests/unit tests/integration tests/reliability
 
 ##@ Checks
 lint: $(VENV)/.installed ## ruff lint and format check
 	$(VENV)/bin/ruff check src tests tools functions
 	$(VENV)/bin/ruff format --check src tests tools functions
+
+# The document a deployed stage serves (servers, token URL), linted with Spectral's OpenAPI rules and
+# the OWASP API Security ruleset; any warning fails. Waivers, each with its reason: tools/openapi/spectral.yaml.
+OPENAPI_DOCUMENT := build/openapi/openapi.json
+check-openapi: $(VENV)/.installed node_modules/.installed ## The OpenAPI document passes Spectral (spectral:oas + OWASP API Security), warnings included
+	$(PY) -m tools.openapi.document $(OPENAPI_DOCUMENT)
+	node_modules/.bin/spectral lint $(OPENAPI_DOCUMENT) --ruleset tools/openapi/spectral.yaml --fail-severity=warn
 
 format: $(VENV)/.installed ## Format the code
 	$(VENV)/bin/ruff format src tests tools functions
@@ -52,7 +68,7 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
+	$(PYTEST_XDIST) -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
 
 # Not in `make test`: its seed (46,090 movies loaded and indexed) takes about half an hour to build once.
 test-tenfold: $(VENV)/.installed node_modules/.installed ## Every search at ten times the data returns every match exactly once
@@ -81,6 +97,10 @@ bench-search: $(VENV)/.installed node_modules/.installed ## Five searches at 1x 
 
 load-test: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
 	$(PY) tools/load_test/run.py --users 50 --duration 60s
+
+# make test runs the same drill (tests/integration/test_drill.py, ~40 s); make drill keeps its evidence in build/drill.
+drill: $(VENV)/.installed node_modules/.installed ## Restore drill on DynamoDB Local: back up, damage, restore into a new table, validate, print the evidence
+	$(PY) -m mvdb_local.drill
 
 fuzz: $(VENV)/.installed node_modules/.installed ## Schemathesis with 10x the examples of make test
 	FUZZ_EXAMPLES=600 $(PY) -m pytest tests/contract
@@ -161,6 +181,10 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	@for zip in $(LAMBDA_ARTIFACTS); do test -f $$zip || { echo "error: $$zip is missing: run make build first (CI: restore build/lambda from the build step)"; exit 2; }; done
 	@if [ -n "$(ARTIFACTS_BUCKET)" ] && [ -z "$(ARTIFACTS_KEY_ARN)" ]; then echo "error: ARTIFACTS_KEY_ARN is required with ARTIFACTS_BUCKET (bootstrap output ArtifactsKeyArn): the bucket refuses uploads under any other key"; exit 2; fi
 	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod enforces code signing: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName; only prod's deploy role may sign with it)"; exit 2; fi
+	@if [ "$(ENV)" = prod ] && [ -z "$(TRUSTED_SIGNING_PROFILE_VERSION_ARN)" ]; then echo "error: prod enforces code signing: set TRUSTED_SIGNING_PROFILE_VERSION_ARN (prod's bootstrap output SigningProfileVersionArn)"; exit 2; fi
+	@# The overrides are checked on a line of their own: a failure inside $$(...) would not stop sam deploy.
+	@$(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) >/dev/null
+	@$(SAM_PYTHON) -m tools.deploy.stack_state $(ENV)
 	$(SAM) build --template-file $(TEMPLATE) --build-dir .aws-sam/build --config-file $(SAM_CONFIG) --config-env $(ENV)
 	$(SAM) deploy --template-file .aws-sam/build/template.yaml --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(TEMPLATE))" \
@@ -169,7 +193,7 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	  $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
-destroy: ## Delete the stack of ENV (in dev also its table and keys); prod needs CONFIRM_PROD_DESTROY=yes
+destroy: ## Delete the stack of ENV (in dev also its table, backups and keys); prod needs CONFIRM_PROD_DESTROY=yes
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
 	@if [ "$(ENV)" = prod ] && [ "$(CONFIRM_PROD_DESTROY)" != yes ]; then \
 	  echo "error: refusing to destroy prod; if you really mean it: make destroy ENV=prod CONFIRM_PROD_DESTROY=yes"; exit 2; fi
@@ -185,7 +209,7 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
 	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
-	$(PY) -m pytest tests/infra -n 2 --ignore=tests/infra/test_iam_evaluation.py
+	$(PY) -m pytest tests/infra -n 2 --shared-dynamodb-local --ignore=tests/infra/test_iam_evaluation.py
 
 render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the canary script) into them
 	$(PY) -m tools.build.render_infra --write $(INFRA_TEMPLATES)
@@ -250,10 +274,15 @@ deploy-artifact: .tools/sam/.installed ## CI: deploy ENV's packaged template (no
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "error: ARTIFACTS_BUCKET is required (bootstrap output ArtifactsBucketName)"; exit 2; }
 	@test -n "$(ARTIFACTS_KEY_ARN)" || { echo "error: ARTIFACTS_KEY_ARN is required (bootstrap output ArtifactsKeyArn): sam deploy uploads the template under it"; exit 2; }
 	@test -n "$(CFN_EXECUTION_ROLE_ARN)" || { echo "error: CFN_EXECUTION_ROLE_ARN is required (bootstrap output CloudFormationExecutionRoleArn)"; exit 2; }
+	@test -n "$(PERMISSIONS_BOUNDARY_ARN)" || { echo "error: PERMISSIONS_BOUNDARY_ARN is required (bootstrap output PermissionsBoundaryArn): the execution role creates roles only with it"; exit 2; }
+	@if [ "$(ENV)" = prod ] && [ -z "$(TRUSTED_SIGNING_PROFILE_VERSION_ARN)" ]; then echo "error: prod enforces code signing: set TRUSTED_SIGNING_PROFILE_VERSION_ARN (prod's bootstrap output SigningProfileVersionArn)"; exit 2; fi
+	@if [ "$(ENV)" = prod ] && [ -z "$(SIGNING_PROFILE_NAME)" ]; then echo "error: prod: set SIGNING_PROFILE_NAME (prod's bootstrap output SigningProfileName), the profile make package signed with"; exit 2; fi
+	@$(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --through-execution-role >/dev/null
+	@$(SAM_PYTHON) -m tools.deploy.stack_state $(ENV)
 	@echo "deploying: $(PACKAGED_TEMPLATE) sha256=$$(sha256sum $(PACKAGED_TEMPLATE) | cut -d' ' -f1) to ENV=$(ENV)"
 	$(SAM) deploy --template-file $(PACKAGED_TEMPLATE) --config-file $(SAM_CONFIG) --config-env $(ENV) \
 	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(ARTIFACTS_PREFIX) --kms-key-id $(ARTIFACTS_KEY_ARN) --no-resolve-s3 \
-	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE))" \
+	  --parameter-overrides "$$($(SAM_PYTHON) -m tools.deploy.deploy_parameters $(ENV) --template $(PACKAGED_TEMPLATE) --through-execution-role)" \
 	  --role-arn $(CFN_EXECUTION_ROLE_ARN) --no-progressbar $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
@@ -288,4 +317,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help run test lint format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search fuzz clean
+.PHONY: help run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean

@@ -1,22 +1,27 @@
 """Fixtures shared by every suite: DynamoDB Local, tables built from the SAM template, the Lambda app.
 
-DynamoDB Local is started once per test process (each pytest-xdist worker gets its own, on a
-throw-away copy of the seed database in RAM, on a free port) and only when a test asks for it:
-unit tests never start it. The seed (``mvdb_local.seed``) holds the data set loaded and indexed
-by ``mvdb load``, built once per data and code version. Tables are created by
-``mvdb_local.table.create_tables``, i.e. from the one definition of each table's shape in
-``infra/stacks/data.yaml``: the movies table and its search index table.
+DynamoDB Local runs on a throw-away copy of the seed database in RAM (``mvdb_local.seed``: the
+data set loaded and indexed by ``mvdb load``, built once per data and code version), on a free
+port, and only when a test asks for it: unit tests never start it. With
+``--shared-dynamodb-local`` (what the Makefile passes) one instance serves every pytest-xdist
+worker of the run (``tests/dynamodb_session.py``); without it each test process starts its own.
+Tables are created by ``mvdb_local.table.create_tables``, i.e. from the one definition of each
+table's shape in ``infra/stacks/data.yaml`` (the movies table and its search index table), one
+pair per test, named after the worker that made it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import dynamodb_session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_FILE = PROJECT_ROOT / "data" / "moviedata.json"
@@ -37,6 +42,28 @@ LOCAL_AWS_ENV = {
 _UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "TABLE_NAME")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        dynamodb_session.OPTION,
+        action="store_true",
+        help="under pytest-xdist: one DynamoDB Local for the whole run, started by the controller, not one per worker",
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config) -> None:
+    dynamodb_session.start_for_the_run(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    dynamodb_session.hand_to_worker(node.config, node.workerinput)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    dynamodb_session.stop_for_the_run(config)
+
+
 @pytest.fixture(scope="session")
 def local_aws_env() -> Iterator[dict[str, str]]:
     """Dummy credentials and region for the whole session; never real AWS settings."""
@@ -49,13 +76,19 @@ def local_aws_env() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_local(local_aws_env: dict[str, str]) -> Iterator[Any]:
-    """One DynamoDB Local on a free port for this test process, starting from a copy of the seed."""
+def dynamodb_local(request: pytest.FixtureRequest, local_aws_env: dict[str, str]) -> Iterator[Any]:
+    """The run's shared DynamoDB Local (``--shared-dynamodb-local`` under xdist), else one of this process's own.
+
+    Tests use its ``endpoint`` only: they never stop or restart it.
+    """
+    endpoint = dynamodb_session.shared_endpoint(request.config)
+    if endpoint is not None:
+        yield dynamodb_session.SharedDynamoDBLocal(endpoint)
+        return
     from mvdb_local.dynamodb_local import DynamoDBLocal
     from mvdb_local.seed import seeded_database
 
-    # A heap big enough for several loaded copies of the data set (the loader tests make a few).
-    with DynamoDBLocal(heap="512m", seed=seeded_database()) as dynamodb:
+    with DynamoDBLocal(heap=dynamodb_session.HEAP, seed=seeded_database()) as dynamodb:
         yield dynamodb
 
 
@@ -69,7 +102,9 @@ def dynamodb_client(dynamodb_local: Any) -> Any:
 
 
 def unique_table_name(purpose: str = "test") -> str:
-    return f"mvdb-{purpose}-{uuid.uuid4().hex[:12]}"
+    """A table name no other test of the run uses, naming the xdist worker that made it (``main`` without xdist)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"mvdb-{purpose}-{worker}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -168,22 +203,15 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 @pytest.fixture
-def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) -> Iterator[Callable[..., LambdaHandler]]:
+def build_app(local_aws_env: dict[str, str]) -> Callable[..., LambdaHandler]:
     """Returns ``build(table, endpoint=..., require_auth=False, **env)``: the Lambda handler serving ``table``.
 
-    ``env`` sets further variables (e.g. ``MAX_BODY_BYTES="100"``); ``None`` unsets one.
-
-    ``mvdb.app`` reads its settings once, at import, and ``mvdb.dependencies.movie_service`` is a
-    per-process singleton, as in a Lambda container. Each build sets the environment a
-    deployment would, clears both caches and re-reads the settings the app module holds, so a
-    test gets the app it asked for whatever ran before it.
+    ``env`` sets further variables of the function's environment (e.g. ``MAX_BODY_BYTES="100"``);
+    ``None`` leaves one unset. Each build is an app of its own (``create_app``), configured
+    exactly as a deployment with that environment would be: nothing is shared between tests.
     """
-    from mvdb.config import get_settings
-    from mvdb.dependencies import movie_service
-
-    def clear_caches() -> None:
-        get_settings.cache_clear()
-        movie_service.cache_clear()
+    from mvdb.api.http_api import create_app, lambda_handler_of
+    from mvdb.config import Settings
 
     def build(table: str, *, endpoint: str, require_auth: bool = False, **env: str | None) -> LambdaHandler:
         settings_env = {
@@ -191,21 +219,10 @@ def build_app(monkeypatch: pytest.MonkeyPatch, local_aws_env: dict[str, str]) ->
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
             "REQUIRE_AUTH": "true" if require_auth else "false",
             "ENVIRONMENT": "test",
-            "POWERTOOLS_METRICS_NAMESPACE": "mvdb",
-            "POWERTOOLS_SERVICE_NAME": "mvdb",
+            "REGION": REGION,
             **env,
         }
-        for name, value in settings_env.items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
-        clear_caches()
-        import mvdb.app
+        settings = Settings.from_env({name: value for name, value in settings_env.items() if value is not None})
+        return lambda_handler_of(create_app(settings))
 
-        monkeypatch.setattr(mvdb.app, "settings", get_settings())
-        assert mvdb.app.settings.table_name == table
-        return mvdb.app.lambda_handler
-
-    yield build
-    clear_caches()
+    return build

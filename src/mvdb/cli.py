@@ -270,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--region", help=f"region (default: {LOCAL_REGION}: DynamoDB Local accepts any)")
     create.set_defaults(handler=_create_table)
+
+    from mvdb.backup_cli import add_backup_commands
+
+    add_backup_commands(commands)
     return parser
 
 

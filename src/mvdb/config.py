@@ -43,11 +43,18 @@ class Settings:
     require_auth: bool = True
     # Browser origins allowed by CORS; none by default (machine clients need no CORS).
     cors_allow_origins: tuple[str, ...] = ()
+    # The OAuth 2.0 token endpoint the OpenAPI document names (Swagger UI's "Authorize"): the
+    # Cognito domain's in AWS; by default a path on the API's own host (the local stand-in's).
+    token_url: str = "/oauth2/token"  # noqa: S105 - a URL path, not a secret
     # Bounded so a hung DynamoDB never holds a request past the Lambda/API Gateway budget
     # (29 s on REST APIs): worst case ~ attempts * (connect + read) plus backoff.
     dynamodb_connect_timeout_s: float = 1.0
     dynamodb_read_timeout_s: float = 2.0
     dynamodb_max_attempts: int = 3
+    # The read-only switch (READ_ONLY): every change answers 503 with Retry-After, reads work.
+    # Operators turn it on around a table restore and cut-over (docs/operations.md).
+    read_only: bool = False
+    read_only_retry_after_s: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,8 +77,11 @@ class Settings:
             environment=env.get("ENVIRONMENT", "local"),
             log_level=log_level,
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+            read_only=_flag(env, "READ_ONLY", default=False),
+            read_only_retry_after_s=_positive_int(env, "READ_ONLY_RETRY_AFTER", cls.read_only_retry_after_s),
             require_auth=_flag(env, "REQUIRE_AUTH", default=True),
             cors_allow_origins=_origins(env.get("CORS_ALLOW_ORIGINS", "")),
+            token_url=_token_url(env.get("TOKEN_URL", "")) or cls.token_url,
         )
 
 
@@ -96,6 +106,13 @@ def _origins(raw: str) -> tuple[str, ...]:
                 f"CORS_ALLOW_ORIGINS takes exact https:// origins (comma-separated), never '*'; got {origin!r}."
             )
     return origins
+
+
+def _token_url(raw: str) -> str:
+    url = raw.strip()
+    if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost", "/")):
+        raise ConfigurationError(f"TOKEN_URL must be an https:// URL (or a path on this host), got {url!r}.")
+    return url
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

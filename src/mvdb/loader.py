@@ -26,9 +26,17 @@ from mvdb.domain.query import MovieKey
 from mvdb.repository.dynamodb import to_item
 from mvdb.repository.index_reconciler import DynamoDBSearchIndex, reconcile_all
 
-__all__ = ["InvalidRecord", "LoadReport", "load_movies", "read_records", "validate_records"]
+__all__ = [
+    "BATCH_SIZE",
+    "InvalidRecord",
+    "LoadReport",
+    "load_movies",
+    "read_records",
+    "validate_records",
+    "write_batch",
+]
 
-_BATCH_SIZE = 25  # BatchWriteItem's maximum
+BATCH_SIZE = 25  # BatchWriteItem's maximum
 _MAX_BATCH_ATTEMPTS = 8
 
 
@@ -88,13 +96,19 @@ def _batches(items: Sequence[dict[str, Any]], size: int) -> Iterable[Sequence[di
         yield items[start : start + size]
 
 
-def _write_batch(client: Any, table: str, documents: Sequence[dict[str, Any]]) -> int:
-    requests = [{"PutRequest": {"Item": to_item(d, compute_etag(d))}} for d in documents]
+def _write_documents(client: Any, table: str, documents: Sequence[dict[str, Any]]) -> int:
+    return write_batch(client, table, [to_item(d, compute_etag(d)) for d in documents])
+
+
+def write_batch(client: Any, table: str, items: Sequence[dict[str, Any]]) -> int:
+    """Put up to ``BATCH_SIZE`` DynamoDB items (attribute-value maps) with BatchWriteItem, retrying
+    what DynamoDB leaves unprocessed; returns how many. Raises RuntimeError when some stay unprocessed."""
+    requests = [{"PutRequest": {"Item": item}} for item in items]
     for attempt in range(_MAX_BATCH_ATTEMPTS):
         response = client.batch_write_item(RequestItems={table: requests})
         requests = response.get("UnprocessedItems", {}).get(table, [])
         if not requests:
-            return len(documents)
+            return len(items)
         # Throttled: back off with full jitter before sending what was left.
         time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not security
     raise RuntimeError(f"{len(requests)} items still unprocessed after {_MAX_BATCH_ATTEMPTS} attempts")
@@ -123,7 +137,7 @@ def load_movies(
         report.seconds = time.perf_counter() - started
         return report
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_write_batch, client, table, batch) for batch in _batches(documents, _BATCH_SIZE)]
+        futures = [pool.submit(_write_documents, client, table, batch) for batch in _batches(documents, BATCH_SIZE)]
         for future in as_completed(futures):
             count = future.result()
             report.written += count

@@ -20,12 +20,13 @@ __all__ = ["register_hooks", "warm_up"]
 
 def warm_up() -> None:
     """Build the validators that ``defer_build`` postpones to first use."""
-    from mvdb.domain.models import MovieCreate, MovieInfo, MovieReplace
+    from mvdb.domain.models import MovieCreate, MovieInfo, MoviePatch, MovieReplace
 
     sample: dict[str, Any] = {"year": 2013, "title": "Rush", "info": {"rating": 8.3, "genres": ["Drama"]}}
     MovieCreate.model_validate(sample)
     MovieReplace.model_validate({"info": sample["info"]})
     MovieInfo.model_validate(sample["info"])
+    MoviePatch.model_validate({"info": {"rating": None}})
 
 
 def reseed() -> None:

@@ -4,7 +4,9 @@ DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between 
 run starts from a copy of the seed database, ``mvdb_local.seed``: the movies loaded and indexed),
 the tables created if missing, the API on http://127.0.0.1:8000, and the search index function
 fed the movies table's stream by a poller process (``mvdb_local.streams``), as Lambda feeds it in AWS.
-``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports.
+``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports, and
+``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
+does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
 Ctrl-C stops everything; the JVM also dies with this process if it is killed.
 
 Auth works as deployed: the API sits behind a stand-in for API Gateway built from
@@ -70,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where the app clients' secrets and the token signing key are kept (default: %(default)s)",
     )
     parser.add_argument("--rotate-secrets", action="store_true", help="new client secrets and a new signing key")
+    parser.add_argument(
+        "--base-path",
+        default="",
+        help="serve the API under this path, as a stage (/dev) or a custom domain's base path does",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
@@ -78,21 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{args.dynamodb_port}"
     # Both lines of defence on or both off: the service alone would refuse every request.
     os.environ["REQUIRE_AUTH"] = "false" if args.no_auth else "true"
-    api_url = f"http://127.0.0.1:{args.port}"
+    host_url = f"http://127.0.0.1:{args.port}"
+    base_path = "/" + args.base_path.strip("/") if args.base_path.strip("/") else ""
+    api_url = host_url + base_path
     cognito = None
     if not args.no_auth:
-        from mvdb_local.cognito import USER_POOL_ID, LocalCognito
+        from mvdb_local.cognito import TOKEN_PATH, USER_POOL_ID, LocalCognito
         from mvdb_local.private_files import UnsafeFileError
 
         try:
             cognito = LocalCognito.from_state(
-                PROJECT_ROOT / args.state_dir, f"{api_url}/{USER_POOL_ID}", rotate=args.rotate_secrets
+                PROJECT_ROOT / args.state_dir, f"{host_url}/{USER_POOL_ID}", rotate=args.rotate_secrets
             )
         except (UnsafeFileError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
     try:
-        server = _server(args.port, cognito)  # first: a taken port fails before anything starts
+        server = _server(args.port, cognito, base_path)  # first: a taken port fails before anything starts
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
@@ -117,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         # Everything was indexed just now: the stream's older records need no second look.
         pollers = _stream_pollers("LATEST" if fresh else "TRIM_HORIZON", state_dir)
         if cognito is not None:
-            cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url)
-            _print_clients(cognito, api_url, PROJECT_ROOT / args.state_dir)
+            cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url, token_url=host_url + TOKEN_PATH)
+            _print_clients(cognito, host_url + TOKEN_PATH, PROJECT_ROOT / args.state_dir)
         else:
             print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
         print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
@@ -141,18 +150,26 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _server(port: int, cognito: LocalCognito | None) -> ThreadingHTTPServer:
+def _server(port: int, cognito: LocalCognito | None, base_path: str) -> ThreadingHTTPServer:
+    from mvdb_local.cognito import TOKEN_PATH
+
+    if cognito is not None:
+        # The OpenAPI document's token URL (Swagger UI's Authorize): in AWS the Cognito domain's.
+        os.environ.setdefault("TOKEN_URL", f"http://127.0.0.1:{port}{TOKEN_PATH}")
     from mvdb.app import lambda_handler  # after the environment is set: settings are read at import
     from mvdb_local.gateway import CognitoAuthorizer, LocalGateway
     from mvdb_local.server import make_server
 
+    # The template passes its CorsAllowOrigins parameter to the function as CORS_ALLOW_ORIGINS; here
+    # the setting comes first, and the gateway's own responses follow it as a stack's would.
+    parameters = {"CorsAllowOrigins": os.environ.get("CORS_ALLOW_ORIGINS", "")}
     if cognito is None:
-        gateway = LocalGateway.from_template(authorizer=None)
+        gateway = LocalGateway.from_template(authorizer=None, base_path=base_path, parameters=parameters)
         return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway)
-    from mvdb_local.cognito import TOKEN_PATH
 
     # The routes, scopes and refusals of infra/template.yaml; tokens verified against the pool's JWKS.
-    gateway = LocalGateway.from_template(CognitoAuthorizer(cognito.issuer))
+    authorizer = CognitoAuthorizer(cognito.issuer)
+    gateway = LocalGateway.from_template(authorizer, base_path=base_path, parameters=parameters)
     endpoints = {TOKEN_PATH: cognito.token_endpoint, cognito.jwks_path: cognito.jwks_endpoint}
     return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
 
@@ -252,10 +269,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def _print_clients(cognito: LocalCognito, api_url: str, state_dir: Path) -> None:
-    from mvdb_local.cognito import CLIENTS_FILE, TOKEN_PATH
+def _print_clients(cognito: LocalCognito, token_url: str, state_dir: Path) -> None:
+    from mvdb_local.cognito import CLIENTS_FILE
 
-    token_url = api_url + TOKEN_PATH
     print(
         f"tokens: POST {token_url} (client credentials; secrets kept in {state_dir / CLIENTS_FILE}, "
         "new ones with --rotate-secrets)",

@@ -119,7 +119,7 @@ class LocalCognito:
         ]
         return cls(issuer, clients, key)
 
-    def save(self, state_dir: Path, *, api_url: str) -> None:
+    def save(self, state_dir: Path, *, api_url: str, token_url: str) -> None:
         """Keep the signing key and the clients (with their secrets and the URLs to use) in ``state_dir``."""
         pem = self._key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -127,7 +127,7 @@ class LocalCognito:
         write_private_file(state_dir / SIGNING_KEY_FILE, pem)
         document = {
             "api_url": api_url,
-            "token_url": api_url + TOKEN_PATH,
+            "token_url": token_url,
             "issuer": self.issuer,
             "jwks_url": self.jwks_url,
             "clients": [

@@ -7,7 +7,8 @@ Everything is read from ``infra/template.yaml``, so the local API is the deploye
   its ``AuthorizationScopes``. A request is matched to a resource as API Gateway matches it (a
   literal segment before a ``{variable}``, a ``{variable}`` before a greedy ``{variable+}``),
   which gives the event its ``resource`` and ``pathParameters``. A path or method the API does
-  not define is refused with MISSING_AUTHENTICATION_TOKEN, as API Gateway refuses it.
+  not define is refused with MISSING_AUTHENTICATION_TOKEN, as API Gateway refuses it; a method
+  the resource declares takes precedence over its ``ANY`` method, which takes every other one.
 * **Cognito authorizer**: ``CognitoAuthorizer`` verifies as API Gateway's COGNITO_USER_POOLS
   authorizer does: the token from the ``Authorization`` header (raw, or after ``Bearer``), its
   RS256 signature against the user pool's published key set (PyJWT's ``PyJWKClient`` on
@@ -16,14 +17,19 @@ Everything is read from ``infra/template.yaml``, so the local API is the deploye
   UNAUTHORIZED (401): "Otherwise, the call fails with a 401 Unauthorized response" (API Gateway
   developer guide, "Integrate a REST API with an Amazon Cognito user pool"). The verified claims
   reach the function as ``requestContext.authorizer.claims``, every value a string.
-* **Gateway responses**: the API's ``GatewayResponses`` (a type's own settings over
-  ``DEFAULT_4XX``/``DEFAULT_5XX``), else API Gateway's defaults.
+* **Gateway responses**: the API's ``GatewayResponses`` for the stack's parameters, each rendered
+  for the request it refuses (``mvdb_local.gateway_responses``: fallbacks, header mappings such as
+  ``context.requestId``, body templates).
+* **Base path**: the API may be served under a path (``/dev``), as a stage's ``execute-api``
+  URL or a custom domain's base path mapping serves it: the event's ``path`` is what follows
+  it, ``requestContext.path`` the whole; any other path is refused as API Gateway refuses a
+  stage it does not have (403 ``{"message":"Forbidden"}``, no gateway response applies).
 """
 
 from __future__ import annotations
 
-import json
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +40,7 @@ from urllib.parse import unquote, urlsplit
 import jwt
 
 from apigateway_events.rest_api import Headers, proxy_event
+from mvdb_local.gateway_responses import GatewayResponse, gateway_responses
 from mvdb_local.server import HttpRequest, HttpResponse
 from mvdb_local.table import TEMPLATE_PATH
 
@@ -56,14 +63,8 @@ PROXY_RESOURCE = "/{proxy+}"
 # The REST API's Cognito authorizer passes exp and iat as dates in this form, not numbers.
 _CLAIM_DATE_FORMAT = "%a %b %d %H:%M:%S UTC %Y"
 _ALGORITHMS = ["RS256"]  # Cognito signs with RS256; never what a token's header asks for
-# API Gateway's default status and $context.error.messageString of the responses given here.
-_GATEWAY_DEFAULTS = {
-    "UNAUTHORIZED": (401, "Unauthorized"),
-    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
-    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
-    # Local only: the user pool's key set could not be fetched.
-    "AUTHORIZER_CONFIGURATION_ERROR": (500, "Authorizer configuration error"),
-}
+# What execute-api answers for a stage (or base path) it does not have: no API, so no gateway response.
+_NO_SUCH_STAGE = HttpResponse.json(403, {"message": "Forbidden"})
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,9 @@ class RestApi:
         return None
 
     def route(self, method: str, resource: str) -> Route | None:
-        return next(
-            (r for r in self.routes if r.resource == resource and r.method in {method.upper(), "ANY"}),
-            None,
-        )
+        """The resource's own ``method``, else its ``ANY`` method, else None."""
+        routes = {r.method: r for r in self.routes if r.resource == resource}
+        return routes.get(method.upper(), routes.get("ANY"))
 
 
 class Unauthorized(Exception):
@@ -147,49 +147,69 @@ class LocalGateway:
     """The template's REST API in front of the function: routes, the Cognito authorizer, gateway responses.
 
     ``authorizer`` None serves every route without one (``python -m mvdb_local --no-auth``).
+    ``base_path`` (``/dev``, or empty) is the path the API is served under.
     """
 
     def __init__(
         self,
         api: RestApi,
-        responses: Mapping[str, Mapping[str, Any]],
+        responses: Mapping[str, GatewayResponse],
         authorizer: CognitoAuthorizer | None,
         *,
         stage: str = "local",
+        base_path: str = "",
     ) -> None:
         self.api = api
         self.authorizer = authorizer
         self.stage = stage
-        self._responses = {kind: _gateway_response(kind, responses) for kind in _GATEWAY_DEFAULTS}
+        self.base_path = base_path.rstrip("/")
+        self._responses = dict(responses)
 
     @classmethod
-    def from_template(cls, authorizer: CognitoAuthorizer | None, template_path: Path = TEMPLATE_PATH) -> LocalGateway:
-        return cls(_template_rest_api(template_path), _template_api(template_path)[1], authorizer)
+    def from_template(
+        cls,
+        authorizer: CognitoAuthorizer | None,
+        template_path: Path = TEMPLATE_PATH,
+        *,
+        base_path: str = "",
+        parameters: Mapping[str, str] | None = None,
+    ) -> LocalGateway:
+        """The template's API as a stack made with ``parameters`` (the others at their defaults) serves it.
 
-    def response(self, kind: str) -> HttpResponse:
-        """The gateway response of ``kind`` (e.g. ``REQUEST_TOO_LARGE``) as this API answers it."""
-        return self._responses[kind]
+        Raises ValueError for a template the stand-in cannot follow (another kind of authorizer, an
+        intrinsic function or a header mapping it does not evaluate).
+        """
+        responses = gateway_responses(_template(template_path), API_RESOURCE, parameters or {})
+        return cls(_template_rest_api(template_path), responses, authorizer, base_path=base_path)
+
+    def response(self, kind: str, request: HttpRequest | None = None, request_id: str | None = None) -> HttpResponse:
+        """The gateway response of ``kind`` (e.g. ``REQUEST_TOO_LARGE``) to ``request``, as this API answers it."""
+        return self._responses[kind].render(request, request_id or str(uuid.uuid4()))
 
     def event(self, request: HttpRequest) -> HttpResponse | dict[str, Any]:
         """The proxy event for the function, or the response API Gateway gives without invoking it."""
+        request_id = str(uuid.uuid4())  # $context.requestId: the event's, or the refusal's
         split = urlsplit(request.target)
-        matched = self.api.match(split.path)
+        path = self._api_path(split.path)
+        if path is None:
+            return _NO_SUCH_STAGE
+        matched = self.api.match(path)
         route = self.api.route(request.method, matched[0]) if matched else None
         if matched is None or route is None:
-            return self._responses["MISSING_AUTHENTICATION_TOKEN"]
+            return self.response("MISSING_AUTHENTICATION_TOKEN", request, request_id)
         authorizer_context = None
         if route.scopes is not None and self.authorizer is not None:
             try:
                 claims = self.authorizer.claims(request.header("authorization"), route.scopes)
             except Unauthorized:
-                return self._responses["UNAUTHORIZED"]
+                return self.response("UNAUTHORIZED", request, request_id)
             except AuthorizerUnavailable:
-                return self._responses["AUTHORIZER_CONFIGURATION_ERROR"]
+                return self.response("AUTHORIZER_CONFIGURATION_ERROR", request, request_id)
             authorizer_context = {"claims": _as_gateway_claims(claims)}
         resource, parameters = matched
         return proxy_event(
             request.method,
-            split.path,
+            path,
             resource=resource,
             path_parameters=parameters,
             query=split.query,
@@ -197,9 +217,19 @@ class LocalGateway:
             body=request.body,
             authorizer=authorizer_context,
             stage=self.stage,
+            request_path=split.path,
+            request_id=request_id,
             source_ip=request.source_ip,
             domain_name=request.header("host") or "localhost",
         )
+
+    def _api_path(self, path: str) -> str | None:
+        """The path within the API (``/dev/movies`` -> ``/movies``; ``/dev`` is the root), or None outside it."""
+        if not self.base_path:
+            return path
+        if path == self.base_path:
+            return "/"
+        return path[len(self.base_path) :] if path.startswith(self.base_path + "/") else None
 
 
 def request_event(
@@ -211,13 +241,16 @@ def request_event(
     authorizer: Mapping[str, Any] | None = None,
     request_id: str | None = None,
     source_ip: str = "127.0.0.1",
+    base_path: str = "",
 ) -> dict[str, Any]:
     """The event API Gateway sends the function for ``method target`` (path and query, percent-encoded).
 
     ``resource`` and ``pathParameters`` come from the template's routes; a path the API does not
     define gets the catch-all ``/{proxy+}``, the only resource through which API Gateway would
     pass it on. ``authorizer`` is the request context's authorizer (e.g. ``{"claims": {...}}``),
-    as a Cognito authorizer would have filled it; nothing is verified here.
+    as a Cognito authorizer would have filled it; nothing is verified here. ``base_path`` is the
+    stage or custom-domain base path the client called the API under (``/dev``): the event's
+    ``requestContext.path`` starts with it, its ``path`` does not.
     """
     split = urlsplit(target)
     matched = RestApi.from_template().match(split.path)
@@ -233,6 +266,7 @@ def request_event(
         authorizer=authorizer,
         request_id=request_id,
         source_ip=source_ip,
+        request_path=base_path + split.path,
     )
 
 
@@ -240,27 +274,32 @@ def request_event(
 
 
 @lru_cache(maxsize=4)
-def _template_api(template_path: Path) -> tuple[tuple[Route, ...], Mapping[str, Mapping[str, Any]]]:
+def _template(template_path: Path) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse  # understands !Ref, !GetAtt and friends
 
-    resources = yaml_parse(template_path.read_text())["Resources"]
+    template: dict[str, Any] = yaml_parse(template_path.read_text())
+    return template
+
+
+@lru_cache(maxsize=4)
+def _template_routes(template_path: Path) -> tuple[Route, ...]:
+    resources = _template(template_path)["Resources"]
     api = resources.get(API_RESOURCE)
     if api is None or api.get("Type") != "AWS::Serverless::Api":
         raise ValueError(f"{template_path} has no AWS::Serverless::Api named {API_RESOURCE}")
     auth = api["Properties"].get("Auth", {})
-    routes = tuple(
+    return tuple(
         _route(event["Properties"], auth)
         for resource in resources.values()
         if resource.get("Type") == "AWS::Serverless::Function"
         for event in resource["Properties"].get("Events", {}).values()
         if event.get("Type") == "Api" and event["Properties"].get("RestApiId") == {"Ref": API_RESOURCE}
     )
-    return routes, api["Properties"].get("GatewayResponses", {})
 
 
 @lru_cache(maxsize=4)
 def _template_rest_api(template_path: Path) -> RestApi:
-    return RestApi(_template_api(template_path)[0])
+    return RestApi(_template_routes(template_path))
 
 
 def _route(event: Mapping[str, Any], api_auth: Mapping[str, Any]) -> Route:
@@ -308,32 +347,7 @@ def _match(resource: list[str], path: list[str]) -> dict[str, str] | None:
     return parameters if len(path) == len(resource) else None
 
 
-# -- responses and claims ---------------------------------------------------------------------------
-
-
-def _gateway_response(kind: str, configured: Mapping[str, Mapping[str, Any]]) -> HttpResponse:
-    """The response of this kind as configured (its own settings over the DEFAULT_4XX/5XX ones), else AWS's."""
-    default_status, message = _GATEWAY_DEFAULTS[kind]
-    own = configured.get(kind, {})
-    fallback = configured.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX", {})
-    headers = {
-        name: str(value).strip("'")  # header values are quoted literals in ResponseParameters
-        for spec in (fallback, own)
-        for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items()
-    }
-    template = own.get("ResponseTemplates", fallback.get("ResponseTemplates", {})).get("application/json")
-    if template is None:
-        body = json.dumps({"message": message}).encode()
-    else:
-        body = (
-            str(template)
-            .replace("$context.error.messageString", json.dumps(message))
-            .replace("$context.error.responseType", kind)
-            .encode()
-        )
-    return HttpResponse(
-        int(own.get("StatusCode", default_status)), body, {"Content-Type": "application/json", **headers}
-    )
+# -- tokens and claims -----------------------------------------------------------------------------
 
 
 def _bearer_token(authorization: str | None) -> str | None:

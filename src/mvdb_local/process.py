@@ -38,6 +38,7 @@ _SERVICE_SETTINGS = {
     "REQUIRE_AUTH",
     "MAX_BODY_BYTES",
     "CORS_ALLOW_ORIGINS",
+    "TOKEN_URL",
     "LOG_LEVEL",
     "POWERTOOLS_LOG_LEVEL",
     "POWERTOOLS_SERVICE_NAME",
@@ -74,13 +75,17 @@ class RunningStack:
 
 
 @contextmanager
-def run_local_stack(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[RunningStack]:
+def run_local_stack(
+    workdir: Path, extra_env: Mapping[str, str] | None = None, *, base_path: str = ""
+) -> Iterator[RunningStack]:
+    """The stack, its API under ``base_path`` (e.g. ``/local``, as a stage's URL is under ``/dev``)."""
     api_port, dynamodb_port = free_port(), free_port()
     log_file = workdir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _SERVICE_SETTINGS}
     env |= {"PYTHONUNBUFFERED": "1", **(extra_env or {})}
     command = [sys.executable, "-m", "mvdb_local", "--in-memory", "--port", str(api_port)]
     command += ["--dynamodb-port", str(dynamodb_port), "--state-dir", str(workdir)]
+    command += ["--base-path", base_path] if base_path else []
     with log_file.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -91,7 +96,7 @@ def run_local_stack(workdir: Path, extra_env: Mapping[str, str] | None = None) -
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - nothing else runs in the child before exec
         )
     try:
-        api_url = f"http://127.0.0.1:{api_port}"
+        api_url = f"http://127.0.0.1:{api_port}{base_path}"
         _wait_until_healthy(process, api_url, log_file)
         clients = json.loads((workdir / CLIENTS_FILE).read_text())
         yield RunningStack(api_url, f"http://127.0.0.1:{dynamodb_port}", workdir, clients)

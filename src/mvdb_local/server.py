@@ -102,11 +102,6 @@ def make_server(
 
     lock = threading.Lock()
     own_endpoints = dict(endpoints or {})
-    too_large = (
-        gateway.response("REQUEST_TOO_LARGE")
-        if gateway is not None
-        else HttpResponse.json(413, {"message": "Request Too Long"})
-    )
 
     class RequestHandler(BaseHTTPRequestHandler):
         server_version = "mvdb-local"
@@ -114,7 +109,13 @@ def make_server(
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length > max_body_bytes:
+            if length > max_body_bytes:  # refused before the body is read, as API Gateway refuses it
+                unread = HttpRequest(self.command, self.path, tuple(self.headers.items()), None, self.client_address[0])
+                too_large = (
+                    gateway.response("REQUEST_TOO_LARGE", unread)
+                    if gateway is not None
+                    else HttpResponse.json(413, {"message": "Request Too Long"})
+                )
                 self._reply_directly(too_large)
                 self.close_connection = True
                 return
@@ -156,7 +157,9 @@ def make_server(
             for name, values in headers.items():
                 for value in values:
                     self.send_header(name, str(value))
-            self.send_header("Content-Length", str(len(data)))
+            # A HEAD response carries the Content-Length of the GET it stands for (RFC 9110 §8.6).
+            if not any(name.lower() == "content-length" for name in headers):
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)

@@ -250,3 +250,38 @@ def test_the_build_refuses_a_lock_without_the_sdk_it_bundles(tmp_path: Path) -> 
 
     with pytest.raises(BuildError, match="does not pin boto3"):
         build_function(tmp_path / "out", lock, platform=PLATFORM)
+
+
+_READ_CHECKS = """
+import json, sys
+from mvdb.verification.in_process import HandlerReadApi, serve_table
+from mvdb.verification.read_checks import run_read_checks
+import mvdb.verification.restore_validation as validation
+
+results = run_read_checks(HandlerReadApi(serve_table(sys.argv[1])))
+print(json.dumps({"failed": [r.name for r in results if not r.passed], "module": validation.__file__}))
+"""
+
+
+@pytest.mark.usefixtures("local_aws_env")
+def test_the_restore_validation_runs_the_read_checks_from_the_zip(
+    read_only_task_root: Path, dynamodb_local: Any, dynamodb_client: Any, movies_table: str
+) -> None:
+    dynamodb_client.put_item(TableName=movies_table, Item={"year": {"N": "2013"}, "title": {"S": "Rush"}})
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+        "PYTHONPATH": str(read_only_task_root),
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
+    }
+    result = subprocess.run(
+        [_runtime_python(), "-c", _READ_CHECKS, movies_table],
+        env=env,
+        cwd=read_only_task_root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["module"] == str(read_only_task_root / "mvdb" / "verification" / "restore_validation.py")
+    assert outcome["failed"] == []

@@ -2,7 +2,7 @@
 
 The test suites run ``make .tools/<tool>/.installed`` from two xdist workers at once. Without a
 lock, the second make finds ``bin/python`` (written first by ``python -m venv``) before ensurepip
-has written pip, and fails with "bin/pip: No such file or directory": CI failed so in stop 18.
+has written pip, and fails with "bin/pip: No such file or directory", as a CI run once did.
 """
 
 from __future__ import annotations

@@ -123,7 +123,24 @@ class Stack:
                 return all(self._condition(a) for a in argument)
             if function == "Fn::Or":
                 return any(self._condition(a) for a in argument)
+            if function == "Fn::Contains":
+                return str(self.resolve(argument[1])) in [str(v) for v in self.resolve(argument[0])]
         return self.resolve(node)
+
+    def rule_failures(self) -> list[str]:
+        """The AssertDescription of every rule CloudFormation would refuse these parameters with.
+
+        A rule applies when its RuleCondition holds (or it has none); it fails when one of its
+        Assertions is false. Rules may only use parameters and Fn::And/Or/Not/Equals/Contains here.
+        """
+        failures = []
+        for name, rule in self.document.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self._condition(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self._condition(assertion["Assert"]):
+                    failures.append(f"{name}: {' '.join(str(assertion.get('AssertDescription', '')).split())}")
+        return failures
 
     def exists(self, logical_id: str) -> bool:
         condition = self.document["Resources"][logical_id].get("Condition")
@@ -306,7 +323,8 @@ class Account:
             # Cross-account: the other account's resource policy would have to grant it, and
             # no bootstrap resource policy names another account.
             return Decision.IMPLICIT_DENY
-        request = {**self.session_context(role), **context}
+        # aws:ResourceAccount: the owner of the resource, in the request context of most actions.
+        request = {"aws:ResourceAccount": owner, **self.session_context(role), **context}
         resource_policy = self._resource_policy_of(resource)
         assumes_a_role = action.lower() == "sts:assumerole"
         if assumes_a_role:
@@ -346,6 +364,8 @@ def ci_parameters(env: str, *, github: bool = True, bitbucket: bool = True) -> d
             "BitbucketWorkspaceUuid": BITBUCKET_WORKSPACE_UUID,
             "BitbucketRepositoryUuid": BITBUCKET_REPOSITORY,
             "BitbucketDeploymentEnvironmentUuid": BITBUCKET_ENVIRONMENT[env],
+            # The documented set-up: staging's and production's deployment permissions are on.
+            "BitbucketDeploymentPermissionsEnforced": "true",
         }
     return parameters
 
@@ -366,6 +386,7 @@ def _sealed_account(number: str, environments: tuple[str, ...], bootstrap_dir: P
             parameters={"Environment": env, **ci_parameters(env)},
             imports=account.exports(),
         )
+        assert not identities.rule_failures(), identities.rule_failures()
         policies = Stack(
             load(bootstrap_dir / "execution-policies.yaml"),
             name=f"{APP}-pipeline-{env}-execution",
@@ -373,7 +394,13 @@ def _sealed_account(number: str, environments: tuple[str, ...], bootstrap_dir: P
             parameters={"Environment": env},
             imports=account.exports(),
         )
-        stacks += [identities, policies]
+        backup_policies = Stack(
+            load(bootstrap_dir / "execution-policies-backup.yaml"),
+            name=f"{APP}-pipeline-{env}-execution-backup",
+            account=number,
+            parameters={"Environment": env},
+        )
+        stacks += [identities, policies, backup_policies]
     return Account(number, stacks)
 
 

@@ -113,8 +113,13 @@ def broken_copy(tmp_path: Path, name: str, anchor: str, replacement: str) -> Pat
     return copy_path
 
 
-def test_the_bootstrap_is_three_templates() -> None:
-    assert [t.name for t in TEMPLATES] == ["account.yaml", "environment.yaml", "execution-policies.yaml"]
+def test_the_bootstrap_is_four_templates() -> None:
+    assert [t.name for t in TEMPLATES] == [
+        "account.yaml",
+        "environment.yaml",
+        "execution-policies-backup.yaml",
+        "execution-policies.yaml",
+    ]
 
 
 def test_cfn_lint_fails_on_a_copy_with_an_unknown_property(tmp_path: Path) -> None:
@@ -242,8 +247,9 @@ def test_the_reference_check_catches_a_tag_condition_on_an_action_without_tag_ke
                 aws:ResourceTag/environment: !Ref Environment
 """,
     )
-    for name in ("account.yaml", "environment.yaml"):
-        (tmp_path / name).write_text((BOOTSTRAP_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    for template in TEMPLATES:
+        if not (tmp_path / template.name).exists():
+            (tmp_path / template.name).write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     violations = sar_violations(bootstrap_accounts("shared", source=tmp_path)["dev"])
     assert any("wafv2:DisassociateWebACL does not take aws:ResourceTag/environment" in v for v in violations)
 
@@ -675,3 +681,47 @@ def test_the_artifacts_bucket_refuses_another_encryption_and_any_rewrite_of_hist
     )
     assert not _may(shared, role, "s3:PutObject", artifact, **{"s3__x-amz-server-side-encryption": "AES256"})
     assert not _may(shared, role, "s3:DeleteObjectVersion", artifact)
+
+
+# -- Bitbucket's trust in staging and prod needs Bitbucket's deployment permissions ------------
+
+
+def _environment_stack(document: dict[str, Any], env: str, **overrides: str) -> Stack:
+    return Stack(
+        document,
+        name=f"mvdb-pipeline-{env}",
+        account=SHARED_ACCOUNT,
+        parameters={"Environment": env, **ci_parameters(env), **overrides},
+        imports=_account_exports(),
+    )
+
+
+def unpermitted_bitbucket_trusts(document: dict[str, Any]) -> list[str]:
+    """Environments whose stack CloudFormation would create with a Bitbucket deploy role although
+    BitbucketDeploymentPermissionsEnforced is false: the trust admits any step of the deployment
+    environment, from any branch, by anyone; only Bitbucket Premium's deployment permissions narrow
+    that, so staging and prod must be refused unless the operator states they are on."""
+    admitted = []
+    for env in ("staging", "prod"):
+        stack = _environment_stack(document, env, BitbucketDeploymentPermissionsEnforced="false")
+        if not stack.rule_failures() and stack.exists("BitbucketDeployRole"):
+            admitted.append(env)
+    return admitted
+
+
+def test_bitbucket_trust_in_staging_and_prod_is_refused_without_deployment_permissions() -> None:
+    assert unpermitted_bitbucket_trusts(load(BOOTSTRAP_DIR / "environment.yaml")) == []
+
+
+def test_dev_and_github_only_prod_need_no_bitbucket_deployment_permissions() -> None:
+    document = load(BOOTSTRAP_DIR / "environment.yaml")
+    assert _environment_stack(document, "dev", BitbucketDeploymentPermissionsEnforced="false").rule_failures() == []
+    github_only = {"BitbucketWorkspace": "", "BitbucketWorkspaceUuid": "", "BitbucketRepositoryUuid": ""}
+    prod = _environment_stack(document, "prod", BitbucketDeploymentPermissionsEnforced="false", **github_only)
+    assert prod.rule_failures() == []
+
+
+def test_the_bitbucket_check_catches_a_copy_without_the_deployment_permissions_rule() -> None:
+    document = load(BOOTSTRAP_DIR / "environment.yaml")
+    del document["Rules"]["BitbucketTrustsStagingAndProdOnlyWithDeploymentPermissions"]
+    assert unpermitted_bitbucket_trusts(document) == ["staging", "prod"]

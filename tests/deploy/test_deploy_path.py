@@ -181,6 +181,7 @@ def record_deploy(env: str, tmp: Path) -> None:
             **aws,
             "TRUSTED_SIGNING_PROFILE_VERSION_ARN": environment["SigningProfileVersionArn"],
             "PERMISSIONS_BOUNDARY_ARN": environment["PermissionsBoundaryArn"],
+            "SIGNING_PROFILE_NAME": environment["SigningProfileName"],
         }
         deploy = _make(
             "deploy-artifact",

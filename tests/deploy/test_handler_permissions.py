@@ -93,6 +93,29 @@ def handler_permissions(resource_type: str) -> dict[str, set[str]]:
 GENERATED_ID = "0b9d5f3e-1c2a-4e7b-9a6d-3f8e2c1b0a97"  # a resource's Id, such as a canary's (Fn::GetAtt X.Id)
 RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
     "AWS::ApiGateway::RestApi": (frozenset({"RestApi"}), "arn:aws:apigateway:{r}::/restapis/a1b2c3d4e5"),
+    "AWS::Backup::BackupVault": (frozenset({"backupVault"}), "arn:aws:backup:{r}:{a}:backup-vault:{stack}-movies"),
+    # A plan's ARN ends in a generated ID; a selection is authorized on its plan.
+    "AWS::Backup::BackupPlan": (
+        frozenset({"backupPlan"}),
+        "arn:aws:backup:{r}:{a}:backup-plan:0b1c2d3e-0000-4000-8000-000000000000",
+    ),
+    "AWS::Backup::BackupSelection": (
+        frozenset({"backupPlan"}),
+        "arn:aws:backup:{r}:{a}:backup-plan:0b1c2d3e-0000-4000-8000-000000000000",
+    ),
+    # A restore testing plan is named <stack>_movies, the stack name's hyphens as underscores.
+    "AWS::Backup::RestoreTestingPlan": (
+        frozenset({"restoreTestingPlan"}),
+        "arn:aws:backup:{r}:{a}:restore-testing-plan:{stack_}_movies-0b1c2d3e",
+    ),
+    "AWS::Backup::RestoreTestingSelection": (
+        frozenset({"restoreTestingPlan"}),
+        "arn:aws:backup:{r}:{a}:restore-testing-plan:{stack_}_movies-0b1c2d3e",
+    ),
+    "AWS::Events::Rule": (
+        frozenset({"rule-on-default-event-bus"}),
+        "arn:aws:events:{r}:{a}:rule/{stack}-Backup-1A2B-RestoreJobCompletedRule-3C4D",
+    ),
     "AWS::ApiGateway::Deployment": (
         frozenset({"Deployment"}),
         "arn:aws:apigateway:{r}::/restapis/a1b2c3d4e5/deployments/d1",
@@ -157,6 +180,7 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
         ),
     ),
     "AWS::Logs::QueryDefinition": (frozenset(), ""),
+    "AWS::Logs::ResourcePolicy": (frozenset(), ""),
     "AWS::S3::Bucket": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::S3::BucketPolicy": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::SQS::Queue": (
@@ -200,6 +224,14 @@ PASSED_ROLE_OF: dict[str, tuple[str, str]] = {
         "arn:aws:iam::{a}:role/{stack}-CodeDeployServiceRole-1A2B",
         "codedeploy.amazonaws.com",
     ),
+}
+
+
+# CloudFormation type -> the service whose service-linked role its handlers may create
+# (iam:CreateServiceLinkedRole is asked with that iam:AWSServiceName; any other type's is refused).
+SERVICE_LINKED_ROLE_OF: dict[str, str] = {
+    "AWS::Backup::BackupSelection": "backup.amazonaws.com",
+    "AWS::Backup::RestoreTestingPlan": "restore-testing.backup.amazonaws.com",
 }
 
 
@@ -250,6 +282,11 @@ class ExecutionRole:
 def granted(execution: ExecutionRole | Role, action: str, resource_type: str | None = None) -> bool:
     role = execution.role if isinstance(execution, ExecutionRole) else execution
     sar_types, arn_templates = RESOURCE_OF.get(resource_type or "", (frozenset(), ""))
+    if isinstance(execution, ExecutionRole) and action == "iam:CreateServiceLinkedRole":
+        service = SERVICE_LINKED_ROLE_OF.get(resource_type or "", "a-service-no-grant-names.amazonaws.com")
+        slr = f"arn:aws:iam::{execution.account.number}:role/aws-service-role/{service}/AWSServiceRoleFor"
+        context = {"iam:AWSServiceName": service}
+        return execution.account.evaluate(role, action, slr, context) is Decision.ALLOW
     through_a_service = THROUGH_A_SERVICE_OF.get(resource_type or "", {})
     if isinstance(execution, ExecutionRole) and action in through_a_service:
         env, account = execution.env, execution.account
@@ -277,7 +314,10 @@ def granted(execution: ExecutionRole | Role, action: str, resource_type: str | N
         }
         return all(
             account.evaluate(
-                role, action, arn.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}"), context
+                role,
+                action,
+                arn.format(r=REGION, a=account.number, env=env, stack=f"{APP}-{env}", stack_=f"{APP}_{env}"),
+                context,
             )
             is Decision.ALLOW
             for arn in arns
@@ -348,6 +388,7 @@ def deployed_as(templates: Mapping[str, Mapping[str, Any]], env: str) -> dict[st
     """
     environ = {
         "TRUSTED_SIGNING_PROFILE_VERSION_ARN": "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/P/AbCdE12345",
+        "SIGNING_PROFILE_NAME": "P",
         "PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::123456789012:policy/{APP}-pipeline-boundary-{env}",
     }
     root_parameters = dict(re.findall(r'(\w+)="([^"]*)"', overrides(env, environ)))

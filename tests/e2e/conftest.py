@@ -31,6 +31,7 @@ import requests
 
 from mvdb.api.scopes import WRITE_SCOPE
 from tests.e2e.support import (
+    BROWSER_ORIGIN,
     EXPECTED_OUTPUTS,
     TEST_YEAR,
     Api,
@@ -45,6 +46,7 @@ from tests.e2e.support import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
+LOCAL_STAGE = "/local"  # the local API answers under a stage's base path, as an execute-api URL does
 
 
 def _stack_name() -> str:
@@ -116,8 +118,10 @@ def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
     from mvdb_local.dynamodb_local import LocalStackError
     from mvdb_local.process import run_local_stack
 
+    # As deployed: auth on, CORS for one browser origin, the API under a stage's base path.
+    env = {"CORS_ALLOW_ORIGINS": BROWSER_ORIGIN}
     try:
-        with run_local_stack(workdir) as running:
+        with run_local_stack(workdir, env, base_path=LOCAL_STAGE) as running:
             # The stand-in's own user pool, from the state it keeps: its key signs the expired token.
             cognito = LocalCognito.from_state(running.state_dir, running.clients["issuer"])
             by_id = {c.client_id: c for c in cognito.clients}

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import jwt
 import requests
@@ -22,6 +22,7 @@ import requests
 from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 
 __all__ = [
+    "BROWSER_ORIGIN",
     "EXPECTED_OUTPUTS",
     "HTTP_TIMEOUT_S",
     "SCOPE_REFUSED",
@@ -33,6 +34,7 @@ __all__ = [
     "MovieRef",
     "StackUnderTest",
     "Tokens",
+    "assert_answered_by_gateway",
     "assert_no_movie_data",
     "assert_problem",
     "assert_refused_by_gateway",
@@ -59,6 +61,9 @@ EXPECTED_OUTPUTS = (
 TEST_YEAR = 2099
 TITLE_PREFIX = "mvdb-deployed-test"
 HTTP_TIMEOUT_S = 20.0
+# The browser origin the local stack allows (CORS_ALLOW_ORIGINS); a deployed stack's CorsAllowOrigins
+# parameter must hold it for the CORS tests, which are skipped otherwise.
+BROWSER_ORIGIN = "https://app.example.com"
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,12 @@ class Api:
             method, self.base_url + path, json=json, headers=all_headers, timeout=HTTP_TIMEOUT_S, allow_redirects=False
         )
 
+    def follow(self, url: str, *, token: str | None = None, method: str = "GET") -> requests.Response:
+        """A URL the API handed out (Location, a link), resolved against the API's base URL as a client would."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        target = urljoin(self.base_url + "/", url)
+        return self._session.request(method, target, headers=headers, timeout=HTTP_TIMEOUT_S, allow_redirects=False)
+
     def close(self) -> None:
         self._session.close()
 
@@ -274,15 +285,22 @@ SCOPE_REFUSED = 401
 REFUSAL_CODES = {401: "unauthenticated", 403: "insufficient-scope"}
 
 
-def assert_refused_by_gateway(response: requests.Response) -> None:
-    """A 401/403 problem+json that the gateway sent before the function ran.
+def assert_answered_by_gateway(response: requests.Response) -> None:
+    """The gateway answered, before the function ran, with the request id a client can quote.
 
-    The function stamps every response it makes with X-Request-Id; the gateway's own answers
-    (the template's GatewayResponses, or the local stand-in built from them) never carry it.
+    Every response the function makes carries its security headers, Content-Security-Policy among
+    them (mvdb.api.responses); the gateway's own answers (the template's GatewayResponses, or the
+    local stand-in built from them) carry X-Request-Id and CORS only.
     """
-    assert "X-Request-Id" not in response.headers, (
-        f"the request reached the function, whose own check refused it: {response.text[:300]}"
+    assert "Content-Security-Policy" not in response.headers, (
+        f"the request reached the function, which answered it: {response.text[:300]}"
     )
+    assert response.headers.get("X-Request-Id"), "a gateway response carries API Gateway's request id"
+
+
+def assert_refused_by_gateway(response: requests.Response) -> None:
+    """A 401/403 problem+json that the gateway sent before the function ran."""
+    assert_answered_by_gateway(response)
     assert_problem(response, response.status_code, REFUSAL_CODES[response.status_code])
 
 

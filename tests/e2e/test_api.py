@@ -11,6 +11,7 @@ from tests.e2e.support import (
     MovieJanitor,
     MovieRef,
     Tokens,
+    assert_answered_by_gateway,
     assert_no_movie_data,
     assert_problem,
     assert_refused_by_gateway,
@@ -81,7 +82,7 @@ def test_write_round_trip_create_read_update_delete(api: Api, tokens: Tokens, mo
         "POST", "/movies", token=tokens.full, json={"year": TEST_YEAR, "title": title, "info": {"rating": 6.5}}
     )
     assert created.status_code == 201, created.text[:300]
-    assert created.headers["Location"] == path
+    assert api.follow(created.headers["Location"], token=tokens.full).json()["title"] == title  # under the stage
     first_etag = created.headers["ETag"]
 
     read = api.call("GET", path, token=tokens.full)
@@ -141,14 +142,14 @@ def test_invalid_movie_gets_a_problem_json_422(api: Api, tokens: Tokens, movies:
     assert api.call("GET", movie_path(TEST_YEAR, title), token=tokens.full).status_code == 404
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/movies/2013"), ("DELETE", "/movies"), ("GET", "/nowhere")])
+@pytest.mark.parametrize(("method", "path"), [("GET", "/movies/2013"), ("GET", "/nowhere")])
 def test_undeclared_route_gets_a_problem_json_404_from_the_gateway(
     api: Api, tokens: Tokens, method: str, path: str
 ) -> None:
     response = api.call(method, path, token=tokens.full)
 
     assert_problem(response, 404, "route-not-found")
-    assert "X-Request-Id" not in response.headers  # answered by the gateway: the function never ran
+    assert_answered_by_gateway(response)
 
 
 def test_unknown_query_parameter_gets_a_problem_json_400(api: Api, tokens: Tokens) -> None:

@@ -1,8 +1,8 @@
 """The deployed resources are the ones the template describes: table shape, backups, the live alias.
 
-Checked through the AWS APIs after a deploy. Locally the table's shape is checked on DynamoDB
-Local (the local stack creates it from the template too); what only AWS has is skipped, saying
-where else it is proved.
+Checked through the AWS APIs after a deploy. Against the local stack all three are skipped,
+each saying where else it is proved: the local table is made from the template's definition, so
+comparing the two would prove nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ def _key_attributes(definitions: list[dict[str, str]]) -> set[tuple[str, str]]:
 
 
 def test_table_key_schema_matches_the_template(stack: StackUnderTest) -> None:
+    if not stack.on_aws:
+        pytest.skip("the local stack makes its table from this very definition; the key is asserted offline")
     expected = movies_table_definition()
 
     table = stack.aws_client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"]

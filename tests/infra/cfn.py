@@ -43,6 +43,15 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _json_document(document: Any) -> Any:
+    """A policy given as JSON text (AWS::Logs::ResourcePolicy), parsed; ``${...}`` of an Fn::Sub stay
+    as written inside the strings they stand in."""
+    import json
+
+    text = document.get("Fn::Sub") if isinstance(document, dict) else document
+    return json.loads(text) if isinstance(text, str) else document
+
+
 class Template:
     """A parsed template (SAM or translated CloudFormation) and the parameter values of one deploy."""
 
@@ -136,7 +145,7 @@ class Template:
             elif resource["Type"] in {"AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"}:
                 documents.append(("resource policy", properties["PolicyDocument"]))
             elif resource["Type"] == "AWS::Logs::ResourcePolicy":
-                raise AssertionError(f"{name}: teach policy_statements to read AWS::Logs::ResourcePolicy")
+                documents.append(("resource policy", _json_document(properties["PolicyDocument"])))
             for kind, document in documents:
                 for statement in as_list(self.resolve(document)["Statement"]):
                     yield name, kind, statement

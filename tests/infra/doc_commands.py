@@ -5,7 +5,10 @@ line into commands (``;``, ``&&``, ``||``, ``|`` and ``$(...)`` substitutions co
 commands) and checks each against what it names:
 
 * ``make <target> [VAR=value ...]``: the target exists in the Makefile and each variable is one
-  the Makefile reads (``$(VAR)``);
+  the Makefile reads (``$(VAR)``); in a ```bash block, every variable the target's recipe guards
+  (``test -n "$(VAR)"``; ``[ "$(ENV)" = prod ] && [ -z "$(VAR)" ]`` when ENV is prod;
+  ``[ -n "$(A)" ] && [ -z "$(VAR)" ]`` when A is given) is given on the line, exported earlier in
+  the document (``export VAR=...``), or has a Makefile default;
 * ``aws <service> <operation> --option ...``: the service and the operation exist in botocore's
   models (the AWS CLI is generated from them), each option is a member of the operation's input
   (``--no-<flag>`` for a boolean) or a global or paging option of the CLI;
@@ -148,6 +151,68 @@ def _makefile() -> tuple[frozenset[str], frozenset[str]]:
     return targets, variables
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A recipe line that stops its target unless ``variable`` is set; ``when`` = (VAR, value) or (VAR, None: set)."""
+
+    variable: str
+    when: tuple[str, str | None] | None = None
+
+
+_ALWAYS = re.compile(r'test -n "\$\(([A-Z][A-Z0-9_]*)\)"')
+_WHEN_EQUALS = re.compile(r'\[ "\$\(([A-Z][A-Z0-9_]*)\)" = "?(\w+)"? \] && \[ -z "\$\(([A-Z][A-Z0-9_]*)\)" \]')
+_WHEN_SET = re.compile(r'\[ -n "\$\(([A-Z][A-Z0-9_]*)\)" \] && \[ -z "\$\(([A-Z][A-Z0-9_]*)\)" \]')
+
+
+@cache
+def _guards(makefile: str = "Makefile") -> dict[str, tuple[Guard, ...]]:
+    """Target -> the variables its recipe refuses to run without (the Makefile's own guards)."""
+    guards: dict[str, list[Guard]] = {}
+    target = None
+    for line in (PROJECT_ROOT / makefile).read_text(encoding="utf-8").splitlines():
+        header = re.match(r"^([A-Za-z][\w.-]*):(?!=)", line)
+        if header:
+            target = header.group(1)
+            guards.setdefault(target, [])
+            continue
+        if target is None or not line.startswith("\t"):
+            target = None if line and not line.startswith(("\t", "#")) else target
+            continue
+        guards[target] += [Guard(v) for v in _ALWAYS.findall(line)]
+        guards[target] += [Guard(v, (when, value)) for when, value, v in _WHEN_EQUALS.findall(line)]
+        guards[target] += [Guard(v, (when, None)) for when, v in _WHEN_SET.findall(line)]
+    return {name: tuple(found) for name, found in guards.items()}
+
+
+@cache
+def _makefile_defaults() -> dict[str, str]:
+    text = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    return dict(re.findall(r"^([A-Z][A-Z0-9_]*) *(?:\?=|:=|=) *(.*)$", text, flags=re.MULTILINE))
+
+
+def _unguarded(arguments: list[str], exported: set[str]) -> str | None:
+    """The first guard of a documented ``make`` command that its variables do not satisfy."""
+    given = dict(a.split("=", 1) for a in arguments if "=" in a)
+    defaults = _makefile_defaults()
+    present = set(given) | exported | set(defaults)
+    guards = _guards()
+    for target in (a for a in arguments if "=" not in a):
+        for guard in guards.get(target, ()):
+            if guard.when is not None:
+                name, value = guard.when
+                actual = given.get(name, defaults.get(name) if name not in exported else None)
+                applies = name in present if value is None else actual == value
+                if not applies:
+                    continue
+            if guard.variable not in present:
+                condition = ""
+                if guard.when is not None:
+                    name, value = guard.when
+                    condition = f" when {name}={value}" if value else f" when {name} is set"
+                return f"make {target} refuses to run without {guard.variable}{condition} (its recipe's guard)"
+    return None
+
+
 @cache
 def _operation_options(service: str, operation: str) -> frozenset[str] | None:
     import botocore.session
@@ -170,7 +235,7 @@ def _operation_options(service: str, operation: str) -> frozenset[str] | None:
     return frozenset(options)
 
 
-def _check(words: list[str], functions: set[str], placeholders: bool = True) -> str | None:
+def _check(words: list[str], functions: set[str], exported: set[str] | None = None) -> str | None:
     program, arguments = words[0], words[1:]
     while program and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", program):  # VAR=value command ...
         if not arguments:
@@ -187,7 +252,7 @@ def _check(words: list[str], functions: set[str], placeholders: bool = True) -> 
                     return f"the Makefile reads no variable {name}"
             elif argument not in targets:
                 return f"the Makefile has no target {argument}"
-        return None
+        return None if exported is None else _unguarded(arguments, exported)
     if program == "aws":
         return _check_aws(arguments)
     if program == ".venv/bin/mvdb":
@@ -216,7 +281,8 @@ def _check_aws(arguments: list[str]) -> str | None:
     if unknown:
         return f"aws {arguments[0]} {operation} has no option {', '.join(unknown)}"
     if (service, operation) == ("cloudformation", "deploy") and "--s3-bucket" not in options:
-        template = arguments[arguments.index("--template-file") + 1] if "--template-file" in arguments else None
+        at = arguments.index("--template-file") + 1 if "--template-file" in arguments else len(arguments)
+        template = arguments[at] if at < len(arguments) else None
         path = PROJECT_ROOT / template if template else None
         if path and not path.is_file():
             return f"{template} does not exist"
@@ -230,11 +296,16 @@ def problems(path: Path) -> list[Problem]:
     """Every command of the document at ``path`` that does not check out."""
     text = path.read_text(encoding="utf-8")
     functions = set(re.findall(r"^\s*([a-z_][a-z0-9_]*)\(\)\s*\{", text, flags=re.MULTILINE))
+    block_lines = {number for number, _ in _block_lines(text)}
+    exported: set[str] = set()  # variables the document has set by this command (export VAR=...)
     found = []
     for line, words in commands(text):
         if words and words[0].endswith("()"):  # a function definition: its body's commands come separately
             continue
-        message = _check(words, functions)
+        if words and words[0] == "export":
+            exported |= {w.split("=", 1)[0] for w in words[1:]}
+        # Guards apply to commands the reader runs (```bash blocks), not to names in prose.
+        message = _check(words, functions, exported if line in block_lines else None)
         if message:
             found.append(Problem(path.name, line, " ".join(words), message))
     return found

@@ -334,6 +334,46 @@ Resources:
       EventSourceArn: arn:aws:dynamodb:us-east-1:111122223333:table/movies/stream/2026-11-30T00:00:00.000
       StartingPosition: TRIM_HORIZON
 """,
+    # A plan name built from a stack name keeps its hyphens; a validation window over a week.
+    "E9117": """
+Parameters:
+  RootStackName: {Type: String}
+  ValidationWindowHours: {Type: Number, MinValue: 1, MaxValue: 240, Default: 4}
+Resources:
+  Plan:
+    Type: AWS::Backup::RestoreTestingPlan
+    Properties:
+      RestoreTestingPlanName: !Sub ${RootStackName}_movies
+      ScheduleExpression: cron(0 6 ? * * *)
+      RecoveryPointSelection: {Algorithm: LATEST_WITHIN_WINDOW, IncludeVaults: ["*"], RecoveryPointTypes: [SNAPSHOT]}
+  Selection:
+    Type: AWS::Backup::RestoreTestingSelection
+    Properties:
+      RestoreTestingPlanName: !Ref Plan
+      RestoreTestingSelectionName: movies_table
+      ProtectedResourceType: DynamoDB
+      ProtectedResourceArns: ["*"]
+      IamRoleArn: arn:aws:iam::111122223333:role/restore
+      ValidationWindowHours: !Ref ValidationWindowHours
+""",
+    # A lock changeable for 1 day only, and backups kept shorter than the lock's minimum.
+    "E9118": """
+Parameters:
+  RetentionDays: {Type: Number, Default: 7}
+Resources:
+  Vault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: movies
+      LockConfiguration: {MinRetentionDays: 35, MaxRetentionDays: 3650, ChangeableForDays: 1}
+  Plan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: movies
+        BackupPlanRule:
+          - {RuleName: daily, TargetBackupVault: !Ref Vault, Lifecycle: {DeleteAfterDays: !Ref RetentionDays}}
+""",
 }
 
 

@@ -11,11 +11,42 @@ from tools.deploy.deploy_parameters import overrides, with_function_versions
 pytestmark = pytest.mark.infra
 
 
+PROD_PROFILE = "SigningProfile_pr0d"
+PROD_PROFILE_VERSION = f"arn:aws:signer:eu-west-1:333333333333:/signing-profiles/{PROD_PROFILE}/AbCdE12345"
+DEV_PROFILE_VERSION = "arn:aws:signer:eu-west-1:111111111111:/signing-profiles/SigningProfile_d3v/FgHiJ67890"
+BOUNDARY = "arn:aws:iam::333333333333:policy/mvdb-pipeline-boundary-prod"
+PROD = {"TRUSTED_SIGNING_PROFILE_VERSION_ARN": PROD_PROFILE_VERSION, "SIGNING_PROFILE_NAME": PROD_PROFILE}
+
+
 def test_samconfig_parameters_are_kept_when_account_values_are_added() -> None:
-    merged = overrides("prod", {"ALARM_EMAIL": "ops@example.com", "TRUSTED_SIGNING_PROFILE_VERSION_ARN": "arn:x"})
+    merged = overrides("prod", {"ALARM_EMAIL": "ops@example.com", **PROD})
     assert merged.startswith('Environment="prod" ')
     assert 'ReservedConcurrency="100"' in merged
-    assert merged.endswith('AlarmEmail="ops@example.com" TrustedSigningProfileVersionArn="arn:x"')
+    assert merged.endswith(f'AlarmEmail="ops@example.com" TrustedSigningProfileVersionArn="{PROD_PROFILE_VERSION}"')
+
+
+@pytest.mark.parametrize("missing", ["TRUSTED_SIGNING_PROFILE_VERSION_ARN", "SIGNING_PROFILE_NAME"])
+def test_prod_is_refused_without_its_signing_values(missing: str) -> None:
+    with pytest.raises(SystemExit, match=f"error: .*{missing}"):
+        overrides("prod", {k: v for k, v in PROD.items() if k != missing})
+
+
+def test_prod_is_refused_when_it_would_trust_another_profile_than_it_signs_with() -> None:
+    # The old instructions: prod trusting the dev stack's profile version.
+    with pytest.raises(SystemExit, match="trusts the profile SigningProfile_d3v but the zips are signed with"):
+        overrides("prod", {**PROD, "TRUSTED_SIGNING_PROFILE_VERSION_ARN": DEV_PROFILE_VERSION})
+
+
+def test_a_deploy_through_the_execution_role_is_refused_without_the_boundary() -> None:
+    with pytest.raises(SystemExit, match="error: PERMISSIONS_BOUNDARY_ARN is required"):
+        overrides("dev", {}, through_execution_role=True)
+    assert 'PermissionsBoundaryArn="' in overrides(
+        "prod", {**PROD, "PERMISSIONS_BOUNDARY_ARN": BOUNDARY}, through_execution_role=True
+    )
+
+
+def test_a_personal_dev_deploy_needs_neither_boundary_nor_signing_values() -> None:
+    assert overrides("dev", {}).startswith('Environment="dev" ')
 
 
 def test_unset_or_blank_account_values_are_left_to_the_template_defaults() -> None:

@@ -36,6 +36,10 @@ FREE_TYPES = {
     "AWS::Cognito::UserPoolResourceServer", "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration",
     "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CodeDeploy::Application",
     "AWS::SQS::QueuePolicy", "AWS::Lambda::EventSourceMapping",
+    # AWS Backup bills storage and restores (the vault's line), not plans or selections; EventBridge
+    # delivers AWS services' events on the default bus at no charge.
+    "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection", "AWS::Backup::RestoreTestingSelection",
+    "AWS::Events::Rule", "AWS::Logs::ResourcePolicy",
 }  # fmt: skip
 # Billable resource type -> the phrase its line of the cost table starts with.
 PRICED = {
@@ -54,6 +58,8 @@ PRICED = {
     "AWS::SNS::Topic": "SNS",
     "AWS::SecretsManager::Secret": "Secrets Manager",
     "AWS::SQS::Queue": "SQS",
+    "AWS::Backup::BackupVault": "AWS Backup (DynamoDB)",
+    "AWS::Backup::RestoreTestingPlan": "AWS Backup (DynamoDB)",
     "AWS::Signer::SigningProfile": "AWS Signer, CodeDeploy (Lambda), CloudFormation",
     "AWS::CodeDeploy::DeploymentGroup": "AWS Signer, CodeDeploy (Lambda), CloudFormation",
 }
@@ -294,3 +300,26 @@ def test_the_command_checker_fails_a_document_with_broken_commands(tmp_path: Pat
         "the mvdb CLI refuses these arguments",
     ]
     assert "must come from S3 (--s3-bucket)" in messages[4]
+
+
+def test_the_command_checker_fails_a_make_command_without_a_variable_its_recipe_guards(tmp_path: Path) -> None:
+    # The two lines the review found in docs/deploy.md: each would stop at a guard of its target.
+    broken = tmp_path / "broken.md"
+    broken.write_text(
+        "```bash\n"
+        "make deploy ENV=prod SIGNING_PROFILE_NAME=<prod profile> SAM_DEPLOY_ARGS=--confirm-changeset\n"
+        "make deploy-artifact ENV=prod ARTIFACTS_BUCKET=<bucket> CFN_EXECUTION_ROLE_ARN=<prod execution role ARN>\n"
+        "export ARTIFACTS_KEY_ARN=<key> PERMISSIONS_BOUNDARY_ARN=<boundary>\n"
+        "make deploy-artifact ENV=prod ARTIFACTS_BUCKET=<bucket> CFN_EXECUTION_ROLE_ARN=<role>\n"
+        "make deploy ENV=dev\n"
+        "```\n"
+    )
+
+    messages = [problem.message for problem in problems(broken)]
+
+    assert messages == [
+        "make deploy refuses to run without TRUSTED_SIGNING_PROFILE_VERSION_ARN when ENV=prod (its recipe's guard)",
+        "make deploy-artifact refuses to run without ARTIFACTS_KEY_ARN (its recipe's guard)",
+        "make deploy-artifact refuses to run without TRUSTED_SIGNING_PROFILE_VERSION_ARN when ENV=prod"
+        " (its recipe's guard)",
+    ]

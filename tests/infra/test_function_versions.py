@@ -31,6 +31,13 @@ OTHER_VALUES = {
     "CorsAllowOrigins": "https://app.example.com",
     "TracingLayerArn": "arn:aws:lambda:us-east-1:901920570463:layer:aws-otel-python-arm64-ver-1-32-0:1",
     "SnapStartInDev": "true",
+    "ReadOnly": "true",
+    # Read through the nested stacks the function takes outputs from (its table, role, log group):
+    # a cut-over to a restored table must reach the live alias.
+    "ActiveTableName": "mvdb-dev-restored-202611300359",
+    "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/mvdb-pipeline-boundary-dev",
+    "LogRetentionDays": "30",
+    "AlarmEmail": "ops@example.com",
 }
 
 
@@ -101,7 +108,7 @@ def test_a_deploy_that_changes_nothing_of_the_function_keeps_its_version(infra: 
 
 
 def test_without_the_hash_a_parameter_change_publishes_nothing(infra: Path) -> None:
-    # The broken fixture: SAM's own naming misses a parameter's new value (the review's finding 9).
+    # The broken fixture: SAM's own naming misses a parameter's new value.
     template = infra / "template.yaml"
     text = template.read_text()
     text = text.replace("      AutoPublishCodeSha256: !Ref FunctionConfigurationSha256\n", "")

@@ -54,14 +54,17 @@ class Mutant:
     mutated: Path  # the file the mistake is in
 
 
-def _mutant(tmp_path: Path, old: str, new: str, file: str = "template.yaml") -> Mutant:
-    """A copy of infra/ with ``old`` replaced by ``new`` in ``file`` (relative to infra/), translated."""
+def _mutant(tmp_path: Path, old: str, new: str, file: str = "template.yaml", *more: tuple[str, str]) -> Mutant:
+    """A copy of infra/ with ``old`` replaced by ``new`` (and each of ``more``) in ``file`` (relative to
+    infra/), translated."""
     copy = tmp_path / "infra"
     shutil.copytree(INFRA, copy)
     mutated = copy / file
     text = mutated.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"the mutation no longer applies to infra/{file}: {old!r}"
-    mutated.write_text(text.replace(old, new), encoding="utf-8")
+    for before, after in ((old, new), *more):
+        assert text.count(before) == 1, f"the mutation no longer applies to infra/{file}: {before!r}"
+        text = text.replace(before, after)
+    mutated.write_text(text, encoding="utf-8")
     translated = tmp_path / "template.json"
     translate_file(copy / "template.yaml", translated, parameter_values=OFFLINE_PARAMETERS)
     return Mutant(copy / "template.yaml", translated, mutated)
@@ -91,8 +94,8 @@ LINTED_MUTANTS = {
     ),
     "bad-ref-in-a-sam-resource": (
         "template.yaml",
-        'REQUIRE_AUTH: "true"\n',
-        "REQUIRE_AUTH: !Ref MoviesTabel\n",
+        "TABLE_NAME: !GetAtt Data.Outputs.ActiveTableName\n",
+        "TABLE_NAME: !Ref MoviesTabel\n",
     ),
 }
 
@@ -286,7 +289,43 @@ def test_a_bad_ref_inside_a_sam_resource_fails_cfn_lint_on_the_translation(
 
     file, old, new = LINTED_MUTANTS["bad-ref-in-a-sam-resource"]
     mutant = _mutant(tmp_path, old, new, file)
-    assert _failed_template_tests(mutant) == {"test_function_environment_comes_from_the_stack_and_its_parameters"}
+    assert _failed_template_tests(mutant) == {
+        "test_function_environment_comes_from_the_stack_and_its_parameters",
+        "test_a_cut_over_serves_and_grants_the_restored_table_and_nothing_else",
+    }
+
+
+def test_the_http_edge_mistakes_each_fail_their_assertion(tmp_path: Path) -> None:
+    # Three mistakes in one copy (one translation and one assertion run): a GET without its HEAD, a
+    # resource without the ANY method that takes its other methods to the function's 405, and a
+    # gateway response that echoes the caller's Origin (any site could read it).
+    get_movie_head = "        GetMovieHead: {Type: Api,"
+    movies_any = "        MoviesOtherMethods: {Type: Api,"
+    first_origin = """!Join ["", ["'", !Select [0, !Split [",", !Ref CorsAllowOrigins]], "'"]]"""
+    unauthorized_allow_origin = (
+        "WWW-Authenticate: \"'Bearer'\", X-Request-Id: context.requestId, Vary: \"'Origin'\",\n"
+        "            Access-Control-Expose-Headers: \"'ETag, Location, X-Request-Id, Retry-After, Allow, "
+        "WWW-Authenticate'\",\n"
+        f"            Access-Control-Allow-Origin: !If [HasCorsOrigins, {first_origin}, !Ref AWS::NoValue]}}}}"
+    )
+    echoing = unauthorized_allow_origin.split("Access-Control-Allow-Origin:")[0] + (
+        "Access-Control-Allow-Origin: method.request.header.Origin}}"
+    )
+    mutant = _mutant(
+        tmp_path,
+        get_movie_head,
+        "        # " + get_movie_head.strip(),
+        "template.yaml",
+        (movies_any, "        # " + movies_any.strip()),
+        (unauthorized_allow_origin, echoing),
+    )
+
+    assert _failed_template_tests(mutant) == {
+        "test_every_declared_operation_is_a_method_of_the_gateway",
+        "test_reads_need_the_read_scope_and_changes_the_write_scope",
+        "test_every_resource_sends_the_methods_it_does_not_declare_to_the_function_without_a_token",
+        "test_every_gateway_response_carries_the_request_id_and_cors_for_the_first_allowed_origin",
+    }
 
 
 # -- the deploy-time failures of the review, one per finding: each is caught offline ----------------

@@ -16,6 +16,8 @@ import pytest
 
 from mvdb_local.cognito import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, USER_POOL_ID, LocalCognito
 from mvdb_local.gateway import LocalGateway, RestApi, Route
+from mvdb_local.gateway_responses import DEFAULT_RESPONSES, evaluate
+from mvdb_local.server import HttpRequest
 from tests.infra.cfn import Template
 
 pytestmark = pytest.mark.infra
@@ -29,7 +31,8 @@ def _deployed_operations(template: Template) -> dict[tuple[str, str], tuple[str,
         for method, operation in item.items():
             (security,) = operation["security"]
             ((authorizer, scopes),) = security.items()
-            operations[(method.upper(), path)] = None if authorizer == "NONE" else tuple(scopes)
+            name = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            operations[(name, path)] = None if authorizer == "NONE" else tuple(scopes)
     return operations
 
 
@@ -51,19 +54,31 @@ def test_a_stand_in_route_with_other_scopes_or_a_missing_route_is_told_apart(
     assert {(r.method, r.resource): r.scopes for r in routes[1:]} != _deployed_operations(template)
 
 
-@pytest.mark.parametrize("kind", ["UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN"])
+@pytest.mark.parametrize("origins", ["", "https://app.example.com,https://admin.example.com"], ids=["no-cors", "cors"])
+@pytest.mark.parametrize("kind", sorted(DEFAULT_RESPONSES))
 def test_the_local_gateway_answers_with_the_deployed_gateway_responses(
-    template: Template, template_path: Path, kind: str
+    translated_document: dict[str, Any], template_path: Path, kind: str, origins: str
 ) -> None:
-    _, api = template.only("AWS::ApiGateway::RestApi")
-    deployed = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"][kind]
-    local = LocalGateway.from_template(None, template_path).response(kind)
+    parameters = {"CorsAllowOrigins": origins}
+    (api,) = (r for r in translated_document["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi")
+    configured = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    fallback = "DEFAULT_5XX" if DEFAULT_RESPONSES[kind][0] >= 500 else "DEFAULT_4XX"
+    deployed = evaluate(configured.get(kind, configured[fallback]), translated_document, parameters)
+    refused = HttpRequest("GET", "/movies", (("Origin", "https://app.example.com"),))
 
-    assert local.status == int(deployed["statusCode"])
-    for parameter, value in deployed["responseParameters"].items():
-        assert local.headers[parameter.removeprefix("gatewayresponse.header.")] == value.strip("'")
-    body = json.loads(local.body)
-    assert body["code"] == json.loads(deployed["responseTemplates"]["application/json"])["code"]
+    local = LocalGateway.from_template(None, template_path, parameters=parameters).response(kind, refused, "req-1")
+
+    assert local.status == int(deployed.get("statusCode", DEFAULT_RESPONSES[kind][0]))
+    expected = {
+        name.removeprefix("gatewayresponse.header."): "req-1" if value == "context.requestId" else value.strip("'")
+        for name, value in deployed["responseParameters"].items()
+    }
+    assert local.headers == expected
+    body = deployed["responseTemplates"]["application/json"]
+    message = json.dumps(DEFAULT_RESPONSES[kind][1])
+    assert json.loads(local.body) == json.loads(
+        body.replace("$context.error.messageString", message).replace("$context.error.responseType", kind)
+    )
 
 
 def _oauth_scopes(template: Template, client: str) -> tuple[str, ...]:

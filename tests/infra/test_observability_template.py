@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from tests.infra.cfn import Template
-from tools.build.sam_translate import load_sam_template
 
 pytestmark = pytest.mark.infra
 
@@ -205,12 +204,18 @@ def test_the_synthetic_check_runs_every_5_minutes_and_can_be_turned_off(template
 
 def test_runbook_documents_exactly_the_alarms_of_the_template(template: Template) -> None:
     documented = set(re.findall(r"^### (\w+)", (PROJECT_ROOT / "docs" / "operations.md").read_text(), re.M))
-    nested = {
+    assert documented == set(_alarms(template)) | _alarms_of_nested_templates()
+
+
+def _alarms_of_nested_templates() -> set[str]:
+    """The alarms of infra/stacks/*.yaml as written (whether or not the root template uses them yet)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    return {
         name
-        for path in sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml"))
-        for name in _alarms(Template(load_sam_template(path)))
+        for path in (PROJECT_ROOT / "infra" / "stacks").glob("*.yaml")
+        for name in _alarms(Template(yaml_parse(path.read_text(encoding="utf-8"))))
     }
-    assert documented == set(_alarms(template)) | nested
 
 
 # -- CORS pre-flights, code signing, SnapStart -------------------------------------------------------

@@ -41,7 +41,7 @@ class _Clients:
 
     def __init__(self) -> None:
         session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="eu-west-1")
-        services = ("cloudformation", "dynamodb", "kms", "cognito-idp", "s3")
+        services = ("cloudformation", "dynamodb", "kms", "cognito-idp", "s3", "backup")
         self.clients = {name: session.client(name) for name in services}
         self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
         for stubber in self.stubbers.values():
@@ -61,6 +61,7 @@ class _Clients:
                 ("Identity", "AWS::CloudFormation::Stack", nested % "Identity"),
                 ("Telemetry", "AWS::CloudFormation::Stack", nested % "Telemetry"),
                 ("Canary", "AWS::CloudFormation::Stack", nested % "Canary"),
+                ("Backup", "AWS::CloudFormation::Stack", nested % "Backup"),
             ],
         )
         self._expect_listing(
@@ -73,6 +74,13 @@ class _Clients:
         self._expect_listing(nested % "Identity", [("MoviesUserPool", "AWS::Cognito::UserPool", "eu-west-1_POOL")])
         self._expect_listing(nested % "Telemetry", [("ObservabilityKey", "AWS::KMS::Key", "key-logs")])
         self._expect_listing(nested % "Canary", [("CanaryArtifactsBucket", "AWS::S3::Bucket", f"{stack}-reports")])
+        self._expect_listing(
+            nested % "Backup",
+            [
+                ("BackupVaultKey", "AWS::KMS::Key", "key-backups"),
+                ("MoviesBackupVault", "AWS::Backup::BackupVault", f"{stack}-movies"),
+            ],
+        )
         # The canary's versioned report bucket is emptied, every version and delete marker, before the delete.
         self.stubbers["s3"].add_response(
             "list_object_versions",
@@ -132,7 +140,14 @@ def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: Non
     clients, deleted = _Clients(), []
     clients.expect_stack_resources("mvdb-dev")
     clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"})
-    for key in ("key-table", "key-logs"):
+    point = "arn:aws:backup:eu-west-1:111122223333:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+    vault = {"BackupVaultName": "mvdb-dev-movies"}
+    clients.stubbers["backup"].add_response(
+        "list_recovery_points_by_backup_vault", {"RecoveryPoints": [{"RecoveryPointArn": point}]}, vault
+    )
+    clients.stubbers["backup"].add_response("delete_recovery_point", {}, {**vault, "RecoveryPointArn": point})
+    clients.stubbers["backup"].add_response("delete_backup_vault", {}, vault)
+    for key in ("key-table", "key-logs", "key-backups"):
         clients.stubbers["kms"].add_response(
             "schedule_key_deletion", {"KeyId": key}, {"KeyId": key, "PendingWindowInDays": 7}
         )
@@ -144,6 +159,32 @@ def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: Non
     assert report[0] == "emptied bucket mvdb-dev-reports (2 object versions)"
     assert report[1] == "deleted stack mvdb-dev"
     assert report[2] == "deleted table mvdb-dev-Data-1ABC-MoviesTable-1ABC"  # the table goes before its key
+    # The vault, emptied, goes after the table and before its key.
+    assert report[3] == "deleted vault mvdb-dev-movies and its 1 recovery points"
+    assert report[4:] == [
+        f"scheduled key {key} for deletion in 7 days" for key in ("key-table", "key-logs", "key-backups")
+    ]
+
+
+def test_a_dev_vault_whose_recovery_points_are_still_being_deleted_is_left_with_the_command(no_network: None) -> None:
+    clients = _Clients()
+    vault = {"BackupVaultName": "mvdb-dev-movies"}
+    clients.stubbers["backup"].add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []}, vault)
+    clients.stubbers["backup"].add_client_error(
+        "delete_backup_vault", "InvalidRequestException", "Backup vault cannot be deleted", 400, expected_params=vault
+    )
+    from tools.deploy.stack_teardown import remove_retained
+
+    report = remove_retained(
+        [RetainedResource("MoviesBackupVault", "AWS::Backup::BackupVault", "mvdb-dev-movies")],
+        dynamodb=clients("dynamodb"),
+        kms=clients("kms"),
+        backup=clients("backup"),
+    )
+
+    clients.assert_all_called()
+    assert report[0].startswith("left vault mvdb-dev-movies: 0 recovery points are being deleted")
+    assert report[0].endswith("then: aws backup delete-backup-vault --backup-vault-name mvdb-dev-movies")
 
 
 def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_and_keys(no_network: None) -> None:
@@ -171,6 +212,7 @@ def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_a
         "deleted stack mvdb-staging",
     ]
     assert "kept AWS::DynamoDB::Table mvdb-staging-Data-1ABC-MoviesTable-1ABC (retained outside dev)" in report
+    assert "kept AWS::Backup::BackupVault mvdb-staging-movies (retained outside dev)" in report
 
 
 def test_retained_resources_are_the_types_the_templates_retain() -> None:

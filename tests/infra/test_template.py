@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mvdb.api.auth import required_scope
 from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from tests.infra.cfn import NO_VALUE, Template, as_list, get_att, ref
 
@@ -25,9 +23,6 @@ pytestmark = pytest.mark.infra
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "staging", "prod")
-OPEN_ROUTES = {("GET", "/"), ("GET", "/health"), ("GET", "/docs"), ("GET", "/docs/{asset}"), ("GET", "/openapi.json")}
-# CORS pre-flights: browsers send them without a token, so they bypass the authorizer.
-PREFLIGHT_ROUTES = {("OPTIONS", "/movies"), ("OPTIONS", "/movies/{year}/{title+}")}
 FUNCTION_TABLE_ACTIONS = {
     "dynamodb:GetItem",
     "dynamodb:Query",
@@ -41,13 +36,24 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = {
     "xray:PutTelemetryRecords",
     "s3:ListAllMyBuckets",  # the Synthetics runtime of the canary
     "cloudwatch:PutMetricData",  # the canary's metrics; narrowed by a cloudwatch:namespace condition
+    "backup:DescribeRestoreJob",  # the restore validation function; it acts on its own plan's jobs only
+    "backup:PutRestoreValidationResult",
 }
 
 
+ANY_METHOD = "x-amazon-apigateway-any-method"  # API Gateway's ANY: every method a resource does not declare
+
+
 def _api_operations(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """The translated API's methods, ``(method, resource path)``, without the ANY methods."""
     _, api = template.only("AWS::ApiGateway::RestApi")
     paths = api["Properties"]["Body"]["paths"]
-    return {(method.upper(), path): operation for path, item in paths.items() for method, operation in item.items()}
+    return {
+        (method.upper(), path): operation
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if method != ANY_METHOD
+    }
 
 
 def _statements_of(template: Template, role: str) -> list[dict[str, Any]]:
@@ -80,7 +86,8 @@ def test_function_and_stage_are_traced(template: Template) -> None:
 
 def test_function_environment_comes_from_the_stack_and_its_parameters(template: Template) -> None:
     variables = template.properties("MoviesFunction")["Environment"]["Variables"]
-    assert variables["TABLE_NAME"] == ref("MoviesTable")
+    assert template.resolve(variables["TABLE_NAME"]) == ref("MoviesTable")
+    assert variables["READ_ONLY"] == ref("ReadOnly")
     assert variables["REGION"] == ref("AWS::Region")
     assert variables["ENVIRONMENT"] == ref("Environment")
     assert variables["POWERTOOLS_LOG_LEVEL"] == ref("LogLevel")
@@ -88,6 +95,22 @@ def test_function_environment_comes_from_the_stack_and_its_parameters(template: 
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "mvdb"
     # The service's own scope check stays on behind the gateway's authorizer.
     assert variables["REQUIRE_AUTH"] == "true"
+    assert variables["CORS_ALLOW_ORIGINS"] == ref("CorsAllowOrigins")  # the gateway responses' origin too
+    # The OpenAPI document's token URL (Swagger UI's "Authorize") is the stack's own token endpoint.
+    assert variables["TOKEN_URL"] == template.document["Outputs"]["TokenUrl"]["Value"]
+
+
+def test_a_cut_over_serves_and_grants_the_restored_table_and_nothing_else(template: Template) -> None:
+    restored = "mvdb-prod-restored-202611300359"
+    cut_over = template.with_parameters(ActiveTableName=restored)
+    variables = cut_over.resolve(template.properties("MoviesFunction")["Environment"]["Variables"])
+    assert variables["TABLE_NAME"] == restored
+    (table_statement,) = [
+        s for s in _statements_of(cut_over, "MoviesFunctionRole") if s["Sid"] == "ReadAndWriteTheMoviesTable"
+    ]
+    assert cut_over.resolve(table_statement["Resource"]) == {
+        "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ActiveTableName}"
+    }
 
 
 def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -> None:
@@ -107,7 +130,12 @@ def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -
 
 def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> None:
     functions = template.of_type("AWS::Lambda::Function")
-    assert set(functions) == {"MoviesFunction", "PreTrafficHookFunction", "SearchIndexFunction"}
+    assert set(functions) == {
+        "MoviesFunction",
+        "PreTrafficHookFunction",
+        "SearchIndexFunction",
+        "RestoreValidationFunction",
+    }
     for name, function in functions.items():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]
         assert group == ref(f"{name}LogGroup"), name
@@ -116,7 +144,9 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
 
 def test_every_log_group_has_retention_and_kms(template: Template) -> None:
     log_groups = template.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == 6  # API function, hook, search index function, API access log, WAF, canary
+    # API function, hook, search index function, API access log, WAF, canary, restore validation,
+    # failed backup jobs' events
+    assert len(log_groups) == 8
     for name, group in log_groups.items():
         properties = group["Properties"]
         assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
@@ -149,7 +179,7 @@ def test_table_and_the_keys_that_encrypt_data_are_never_deleted_by_cloudformatio
 
 def test_kms_keys_are_customer_managed_and_rotate(template: Template) -> None:
     keys = template.of_type("AWS::KMS::Key")
-    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "DeadLetterQueueKey"}
+    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "DeadLetterQueueKey", "BackupVaultKey"}
     for name, key in keys.items():
         assert key["Properties"]["EnableKeyRotation"] is True, name
 
@@ -194,7 +224,7 @@ def test_function_may_touch_only_its_table_the_search_index_and_their_key(templa
     assert set(by_service) == {"dynamodb", "kms", "logs", "xray"}
     table_statement, index_statement = {id(s): s for s in by_service["dynamodb"]}.values()
     assert set(table_statement["Action"]) == FUNCTION_TABLE_ACTIONS
-    assert as_list(table_statement["Resource"]) == [get_att("MoviesTable", "Arn")]  # no indexes exist
+    assert as_list(template.resolve(table_statement["Resource"])) == [get_att("MoviesTable", "Arn")]  # no indexes exist
     # The search index is read only: the search index function writes it.
     assert as_list(index_statement["Action"]) == ["dynamodb:Query"]
     assert as_list(index_statement["Resource"]) == [get_att("SearchIndexTable", "Arn")]
@@ -218,14 +248,86 @@ def test_table_key_serves_only_dynamodb_in_this_account(template: Template) -> N
         assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
 
 
+def _api_permissions(template: Template) -> dict[str, Any]:
+    """The alias's permissions for API Gateway (one per method), not the restore validation function's."""
+    return {
+        name: permission
+        for name, permission in template.of_type("AWS::Lambda::Permission").items()
+        if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    }
+
+
 def test_api_may_invoke_only_the_live_alias(template: Template) -> None:
-    permissions = template.of_type("AWS::Lambda::Permission")
-    assert len(permissions) == len(_api_operations(template))
+    permissions = _api_permissions(template)
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    assert len(permissions) == sum(len(item) for item in api["Properties"]["Body"]["paths"].values())  # ANY too
     for name, permission in permissions.items():
         properties = permission["Properties"]
         assert properties["FunctionName"] == ref("MoviesFunctionAliaslive"), name
         assert properties["Principal"] == "apigateway.amazonaws.com", name
         assert properties["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == ref("MoviesApi"), name
+
+
+def test_only_the_restore_completed_rule_may_invoke_the_restore_validation_function(template: Template) -> None:
+    permissions = template.of_type("AWS::Lambda::Permission")
+    (properties,) = [
+        p["Properties"] for p in permissions.values() if p["Properties"]["Principal"] != "apigateway.amazonaws.com"
+    ]
+    assert properties["FunctionName"] == ref("RestoreValidationFunction")
+    assert properties["Principal"] == "events.amazonaws.com"
+    assert template.resolve(properties["SourceArn"]) == get_att("RestoreJobCompletedRule", "Arn")
+
+
+# Lambda quotas: a function's (here the alias's) resource-based policy is at most 20 KB, not adjustable;
+# beyond it AddPermission fails with PolicyLengthExceededException and the deploy with it. Each API method
+# adds one statement, so the worst case is counted: the longest values each part of a statement can take.
+LAMBDA_POLICY_LIMIT_BYTES = 20 * 1024
+LONGEST = {
+    "AWS::Partition": "aws-us-gov",
+    "AWS::Region": "ap-southeast-5",
+    "AWS::AccountId": "123456789012",
+    "__ApiId__": "a" * 10,  # API Gateway's REST API ids
+}
+LONGEST_STATEMENT_ID = "s" * 100  # AddPermission's StatementId: 1-100 characters
+LONGEST_FUNCTION_NAME = "f" * 64  # Lambda function names: 1-64 characters
+
+
+def _worst_case_policy_bytes(permissions: Mapping[str, Any]) -> int:
+    """The size of the policy Lambda keeps for ``permissions`` (AWS::Lambda::Permission resources of one
+    alias), every name at its longest."""
+    statements = []
+    for name, permission in permissions.items():
+        properties = permission["Properties"]
+        pattern, variables = properties["SourceArn"]["Fn::Sub"]
+        values = {**LONGEST, **{k: LONGEST[k] if v == ref("MoviesApi") else v for k, v in variables.items()}}
+        source_arn = pattern
+        for variable, value in values.items():
+            source_arn = source_arn.replace("${" + variable + "}", value)
+        assert "${" not in source_arn, name
+        statements.append(
+            {
+                "Sid": LONGEST_STATEMENT_ID,
+                "Effect": "Allow",
+                "Principal": {"Service": properties["Principal"]},
+                "Action": properties["Action"],
+                "Resource": f"arn:{LONGEST['AWS::Partition']}:lambda:{LONGEST['AWS::Region']}:"
+                f"{LONGEST['AWS::AccountId']}:function:{LONGEST_FUNCTION_NAME}:live",
+                "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}},
+            }
+        )
+    policy = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+    return len(json.dumps(policy, separators=(",", ":")).encode())
+
+
+def test_the_live_alias_policy_fits_lambdas_20_kb_with_the_longest_names(template: Template) -> None:
+    assert _worst_case_policy_bytes(_api_permissions(template)) <= LAMBDA_POLICY_LIMIT_BYTES
+
+
+def test_the_policy_size_gate_refuses_twice_todays_methods(template: Template) -> None:
+    permissions = _api_permissions(template)
+    doubled = {**permissions, **{f"{name}Copy": permission for name, permission in permissions.items()}}
+
+    assert _worst_case_policy_bytes(doubled) > LAMBDA_POLICY_LIMIT_BYTES
 
 
 def test_every_role_of_the_application_carries_the_permissions_boundary_the_pipeline_passes(template: Template) -> None:
@@ -324,42 +426,59 @@ def test_pre_traffic_hook_may_only_invoke_the_new_version_and_report_to_this_sta
 # -- the API ------------------------------------------------------------------------------------
 
 
-def _service_routes() -> set[tuple[str, str]]:
-    """The routes the service itself serves, read from its resolver in a process of its own."""
-    script = (
-        "import json, mvdb.app as app; "
-        "print(json.dumps(sorted({(r.method, r.path) for r in [*app.app._static_routes, *app.app._dynamic_routes]})))"
-    )
-    env = {"TABLE_NAME": "routes", "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null"}
-    output = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    return {(method, re.sub(r"<(\w+)>", r"{\1}", path)) for method, path in json.loads(output.stdout)}
+def _declared_operations() -> dict[tuple[str, str], str | None]:
+    """Each operation the service declares (method, the gateway's resource path) and its scope."""
+    from mvdb.api.http_api import create_app
+    from mvdb.config import Settings
+
+    api = create_app(Settings(table_name="routes", region="us-east-1"))
+    # The gateway's resource for a title is greedy ({title+}): a title may hold '/', sent as %2F.
+    return {(op.method, op.path.replace("{title}", "{title+}")): op.scope for op in api.operations}
 
 
-def test_gateway_routes_are_the_services_routes_with_a_greedy_title(template: Template) -> None:
-    expected = {
-        (method, path.replace("{title}", "{title+}")) for method, path in _service_routes()
-    }  # a title may contain '/', sent as %2F: only a greedy path parameter keeps it one movie
-    assert set(_api_operations(template)) == expected | PREFLIGHT_ROUTES
-    assert ("GET", "/movies/{year}/{title+}") in expected
+def _gateway_scopes(operation: dict[str, Any]) -> str | None:
+    """The scope the gateway's authorizer requires for an operation of the translated API, None when open."""
+    (requirement,) = operation["security"]
+    ((authorizer, scopes),) = requirement.items()
+    if authorizer == "NONE":
+        return None
+    assert authorizer == "CognitoAuthorizer"
+    (scope,) = scopes
+    return str(scope)
 
 
-def test_every_movie_method_requires_the_cognito_authorizer_with_the_right_scope(template: Template) -> None:
-    operations = _api_operations(template)
-    for (method, path), operation in operations.items():
-        sample_path = path.replace("{year}", "2013").replace("{title+}", "Rush").replace("{asset}", "a.css")
-        scope = required_scope(method, sample_path)  # the service's own rule
-        if (method, path) in PREFLIGHT_ROUTES:
-            assert operation["security"] == [{"NONE": []}], (method, path)
-        elif (method, path) in OPEN_ROUTES:
-            assert scope is None, (method, path)
-            assert operation["security"] == [{"NONE": []}], (method, path)
-        else:
-            assert scope == (READ_SCOPE if method == "GET" else WRITE_SCOPE), (method, path)
-            assert operation["security"] == [{"CognitoAuthorizer": [scope]}], (method, path)
-    assert {route for route in operations if route not in OPEN_ROUTES | PREFLIGHT_ROUTES} == {
-        ("GET", "/movies"),
-        ("POST", "/movies"),
-        *{(m, "/movies/{year}/{title+}") for m in ("GET", "PUT", "PATCH", "DELETE")},
+def test_the_gateways_authorizer_scopes_are_the_scopes_the_routes_declare(template: Template) -> None:
+    declared = _declared_operations()
+    gateway = {route: _gateway_scopes(operation) for route, operation in _api_operations(template).items()}
+    assert {route: declared.get(route, "not declared") for route in gateway} == gateway
+
+
+def test_every_declared_operation_is_a_method_of_the_gateway(template: Template) -> None:
+    assert set(_api_operations(template)) >= set(_declared_operations())
+
+
+def test_every_resource_sends_the_methods_it_does_not_declare_to_the_function_without_a_token(
+    template: Template,
+) -> None:
+    # So that the function answers them 405 with Allow (before any scope check: it reads nothing else).
+    _, api = template.only("AWS::ApiGateway::RestApi")
+    paths = api["Properties"]["Body"]["paths"]
+    resources = {path for _, path in _declared_operations()}
+    assert {path for path, item in paths.items() if ANY_METHOD in item} == resources
+    for path in resources:
+        assert paths[path][ANY_METHOD]["security"] == [{"NONE": []}], path
+        assert "x-amazon-apigateway-integration" in paths[path][ANY_METHOD], path
+
+
+def test_reads_need_the_read_scope_and_changes_the_write_scope(template: Template) -> None:
+    secured = {route: _gateway_scopes(op) for route, op in _api_operations(template).items() if _gateway_scopes(op)}
+    assert secured == {
+        ("GET", "/movies"): READ_SCOPE,
+        ("HEAD", "/movies"): READ_SCOPE,
+        ("POST", "/movies"): WRITE_SCOPE,
+        ("GET", "/movies/{year}/{title+}"): READ_SCOPE,
+        ("HEAD", "/movies/{year}/{title+}"): READ_SCOPE,
+        **{(method, "/movies/{year}/{title+}"): WRITE_SCOPE for method in ("PUT", "PATCH", "DELETE")},
     }
 
 
@@ -406,7 +525,10 @@ def test_each_method_open_without_a_token_has_a_small_throttle_of_its_own(templa
     open_methods = {
         route for route, operation in _api_operations(template).items() if operation["security"] == [{"NONE": []}]
     }
-    assert open_methods == OPEN_ROUTES | PREFLIGHT_ROUTES
+    # The service's open operations (HEAD beside each GET) and the CORS pre-flights, which browsers send
+    # without a token; the ANY methods (the function's 405) are not operations and keep the stage's rate.
+    preflights = {("OPTIONS", "/movies"), ("OPTIONS", "/movies/{year}/{title+}")}
+    assert open_methods == {route for route, scope in _declared_operations().items() if scope is None} | preflights
     limits = {}
     for method, path in open_methods:
         setting = settings[(method, _encoded(path))]
@@ -419,7 +541,14 @@ def test_each_method_open_without_a_token_has_a_small_throttle_of_its_own(templa
 def test_gateway_errors_are_problem_json(template: Template) -> None:
     _, api = template.only("AWS::ApiGateway::RestApi")
     responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+    assert {
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "THROTTLED",
+    } <= set(responses)
     for name, response in responses.items():
         assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         body = response["responseTemplates"]["application/json"]
@@ -430,6 +559,54 @@ def test_gateway_errors_are_problem_json(template: Template) -> None:
     assert unauthorized["status"] == 401
     # API Gateway's Cognito authorizer answers a token lacking the method's scope with 401 too.
     assert "scope" in unauthorized["detail"]
+    # "when access is denied by a custom or Amazon Cognito authorizer" (Gateway response types for API Gateway)
+    access_denied = json.loads(responses["ACCESS_DENIED"]["responseTemplates"]["application/json"])
+    assert (access_denied["status"], access_denied["code"]) == (403, "insufficient-scope")
+
+
+@pytest.mark.parametrize(
+    ("origins", "accepted"),
+    [
+        ("", True),
+        ("https://app.example.com", True),
+        ("https://a.example:8443,https://b.example", True),
+        ("https://app.example.com/", False),  # an origin has no path: it would never equal a browser's Origin
+        ("https://app.example.com,", False),
+        ("https://o'clock.example", False),  # a quote would end the gateway responses' static value
+        ("https://a.example, https://b.example", False),
+        ("http://app.example.com", False),
+        ("*", False),
+    ],
+)
+def test_allowed_origins_are_serialised_https_origins(template: Template, origins: str, accepted: bool) -> None:
+    # The function compares each with the request's Origin; the gateway responses quote the first as a static value.
+    pattern = template.document["Parameters"]["CorsAllowOrigins"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, origins) is not None) is accepted
+
+
+@pytest.mark.parametrize(
+    ("origins", "allowed"),
+    [
+        ("", None),
+        ("https://app.example.com", "'https://app.example.com'"),
+        ("https://a.example,https://b.example", "'https://a.example'"),
+    ],
+)
+def test_every_gateway_response_carries_the_request_id_and_cors_for_the_first_allowed_origin(
+    translated_document: dict[str, Any], origins: str, allowed: str | None
+) -> None:
+    # As the function's responses do (mvdb.api.responses); a gateway response cannot choose by the request.
+    from mvdb.api.responses import CORS_EXPOSED_HEADERS
+    from mvdb_local.gateway_responses import evaluate
+
+    (api,) = (r for r in translated_document["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi")
+    responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    for name, response in evaluate(responses, translated_document, {"CorsAllowOrigins": origins}).items():
+        headers = {k.removeprefix("gatewayresponse.header."): v for k, v in response["responseParameters"].items()}
+        assert headers["X-Request-Id"] == "context.requestId", name
+        assert headers.get("Access-Control-Allow-Origin") == allowed, name
+        assert headers["Vary"] == "'Origin'", name
+        assert set(headers["Access-Control-Expose-Headers"].strip("'").split(", ")) == set(CORS_EXPOSED_HEADERS), name
 
 
 # -- auth ---------------------------------------------------------------------------------------
@@ -563,7 +740,7 @@ def test_outputs_needed_by_the_deployed_tests_exist(template: Template) -> None:
     assert outputs["TokenUrl"] == {
         "Fn::Sub": "https://${MoviesUserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/oauth2/token"
     }
-    assert outputs["TableName"] == ref("MoviesTable")
+    assert template.resolve(outputs["TableName"]) == ref("MoviesTable")
     assert outputs["UserPoolId"] == ref("MoviesUserPool")
     assert outputs["MachineClientId"] == ref("MachineClient")
     assert outputs["ReadOnlyClientId"] == ref("ReadOnlyClient")

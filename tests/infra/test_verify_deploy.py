@@ -33,6 +33,7 @@ TOKEN_URL = f"https://mvdb-dev-{ACCOUNT}.auth.{REGION}.amazoncognito.com/oauth2/
 SHA = "ab" * 32
 PROFILE = f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/mvdbdev/abcdefghij"
 CSC = f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-0123456789abcdef0"
+KEY_ID = "7f6e5d4c-0000-4000-8000-000000000000"
 ALARMS = {"AliasErrors": "mvdb-dev-alias-errors", "FastBurn": "mvdb-dev-fast-burn"}
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
@@ -82,6 +83,8 @@ class Recorded:
             "cognito-idp",
             "dynamodb",
             "signer",
+            "apigateway",
+            "kms",
         )
         self.clients = {name: session.client(name) for name in services}
         self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
@@ -113,8 +116,12 @@ class Recorded:
                 _summary("Data", "AWS::CloudFormation::Stack", NESTED % "Data"),
                 _summary("Deployment", "AWS::CloudFormation::Stack", NESTED % "Deployment"),
                 _summary("Canary", "AWS::CloudFormation::Stack", NESTED % "Canary"),
+                _summary("CodeSigningConfig", "AWS::Lambda::CodeSigningConfig", CSC),
             ],
-            NESTED % "Data": [_summary("MoviesTable", "AWS::DynamoDB::Table", TABLE)],
+            NESTED % "Data": [
+                _summary("MoviesTable", "AWS::DynamoDB::Table", TABLE),
+                _summary("TableKey", "AWS::KMS::Key", KEY_ID),
+            ],
             NESTED % "Deployment": [
                 _summary("MoviesFunctionAliasErrorsAlarm", "AWS::CloudWatch::Alarm", ALARMS["AliasErrors"]),
                 _summary("AvailabilityFastBurnAlarm", "AWS::CloudWatch::CompositeAlarm", ALARMS["FastBurn"]),
@@ -213,6 +220,23 @@ class Recorded:
                     "describe_signing_job", {"jobId": job, "status": "Succeeded"}, {"jobId": job}
                 )
 
+        # the environment tag on what the execution role changes only under it
+        api = f"arn:aws:apigateway:{REGION}::/restapis/abc123"
+        api_tags = {"project": "mvdb"} if "tags" in broken else {"environment": "dev", "project": "mvdb"}
+        self.stubs["apigateway"].add_response("get_tags", {"tags": api_tags}, {"resourceArn": api})
+        self.stubs["apigateway"].add_response(
+            "get_tags", {"tags": {"environment": "dev"}}, {"resourceArn": f"{api}/stages/dev"}
+        )
+        self.stubs["cognito-idp"].add_response(
+            "describe_user_pool",
+            {"UserPool": {"Id": POOL, "UserPoolTags": {"environment": "dev"}}},
+            {"UserPoolId": POOL},
+        )
+        self.stubs["kms"].add_response(
+            "list_resource_tags", {"Tags": [{"TagKey": "environment", "TagValue": "dev"}]}, {"KeyId": KEY_ID}
+        )
+        fn.add_response("list_tags", {"Tags": {"environment": "dev"}}, {"Resource": CSC})
+
     def http(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
         """Cognito's token endpoint and API Gateway with the Cognito authorizer, as they answer."""
         self.http_calls.append((method, url))
@@ -249,7 +273,7 @@ def test_a_healthy_stack_passes_every_fact_with_read_only_calls() -> None:
     recorded.all_called()  # and no call beyond the recorded ones (the Stubbers refuse any other)
     assert [fact.subject for fact in facts] == [
         "stacks", "live alias", "live version", "live version", "live version", "waf", "canary", "alarms",
-        "auth", "auth", "table", "code signature", "code signature",
+        "auth", "auth", "table", "code signature", "code signature", "environment tag",
     ]  # fmt: skip
     assert recorded.http_calls == [("POST", TOKEN_URL), ("GET", f"{API_URL}/movies?limit=1"),
                                    ("POST", TOKEN_URL), ("POST", f"{API_URL}/movies")]  # fmt: skip
@@ -266,6 +290,11 @@ def test_a_healthy_stack_passes_every_fact_with_read_only_calls() -> None:
         ("alarms", "FAIL alarms: not healthy: {'mvdb-dev-alias-errors': 'ALARM'}"),
         ("backups", f"FAIL table: {TABLE}: point-in-time recovery DISABLED"),
         ("signature", f"FAIL code signature: {HOOK}:$LATEST carries no signature"),
+        (
+            "tags",
+            "FAIL environment tag: not tagged environment=dev (the execution role could not change them): "
+            "{'REST API abc123': None}",
+        ),
     ],
 )
 def test_each_broken_fact_is_reported_on_its_own_line(broken: str, failing: str) -> None:

@@ -22,13 +22,14 @@ import json, sys
 from mvdb_local.gateway import request_event
 from mvdb_local.server import LambdaContext
 import mvdb.app
-import mvdb.dependencies
+from mvdb.dependencies import movie_service
 
 script = json.load(sys.stdin)
 if script.get("explode"):
-    def explode(*_args, **_kwargs):
-        raise RuntimeError("storage exploded")
-    mvdb.dependencies.movie_service().get = explode
+    class ExplodingService:
+        def get(self, *_args, **_kwargs):
+            raise RuntimeError("storage exploded")
+    mvdb.app.app.resolver.dependency_overrides[movie_service] = ExplodingService
 for index, request in enumerate(script["requests"]):
     print(json.dumps({"__request__": index}), flush=True)
     if request.get("body") is not None:

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT, unique_table_name
 from tests.integration.index_truth import assert_index_exact
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # `mvdb` in a process of its own
 
 
 def mvdb(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

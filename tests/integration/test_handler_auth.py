@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
+from mvdb.api.scopes import READ_SCOPE
 from tests.integration.lambda_client import FULL_ACCESS, LambdaClient
 
 pytestmark = pytest.mark.integration
 
 READ_ONLY = {"claims": {"scope": READ_SCOPE, "client_id": "reader"}}
-WRITE_ONLY = {"claims": {"scope": WRITE_SCOPE, "client_id": "writer"}}
 RUSH = {"year": 2013, "title": "Rush", "info": {"rating": 8.3}}
 
 
@@ -60,10 +59,6 @@ def test_write_with_only_the_read_scope_is_403_and_writes_nothing(secured: Lambd
     assert response.status == 403
     assert response.json()["code"] == "insufficient-scope"
     assert secured.get("/movies/2013/Rush", authorizer=READ_ONLY).status == 404
-
-
-def test_read_with_only_the_write_scope_is_403(secured: LambdaClient) -> None:
-    assert secured.get("/movies?year=2013", authorizer=WRITE_ONLY).status == 403
 
 
 def test_delete_with_only_the_read_scope_is_403_and_the_movie_stays(secured: LambdaClient) -> None:

@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -30,7 +31,7 @@ def test_root_names_the_api_and_links_its_resources(api: LambdaClient) -> None:
     response = api.get("/")
     assert response.status == 200
     body = response.json()
-    assert (body["name"], body["version"]) == ("mvdb", "1.0.0")
+    assert (body["name"], body["version"]) == ("mvdb", version("mvdb"))  # the installed distribution's
     assert body["links"] == {"movies": "/movies", "health": "/health", "docs": "/docs", "openapi": "/openapi.json"}
 
 
@@ -88,12 +89,13 @@ def test_unknown_route_is_404_problem_json(api: LambdaClient) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("DELETE", "/movies", "GET, POST"),
-        ("PUT", "/movies", "GET, POST"),
-        ("POST", "/movies/2013/Rush", "DELETE, GET, PATCH, PUT"),
-        ("DELETE", "/health", "GET"),
-        ("PATCH", "/", "GET"),
-        ("HEAD", "/movies/2013/Rush", "DELETE, GET, PATCH, PUT"),
+        ("DELETE", "/movies", "GET, HEAD, OPTIONS, POST"),
+        ("PUT", "/movies", "GET, HEAD, OPTIONS, POST"),
+        ("POST", "/movies/2013/Rush", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
+        ("DELETE", "/health", "GET, HEAD"),
+        ("PATCH", "/", "GET, HEAD"),
+        ("OPTIONS", "/health", "GET, HEAD"),
+        ("TRACE", "/movies/2013/Rush", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
     ],
 )
 def test_wrong_method_is_405_problem_with_allow(api: LambdaClient, method: str, path: str, allow: str) -> None:
@@ -107,7 +109,7 @@ def test_wrong_method_is_405_problem_with_allow(api: LambdaClient, method: str, 
 def test_post_to_health_without_a_body_is_405(api: LambdaClient) -> None:
     response = api.post("/health")
     assert response.status == 405
-    assert response.headers["Allow"] == "GET"
+    assert response.headers["Allow"] == "GET, HEAD"
 
 
 def test_response_carries_the_api_gateway_request_id(api: LambdaClient) -> None:

@@ -33,6 +33,7 @@ def test_the_data_set_has_titles_with_each_kind_of_special_character(movie_recor
     assert sum(1 for r in movie_records if not _UNRESERVED.match(r["title"])) > 3500
 
 
+@pytest.mark.slow  # 3,600 requests in all
 @pytest.mark.parametrize("decade", DECADES, ids=[f"{d}s" for d in DECADES])
 def test_every_special_title_of_the_decade_is_addressable(
     catalog_api: LambdaClient, movie_records: list[dict[str, Any]], decade: int

@@ -123,6 +123,7 @@ def subset_of(clean_load: Items, records: list[dict[str, Any]]) -> Items:
     return {key: clean_load[key] for key in ((str(r["year"]), r["title"]) for r in records)}
 
 
+@pytest.mark.slow  # two indexed loads of 400 movies
 def test_loading_twice_leaves_exactly_the_items_of_one_load(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]], clean_load: Items
 ) -> None:
@@ -164,6 +165,7 @@ def count_manifests(client: Any, table: str) -> int:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+@pytest.mark.slow  # a loader process, killed, then a second one
 @pytest.mark.parametrize("phase", ["writing", "indexing"])
 def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
     dynamodb_client: Any,
@@ -208,9 +210,10 @@ def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
     assert_index_exact(dynamodb_client, movies_table)
 
 
-# -- the command line ----------------------------------------------------------------------------
+# -- the command line (each test runs `mvdb load` in a process of its own) ------------------------
 
 
+@pytest.mark.slow
 def test_cli_prints_counts_and_duration(
     dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -225,6 +228,7 @@ def test_cli_prints_counts_and_duration(
     )
 
 
+@pytest.mark.slow
 def test_cli_with_skip_invalid_loads_the_rest_and_counts_the_skipped(
     dynamodb_client: Any, dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -241,6 +245,7 @@ def test_cli_with_skip_invalid_loads_the_rest_and_counts_the_skipped(
     assert count_items(dynamodb_client, movies_table) == 9
 
 
+@pytest.mark.slow
 def test_cli_reads_table_and_endpoint_from_the_environment(
     dynamodb_client: Any, dynamodb_local: Any, movies_table: str, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -258,6 +263,7 @@ def test_cli_reads_table_and_endpoint_from_the_environment(
     assert count_items(dynamodb_client, movies_table) == 5
 
 
+@pytest.mark.slow
 def test_cli_load_into_a_missing_table_fails_in_one_line_without_a_traceback(
     dynamodb_local: Any, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from tests.integration.container import Emitted, request, run_in_container
 from tests.integration.lambda_client import movie_path
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a fresh process per container
 
 SECRET_TOKEN = "eyJraWQiOiJzZWNyZXQtdG9rZW4tdGhhdC1tdXN0LW5ldmVyLWJlLWxvZ2dlZCJ9.payload.signature"
 DECLARED_METRICS = {
@@ -66,8 +66,15 @@ def test_every_request_writes_exactly_one_access_log_line_with_its_correlation_i
 
 
 def test_access_log_names_the_route_template_not_the_raw_path(container: Callable[..., list[Emitted]]) -> None:
+    # The resource API Gateway matched, as its own access log names it ($context.resourcePath).
     (emitted,) = container(request("GET", movie_path(2013, "Rush")))
-    assert emitted.access_lines[0]["route"] == "/movies/<year>/<title>"
+    assert emitted.access_lines[0]["route"] == "/movies/{year}/{title+}"
+
+
+def test_a_path_the_api_does_not_have_is_logged_as_unmatched(container: Callable[..., list[Emitted]]) -> None:
+    # Metric dimensions stay few: one value for every unknown path, not one per path.
+    (emitted,) = container(request("GET", "/no/such/" + "x" * 50))
+    assert emitted.access_lines[0]["route"] == "unmatched"
 
 
 def test_no_token_or_authorization_header_is_logged_even_when_requests_fail(

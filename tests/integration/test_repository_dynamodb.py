@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from mvdb.domain.errors import PreconditionFailed
-from mvdb.domain.models import compute_etag
-from mvdb.domain.query import MovieKey
+from mvdb.domain.errors import InvalidInput, PreconditionFailed
+from mvdb.domain.models import MAX_TITLE_BYTES, Movie, MovieInfo, compute_etag
+from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.repository.dynamodb import DynamoDBMovieRepository
 
 pytestmark = pytest.mark.integration
@@ -104,3 +104,49 @@ def test_item_with_attributes_outside_the_model_is_served_without_them(
     stored = repository.get(MovieKey(2013, "Rush"))
     assert stored is not None
     assert stored.document == {"year": 2013, "title": "Rush", "info": {}}
+
+
+# -- DynamoDB's limits: a value past one is the client's 400, never a 500 --------------------------
+# The models keep every request below these limits (tests/unit/domain/test_models.py); these prove
+# the second line, should a value slip past them, against DynamoDB Local's own checks.
+
+TOO_LONG_TITLE = "\U0001f600" * 257  # 1,028 bytes of UTF-8: past the 1,024-byte sort key
+
+
+def test_a_sort_key_past_1024_bytes_is_invalid_input(repository: DynamoDBMovieRepository) -> None:
+    with pytest.raises(InvalidInput, match="1024 bytes"):
+        repository.get(MovieKey(2031, TOO_LONG_TITLE))
+
+
+def test_a_key_condition_past_1024_bytes_is_invalid_input(repository: DynamoDBMovieRepository) -> None:
+    with pytest.raises(InvalidInput, match="1024 bytes"):
+        repository.search(MovieQuery(year=2031, title_prefix=TOO_LONG_TITLE), None)
+
+
+def test_an_item_past_400_kb_is_invalid_input(repository: DynamoDBMovieRepository) -> None:
+    document = {"year": 2031, "title": "Huge", "info": {"plot": "x" * 410_000}}
+    with pytest.raises(InvalidInput, match="size"):
+        repository.create(document, compute_etag(document))
+
+
+def test_the_largest_movie_the_models_admit_fits_in_one_item(repository: DynamoDBMovieRepository) -> None:
+    # Every bound at its maximum, in 4-byte characters: the model's limits keep items under 400 KB.
+    widest = "\U0001f600"
+    movie = Movie(
+        year=2031,
+        title=widest * (MAX_TITLE_BYTES // 4),
+        info=MovieInfo(
+            directors=[widest * 200] * 100,
+            actors=[widest * 200] * 100,
+            genres=[widest * 200] * 100,
+            plot=widest * 5000,
+            image_url="https://" + "x" * 2040,
+            release_date="2013-09-02T00:00:00+00:00",
+            rating=9.999999999999998,
+            rank=1_000_000,
+            running_time_secs=360_000,
+        ),
+    )
+    document = movie.document()
+    repository.create(document, compute_etag(document))
+    assert repository.get(MovieKey(2031, movie.title)) is not None

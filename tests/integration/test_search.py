@@ -141,6 +141,7 @@ def test_filtered_year_query_returns_exactly_the_matching_movies(
     assert all(size <= 5 for size in sizes)
 
 
+@pytest.mark.slow  # every page of a whole-table scan
 def test_genre_filter_matching_thousands_returns_each_once(
     catalog_api: LambdaClient, movie_records: list[Record]
 ) -> None:
@@ -149,6 +150,7 @@ def test_genre_filter_matching_thousands_returns_each_once(
     assert len(found) == len(set(found)) == len(expected(movie_records, has("genres", "Drama")))
 
 
+@pytest.mark.slow  # every page of a whole-table scan
 def test_unfiltered_scan_returns_all_4609_movies_once(catalog_api: LambdaClient, movie_records: list[Record]) -> None:
     items, _ = catalog_api.follow_pages("/movies?limit=100")
     found = keys_of(items)

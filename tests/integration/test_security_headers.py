@@ -54,8 +54,11 @@ def test_swagger_assets_are_served_from_the_package_without_a_token(client: Lamb
     assert len(response.body) > 10_000
 
 
-def test_an_unknown_docs_asset_is_404(client: LambdaClient) -> None:
-    assert client.get("/docs/../../etc/passwd").status == 404
+def test_a_file_beside_the_swagger_assets_that_is_not_one_of_them_is_404(client: LambdaClient) -> None:
+    # html.py lies in the same package folder as the two assets: only the allow-list keeps it in.
+    response = client.get("/docs/html.py", authorizer={})
+    assert response.status == 404
+    assert response.json()["detail"] == "No such documentation asset: html.py."
 
 
 @pytest.fixture
@@ -74,16 +77,19 @@ def cors_container(dynamodb_local: Any, loaded_table: str) -> Callable[..., Emit
     return get
 
 
+@pytest.mark.slow  # a fresh process: CORS_ALLOW_ORIGINS is read once, at init
 def test_cors_answers_an_allow_listed_origin(cors_container: Callable[..., Emitted]) -> None:
     emitted = cors_container(ALLOWED_ORIGIN, allowed_origins=ALLOWED_ORIGIN)
     assert emitted.header("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
 
 
+@pytest.mark.slow  # a fresh process: CORS_ALLOW_ORIGINS is read once, at init
 def test_cors_ignores_any_other_origin(cors_container: Callable[..., Emitted]) -> None:
     emitted = cors_container("https://evil.example", allowed_origins=ALLOWED_ORIGIN)
     assert "Access-Control-Allow-Origin" not in emitted.response["multiValueHeaders"]
 
 
+@pytest.mark.slow  # a fresh process: CORS_ALLOW_ORIGINS is read once, at init
 def test_no_cors_headers_when_no_origin_is_configured(cors_container: Callable[..., Emitted]) -> None:
     emitted = cors_container(ALLOWED_ORIGIN, allowed_origins="")
     assert emitted.response["statusCode"] == 200

@@ -91,6 +91,7 @@ def test_an_update_whose_response_was_lost_is_applied_once_and_reported_done(
     assert after.etag == response.etag != etag
 
 
+@pytest.mark.slow  # a DynamoDB Local of its own, stopped and started again
 def test_dynamodb_stopping_mid_run_gives_fast_503s_then_recovers_without_a_restart(
     tmp_path: Path, build_app: Callable[..., Any]
 ) -> None:

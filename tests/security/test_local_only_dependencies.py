@@ -50,6 +50,6 @@ def test_no_function_source_imports_a_local_only_package() -> None:
 
 
 def test_only_the_operator_cli_reaches_into_the_local_stack() -> None:
-    # ``mvdb create-table`` builds the table from infra/template.yaml (mvdb_local.table), run from a
-    # checkout; the handler never imports the cli (tests/unit/test_cold_start_imports.py).
-    assert _importing("mvdb_local") == ["src/mvdb/cli.py"]
+    # ``mvdb create-table`` and ``mvdb restore`` build tables from infra/template.yaml (mvdb_local.table),
+    # run from a checkout; the handler never imports the cli (tests/unit/test_cold_start_imports.py).
+    assert _importing("mvdb_local") == ["src/mvdb/backup_cli.py", "src/mvdb/cli.py"]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test imports the handler in a fresh interpreter
+
 ALLOW_LIST = Path(__file__).with_name("cold_start_imports.txt")
 HANDLER_MODULE = "mvdb.app"
 # Heavy modules the handler defers to the first request that needs them.
@@ -23,6 +25,9 @@ DEFERRED = {
     "aws_lambda_powertools.event_handler.openapi.swagger_ui.html",
     "mvdb.loader",
     "mvdb.cli",
+    "mvdb.backup_cli",  # operator commands, and what only restores and drills use
+    "mvdb.table_export",
+    "mvdb.verification.restore_validation",
 }
 
 _PROBE = """

@@ -96,6 +96,7 @@ def test_dynamodb_timeouts_are_short_and_retries_bounded() -> None:
     assert worst_case_s < 29
 
 
+@pytest.mark.slow  # a fresh interpreter: the handler module reads its settings at import
 def test_lambda_entry_point_refuses_to_start_without_table_name() -> None:
     # GIVEN the Lambda environment without TABLE_NAME, WHEN the handler module is imported
     # (what a cold start does), THEN it fails at once and says which setting is missing.
@@ -109,3 +110,19 @@ def test_lambda_entry_point_refuses_to_start_without_table_name() -> None:
     )
     assert result.returncode != 0
     assert "ConfigurationError: TABLE_NAME is not set" in result.stderr
+
+
+def test_writes_are_on_unless_read_only_is_switched_on() -> None:
+    assert Settings.from_env(BASE).read_only is False
+    assert Settings.from_env({**BASE, "READ_ONLY": "true"}).read_only is True
+
+
+def test_read_only_retry_after_defaults_to_a_minute_and_can_be_set() -> None:
+    assert Settings.from_env(BASE).read_only_retry_after_s == 60
+    assert Settings.from_env({**BASE, "READ_ONLY_RETRY_AFTER": "300"}).read_only_retry_after_s == 300
+
+
+@pytest.mark.parametrize("env", [{"READ_ONLY": "maybe"}, {"READ_ONLY_RETRY_AFTER": "0"}])
+def test_a_bad_read_only_setting_stops_the_start(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({**BASE, **env})

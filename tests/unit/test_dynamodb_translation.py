@@ -54,6 +54,34 @@ def test_attributes_outside_the_movie_model_are_not_served() -> None:
     assert "internal_note" not in from_item(item).document
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"N": "2013"},
+        {"N": "-0"},
+        {"N": "9.0"},  # integral, written as 9.0 by another writer
+        {"N": "1E+2"},
+        {"N": "8.3"},
+        {"N": "1.5E-130"},
+        {"N": "12345678901234567890123456789012345678"},  # 38 digits, DynamoDB's limit
+        {"S": "Rush"},
+        {"BOOL": False},
+        {"NULL": True},
+        {"L": [{"S": "Drama"}, {"N": "7.5"}, {"M": {"n": {"N": "1"}}}]},
+        {"M": {"genres": {"L": [{"S": "Action"}]}, "rating": {"N": "8"}}},
+        {"SS": ["a", "b"]},  # not a type mvdb writes: boto3's own reading
+    ],
+)
+def test_attribute_values_read_as_boto3_reads_them_numbers_as_int_or_float(value: dict[str, Any]) -> None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from mvdb.repository.dynamodb import _from_dynamo_value, _plain
+
+    expected = _from_dynamo_value(TypeDeserializer().deserialize(value))
+    assert _plain(value) == expected
+    assert repr(_plain(value)) == repr(expected)  # same types too: 100 is not 100.0
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 

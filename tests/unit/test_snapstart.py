@@ -13,8 +13,8 @@ import pytest
 from mvdb import snapstart
 
 
-def test_no_hooks_are_registered_outside_the_lambda_runtime() -> None:
-    assert "snapshot_restore_py" not in sys.modules
+def test_without_the_runtime_s_snapshot_restore_module_nothing_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # None in sys.modules: the import fails
     assert snapstart.register_hooks() is False
 
 
@@ -37,6 +37,7 @@ print(before, (MovieCreate.__pydantic_complete__, MovieReplace.__pydantic_comple
 """
 
 
+@pytest.mark.slow  # a fresh interpreter, where the validators are still deferred
 def test_warm_up_builds_the_deferred_request_validators() -> None:
     result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["(False,", "False)", "(True,", "True)"]

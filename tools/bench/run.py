@@ -247,7 +247,8 @@ def bench_warm_breakdown(env: dict[str, str], runs: int) -> None:
     raw = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"])
     key = {"year": {"N": "2013"}, "title": {"S": "Rush"}}
     provider = type(mvdb.app.metrics.provider)
-    flush, info, route_template = provider.flush_metrics, mvdb.app.logger.info, mvdb.app.route_template
+    api = mvdb.app.app
+    flush, info = provider.flush_metrics, mvdb.app.logger.info
 
     def drop_metrics(self: Any, raise_on_empty_metrics: bool = False) -> None:
         self.clear_metrics()
@@ -257,12 +258,13 @@ def bench_warm_breakdown(env: dict[str, str], runs: int) -> None:
         "without the access-log line": lambda: setattr(mvdb.app.logger, "info", lambda *_, **__: None),
         "without the EMF flush": lambda: setattr(provider, "flush_metrics", drop_metrics),
         "without the route lookup (metric dimension)": lambda: setattr(
-            mvdb.app, "route_template", lambda *_: "/movies/{year}/{title}"
+            api, "route_of", lambda _event: "/movies/{year}/{title+}"
         ),
     }
 
     def restore() -> None:
-        provider.flush_metrics, mvdb.app.logger.info, mvdb.app.route_template = flush, info, route_template
+        provider.flush_metrics, mvdb.app.logger.info = flush, info
+        vars(api).pop("route_of", None)  # the class's own method again
 
     event, context = _event("/movies/2013/Rush"), LambdaContext()
     samples: dict[str, list[float]] = {"raw GetItem": [], **{name: [] for name in switches}}
@@ -312,12 +314,11 @@ def _bench_page_conversion(raw: Any, runs: int) -> None:
 def bench_capacity(env: dict[str, str]) -> None:
     """What each request type costs in DynamoDB: operations and consumed capacity units."""
     import mvdb.app
-    from mvdb.dependencies import movie_service
     from mvdb_local.gateway import request_event
     from mvdb_local.server import LambdaContext
 
     seen: list[tuple[str, float]] = []
-    client = movie_service()._repository._client  # type: ignore[attr-defined]  # the service's own client
+    client = mvdb.app.app.service._repository._client  # type: ignore[attr-defined]  # the service's own client
 
     def ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
         params["ReturnConsumedCapacity"] = "TOTAL"

@@ -3,8 +3,10 @@
 ``build/lambda/mvdb.zip``
     The API function: the pinned wheels of ``requirements/lambda.txt`` for manylinux2014_aarch64
     / CPython 3.13 (installed with ``--require-hashes --no-deps``: the lock is the whole closure),
-    the AWS SDK for Python included (see ``SDK_BUNDLED``), plus the ``src/mvdb`` package. Not
-    ``mvdb_local``, no tests, no console scripts.
+    the AWS SDK for Python included (see ``SDK_BUNDLED``), plus the ``src/mvdb`` package and
+    ``src/apigateway_events`` (the restore validation function, which runs from this same zip, calls
+    the API's handler in-process with API Gateway's events). Not ``mvdb_local``, no tests, no
+    console scripts.
 ``build/lambda/pre-traffic-hook.zip``
     The CodeDeploy pre-traffic hook: ``functions/pre_traffic_hook/handler.py`` and the two small
     modules of ours it imports (``HOOK_SHARED_MODULES``: the API Gateway event builder and the
@@ -68,6 +70,8 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_LOCK = PROJECT_ROOT / "requirements" / "lambda.txt"
 SERVICE_PACKAGE = PROJECT_ROOT / "src" / "mvdb"
+# Our other package in the function's zip: the one builder of API Gateway events.
+EVENTS_PACKAGE = PROJECT_ROOT / "src" / "apigateway_events"
 HOOK_SOURCE = PROJECT_ROOT / "functions" / "pre_traffic_hook" / "handler.py"
 SOURCE_ROOT = PROJECT_ROOT / "src"
 # Modules under src/ that the hook imports, with the package __init__ files on their way.
@@ -95,7 +99,7 @@ UNCHECKED_HASH_FLAGS = 0b01
 # Where Lambda unpacks a .zip function; the name compiled into each code object (co_filename).
 TASK_ROOT = PurePosixPath("/var/task")
 # Top-level packages that ship their sources beside their bytecode: ours (see the module docstring).
-SOURCES_SHIPPED = ("mvdb",)
+SOURCES_SHIPPED = ("mvdb", "apigateway_events")
 
 # Where the AWS SDK comes from: the zip (True) or the runtime (False). Decided in
 # docs/adr/lambda-artifact-bytecode-and-sdk.md: bundled, so that the versions that run are the
@@ -307,13 +311,17 @@ def build_function(
     python: str = sys.executable,
     name: str = "mvdb",
 ) -> Artifact:
-    """Install the lock, add ``src/mvdb``, compile, zip to ``output_dir/<name>.zip``. Raises BuildError."""
+    """Install the lock, add ``src/mvdb`` and ``src/apigateway_events``, compile, zip to ``output_dir/<name>.zip``.
+
+    Raises BuildError.
+    """
     staging = output_dir / name
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     _install_dependencies(lock, staging, platform)
     _check_sdk_decision(staging)
-    shutil.copytree(SERVICE_PACKAGE, staging / "mvdb", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for package in (SERVICE_PACKAGE, EVENTS_PACKAGE):
+        shutil.copytree(package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.rmtree(staging / _SCRIPTS_DIRECTORY, ignore_errors=True)
     compile_bytecode(staging, python)
     artifact = write_reproducible_zip(staging, output_dir / f"{name}.zip")

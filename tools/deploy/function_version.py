@@ -57,6 +57,7 @@ NOT_CONFIGURATION = frozenset(
     }
 )
 _SUB_NAME = re.compile(r"\$\{([^!}.][^}.]*)\}")
+_NESTED_STACK_TYPES = ("AWS::Serverless::Application", "AWS::CloudFormation::Stack")
 
 
 def parse_overrides(overrides: str) -> dict[str, str]:
@@ -69,17 +70,37 @@ def parse_overrides(overrides: str) -> dict[str, str]:
 
 
 def referenced_parameters(node: Any, template: Mapping[str, Any]) -> set[str]:
-    """Names of the template's parameters ``node`` reads: Ref, ${Name} in Fn::Sub, and conditions."""
+    """Names of the template's parameters ``node`` reads: Ref, ${Name} in Fn::Sub, and conditions.
+
+    An output of a nested stack (``Fn::GetAtt [App, Outputs.X]``) reads every parameter the
+    root passes that stack: a nested output can follow any of them (the table the function serves
+    follows ``ActiveTableName`` through the data stack). After ``sam package`` the nested template
+    is an S3 URL, so this cannot narrow it to the output's own inputs; a version too many is safe,
+    a configuration change that publishes none is not.
+    """
     parameters = set(template.get("Parameters") or {})
     conditions = template.get("Conditions") or {}
+    resources = template.get("Resources") or {}
     found: set[str] = set()
     seen_conditions: set[str] = set()
+    seen_stacks: set[str] = set()
+
+    def nested_stack(attribute: Any) -> None:
+        logical_id = attribute[0] if isinstance(attribute, list) and attribute else str(attribute).split(".")[0]
+        resource = resources.get(logical_id) or {}
+        if resource.get("Type") in _NESTED_STACK_TYPES and logical_id not in seen_stacks:
+            seen_stacks.add(logical_id)
+            visit((resource.get("Properties") or {}).get("Parameters"))
+            if "Condition" in resource:
+                condition(resource["Condition"])
 
     def visit(value: Any) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if key == "Ref" and item in parameters:
                     found.add(item)
+                elif key == "Fn::GetAtt":
+                    nested_stack(item)
                 elif key == "Fn::Sub":
                     text = item[0] if isinstance(item, list) else item
                     if isinstance(text, str):

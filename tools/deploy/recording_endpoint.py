@@ -5,7 +5,7 @@ when ``AWS_ENDPOINT_URL`` names it. Each request is written, before it is answer
 line: the service (from the SigV4 credential scope), method, path, query, the headers that IAM
 conditions read (``x-amz-*``, content type and length; never the signature), and the body (form
 fields for the query protocol, JSON for the JSON protocols, only size and SHA-256 for uploads).
-``tools/deploy/aws_calls.py`` turns the lines into IAM requests.
+``tests/deploy/aws_calls.py`` turns the lines into IAM requests.
 
 Who answers:
 

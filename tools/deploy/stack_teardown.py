@@ -1,12 +1,14 @@
 """Delete an environment's stack (``make destroy ENV=...``), and in dev also what the stack retains.
 
-The templates retain the movies table and the KMS keys in every environment (``DeletionPolicy``
+The templates retain the movies table, the backup vault and the KMS keys in every environment (``DeletionPolicy``
 cannot follow a parameter; see the comment above ``MoviesTable`` in infra/stacks/data.yaml), so
 CloudFormation never deletes data. They live in nested stacks, which this tool looks into.
 Outside dev that is the point: the table and keys stay after the stack is gone.
 In dev, a teardown should leave nothing behind, so this tool notes the retained resources before
-deleting the stack, then deletes the table and schedules the keys' deletion (7 days, the minimum
-AWS allows; ``aws kms cancel-key-deletion`` undoes it meanwhile).
+deleting the stack, then deletes the table, the vault's recovery points and the vault (dev's vault
+has no lock), and schedules the keys' deletion (7 days, the minimum AWS allows; ``aws kms
+cancel-key-deletion`` undoes it meanwhile). AWS Backup deletes recovery points asynchronously: a
+vault still holding some is left, with the command that deletes it once they are gone.
 
 Outside dev the user pool has deletion protection, which would make CloudFormation's delete
 fail halfway; having been asked to delete the stack, this lifts it first (keeping the pool
@@ -43,7 +45,7 @@ __all__ = [
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # The types the templates retain on deletion (DeletionPolicy: Retain).
-RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::KMS::Key")
+RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::Backup::BackupVault", "AWS::KMS::Key")
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
 BUCKET_TYPE = "AWS::S3::Bucket"
 NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
@@ -116,18 +118,43 @@ def empty_bucket(s3: Any, bucket: str) -> str:
     return f"emptied bucket {bucket} ({removed} object versions)"
 
 
-def remove_retained(resources: Sequence[RetainedResource], *, dynamodb: Any, kms: Any) -> list[str]:
-    """Delete retained tables and schedule retained keys for deletion; returns what was done."""
+def remove_retained(resources: Sequence[RetainedResource], *, dynamodb: Any, kms: Any, backup: Any) -> list[str]:
+    """Delete retained tables, vaults (their recovery points first) and schedule retained keys for deletion.
+
+    Returns what was done, a line each. Order: tables, then vaults, then keys: nothing outlives the
+    key that encrypts it.
+    """
     done = []
-    # Tables first: a table must never outlive the key that encrypts it.
-    for resource in sorted(resources, key=lambda r: r.resource_type != "AWS::DynamoDB::Table"):
+    order = {kind: position for position, kind in enumerate(RETAINED_TYPES)}
+    for resource in sorted(resources, key=lambda r: order[r.resource_type]):
         if resource.resource_type == "AWS::DynamoDB::Table":
             dynamodb.delete_table(TableName=resource.physical_id)
             done.append(f"deleted table {resource.physical_id}")
+        elif resource.resource_type == "AWS::Backup::BackupVault":
+            done.append(_remove_vault(backup, resource.physical_id))
         elif resource.resource_type == "AWS::KMS::Key":
             kms.schedule_key_deletion(KeyId=resource.physical_id, PendingWindowInDays=KEY_DELETION_WINDOW_DAYS)
             done.append(f"scheduled key {resource.physical_id} for deletion in {KEY_DELETION_WINDOW_DAYS} days")
     return done
+
+
+def _remove_vault(backup: Any, vault: str) -> str:
+    """Delete every recovery point of ``vault``, then the vault, or say why it is left."""
+    points = [
+        point["RecoveryPointArn"]
+        for page in backup.get_paginator("list_recovery_points_by_backup_vault").paginate(BackupVaultName=vault)
+        for point in page["RecoveryPoints"]
+    ]
+    for arn in points:
+        backup.delete_recovery_point(BackupVaultName=vault, RecoveryPointArn=arn)
+    try:
+        backup.delete_backup_vault(BackupVaultName=vault)
+    except backup.exceptions.InvalidRequestException as still_full:
+        return (
+            f"left vault {vault}: {len(points)} recovery points are being deleted ({still_full}); "
+            f"then: aws backup delete-backup-vault --backup-vault-name {vault}"
+        )
+    return f"deleted vault {vault} and its {len(points)} recovery points"
 
 
 def teardown(
@@ -157,7 +184,7 @@ def teardown(
     delete_stack()
     report.append(f"deleted stack {stack}")
     if environment == "dev":
-        report += remove_retained(retained, dynamodb=clients("dynamodb"), kms=clients("kms"))
+        report += remove_retained(retained, dynamodb=clients("dynamodb"), kms=clients("kms"), backup=clients("backup"))
     else:
         report += [f"kept {r.resource_type} {r.physical_id} (retained outside dev)" for r in retained]
     return report

@@ -17,7 +17,12 @@ One line per fact, ``PASS`` or ``FAIL``, and exit status 0 only when every fact 
   the refused write never reaches the function, so nothing is written;
 * point-in-time recovery is on for the table;
 * each function's code carries a valid signature: made by a profile version its code signing
-  config trusts, by a signing job that succeeded and was not revoked.
+  config trusts, by a signing job that succeeded and was not revoked;
+* the REST API, its stage, the user pool, every KMS key and every code signing config of the
+  application carry the tag ``environment=<the stack's Environment>``: the pipeline's execution
+  role changes them only under that tag (infra/bootstrap/execution-policies.yaml), so a resource
+  without it cannot be updated by the next deploy, and one with another environment's tag would
+  be that environment's to change.
 
 Read-only AWS calls only (Describe*, Get*, List*), plus one token request and two API requests.
 """
@@ -322,6 +327,39 @@ def check_signatures(facts: StackFacts, lambda_client: Any, signer: Any) -> Iter
         )
 
 
+def _api_arns(facts: StackFacts) -> tuple[str, str]:
+    stage = _stage_arn(facts.outputs["ApiUrl"], facts.region)
+    return stage.split("/stages/")[0], stage
+
+
+def check_environment_tags(facts: StackFacts, clients: Callable[[str], Any]) -> Iterator[Fact]:
+    environment = facts.parameters.get("Environment", "")
+    api, stage = _api_arns(facts)
+    apigateway = clients("apigateway")
+    pool = facts.outputs["UserPoolId"]
+    tags: dict[str, dict[str, str]] = {
+        f"REST API {api.rsplit('/', 1)[-1]}": apigateway.get_tags(resourceArn=api).get("tags", {}),
+        f"stage {stage.rsplit('/', 1)[-1]}": apigateway.get_tags(resourceArn=stage).get("tags", {}),
+        f"user pool {pool}": clients("cognito-idp")
+        .describe_user_pool(UserPoolId=pool)["UserPool"]
+        .get("UserPoolTags", {}),
+    }
+    for key in _of_type(facts, "AWS::KMS::Key"):
+        listed = clients("kms").list_resource_tags(KeyId=key["PhysicalId"]).get("Tags", [])
+        tags[f"key {key['LogicalResourceId']}"] = {tag["TagKey"]: tag["TagValue"] for tag in listed}
+    for config in _of_type(facts, "AWS::Lambda::CodeSigningConfig"):
+        listed = clients("lambda").list_tags(Resource=config["PhysicalId"]).get("Tags", {})
+        tags[f"code signing config {config['LogicalResourceId']}"] = listed
+    wrong = {name: found.get("environment") for name, found in tags.items() if found.get("environment") != environment}
+    yield Fact(
+        not wrong,
+        "environment tag",
+        f"{len(tags)} resources tagged environment={environment}"
+        if not wrong
+        else f"not tagged environment={environment} (the execution role could not change them): {wrong}",
+    )
+
+
 def verify(stack_name: str, region: str, clients: Callable[[str], Any], http: Http = urllib_http) -> list[Fact]:
     """Every fact about ``stack_name``, in the order the module docstring lists them."""
     facts = read_stack(clients("cloudformation"), stack_name, region)
@@ -335,6 +373,7 @@ def verify(stack_name: str, region: str, clients: Callable[[str], Any], http: Ht
         lambda: check_tokens(facts, clients("cognito-idp"), http),
         lambda: check_backups(facts, clients("dynamodb")),
         lambda: check_signatures(facts, lambda_client, clients("signer")),
+        lambda: check_environment_tags(facts, clients),
     ]
     results: list[Fact] = []
     for check in checks:

@@ -1,8 +1,15 @@
-"""Admission: whether the service will read a request's body at all, decided before routing.
+"""Admission: whether the service takes a request at all, decided before the resolver reads it.
 
-Size (413), media type (415), UTF-8 and JSON well-formedness (400) are checked on the raw API
-Gateway event, ahead of the resolver, so that a refusal never depends on how the resolver would
-have parsed the body.
+In this order, on the raw API Gateway event: is the method allowed on the resource (404, 405 with
+``Allow``), may the caller call it (401, 403: the scope its operation declares), will we read its
+body (413 too large, 415 a media type the operation does not read, 400 not UTF-8). A refusal never
+depends on how the resolver would have parsed the request, and no validation detail reaches a
+caller without a token.
+
+The request the resolver then gets is normalised: ``Content-Type`` parsed once here and handed
+on as ``application/json`` (the resolver only chooses its JSON parser by it; which JSON media type
+the operation takes was decided here), and a title's decoded ``/`` kept in its path segment. Its
+body is parsed once, by the resolver, with ``read_json``.
 """
 
 from __future__ import annotations
@@ -12,19 +19,16 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from mvdb.api.auth import authorize
+from mvdb.api.media_types import JSON, MediaType
+from mvdb.api.operations import Operation, Operations, resource_path
+from mvdb.api.paths import normalize_movie_path
 from mvdb.api.problems import ProblemError
 
-__all__ = ["JSON_MEDIA_TYPES", "check_envelope", "raw_body"]
+__all__ = ["Admission", "raw_body", "read_json"]
 
-JSON_MEDIA_TYPES = {"application/json", "application/merge-patch+json"}
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
-
-
-def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return str(value)
-    return None
+# The header that names what a refused body could have been (RFC 5789 for PATCH; W3C LDP for POST).
+_ACCEPT_HEADERS = {"PATCH": "Accept-Patch", "POST": "Accept-Post"}
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
@@ -35,42 +39,96 @@ def raw_body(event: dict[str, Any]) -> bytes:
     return str(body).encode()
 
 
-def check_envelope(event: dict[str, Any], max_body_bytes: int) -> None:
-    """Refuse a body we will not read: too large (413), not JSON (415), not UTF-8 (400). Raises ProblemError."""
-    if (event.get("httpMethod") or "").upper() not in _BODY_METHODS:
-        return
-    body = raw_body(event)
-    if len(body) > max_body_bytes:
-        raise ProblemError(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            "payload-too-large",
-            f"The body is {len(body)} bytes; at most {max_body_bytes} are accepted.",
-        )
-    if not body:
-        return  # nothing to read: the route itself says that a body is required
-    media_type = (_header(event, "content-type") or "").split(";")[0].strip().lower()
-    if media_type not in JSON_MEDIA_TYPES:
-        shown = media_type or "none"
-        raise ProblemError(
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            f"Send the body as application/json (merge patches may use application/merge-patch+json); got {shown}.",
-            headers={
-                "Accept-Post": "application/json",
-                "Accept-Patch": "application/merge-patch+json, application/json",
-            },
-        )
+def read_json(text: str | bytes) -> Any:
+    """The JSON document of a body (RFC 8259). Raises ProblemError 400 ``malformed-json``.
+
+    Every failure here is the client's: besides syntax errors, nesting deeper than the parser's
+    recursion limit and integers longer than Python's digit limit raise errors that are not
+    ``JSONDecodeError``, and would otherwise surface as a 500.
+    """
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProblemError(
-            HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON: it is not UTF-8 text (RFC 8259)."
-        ) from None
-    try:
-        # Parsed once here, where every failure is the client's: nesting deeper than the parser's
-        # recursion limit and integers past Python's digit limit raise errors that are not
-        # JSONDecodeError, and would otherwise surface from the resolver as a 500.
-        json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(":")[0]
         raise ProblemError(HTTPStatus.BAD_REQUEST, "malformed-json", f"The body is not valid JSON: {reason}.") from None
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+class Admission:
+    """The checks of one API: its operations, whether scopes are checked, how large a body may be."""
+
+    def __init__(self, operations: Operations, *, require_auth: bool, max_body_bytes: int) -> None:
+        self._operations = operations
+        self._require_auth = require_auth
+        self._max_body_bytes = max_body_bytes
+
+    def admit(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event to resolve, normalised. Raises ProblemError for a request refused here."""
+        operation = self._operation(event)
+        if self._require_auth:
+            authorize(operation, event)
+        if operation.media_types:
+            event = self._check_body(operation, event)
+        return normalize_movie_path(event)
+
+    def _operation(self, event: dict[str, Any]) -> Operation:
+        method = str(event.get("httpMethod") or "").upper()
+        # The resource API Gateway matched (the template declares the same operations as the routes).
+        path = resource_path(str(event.get("resource") or ""))
+        operation = self._operations.find(method, path)
+        if operation is not None:
+            return operation
+        allowed = self._operations.methods(path)
+        if allowed:
+            raise ProblemError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                f"{method} is not supported here; use {', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise ProblemError(HTTPStatus.NOT_FOUND, "route-not-found", f"No resource at {event.get('path')}; see /docs.")
+
+    def _check_body(self, operation: Operation, event: dict[str, Any]) -> dict[str, Any]:
+        body = raw_body(event)
+        if len(body) > self._max_body_bytes:
+            raise ProblemError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                "payload-too-large",
+                f"The body is {len(body)} bytes; at most {self._max_body_bytes} are accepted.",
+            )
+        if not body:
+            return event  # nothing to read: the operation itself says that a body is required
+        content_type = _header(event, "content-type")
+        media_type = MediaType.parse(content_type)
+        if media_type is None or media_type.essence not in operation.media_types:
+            accepted = ", ".join(operation.media_types)
+            accept_header = _ACCEPT_HEADERS.get(operation.method)
+            raise ProblemError(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                f"Send the body as {accepted}; got {content_type or 'no Content-Type'}.",
+                headers={accept_header: accepted} if accept_header else None,
+            )
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProblemError(
+                HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON: it is not UTF-8 text (RFC 8259)."
+            ) from None
+        return _with_content_type(event, JSON)
+
+
+def _with_content_type(event: dict[str, Any], value: str) -> dict[str, Any]:
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    return {
+        **event,
+        "headers": {**headers, "Content-Type": value},
+        "multiValueHeaders": {**multi, "Content-Type": [value]},
+    }

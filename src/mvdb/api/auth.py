@@ -1,8 +1,9 @@
 """Scope checks: the service's own second line behind the API Gateway Cognito authorizer.
 
 The authorizer validates the token and puts its claims in the request context; the service
-then refuses any request whose claims lack the scope the operation needs. A request that
-reaches the function without claims (authorizer misconfigured or bypassed) gets 401, never data.
+then refuses any request whose claims lack the scope its operation declares
+(``mvdb.api.operations``). A request that reaches the function without claims (authorizer
+misconfigured or bypassed) gets 401, never data.
 """
 
 from __future__ import annotations
@@ -10,22 +11,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from mvdb.api.operations import Operation
 from mvdb.api.problems import ProblemError
-from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 
-__all__ = ["OPEN_PATHS", "OPEN_PREFIXES", "authorize", "granted_scopes", "required_scope"]
-
-# No data behind these: liveness, the API's own description, and its documentation.
-OPEN_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json"})
-OPEN_PREFIXES = ("/docs/",)  # Swagger UI's script and style
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def required_scope(method: str, path: str) -> str | None:
-    """The scope a request needs: None on open paths, the read scope to read, the write scope to change."""
-    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
-        return None
-    return READ_SCOPE if method.upper() in _READ_METHODS else WRITE_SCOPE
+__all__ = ["authorize", "granted_scopes"]
 
 
 def granted_scopes(event: dict[str, Any]) -> set[str] | None:
@@ -38,9 +27,9 @@ def granted_scopes(event: dict[str, Any]) -> set[str] | None:
     return set(scope.split()) if isinstance(scope, str) else set()
 
 
-def authorize(event: dict[str, Any]) -> None:
-    """Raise ProblemError (401 or 403) unless the caller holds the scope this request needs."""
-    scope = required_scope(event.get("httpMethod") or "", event.get("path") or "")
+def authorize(operation: Operation, event: dict[str, Any]) -> None:
+    """Raise ProblemError (401 or 403) unless the caller holds the scope ``operation`` declares."""
+    scope = operation.scope
     if scope is None:
         return
     granted = granted_scopes(event)

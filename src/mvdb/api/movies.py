@@ -1,70 +1,87 @@
 """``/movies``: list and search, read, create, replace, patch, delete."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Powertools reads the routes' type hints on every
+# request (to solve their Depends), and evaluating them from strings costs ~4x as much.
 import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from mvdb.api.paths import movie_key, movie_location
+from mvdb.api.media_types import JSON, MERGE_PATCH_JSON
+from mvdb.api.operations import Operations
+from mvdb.api.paths import movie_key, movie_location, request_base_path
 from mvdb.api.preconditions import parse_if_match
-from mvdb.api.problems import PROBLEM_CONTENT_TYPE, ProblemDocument, ProblemError
+from mvdb.api.problems import ProblemError, documented_responses
+from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from mvdb.dependencies import movie_service
-from mvdb.domain.models import MAX_TITLE_LENGTH, MAX_YEAR, MIN_YEAR, Movie, MovieCreate, MoviePage, MovieReplace
+from mvdb.domain.models import (
+    MAX_CURSOR_LENGTH,
+    MAX_TITLE_BYTES,
+    MAX_TITLE_LENGTH,
+    MAX_YEAR,
+    MIN_YEAR,
+    Movie,
+    MovieCreate,
+    MoviePage,
+    MoviePatch,
+    MovieReplace,
+)
 from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import DEFAULT_LIMIT, MAX_LIMIT, MovieKey, MovieQuery
+from mvdb.domain.service import MovieService
 
-__all__ = ["router"]
+__all__ = ["operations", "router"]
 
 router = APIGatewayRouter()
+operations = Operations()
 
-_PROBLEM_MEANINGS = {
-    400: "Invalid parameters, cursor or If-Match; malformed JSON",
-    401: "No valid access token",
-    403: "The token lacks the scope this operation needs",
-    404: "No such movie",
-    409: "The movie already exists",
-    412: "If-Match does not name the current version",
-    413: "Body too large",
-    415: "Body is not JSON",
-    422: "Body is well-formed but invalid; see errors",
-    428: "If-Match is required",
-    503: "The table is unavailable; retry after Retry-After seconds",
+_ETAG_HEADER: dict[str, Any] = {
+    "description": "The movie's entity tag: send it back in If-Match to change the movie",
+    "schema": {"type": "string", "maxLength": 34, "pattern": '^"[0-9a-f]{32}"$'},
 }
 # Handlers return ready-made JSON (no second validation of what the service already validated);
 # the documented shapes are declared here instead of in return annotations.
-_MOVIE: OpenAPIResponse = {
-    "description": "The movie; its ETag is in the ETag header",
-    "content": {"application/json": {"model": Movie}},
+_MOVIE = {
+    "description": "The movie",
+    "headers": {"ETag": _ETAG_HEADER},
+    "content": {JSON: {"model": Movie}},
 }
-_PAGE: OpenAPIResponse = {"description": "One page of movies", "content": {"application/json": {"model": MoviePage}}}
-_EVERY_ROUTE = (400, 401, 403, 503)
+_CREATED = {
+    **_MOVIE,
+    "description": "Created; Location is its URL",
+    "headers": {
+        "ETag": _ETAG_HEADER,
+        "Location": {"description": "The movie's URL", "schema": {"type": "string", "maxLength": 4000}},
+    },
+}
+_PAGE = {"description": "One page of movies", "content": {JSON: {"model": MoviePage}}}
 _WITH_BODY = (413, 415, 422)
-
-
-def _responses(success: dict[int, OpenAPIResponse], *problems: int) -> dict[int, OpenAPIResponse]:
-    """The documented responses of a route: its success, its own problems and those every route may return."""
-    documented: dict[int, OpenAPIResponse] = dict(success)
-    for status in sorted({*_EVERY_ROUTE, *problems}):
-        documented[status] = {
-            "description": _PROBLEM_MEANINGS[status],
-            "content": {PROBLEM_CONTENT_TYPE: {"model": ProblemDocument}},
-        }
-    return documented
-
-
 _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
 
+Service = Annotated[MovieService, Depends(movie_service)]
+BasePath = Annotated[str, Depends(request_base_path)]
 PathYear = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Release year")]
-PathTitle = Annotated[str, Path(description="Title, percent-encoded (e.g. `V%2FH%2FS` for V/H/S)")]
+PathTitle = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=3 * MAX_TITLE_BYTES,  # as it arrives: every byte may be percent-encoded
+        description=(
+            f"Title, percent-encoded into one segment (e.g. `V%2FH%2FS` for V/H/S); decoded, at most "
+            f"{MAX_TITLE_LENGTH} characters and {MAX_TITLE_BYTES} bytes of UTF-8"
+        ),
+    ),
+]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", description="The ETag of the version you read, or `*`. Required for changes."),
+    Header(
+        alias="If-Match",
+        max_length=100,
+        description="The ETag of the version you read, or `*`. Required for changes.",
+    ),
 ]
 SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
 
@@ -72,14 +89,17 @@ SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
 def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **headers: str) -> Response[Any]:
     return Response(
         status_code=status.value,
-        content_type="application/json",
+        content_type=JSON,
         body=json.dumps(stored.document, ensure_ascii=False),
         headers={"ETag": f'"{stored.etag}"', **headers},
     )
 
 
-@router.get(
+@operations.declare(
+    router,
+    "GET",
     "/movies",
+    scope=READ_SCOPE,
     summary="List and search movies",
     description=(
         "`genre`, `actor`, `director` and `min_rating` (alone or with `year`, `title_prefix`) read the "
@@ -90,10 +110,11 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
         "last (which may be short or empty) and, when several of genre, actor, director and min_rating are "
         "combined, any page (short, even empty, with a next cursor)."
     ),
-    responses=_responses({200: _PAGE}),
+    responses=documented_responses({200: _PAGE}, 400, 503),
     tags=["movies"],
 )
 def list_movies(
+    service: Service,
     year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
     title_prefix: Annotated[str | None, Query(min_length=1, max_length=MAX_TITLE_LENGTH)] = None,
     genre: SearchText = None,
@@ -101,7 +122,9 @@ def list_movies(
     director: SearchText = None,
     min_rating: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
+    ] = None,
 ) -> Response[Any]:
     unknown = sorted(set(router.current_event.query_string_parameters or {}) - _SEARCH_PARAMETERS)
     if unknown:
@@ -119,73 +142,105 @@ def list_movies(
         min_rating=min_rating,
         limit=limit,
     )
-    page = movie_service().search(query, cursor)
+    page = service.search(query, cursor)
     body: dict[str, Any] = {"items": [m.document for m in page.movies], "count": len(page.movies)}
     if page.next_cursor:
         body["next_cursor"] = page.next_cursor
-    return Response(status_code=200, content_type="application/json", body=json.dumps(body, ensure_ascii=False))
+    return Response(status_code=200, content_type=JSON, body=json.dumps(body, ensure_ascii=False))
 
 
-@router.get(
-    "/movies/<year>/<title>",
+@operations.declare(
+    router,
+    "GET",
+    "/movies/{year}/{title}",
+    scope=READ_SCOPE,
     summary="Get one movie",
-    responses=_responses({200: _MOVIE}, 404),
+    description="The movie and, in ETag, its version: send that back in If-Match to change it.",
+    responses=documented_responses({200: _MOVIE}, 400, 404, 503),
     tags=["movies"],
 )
-def get_movie(year: PathYear, title: PathTitle) -> Response[Any]:
-    return _movie_response(movie_service().get(movie_key(year, title)))
+def get_movie(service: Service, year: PathYear, title: PathTitle) -> Response[Any]:
+    return _movie_response(service.get(movie_key(year, title)))
 
 
-@router.post(
+@operations.declare(
+    router,
+    "POST",
     "/movies",
+    scope=WRITE_SCOPE,
+    media_types=[JSON],
     summary="Create a movie",
-    responses=_responses({201: _MOVIE}, 409, *_WITH_BODY),
+    description="Creates the movie under its year and title; 409 if one exists. Location is its URL.",
+    responses=documented_responses({201: _CREATED}, 400, 409, 503, *_WITH_BODY),
     tags=["movies"],
 )
-def create_movie(movie: Annotated[MovieCreate, Body(embed=False)]) -> Response[Any]:
-    stored = movie_service().create(movie)
-    location = movie_location(MovieKey(movie.year, movie.title))
+def create_movie(service: Service, base: BasePath, movie: Annotated[MovieCreate, Body(embed=False)]) -> Response[Any]:
+    stored = service.create(movie)
+    location = movie_location(base, MovieKey(movie.year, movie.title))
     return _movie_response(stored, HTTPStatus.CREATED, Location=location)
 
 
-@router.put(
-    "/movies/<year>/<title>",
+@operations.declare(
+    router,
+    "PUT",
+    "/movies/{year}/{title}",
+    scope=WRITE_SCOPE,
+    media_types=[JSON],
     summary="Replace a movie's info",
-    responses=_responses({200: _MOVIE}, 404, 412, 428, *_WITH_BODY),
+    description="Replaces the whole info of the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
+    responses=documented_responses({200: _MOVIE}, 400, 404, 412, 428, 503, *_WITH_BODY),
     tags=["movies"],
 )
 def replace_movie(
-    year: PathYear, title: PathTitle, body: Annotated[MovieReplace, Body(embed=False)], if_match: IfMatch = None
+    service: Service,
+    year: PathYear,
+    title: PathTitle,
+    body: Annotated[MovieReplace, Body(embed=False)],
+    if_match: IfMatch = None,
 ) -> Response[Any]:
-    stored = movie_service().replace(movie_key(year, title), body, parse_if_match(if_match))
-    return _movie_response(stored)
+    return _movie_response(service.replace(movie_key(year, title), body, parse_if_match(if_match)))
 
 
-@router.patch(
-    "/movies/<year>/<title>",
-    summary="Change a movie's info with a JSON merge patch (RFC 7396)",
-    description='Body: `{"info": {...}}`; `null` removes a field. Content type `application/merge-patch+json`.',
-    responses=_responses({200: _MOVIE}, 404, 412, 428, *_WITH_BODY),
+@operations.declare(
+    router,
+    "PATCH",
+    "/movies/{year}/{title}",
+    scope=WRITE_SCOPE,
+    media_types=[MERGE_PATCH_JSON, JSON],
+    summary="Change a movie with a JSON merge patch (RFC 7396)",
+    description=(
+        'A merge patch of the movie: members left out stay, `null` removes one (`{"info": {"plot": null}}` '
+        'removes the plot, `{"info": null}` all the info). Send it as `application/merge-patch+json` '
+        "(`application/json` is read the same way)."
+    ),
+    responses=documented_responses({200: _MOVIE}, 400, 404, 412, 428, 503, *_WITH_BODY),
     tags=["movies"],
 )
-def patch_movie(year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
-    stored = movie_service().patch(movie_key(year, title), _json_body(), parse_if_match(if_match))
-    return _movie_response(stored)
+def patch_movie(
+    service: Service,
+    year: PathYear,
+    title: PathTitle,
+    patch: Annotated[MoviePatch, Body(embed=False, media_type=MERGE_PATCH_JSON)],
+    if_match: IfMatch = None,
+) -> Response[Any]:
+    return _movie_response(service.patch(movie_key(year, title), patch, parse_if_match(if_match)))
 
 
-@router.delete(
-    "/movies/<year>/<title>",
+@operations.declare(
+    router,
+    "DELETE",
+    "/movies/{year}/{title}",
+    scope=WRITE_SCOPE,
     summary="Delete a movie",
-    responses=_responses({204: {"description": "Deleted"}}, 404, 412, 428),
+    description="Deletes the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
+    responses=documented_responses({204: {"description": "Deleted"}}, 400, 404, 412, 428, 503),
     tags=["movies"],
 )
-def delete_movie(year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
-    movie_service().delete(movie_key(year, title), parse_if_match(if_match))
+def delete_movie(service: Service, year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
+    service.delete(movie_key(year, title), parse_if_match(if_match))
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)
 
 
-def _json_body() -> Any:
-    try:
-        return json.loads(router.current_event.decoded_body or "")
-    except (ValueError, UnicodeDecodeError):
-        raise ProblemError(HTTPStatus.BAD_REQUEST, "malformed-json", "The body is not valid JSON.") from None
+# Browsers send a pre-flight before a cross-origin call with a token or a JSON body.
+operations.declare_preflight(router, "/movies")
+operations.declare_preflight(router, "/movies/{year}/{title}")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mvdb.domain.errors import (
     DomainError,
@@ -23,9 +23,18 @@ from mvdb.domain.errors import (
     PreconditionFailed,
     PreconditionRequired,
     StorageUnavailable,
+    WritesSuspended,
 )
 
-__all__ = ["PROBLEM_CONTENT_TYPE", "ProblemDocument", "ProblemError", "problem", "problem_for"]
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "ProblemDocument",
+    "ProblemError",
+    "documented_responses",
+    "invalid_input_status",
+    "problem",
+    "problem_for",
+]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -36,15 +45,18 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[HTTPStatus, str]] = {
     PreconditionRequired: (HTTPStatus.PRECONDITION_REQUIRED, "precondition-required"),
     InvalidCursor: (HTTPStatus.BAD_REQUEST, "invalid-cursor"),
     StorageUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "storage-unavailable"),
+    WritesSuspended: (HTTPStatus.SERVICE_UNAVAILABLE, "writes-suspended"),
 }
 
 
 class FieldErrorDocument(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
-    location: list[str | int]
-    message: str
-    code: str
+    location: list[Annotated[str, Field(max_length=300)] | Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        max_length=64, description='Where the invalid value is, e.g. ["body", "info", "rating"]'
+    )
+    message: str = Field(max_length=2000)
+    code: str = Field(max_length=100, pattern=r"^[a-z0-9_]+$")
 
 
 class ProblemDocument(BaseModel):
@@ -52,12 +64,12 @@ class ProblemDocument(BaseModel):
 
     model_config = ConfigDict(defer_build=True)
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    errors: list[FieldErrorDocument] | None = None
+    type: str = Field(max_length=200, pattern=r"^urn:mvdb:problem:[a-z0-9-]+$", description="URN of the problem type")
+    title: str = Field(max_length=200, description="The HTTP status phrase")
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(max_length=2000, description="What went wrong, for a person")
+    code: str = Field(max_length=100, pattern=r"^[a-z0-9_-]+$", description="Stable, machine-readable name")
+    errors: list[FieldErrorDocument] | None = Field(default=None, max_length=1000)
 
 
 class ProblemError(Exception):
@@ -105,15 +117,76 @@ def problem(
     )
 
 
+def invalid_input_status(errors: list[FieldError]) -> HTTPStatus:
+    """The one 400-vs-422 rule: a well-formed body that breaks a rule is 422 Unprocessable Content
+    (RFC 9110 §15.5.21); anything else wrong with the request (path, query, headers) is 400."""
+    return (
+        HTTPStatus.UNPROCESSABLE_ENTITY if any(e.location[:1] == ["body"] for e in errors) else HTTPStatus.BAD_REQUEST
+    )
+
+
 def problem_for(error: DomainError | ProblemError) -> Response[str]:
     if isinstance(error, ProblemError):
         return problem(error.status, error.code, error.detail, errors=error.errors, headers=error.headers)
     if isinstance(error, InvalidInput):
-        # Bad query or path parameters are a bad request; a well-formed body that breaks
-        # a rule is unprocessable content.
-        in_body = any(e.location[:1] == ["body"] for e in error.errors)
-        status = HTTPStatus.UNPROCESSABLE_ENTITY if in_body else HTTPStatus.BAD_REQUEST
-        return problem(status, "validation-failed", error.detail, errors=error.errors)
+        return problem(invalid_input_status(error.errors), "validation-failed", error.detail, errors=error.errors)
     status, code = _DOMAIN_PROBLEMS.get(type(error), (HTTPStatus.BAD_REQUEST, "bad-request"))
     headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, StorageUnavailable) else None
     return problem(status, code, error.detail, headers=headers)
+
+
+# -- how problems are documented in the OpenAPI document -------------------------------------
+
+_MEANINGS = {
+    400: "Invalid parameters, cursor or If-Match; malformed JSON",
+    401: "No valid access token",
+    403: "The token lacks the scope this operation needs",
+    404: "No such movie",
+    405: "The resource does not support this method; Allow lists those it does",
+    409: "The movie already exists",
+    412: "If-Match does not name the current version",
+    413: "Body too large",
+    415: "Body is not of a media type this operation reads",
+    422: "Body is well-formed but invalid; see errors",
+    428: "If-Match is required",
+    429: "Too many requests (the API's throttling or the per-client rate limit); retry after Retry-After seconds",
+    500: "Something went wrong on our side; quote X-Request-Id",
+    503: "The table is unavailable; retry after Retry-After seconds",
+}
+_RETRY_AFTER: dict[str, Any] = {
+    "description": "Seconds to wait before retrying (RFC 9110 §10.2.3)",
+    "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 3600},
+}
+_ALLOW_ORIGIN: dict[str, Any] = {
+    "description": "CORS: the request's Origin, when it is one of the API's allow-listed browser origins",
+    "schema": {"type": "string", "format": "uri", "maxLength": 300},
+}
+_REQUEST_ID: dict[str, Any] = {
+    "description": "The id of this request in the API's logs; quote it when you report a problem",
+    "schema": {"type": "string", "maxLength": 100, "pattern": "^[A-Za-z0-9-]+$"},
+}
+# Every operation may meet these: throttling at the edge, and a failure of ours.
+_EVERY_OPERATION = (429, 500)
+_SECURED = (401, 403)
+
+
+def documented_responses(
+    success: dict[int, dict[str, Any]], *problems: int, secured: bool = True
+) -> dict[int, dict[str, Any]]:
+    """The OpenAPI ``responses`` of an operation: its successes, its own problems, and those any
+    operation may return (401/403 when it needs a token, 429, 500)."""
+    every_response = {"X-Request-Id": _REQUEST_ID, "Access-Control-Allow-Origin": _ALLOW_ORIGIN}
+    documented: dict[int, dict[str, Any]] = {
+        status: {**response, "headers": {**every_response, **response.get("headers", {})}}
+        for status, response in success.items()
+    }
+    for status in sorted({*_EVERY_OPERATION, *(_SECURED if secured else ()), *problems}):
+        headers: dict[str, Any] = dict(every_response)
+        if status in (429, 503):
+            headers["Retry-After"] = _RETRY_AFTER
+        documented[status] = {
+            "description": _MEANINGS[status],
+            "headers": headers,
+            "content": {PROBLEM_CONTENT_TYPE: {"model": ProblemDocument}},
+        }
+    return documented

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ __all__ = [
     "PreconditionFailed",
     "PreconditionRequired",
     "StorageUnavailable",
+    "WritesSuspended",
+    "field_errors",
 ]
 
 
@@ -28,6 +31,23 @@ class FieldError:
 
     def as_dict(self) -> dict[str, Any]:
         return {"location": self.location, "message": self.message, "code": self.code}
+
+
+def field_errors(details: Iterable[Mapping[str, Any]], prefix: tuple[str | int, ...] = ()) -> list[FieldError]:
+    """Validation error details (pydantic's ``{"loc", "msg", "type"}`` shape) as field errors.
+
+    The one conversion, for the errors of request validation (whose ``loc`` already starts with
+    ``body``, ``path``, ``query`` or ``header``) and of the domain's own models (``prefix`` says
+    where the validated value came from, e.g. ``("body",)``).
+    """
+    return [
+        FieldError(
+            location=[*prefix, *(part if isinstance(part, int) else str(part) for part in detail.get("loc", ()))],
+            message=str(detail.get("msg", "invalid")),
+            code=str(detail.get("type", "invalid")),
+        )
+        for detail in details
+    ]
 
 
 class DomainError(Exception):
@@ -87,3 +107,19 @@ class StorageUnavailable(DomainError):
     ) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class WritesSuspended(StorageUnavailable):
+    """The service is read-only for now (an operator switched writes off, e.g. while the table is
+    restored and cut over): reads work, every change is refused until writes are switched back on.
+
+    A kind of ``StorageUnavailable``: the client should retry the same request after
+    ``retry_after_s`` seconds; nothing was written.
+    """
+
+    def __init__(self, *, retry_after_s: int) -> None:
+        super().__init__(
+            "The movies API is read-only while its table is being restored or switched over: reads work, "
+            f"changes are refused and nothing was written. Retry this request in {retry_after_s} seconds.",
+            retry_after_s=retry_after_s,
+        )

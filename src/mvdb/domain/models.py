@@ -13,9 +13,12 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 __all__ = [
+    "MAX_CURSOR_LENGTH",
+    "MAX_PAGE_SIZE",
+    "MAX_TITLE_BYTES",
     "MAX_TITLE_LENGTH",
     "MAX_YEAR",
     "MIN_YEAR",
@@ -23,22 +26,27 @@ __all__ = [
     "MovieCreate",
     "MovieInfo",
     "MoviePage",
+    "MoviePatch",
     "MovieReplace",
     "Title",
     "Year",
     "compute_etag",
+    "title_problem",
 ]
 
 MIN_YEAR = 1870  # the earliest surviving motion pictures
 MAX_YEAR = 2100
-MAX_TITLE_LENGTH = 300
+MAX_TITLE_LENGTH = 300  # characters: generous for real films
+# The title is the table's sort key: DynamoDB refuses a sort key value over 1,024 bytes of UTF-8
+# ("Constraints in Amazon DynamoDB", partition and sort keys), and 300 characters may take 1,200.
+MAX_TITLE_BYTES = 1024
+MAX_PAGE_SIZE = 100  # movies in one page of a search
+# A cursor carries a title (up to 1,024 bytes, some JSON-escaped) in base64: 2,048 characters hold any.
+MAX_CURSOR_LENGTH = 2048
 
 
-def _no_control_characters(value: str) -> str:
-    # Unicode category Cc: C0 (incl. tab/newline), DEL and the C1 range U+0080-U+009F.
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
+# The characters RFC 3986 allows in a URI (unreserved, reserved, and '%' of percent-encoding).
+_URL = r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$"
 
 
 def _iso_8601_date(value: Any) -> Any:
@@ -71,14 +79,54 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _storable_text(value: str) -> str:
+    # DynamoDB strings are UTF-8; JSON may carry a lone surrogate ("\\ud800"), which UTF-8 cannot.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be Unicode text (a lone surrogate is not)") from None
+    return value
+
+
+def title_problem(title: str, *, prefix: bool = False) -> str | None:
+    """Why ``title`` cannot name a movie (blank, too long in characters or in UTF-8 bytes), or None.
+
+    The one rule for every title a request carries: in a body, in a URL, in a cursor, and (with
+    ``prefix``: a blank start is fine) the ``title_prefix`` of a search, a key condition on titles.
+    """
+    if not prefix and not title.strip():
+        return "must not be blank"
+    # Unicode category Cc: C0 (tab and newline included), DEL and the C1 range U+0080-U+009F.
+    if any(unicodedata.category(ch) == "Cc" for ch in title):
+        return "must not contain control characters"
+    if len(title) > MAX_TITLE_LENGTH:
+        return f"must be at most {MAX_TITLE_LENGTH} characters"
+    try:
+        size = len(title.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "must be Unicode text (a lone surrogate is not)"
+    if size > MAX_TITLE_BYTES:
+        return f"must be at most {MAX_TITLE_BYTES} bytes in UTF-8 (DynamoDB's limit on a sort key); it is {size}"
+    return None
+
+
+def _storable_title(value: str) -> str:
+    problem = title_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, strict=True, description="Release year")]
 Title = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_TITLE_LENGTH),
-    AfterValidator(_not_blank),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_storable_title),
+    Field(description=f"At most {MAX_TITLE_LENGTH} characters and {MAX_TITLE_BYTES} bytes of UTF-8"),
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank), AfterValidator(_storable_text)
+]
 Names = Annotated[list[Name], Field(max_length=100)]
 
 
@@ -94,17 +142,27 @@ class MovieInfo(_Closed):
     directors: Names | None = None
     actors: Names | None = None
     genres: Names | None = None
-    release_date: Annotated[datetime | date | None, BeforeValidator(_iso_8601_date)] = Field(
-        default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z"
-    )
+    release_date: Annotated[
+        datetime | date | None,
+        BeforeValidator(_iso_8601_date),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "date", "maxLength": 10},
+                    {"type": "string", "format": "date-time", "maxLength": 40},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(default=None, description="ISO 8601 date or date-time, e.g. 2013-09-02 or 2013-09-02T00:00:00Z")
     rating: Annotated[float | None, AfterValidator(_storable_number)] = Field(
         default=None, ge=0, le=10, allow_inf_nan=False, strict=True
     )
     # strict: JSON true or "5" is not a number (lax mode would read them as 1 and 5).
     rank: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
     running_time_secs: int | None = Field(default=None, ge=0, le=100 * 3600, strict=True)
-    plot: str | None = Field(default=None, max_length=5000)
-    image_url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$")] | None = None
+    plot: Annotated[str, AfterValidator(_storable_text)] | None = Field(default=None, max_length=5000)
+    image_url: Annotated[str, StringConstraints(max_length=2048, pattern=_URL)] | None = None
 
 
 class MovieCreate(_Closed):
@@ -127,11 +185,27 @@ class MovieReplace(_Closed):
     info: MovieInfo = Field(default_factory=MovieInfo)
 
 
+class MoviePatch(_Closed):
+    """Body of ``PATCH /movies/{year}/{title}``: a JSON merge patch (RFC 7396) of the movie's document.
+
+    Members left out stay as they are; ``null`` removes a member (``{"info": null}`` empties the
+    info, as a PUT of ``{"info": {}}`` would). ``year`` and ``title`` may be given only unchanged.
+    """
+
+    year: Year | None = None
+    title: Title | None = None
+    info: MovieInfo | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The merge patch document: only the members the client sent, ``null`` kept."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
 class Movie(_Closed):
     """A movie as stored and as returned."""
 
-    year: int
-    title: str
+    year: Year
+    title: Title
     info: MovieInfo = Field(default_factory=MovieInfo)
 
     def document(self) -> dict[str, Any]:
@@ -146,10 +220,13 @@ class MoviePage(BaseModel):
     # (and Movie's) that no request runs (docs/performance.md).
     model_config = ConfigDict(defer_build=True)
 
-    items: list[Movie]
-    count: int
+    items: list[Movie] = Field(max_length=MAX_PAGE_SIZE)
+    count: int = Field(ge=0, le=MAX_PAGE_SIZE)
     next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` to get the next page; absent on the last page"
+        default=None,
+        max_length=MAX_CURSOR_LENGTH,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Pass as `cursor` to get the next page; absent on the last page",
     )
 
 

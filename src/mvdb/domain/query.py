@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mvdb.domain.errors import InvalidCursor
-from mvdb.domain.models import MAX_TITLE_LENGTH, MAX_YEAR, MIN_YEAR
+from mvdb.domain.models import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, MAX_YEAR, MIN_YEAR, title_problem
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -33,9 +33,8 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
+MAX_LIMIT = MAX_PAGE_SIZE
 _CURSOR_VERSION = 2
-_MAX_CURSOR_LENGTH = 1024
 # DynamoDB's limit on a sort key value, in UTF-8 bytes ("Constraints in Amazon DynamoDB").
 _MAX_SORT_KEY_BYTES = 1024
 _MAX_INDEX_PARTITIONS = 100
@@ -128,7 +127,7 @@ def encode_cursor(position: SearchPosition, query: MovieQuery) -> str:
 
 def decode_cursor(cursor: str, query: MovieQuery) -> SearchPosition:
     """Where to resume; raises :class:`InvalidCursor` for anything we did not issue."""
-    if len(cursor) > _MAX_CURSOR_LENGTH:
+    if len(cursor) > MAX_CURSOR_LENGTH:
         raise InvalidCursor("too long")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -146,7 +145,8 @@ def decode_cursor(cursor: str, query: MovieQuery) -> SearchPosition:
         raise InvalidCursor("altered")
     if type(year) is not int or not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidCursor("bad position")
-    if not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE_LENGTH or not _is_utf8(title):
+    # The title goes to DynamoDB as ExclusiveStartKey: the rules of a stored title (UTF-8 bytes included).
+    if not isinstance(title, str) or title_problem(title) is not None:
         raise InvalidCursor("bad position")
     if fingerprint != query.fingerprint():
         raise InvalidCursor("issued for a different search")

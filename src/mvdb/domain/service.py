@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import ValidationError
 
-from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired
+from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired, field_errors
 from mvdb.domain.health import CachedHealthCheck
 from mvdb.domain.merge_patch import apply_merge_patch
-from mvdb.domain.models import Movie, MovieCreate, MovieInfo, MovieReplace, compute_etag
+from mvdb.domain.models import Movie, MovieCreate, MoviePatch, MovieReplace, compute_etag, title_problem
 from mvdb.domain.ports import MovieRepository, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
 
-__all__ = ["MovieService", "Page", "field_errors"]
+__all__ = ["MovieService", "Page"]
 
 # Business events (MovieCreated, MovieUpdated, MovieDeleted), counted by the HTTP layer as metrics.
 EventSink = Callable[[str], None]
@@ -30,17 +29,13 @@ class Page:
         self.next_cursor = next_cursor
 
 
-def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> list[FieldError]:
-    """pydantic's errors as field errors, each location prefixed (e.g. ``["body", "info", "rating"]``)."""
-    return [FieldError(location=[*prefix, *e["loc"]], message=e["msg"], code=e["type"]) for e in error.errors()]
-
-
 class MovieService:
     """The movies API's rules over any store that implements the domain's port (``MovieRepository``).
 
     Movies are ``{year, title, info}`` documents keyed by (year, title), each stored with the
     ETag of its document (``compute_etag``). Every method may also raise StorageUnavailable
-    (the store does not answer; retry later) from the repository.
+    (the store does not answer; retry later: 503) from the repository; the other errors each
+    method can raise are listed in its docstring (``mvdb.domain.errors``).
     """
 
     def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
@@ -49,7 +44,7 @@ class MovieService:
         self._health = CachedHealthCheck(repository.ping)
 
     def get(self, key: MovieKey) -> StoredMovie:
-        """The movie and its ETag. Raises MovieNotFound."""
+        """The movie under ``key`` and its ETag. Raises MovieNotFound."""
         stored = self._repository.get(key)
         if stored is None:
             raise MovieNotFound(key.year, key.title)
@@ -60,14 +55,20 @@ class MovieService:
 
         A page holds ``limit`` movies unless it is the last (which may be empty) or the search
         combines filters the index does not serve together (then a page may hold fewer, even
-        none, and still have a next cursor). Raises
-        InvalidInput when ``title_prefix`` comes without ``year``, InvalidCursor for a cursor this
-        service did not issue for this same search.
+        none, and still have a next cursor). Raises InvalidInput (a ``title_prefix`` without
+        ``year``, or one longer than a title may be: it is a key condition on the sort key),
+        InvalidCursor for a cursor this service did not issue for this same search.
         """
         if query.title_prefix is not None and query.year is None:
             raise InvalidInput(
                 "title_prefix searches within one year: add the year parameter.",
                 [FieldError(["query", "title_prefix"], "requires year", "dependency")],
+            )
+        prefix_problem = title_problem(query.title_prefix, prefix=True) if query.title_prefix is not None else None
+        if prefix_problem is not None:
+            raise InvalidInput(
+                "title_prefix cannot be the start of any title.",
+                [FieldError(["query", "title_prefix"], prefix_problem, "too_long")],
             )
         start_after = decode_cursor(cursor, query) if cursor else None
         movies, resume_after = self._repository.search(query, start_after)
@@ -101,35 +102,30 @@ class MovieService:
         self._on_event("MovieUpdated")
         return stored
 
-    def patch(self, key: MovieKey, patch: Any, if_match: str | None) -> StoredMovie:
-        """Apply a JSON merge patch (RFC 7396) to the movie's ``info``, if ``if_match`` names its current version.
+    def patch(self, key: MovieKey, patch: MoviePatch, if_match: str | None) -> StoredMovie:
+        """Apply a JSON merge patch (RFC 7396) to the movie's whole document, if ``if_match`` names its current version.
 
-        ``patch`` is the parsed body: an object whose ``info`` is merged (``null`` removes a
-        member); ``year`` and ``title`` may appear only unchanged. Returns the new version.
-        Raises InvalidInput (not an object, other members, a changed key, or a patched movie that
-        breaks the model), PreconditionRequired without ``if_match``, MovieNotFound,
-        PreconditionFailed when the movie changed since that version.
+        Only ``info`` may change (``null`` removes a member; ``"info": null`` empties it);
+        ``year`` and ``title`` may appear only unchanged. Returns the new version. Raises
+        InvalidInput (a changed key, or a patched movie that breaks the model),
+        PreconditionRequired without ``if_match``, MovieNotFound, PreconditionFailed when the
+        movie changed since that version.
         """
-        if not isinstance(patch, dict):
-            raise InvalidInput(
-                "A merge patch must be a JSON object.", [FieldError(["body"], "must be an object", "type")]
-            )
-        unknown = sorted(set(patch) - {"info", "year", "title"})
-        changed_key = [name for name in ("year", "title") if name in patch and patch[name] != getattr(key, name)]
-        if unknown or changed_key:
+        changes = patch.document()
+        changed_key = [name for name in ("year", "title") if name in changes and changes[name] != getattr(key, name)]
+        if changed_key:
             raise InvalidInput(
                 "A merge patch may change only info.",
-                [FieldError(["body", n], "not allowed", "extra_forbidden") for n in unknown]
-                + [FieldError(["body", n], "a movie's key cannot change", "key_mismatch") for n in changed_key],
+                [FieldError(["body", name], "a movie's key cannot change", "key_mismatch") for name in changed_key],
             )
         if_match = _required(if_match)
         current = self.get(key)
-        merged = apply_merge_patch(current.document.get("info", {}), patch.get("info", {}))
+        merged = apply_merge_patch(current.document, changes)
         try:
-            info = MovieInfo.model_validate(merged)
+            movie = Movie.model_validate(merged)
         except ValidationError as error:
-            raise InvalidInput("The patched movie would be invalid.", field_errors(error, ("body", "info"))) from None
-        stored = _stored(Movie(year=key.year, title=key.title, info=info))
+            raise InvalidInput("The patched movie would be invalid.", field_errors(error.errors(), ("body",))) from None
+        stored = _stored(movie)
         # The patch is applied to the version the client named (or, for '*', the one just read):
         # if it changed in between, DynamoDB refuses the write and the client gets 412.
         self._repository.replace(stored.document, stored.etag, if_match=current.etag if if_match == "*" else if_match)

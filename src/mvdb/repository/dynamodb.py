@@ -8,6 +8,7 @@ Items written before ``etag`` existed are still served; their ETag is computed o
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,14 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from mvdb.config import default_search_index_table_name
-from mvdb.domain.errors import InvalidCursor, MovieAlreadyExists, MovieNotFound, PreconditionFailed, StorageUnavailable
+from mvdb.domain.errors import (
+    InvalidCursor,
+    InvalidInput,
+    MovieAlreadyExists,
+    MovieNotFound,
+    PreconditionFailed,
+    StorageUnavailable,
+)
 from mvdb.domain.models import compute_etag
 from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import IndexPosition, MovieKey, MovieQuery, SearchPosition
@@ -49,6 +57,15 @@ _UNAVAILABLE_CODES = frozenset(
         "ServiceUnavailable",
         "ResourceNotFoundException",  # table missing or still being created: an operator's problem, not the client's
     }
+)
+# DynamoDB's ValidationException messages for a value past one of its limits ("Constraints in
+# Amazon DynamoDB"): keys over 2,048/1,024 bytes, an item over 400 KB,
+# a number out of range or past 38 digits, an empty key. The models bound every value a request
+# carries below these; should one slip through, the client hears 400, not 500 (which would page
+# on-call and could roll back a canary), and the warning logged says which limit the models missed.
+_INPUT_LIMITS = re.compile(
+    r"primary key values must be under|Aggregated size of all range keys|size has exceeded|"
+    r"Number overflow|Number underflow|precision up to 38 digits|cannot contain an empty string value"
 )
 # A search reads at most this many pages of DynamoDB per request, then returns what it found
 # with a cursor: latency and read cost per request stay bounded.
@@ -80,6 +97,40 @@ def _from_dynamo_value(value: Any) -> Any:
     return value
 
 
+def _number(text: str) -> int | float:
+    # A DynamoDB number as JSON would carry it: integral values as int (2013, and 9.0 as 9), the
+    # rest as the nearest float. Most are plain integers (years, ranks, running times), which
+    # int() reads directly; anything else goes through Decimal, which reads the text exactly.
+    try:
+        return int(text)
+    except ValueError:
+        value = Decimal(text)
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    """One DynamoDB attribute value (wire format, e.g. ``{"N": "8.3"}``) as a JSON-ready value.
+
+    Reads the types movie documents are written with directly: the same values as boto3's
+    ``TypeDeserializer`` followed by ``_from_dynamo_value``, without building a ``Decimal`` per
+    number (on a page of movies that was most of the handler's own time). Sets and binary values,
+    which mvdb never writes, take that general path.
+    """
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return _number(value["N"])
+    if "M" in value:
+        return {name: _plain(member) for name, member in value["M"].items()}
+    if "L" in value:
+        return [_plain(member) for member in value["L"]]
+    if "BOOL" in value:
+        return value["BOOL"]
+    if "NULL" in value:
+        return None
+    return _from_dynamo_value(_deserializer.deserialize(value))
+
+
 def to_item(document: dict[str, Any], etag: str, write_id: str | None = None) -> dict[str, Any]:
     """A movie document as a DynamoDB item (attribute-value map).
 
@@ -92,9 +143,7 @@ def to_item(document: dict[str, Any], etag: str, write_id: str | None = None) ->
 
 def from_item(item: dict[str, Any]) -> StoredMovie:
     # Only the attributes of the movie model: anything else another writer left is not served.
-    plain = {
-        name: _from_dynamo_value(_deserializer.deserialize(item[name])) for name in _MOVIE_ATTRIBUTES if name in item
-    }
+    plain = {name: _plain(item[name]) for name in _MOVIE_ATTRIBUTES if name in item}
     etag = plain.pop("etag", None)
     info = plain.setdefault("info", {})
     if isinstance(info.get("rating"), int):
@@ -390,6 +439,12 @@ class DynamoDBMovieRepository:
             if code in _UNAVAILABLE_CODES:
                 logger.warning("DynamoDB unavailable: %s after %d retries", code, retries)
                 raise StorageUnavailable() from error
+            message = str(error.response.get("Error", {}).get("Message", ""))
+            if code == "ValidationException" and _INPUT_LIMITS.search(message):
+                logger.warning("DynamoDB refused a value past its limits: %s", message)
+                raise InvalidInput(
+                    f"A value of this request is beyond what the movies table can store: {message}."
+                ) from error
             if code == "ValidationException" and cursor_given:
                 # Only a start key we passed on can make an otherwise valid search invalid.
                 raise InvalidCursor("position rejected") from error

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from mvdb.api.paths import movie_key, movie_location, normalize_movie_path
+from mvdb.api.paths import base_path, movie_key, movie_location, normalize_movie_path
 from mvdb.domain.errors import InvalidInput
 from mvdb.domain.query import MovieKey
 
@@ -59,10 +59,22 @@ def test_title_longer_than_the_maximum_in_the_url_is_invalid_input() -> None:
         movie_key(2013, "x" * 301)
 
 
+def test_title_longer_than_a_sort_key_in_utf8_bytes_is_invalid_input() -> None:
+    # 257 emoji are 257 characters but 1,028 bytes: past DynamoDB's 1,024-byte sort key.
+    with pytest.raises(InvalidInput) as error:
+        movie_key(2031, quote("\U0001f600" * 257))
+    assert "1024 bytes" in error.value.errors[0].message
+
+
+def test_title_of_exactly_1024_utf8_bytes_is_a_valid_key() -> None:
+    assert movie_key(2031, quote("\U0001f600" * 256)).title == "\U0001f600" * 256
+
+
+@pytest.mark.parametrize("base", ["", "/dev", "/v1"])
 @pytest.mark.parametrize("title", ["Rush", "V/H/S", "What's Your Number?", "100% #1 + é"])
-def test_location_of_a_movie_decodes_back_to_its_key(title: str) -> None:
-    location = movie_location(MovieKey(2013, title))
-    prefix = "/movies/2013/"
+def test_location_of_a_movie_decodes_back_to_its_key(base: str, title: str) -> None:
+    location = movie_location(base, MovieKey(2013, title))
+    prefix = f"{base}/movies/2013/"
     assert location.startswith(prefix)
     assert "/" not in location[len(prefix) :]
     assert movie_key(2013, location[len(prefix) :]) == MovieKey(2013, title)
@@ -87,3 +99,19 @@ def test_path_normalisation_leaves_the_original_event_untouched() -> None:
     event = {"path": "/movies/2013/V/H/S", "httpMethod": "GET"}
     normalize_movie_path(event)
     assert event["path"] == "/movies/2013/V/H/S"
+
+
+@pytest.mark.parametrize(
+    ("path", "called", "base"),
+    [
+        ("/movies", "/dev/movies", "/dev"),  # a stage on the execute-api URL
+        ("/movies/2013/V%2FH%2FS", "/v1/movies/2013/V%2FH%2FS", "/v1"),  # a custom domain's base path
+        ("/movies", "/movies", ""),  # a custom domain mapped at its root, or the local stack
+        ("/", "/dev/", "/dev"),
+        ("/movies", None, ""),
+    ],
+)
+def test_base_path_is_what_the_called_path_has_in_front_of_the_apis_path(
+    path: str, called: str | None, base: str
+) -> None:
+    assert base_path({"path": path, "requestContext": {"path": called}}) == base

@@ -169,6 +169,14 @@ def test_invalid_cursor_detail_tells_the_client_to_start_again() -> None:
     assert "start again without a cursor" in error.value.detail
 
 
+def test_forged_cursor_with_a_title_past_1024_utf8_bytes_is_refused() -> None:
+    # 256 emoji are 1,024 bytes of UTF-8, a sort key at its limit; 260 are 1,040 bytes, past it.
+    query = MovieQuery(year=2031)
+    decode_cursor(encode_cursor(MovieKey(2031, "\U0001f600" * 256), query), query)
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_cursor(MovieKey(2031, "\U0001f600" * 260), query), query)
+
+
 # -- positions in the search index --------------------------------------------------------------
 
 ACTOR = MovieQuery(actor="Tom Hanks", limit=20)

@@ -23,7 +23,7 @@ def _mode(path: Path) -> int:
 @pytest.fixture(scope="module")
 def saved_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state = tmp_path_factory.mktemp("state")
-    LocalCognito.from_state(state, ISSUER).save(state, api_url=API_URL)
+    LocalCognito.from_state(state, ISSUER).save(state, api_url=API_URL, token_url=f"{API_URL}/oauth2/token")
     return state
 
 

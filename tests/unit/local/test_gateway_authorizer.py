@@ -194,15 +194,31 @@ def test_an_open_route_needs_no_token(gateway: LocalGateway) -> None:
     assert event["requestContext"]["authorizer"] == {"claims": None, "scopes": None}
 
 
-@pytest.mark.parametrize(("method", "target"), [("GET", "/nowhere"), ("DELETE", "/movies"), ("GET", "/movies/")])
-def test_a_resource_or_method_the_api_does_not_define_is_missing_authentication_token(
-    gateway: LocalGateway, method: str, target: str
-) -> None:
-    refused = gateway.event(request(method, target))
+@pytest.mark.parametrize("target", ["/nowhere", "/movies/", "/movies/2013"])
+def test_a_path_the_api_does_not_define_is_missing_authentication_token(gateway: LocalGateway, target: str) -> None:
+    refused = gateway.event(request("GET", target))
 
     assert isinstance(refused, HttpResponse)
     # The template maps MISSING_AUTHENTICATION_TOKEN to 404 route-not-found.
     assert (refused.status, json.loads(refused.body)["code"]) == (404, "route-not-found")
+
+
+@pytest.mark.parametrize(("method", "target"), [("DELETE", "/movies"), ("POST", "/movies/2013/Rush"), ("PUT", "/")])
+def test_a_method_the_resource_does_not_declare_reaches_the_function_through_any_without_claims(
+    cognito: LocalCognito, gateway: LocalGateway, method: str, target: str
+) -> None:
+    event = gateway.event(request(method, target, cognito.issue_token(MACHINE_CLIENT_ID)))
+
+    assert isinstance(event, dict)  # the function answers it 405 with Allow
+    assert (event["httpMethod"], event["path"]) == (method, target)
+    assert event["requestContext"]["authorizer"]["claims"] is None  # ANY has no authorizer
+
+
+def test_a_method_the_resource_declares_takes_precedence_over_its_any_method(gateway: LocalGateway) -> None:
+    refused = gateway.event(request("GET", "/movies?year=2013"))  # no token: GET's authorizer refuses it
+
+    assert isinstance(refused, HttpResponse)
+    assert refused.status == 401
 
 
 def test_without_an_authorizer_a_scoped_route_reaches_the_function_without_claims() -> None:

@@ -1,0 +1,203 @@
+"""Warm requests counted in CPU instructions (Valgrind's callgrind), not timed.
+
+On a shared, loaded machine a millisecond moves with the neighbours; the number of instructions a
+request executes does not. This counts them for the handler and for the raw boto3 call it makes,
+so that a change to the warm path can be confirmed (or refuted) before ``make bench`` times it.
+
+Each side runs in its own process under ``valgrind --tool=callgrind --instr-atstart=no``: the
+process imports and warms up uninstrumented, then counting is switched on (``callgrind_control -i
+on``) for exactly ``--requests`` calls and off again. DynamoDB Local answers in another process,
+whose work is not counted: what is counted is the Python process's own (botocore's included,
+which the raw call pays as well).
+
+Usage: python -m tools.bench.instructions [--requests 50] [--profile]
+  --profile: also print the handler's top functions by own time (cProfile, in-process)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = ("single get", "page of a year (20)")
+SIDES = ("raw", "handler")
+_WARM_UP = 20
+
+
+def _calls(case: str, env: dict[str, str]) -> tuple[Any, Any]:
+    """(the handler's call, the raw boto3 call) for ``case``, ready to run."""
+    import boto3
+
+    import mvdb.app
+    from mvdb_local.server import LambdaContext
+    from tools.bench.run import TABLE, _event
+
+    raw = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"])
+    context = LambdaContext()
+    if case == "single get":
+        event = _event("/movies/2013/Rush")
+        key = {"year": {"N": "2013"}, "title": {"S": "Rush"}}
+        return (
+            lambda: mvdb.app.lambda_handler(event, context),
+            lambda: raw.get_item(TableName=TABLE, Key=key, ConsistentRead=True),
+        )
+    event = _event("/movies", {"year": "2013"})
+    return (
+        lambda: mvdb.app.lambda_handler(event, context),
+        lambda: raw.query(
+            TableName=TABLE,
+            KeyConditionExpression="#y = :y",
+            ExpressionAttributeNames={"#y": "year"},
+            ExpressionAttributeValues={":y": {"N": "2013"}},
+            Limit=21,
+        ),
+    )
+
+
+def child(case: str, side: str, requests: int) -> None:
+    """Runs in the counted process: warm up, then ``requests`` calls between two signals."""
+    signal = os.dup(1)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)  # the handler's log and EMF lines go nowhere
+    handler, raw = _calls(case, dict(os.environ))
+    call = handler if side == "handler" else raw
+    for _ in range(_WARM_UP):
+        call()
+    os.write(signal, b"ready\n")
+    sys.stdin.readline()
+    for _ in range(requests):
+        call()
+    os.write(signal, b"done\n")
+    sys.stdin.readline()
+
+
+def count(case: str, side: str, requests: int, env: dict[str, str]) -> int:
+    """Instructions the ``side`` of ``case`` executes in ``requests`` calls."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "callgrind.out"
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "tools.bench.instructions",
+            "--child",
+            case,
+            side,
+            str(requests),
+        ]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        if process.stdin is None or process.stdout is None:
+            raise RuntimeError("no pipes to the counted process")
+        _expect(process, "ready")
+        _callgrind_control(process.pid, "on")
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        _expect(process, "done")
+        _callgrind_control(process.pid, "off")
+        process.stdin.write("exit\n")
+        process.stdin.flush()
+        if process.wait() != 0:
+            raise RuntimeError(f"{case} / {side}: the counted process failed")
+        return _total_instructions(out)
+
+
+def _expect(process: subprocess.Popen[str], word: str) -> None:
+    line = process.stdout.readline().strip() if process.stdout else ""
+    if line != word:
+        process.kill()
+        raise RuntimeError(f"expected {word!r} from the counted process, got {line!r}")
+
+
+def _callgrind_control(pid: int, state: str) -> None:
+    subprocess.run(["callgrind_control", "-i", state, str(pid)], check=True, capture_output=True)
+
+
+def _total_instructions(out: Path) -> int:
+    text = out.read_text()
+    match = re.search(r"^totals: (\d+)", text, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"no totals in {out}")
+    return int(match.group(1))
+
+
+def profile(env: dict[str, str], requests: int, cases: Iterable[str]) -> None:
+    import cProfile
+    import pstats
+
+    from tools.bench.run import quiet_stdout
+
+    for case in cases:
+        handler, _ = _calls(case, env)
+        profiler = cProfile.Profile()
+        with quiet_stdout():
+            for _ in range(_WARM_UP):
+                handler()
+            profiler.enable()
+            for _ in range(requests):
+                handler()
+            profiler.disable()
+        print(f"\n## {case}: the handler's top functions (cProfile, {requests} requests)")
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(25)
+        # Where the handler's own time goes, outside the SDK (which the raw call pays as well).
+        stats.sort_stats("cumulative").print_stats(r"mvdb|aws_lambda_powertools|pydantic", 40)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--case", choices=CASES, action="append", help="count this case only (repeatable)")
+    parser.add_argument(
+        "--stack-env", type=Path, help="JSON of the environment of a running local stack (default: start one)"
+    )
+    parser.add_argument("--child", nargs=3, metavar=("CASE", "SIDE", "REQUESTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        case, side, requests = args.child
+        child(case, side, int(requests))
+        return 0
+    from tools.bench.run import local_stack
+
+    stack = contextlib.nullcontext(json.loads(args.stack_env.read_text())) if args.stack_env else local_stack()
+    with stack as env:
+        os.environ.update(env)
+        print(f"# Instructions per warm request (callgrind; {args.requests} requests per side)")
+        results: dict[str, dict[str, float]] = {}
+        for case in args.case or CASES:
+            results[case] = {side: count(case, side, args.requests, env) / args.requests for side in SIDES}
+            raw, ours = results[case]["raw"], results[case]["handler"]
+            print(
+                f"  {case:22s} raw {raw / 1e6:7.3f} M   handler {ours / 1e6:7.3f} M"
+                f"   added {(ours - raw) / 1e6:+7.3f} M   ratio {ours / raw:5.2f}x",
+                flush=True,
+            )
+        print(json.dumps(results))
+        if args.profile:
+            profile(env, args.requests * 4, args.case or CASES)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
