@@ -70,11 +70,11 @@ def test_creating_a_table_that_exists_changes_nothing(make_table: Any, dynamodb_
 def test_reindex_indexes_the_movies_of_a_table_and_prints_the_counts(
     make_table: Any, dynamodb_local: Any, dynamodb_client: Any, movie_records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    from mvdb.loader import _write_batch, validate_records
+    from mvdb.loader import _write_documents, validate_records
 
     table = make_table()
     documents, _ = validate_records(movie_records[:20])
-    _write_batch(dynamodb_client, table, documents)  # as before the index existed: nothing indexed
+    _write_documents(dynamodb_client, table, documents)  # as before the index existed: nothing indexed
 
     result = mvdb("reindex", "--table", table, "--endpoint", dynamodb_local.endpoint, "--quiet", home=tmp_path)
 

@@ -405,12 +405,12 @@ def test_a_reindex_stopped_part_way_resumes_after_the_last_year_it_finished(
 
 def _write_unindexed(client: Any, table: str, records: list[dict[str, Any]]) -> None:
     """Movies written straight into the table, as before the index existed: no entries, no manifests."""
-    from mvdb.loader import _write_batch, validate_records
+    from mvdb.loader import _write_documents, validate_records
 
     documents, invalid = validate_records(records)
     assert invalid == []
     for start in range(0, len(documents), 25):
-        _write_batch(client, table, documents[start : start + 25])
+        _write_documents(client, table, documents[start : start + 25])
 
 
 def _index_items(client: Any, table: str) -> list[dict[str, Any]]:
