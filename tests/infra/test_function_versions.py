@@ -38,6 +38,9 @@ OTHER_VALUES = {
     "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/mvdb-pipeline-boundary-dev",
     "LogRetentionDays": "30",
     "AlarmEmail": "ops@example.com",
+    # Passed to the identity stack, whose token URL the function names (TOKEN_URL).
+    "AuthDomainPrefix": "movies-example",
+    "SyntheticCanary": "Enabled",
 }
 
 

@@ -132,6 +132,13 @@ def writable(
     return LambdaClient(build_app(write_table, endpoint=dynamodb_local.endpoint))
 
 
+EMPTY_BODY_TYPES = [
+    "text/plain",
+    "APPLICATION/JSON",
+    "application/merge-patch+json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+]
 DEEP = '{"year": 2013, "title": "Rush", "info":' + '{"a":' * 10_000 + "1" + "}" * 10_001
 WRITES: list[Any] = [
     # the acceptance write: PUT with a stale If-Match
@@ -176,6 +183,12 @@ WRITES: list[Any] = [
     ("POST", "/movies", JSON, '{"year": ' + "9" * 5000 + ', "title": "x"}'),
     ("POST", "/movies", JSON, DEEP),
     ("PUT", "/movies/2013/Rush", {**JSON, "If-Match": "*"}, DEEP),
+    # empty bodies under every kind of Content-Type (the resolver once parsed them by it: a 500, or {})
+    *(
+        (method, path, {"Content-Type": content_type, "If-Match": "*"}, "")
+        for method, path in [("POST", "/movies"), ("PUT", "/movies/2013/Rush"), ("PATCH", "/movies/2013/Rush")]
+        for content_type in EMPTY_BODY_TYPES
+    ),
 ]
 
 
@@ -185,3 +198,14 @@ def test_write_variant_is_never_a_5xx(
 ) -> None:
     response = writable.request(method, path, headers=headers, body=body)
     assert response.status < 500, response.body
+
+
+@pytest.mark.parametrize("content_type", EMPTY_BODY_TYPES)
+def test_an_empty_replacement_is_refused_and_the_movie_keeps_its_info(
+    writable: LambdaClient, content_type: str
+) -> None:
+    response = writable.request(
+        "PUT", "/movies/2013/Rush", headers={"Content-Type": content_type, "If-Match": "*"}, body=""
+    )
+    assert (response.status, response.json()["code"]) == (400, "body-required")
+    assert writable.get("/movies/2013/Rush").json()["info"] == RUSH["info"]

@@ -2,7 +2,7 @@
 
 In this order, on the raw API Gateway event: is the method allowed on the resource (404, 405 with
 ``Allow``), may the caller call it (401, 403: the scope its operation declares), will we read its
-body (413 too large, 415 a media type the operation does not read, 400 not UTF-8). A refusal never
+body (413 too large, 400 missing, 415 a media type the operation does not read, 400 not UTF-8). A refusal never
 depends on how the resolver would have parsed the request, and no validation detail reaches a
 caller without a token.
 
@@ -47,10 +47,21 @@ def read_json(text: str | bytes) -> Any:
     ``JSONDecodeError``, and would otherwise surface as a 500.
     """
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object_without_duplicate_members)
     except (ValueError, RecursionError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(":")[0]
         raise ProblemError(HTTPStatus.BAD_REQUEST, "malformed-json", f"The body is not valid JSON: {reason}.") from None
+
+
+def _object_without_duplicate_members(members: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 §4: with duplicate names, parsers disagree on which value counts; a log, a WAF or a
+    # proxy that reads the first would see another movie than the one written.
+    seen: set[str] = set()
+    for name, _ in members:
+        if name in seen:
+            raise ValueError(f"the member {json.dumps(name)} appears more than once")
+        seen.add(name)
+    return dict(members)
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
@@ -78,7 +89,8 @@ class Admission:
         return normalize_movie_path(event)
 
     def _operation(self, event: dict[str, Any]) -> Operation:
-        method = str(event.get("httpMethod") or "").upper()
+        # Methods are case-sensitive (RFC 9110 §9.1): "delete" is not DELETE, and gets 405.
+        method = str(event.get("httpMethod") or "")
         # The resource API Gateway matched (the template declares the same operations as the routes).
         path = resource_path(str(event.get("resource") or ""))
         operation = self._operations.find(method, path)
@@ -102,13 +114,21 @@ class Admission:
                 "payload-too-large",
                 f"The body is {len(body)} bytes; at most {self._max_body_bytes} are accepted.",
             )
+        accepted = ", ".join(operation.media_types)
+        accept_header = _ACCEPT_HEADERS.get(operation.method)
         if not body:
-            return event  # nothing to read: the operation itself says that a body is required
+            # Every operation that reads a body needs one. Left to the resolver, an empty body was
+            # parsed by its Content-Type: a form type as {} (a PUT that erased the movie's info),
+            # an unknown one as an error of Powertools' own (a 500).
+            raise ProblemError(
+                HTTPStatus.BAD_REQUEST,
+                "body-required",
+                f"{operation.method} needs a body: send it as {accepted}.",
+                headers={accept_header: accepted} if accept_header else None,
+            )
         content_type = _header(event, "content-type")
         media_type = MediaType.parse(content_type)
         if media_type is None or media_type.essence not in operation.media_types:
-            accepted = ", ".join(operation.media_types)
-            accept_header = _ACCEPT_HEADERS.get(operation.method)
             raise ProblemError(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",

@@ -29,6 +29,14 @@ def parse_if_match(value: str | None) -> str | None:
             "A weak ETag never matches for a write; send the ETag exactly as GET returned it.",
         )
     tag = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    if value == '"*"':
+        # An entity tag whose opaque value is *, not the wildcard (RFC 9110 §13.1.1): it matches
+        # no ETag of ours, so the write must not happen.
+        raise ProblemError(
+            HTTPStatus.PRECONDITION_FAILED,
+            "precondition-failed",
+            'The ETag "*" matches nothing; the wildcard is * without quotes.',
+        )
     if not tag or '"' in tag:
         raise ProblemError(HTTPStatus.BAD_REQUEST, "invalid-if-match", 'If-Match must be an ETag such as "3f2a...".')
     return tag

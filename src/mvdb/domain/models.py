@@ -70,6 +70,8 @@ def _storable_number(value: float | None) -> float | None:
     # DynamoDB numbers go down to 1e-130 in magnitude; a smaller one cannot be written at all.
     if value is not None and 0 < abs(value) < 1e-130:
         raise ValueError("must be 0 or at least 1e-130 in magnitude")
+    if value == 0:
+        return 0.0  # -0.0 too: DynamoDB stores it as 0, and the ETag must describe what GET returns
     return value
 
 

@@ -32,6 +32,12 @@ def test_weak_if_match_never_matches_a_write() -> None:
     assert (error.value.status, error.value.code) == (412, "precondition-failed")
 
 
+def test_a_quoted_star_is_an_entity_tag_that_matches_nothing_not_the_wildcard() -> None:
+    with pytest.raises(ProblemError) as error:
+        parse_if_match('"*"')
+    assert (error.value.status, error.value.code) == (412, "precondition-failed")
+
+
 @pytest.mark.parametrize("header", ['"a", "b"', '"a",*'])
 def test_if_match_with_a_list_of_tags_is_a_bad_request(header: str) -> None:
     with pytest.raises(ProblemError) as error:

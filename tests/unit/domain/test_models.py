@@ -241,3 +241,8 @@ def test_etag_changes_when_any_value_changes() -> None:
     a = {"year": 2013, "title": "Rush", "info": {"rating": 8.3}}
     b = {"year": 2013, "title": "Rush", "info": {"rating": 8.4}}
     assert compute_etag(a) != compute_etag(b)
+
+
+def test_negative_zero_is_stored_as_zero_so_the_etag_describes_what_get_returns() -> None:
+    info = MovieInfo.model_validate({"rating": -0.0})
+    assert str(info.rating) == "0.0"
