@@ -64,6 +64,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     dynamodb_session.stop_for_the_run(config)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leaves out the ``tenfold`` tests unless the marker expression names them (``make test-tenfold``).
+
+    Their seed takes about half an hour to build: a plain ``pytest tests/integration`` must not start it.
+    """
+    if "tenfold" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("tenfold") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("tenfold")])
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def local_aws_env() -> Iterator[dict[str, str]]:
     """Dummy credentials and region for the whole session; never real AWS settings."""
