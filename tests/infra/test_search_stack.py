@@ -108,7 +108,17 @@ def test_both_functions_find_the_index_table_by_the_data_stacks_output(root: Tem
     for function in ("SearchIndexFunction", "MoviesFunction"):
         variables = root.properties(function)["Environment"]["Variables"]
         assert variables["SEARCH_INDEX_TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.SearchIndexTableName"]}
-        assert variables["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.TableName"]}
+
+
+def test_the_indexer_reads_the_table_whose_stream_feeds_it_and_the_api_the_table_it_serves(root: Template) -> None:
+    # After a restore the API may serve another table (ActiveTableName); the indexer stays on the
+    # stack's own table, the only one with the stream its mapping reads (docs/operations.md, step 6).
+    indexer = root.properties("SearchIndexFunction")
+    assert indexer["Environment"]["Variables"]["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.TableName"]}
+    (mapping,) = root.of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}
+    api = root.properties("MoviesFunction")["Environment"]["Variables"]
+    assert api["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.ActiveTableName"]}
 
 
 # -- the nested stack ---------------------------------------------------------------------------
