@@ -5,7 +5,7 @@ Expected sets are computed from data/moviedata.json itself, not from the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -232,24 +232,38 @@ def test_cursor_with_a_character_changed_is_400(catalog_api: LambdaClient) -> No
 
 
 @pytest.fixture
-def reads(catalog_api: LambdaClient) -> Iterator[list[dict[str, Any]]]:
-    """Each DynamoDB response the catalog's service gets during the test (ReturnConsumedCapacity on)."""
-    from mvdb.dependencies import movie_service
+def reads() -> list[dict[str, Any]]:
+    """Each DynamoDB response this module's ``catalog_api`` gets during the test (ReturnConsumedCapacity on)."""
+    return []
 
-    client = movie_service()._repository._client  # type: ignore[attr-defined]  # the service's own client
-    responses: list[dict[str, Any]] = []
+
+@pytest.fixture
+def catalog_api(
+    build_app: Callable[..., Any],
+    loaded_table: str,
+    dynamodb_local: Any,
+    reads: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> LambdaClient:
+    """The integration suite's catalog, whose one DynamoDB client records its responses into ``reads``."""
+    import mvdb.dependencies
+
+    create_client = mvdb.dependencies.create_client
 
     def ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
         params["ReturnConsumedCapacity"] = "TOTAL"
 
     def record(parsed: dict[str, Any], **_: Any) -> None:
-        responses.append(parsed)
+        reads.append(parsed)
 
-    client.meta.events.register("before-parameter-build.dynamodb", ask_for_capacity)
-    client.meta.events.register("after-call.dynamodb", record)
-    yield responses
-    client.meta.events.unregister("before-parameter-build.dynamodb", ask_for_capacity)
-    client.meta.events.unregister("after-call.dynamodb", record)
+    def create_recording_client(settings: Any) -> Any:
+        client = create_client(settings)
+        client.meta.events.register("before-parameter-build.dynamodb", ask_for_capacity)
+        client.meta.events.register("after-call.dynamodb", record)
+        return client
+
+    monkeypatch.setattr(mvdb.dependencies, "create_client", create_recording_client)
+    return LambdaClient(build_app(loaded_table, endpoint=dynamodb_local.endpoint))
 
 
 def read_keys(responses: list[dict[str, Any]]) -> list[str]:
