@@ -68,7 +68,11 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
-	$(PYTEST_XDIST) tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
+	$(PYTEST_XDIST) -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
+
+# Not in `make test`: its seed (46,090 movies loaded and indexed) takes about half an hour to build once.
+test-tenfold: $(VENV)/.installed node_modules/.installed ## Every search at ten times the data returns every match exactly once
+	$(PY) -m pytest -m tenfold tests/integration/test_search_tenfold.py
 
 test-unit: $(VENV)/.installed ## Unit tests only (no network, no DynamoDB)
 	$(PY) -m pytest tests/unit
@@ -87,6 +91,9 @@ bench: $(VENV)/.installed node_modules/.installed .tools/otel/.installed ## Cold
 
 .tools/otel/.installed: requirements/tools-otel.txt
 	$(call tool_venv,otel,requirements/tools-otel.txt)
+
+bench-search: $(VENV)/.installed node_modules/.installed ## Five searches at 1x and 10x the data through the handler: RCU, growth, pages, calls; write amplification
+	$(PY) -m tools.bench.search
 
 load-test: $(VENV)/.installed node_modules/.installed ## Locust: 50 users for 60 s against the local stack; throughput, errors, p50/p95/p99
 	$(PY) tools/load_test/run.py --users 50 --duration 60s
@@ -310,4 +317,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help run test test-fast lint check-openapi format typecheck pytest test-unit test-e2e load-test bench drill fuzz clean
+.PHONY: help run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean

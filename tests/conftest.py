@@ -1,11 +1,13 @@
 """Fixtures shared by every suite: DynamoDB Local, tables built from the SAM template, the Lambda app.
 
-DynamoDB Local runs in memory on a free port, and only when a test asks for it: unit tests never
-start it. With ``--shared-dynamodb-local`` (what the Makefile passes) one instance serves every
-pytest-xdist worker of the run (``tests/dynamodb_session.py``); without it each test process
-starts its own. Tables are created by ``mvdb_local.table.create_movies_table``, i.e. from the one
-definition of the table's shape in ``infra/stacks/data.yaml``, one per test, named after the
-worker that made it.
+DynamoDB Local runs on a throw-away copy of the seed database in RAM (``mvdb_local.seed``: the
+data set loaded and indexed by ``mvdb load``, built once per data and code version), on a free
+port, and only when a test asks for it: unit tests never start it. With
+``--shared-dynamodb-local`` (what the Makefile passes) one instance serves every pytest-xdist
+worker of the run (``tests/dynamodb_session.py``); without it each test process starts its own.
+Tables are created by ``mvdb_local.table.create_tables``, i.e. from the one definition of each
+table's shape in ``infra/stacks/data.yaml`` (the movies table and its search index table), one
+pair per test, named after the worker that made it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Any
 import pytest
 
 from tests import dynamodb_session
-from tests.shared_output import produced_once
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_FILE = PROJECT_ROOT / "data" / "moviedata.json"
@@ -63,6 +64,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     dynamodb_session.stop_for_the_run(config)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leaves out the ``tenfold`` tests unless the marker expression names them (``make test-tenfold``).
+
+    Their seed takes about half an hour to build: a plain ``pytest tests/integration`` must not start it.
+    """
+    if "tenfold" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("tenfold") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("tenfold")])
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def local_aws_env() -> Iterator[dict[str, str]]:
     """Dummy credentials and region for the whole session; never real AWS settings."""
@@ -85,8 +99,9 @@ def dynamodb_local(request: pytest.FixtureRequest, local_aws_env: dict[str, str]
         yield dynamodb_session.SharedDynamoDBLocal(endpoint)
         return
     from mvdb_local.dynamodb_local import DynamoDBLocal
+    from mvdb_local.seed import seeded_database
 
-    with DynamoDBLocal(heap=dynamodb_session.HEAP) as dynamodb:
+    with DynamoDBLocal(heap=dynamodb_session.HEAP, seed=seeded_database()) as dynamodb:
         yield dynamodb
 
 
@@ -107,20 +122,22 @@ def unique_table_name(purpose: str = "test") -> str:
 
 @pytest.fixture
 def make_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
-    """Creates empty movies tables from the template's definition; drops them after the test."""
-    from mvdb_local.table import create_movies_table
+    """Creates empty movies tables (and their search index tables) from the templates; drops them after the test."""
+    from mvdb.config import default_search_index_table_name
+    from mvdb_local.table import create_tables
 
     created: list[str] = []
 
     def make() -> str:
         name = unique_table_name()
-        create_movies_table(dynamodb_client, name, if_missing=False)
+        create_tables(dynamodb_client, name, if_missing=False)
         created.append(name)
         return name
 
     yield make
     for name in created:
         dynamodb_client.delete_table(TableName=name)
+        dynamodb_client.delete_table(TableName=default_search_index_table_name(name))
 
 
 @pytest.fixture
@@ -138,32 +155,59 @@ def movie_records() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def loaded_table(
-    dynamodb_local: Any,
-    dynamodb_client: Any,
-    movie_records: list[dict[str, Any]],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> str:
-    """A table holding the whole data set, loaded once per DynamoDB Local. Read-only: never write to it.
+def loaded_table(dynamodb_client: Any) -> str:
+    """The seed's table: the whole data set as ``mvdb load`` leaves it, indexed. Read-only: never write to it."""
+    from mvdb_local.seed import SEED_TABLE
 
-    On the run's shared DynamoDB Local the first worker that asks loads it and the others wait
-    for that load and use the same table.
+    count = dynamodb_client.scan(TableName=SEED_TABLE, Select="COUNT", ConsistentRead=True)
+    while "LastEvaluatedKey" in count:  # a COUNT scan pages by the data it reads
+        page = dynamodb_client.scan(
+            TableName=SEED_TABLE, Select="COUNT", ConsistentRead=True, ExclusiveStartKey=count["LastEvaluatedKey"]
+        )
+        count = {**page, "Count": count["Count"] + page["Count"]}
+    assert count["Count"] == MOVIE_COUNT
+    return SEED_TABLE
+
+
+@pytest.fixture
+def stream_indexer(
+    monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any, dynamodb_client: Any
+) -> Iterator[Callable[..., Any]]:
+    """Returns ``indexer(table, **settings)``: the search index function fed ``table``'s stream, as in AWS.
+
+    A ``mvdb_local.streams.LocalStreamPoller`` (from the stream's start) calling the Lambda
+    handler ``mvdb.streams.search_indexer.lambda_handler`` configured for ``table``;
+    ``settings`` are its event source mapping's (``StreamConsumer``). Call ``.drain()`` to
+    process everything written so far, or ``.start()`` to poll in the background; batches it
+    gave up on are in ``.given_up``.
     """
-    from mvdb.loader import load_movies
-    from mvdb_local.table import create_movies_table
+    import boto3
 
-    def load(directory: Path) -> None:
-        name = unique_table_name("catalog")
-        create_movies_table(dynamodb_client, name, if_missing=False)
-        report = load_movies(dynamodb_client, name, movie_records)
-        assert (report.written, report.invalid) == (MOVIE_COUNT, [])
-        (directory / "table-name").write_text(name)
+    from mvdb.config import get_settings
+    from mvdb.streams.search_indexer import lambda_handler, search_index
+    from mvdb_local.streams import LocalStreamPoller, StreamConsumer
 
-    if isinstance(dynamodb_local, dynamodb_session.SharedDynamoDBLocal):
-        return (produced_once(tmp_path_factory, "catalog-table", load) / "table-name").read_text()
-    own = tmp_path_factory.mktemp("catalog-table")
-    load(own)
-    return (own / "table-name").read_text()
+    streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint, region_name=REGION)
+    pollers: list[Any] = []
+
+    def clear_caches() -> None:
+        get_settings.cache_clear()
+        search_index.cache_clear()
+
+    def make(table: str, **settings: Any) -> Any:
+        monkeypatch.setenv("TABLE_NAME", table)
+        monkeypatch.delenv("SEARCH_INDEX_TABLE_NAME", raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint)
+        clear_caches()
+        consumer = StreamConsumer("search-indexer", lambda_handler, **settings)
+        poller = LocalStreamPoller(dynamodb_client, streams, table, [consumer], on_failure=lambda *_: None)
+        pollers.append(poller)
+        return poller
+
+    yield make
+    for poller in pollers:
+        poller.stop()
+    clear_caches()
 
 
 # The Lambda app ------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """``mvdb``: operator commands.
 
-``mvdb load`` puts the movie data set into a table; ``mvdb create-table`` creates an empty
-movies table in DynamoDB Local, shaped as ``infra/template.yaml`` defines it (in AWS the stack
-owns its table). A local endpoint (``--endpoint http://127.0.0.1:8001``) needs no AWS region or
+``mvdb load`` puts the movie data set into a table and indexes it for search; ``mvdb reindex``
+builds or repairs the search index of a table; ``mvdb create-table`` creates an empty movies
+table and its search index table in DynamoDB Local, shaped as the templates define them (in AWS
+the stack owns its tables). A local endpoint (``--endpoint http://127.0.0.1:8001``) needs no AWS region or
 credentials: DynamoDB Local accepts any, so placeholders are used unless the environment has some.
 """
 
@@ -51,7 +52,8 @@ def _client(endpoint: str | None, region: str | None) -> Any:
     return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, config=config, **local)
 
 
-def table_from_stack(stack: str, region: str | None) -> str:
+def stack_output(stack: str, region: str | None, key: str) -> str:
+    """The value of the output ``key`` of the CloudFormation stack ``stack``."""
     import boto3
 
     outputs = (
@@ -60,9 +62,27 @@ def table_from_stack(stack: str, region: str | None) -> str:
         .get("Outputs", [])
     )
     for output in outputs:
-        if output["OutputKey"] == "TableName":
+        if output["OutputKey"] == key:
             return str(output["OutputValue"])
-    raise SystemExit(f"error: stack {stack} has no TableName output")
+    raise SystemExit(f"error: stack {stack} has no {key} output")
+
+
+def table_from_stack(stack: str, region: str | None) -> str:
+    return stack_output(stack, region, "TableName")
+
+
+def _tables(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The movies table and its search index table that ``--table``/``--stack``/the environment name."""
+    from mvdb.config import default_search_index_table_name
+
+    region = args.region or os.environ.get("REGION") or None
+    if args.stack:
+        return table_from_stack(args.stack, region), stack_output(args.stack, region, "SearchIndexTableName")
+    table = args.table or os.environ.get("TABLE_NAME")
+    if not table:
+        return None
+    named = args.index_table or os.environ.get("SEARCH_INDEX_TABLE_NAME")
+    return table, named or default_search_index_table_name(table)
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -72,10 +92,11 @@ def _load(args: argparse.Namespace) -> int:
     from mvdb.loader import load_movies, read_records
 
     region = args.region or os.environ.get("REGION") or None
-    table = args.table or (table_from_stack(args.stack, region) if args.stack else os.environ.get("TABLE_NAME"))
-    if not table:
+    tables = _tables(args)
+    if tables is None:
         print("error: name the table with --table, --stack or TABLE_NAME", file=sys.stderr)
         return 2
+    table, index_table = tables
     endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None
     try:
         records = read_records(args.file)
@@ -83,14 +104,20 @@ def _load(args: argparse.Namespace) -> int:
         print(f"error: cannot read {args.file}: {error}", file=sys.stderr)
         return 2
     try:
-        with tqdm(total=len(records), unit="movie", disable=args.quiet or None, file=sys.stderr) as bar:
+        quiet = args.quiet or None
+        with (
+            tqdm(total=len(records), unit="movie", desc="written", disable=quiet, file=sys.stderr) as written,
+            tqdm(total=len(records), unit="movie", desc="indexed", disable=quiet, file=sys.stderr) as indexed,
+        ):
             report = load_movies(
                 _client(endpoint, region),
                 table,
                 records,
+                index_table=index_table,
                 skip_invalid=args.skip_invalid,
                 workers=args.workers,
-                on_progress=bar.update,
+                on_progress=written.update,
+                on_indexed=indexed.update,
             )
     except (BotoCoreError, ClientError) as error:
         # e.g. a misspelt table, no credentials, throttling past the retries: one line, no traceback.
@@ -109,6 +136,52 @@ def _load(args: argparse.Namespace) -> int:
         f"loaded {report.written} of {report.total} movies into {table} "
         f"({len(report.invalid)} skipped) in {report.seconds:.2f} s ({report.items_per_second:.0f} items/s)"
     )
+    print(f"indexed {report.indexed} movies into {index_table} in {report.index_seconds:.2f} s")
+    if report.not_indexed:
+        print(
+            f"error: {len(report.not_indexed)} movie(s) could not be indexed (DynamoDB kept refusing): "
+            "run `mvdb reindex` to finish",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+    from tqdm import tqdm
+
+    from mvdb.reindex import reindex
+
+    region = args.region or os.environ.get("REGION") or None
+    tables = _tables(args)
+    if tables is None:
+        print("error: name the table with --table, --stack or TABLE_NAME", file=sys.stderr)
+        return 2
+    table, index_table = tables
+    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None
+    client = _client(endpoint, region)
+    try:
+        # DescribeTable's ItemCount is refreshed about every six hours: the bar's total is an estimate.
+        estimate = int(client.describe_table(TableName=table)["Table"].get("ItemCount", 0)) or None
+        with tqdm(total=estimate, unit="movie", desc="checked", disable=args.quiet or None, file=sys.stderr) as bar:
+            report = reindex(
+                client, table, index_table, workers=args.workers, restart=args.restart, on_progress=bar.update
+            )
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: reindexing {table} into {index_table} failed: {error}", file=sys.stderr)
+        print("reindex resumes after the last year it finished: fix the cause and run it again", file=sys.stderr)
+        return 1
+    if report.resumed_from_year is not None:
+        print(f"resumed at year {report.resumed_from_year} (counts include the earlier run)")
+    print(
+        f"reindexed {table} into {index_table}: {report.checked} movies checked, {report.in_step} already in step, "
+        f"{report.reconciled} reconciled, {report.removed} removed, {len(report.failed)} failed "
+        f"in {report.seconds:.2f} s"
+    )
+    if report.failed:
+        print(f"error: {len(report.failed)} movie(s) not reconciled: run `mvdb reindex` again", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -123,14 +196,17 @@ def _create_table(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from mvdb_local.table import create_movies_table  # reads infra/template.yaml: run from a checkout
+    from mvdb.config import default_search_index_table_name
+    from mvdb_local.table import create_tables  # reads infra/template.yaml: run from a checkout
 
+    index_table = args.index_table or default_search_index_table_name(args.table)
     try:
-        created = create_movies_table(_client(endpoint, args.region), args.table)
+        created = create_tables(_client(endpoint, args.region), args.table, index_table)
     except (BotoCoreError, ClientError) as error:
         print(f"error: creating {args.table} at {endpoint} failed: {error}", file=sys.stderr)
         return 1
-    print(f"{'created' if created else 'exists already:'} table {args.table} at {endpoint}")
+    for name, new in zip((args.table, index_table), created, strict=True):
+        print(f"{'created' if new else 'exists already:'} table {name} at {endpoint}")
     return 0
 
 
@@ -141,6 +217,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--index-table", help="search index table (default: $SEARCH_INDEX_TABLE_NAME, else <table>-search-index)"
+    )
+    parser.add_argument(
+        "--endpoint", help="DynamoDB endpoint, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)"
+    )
+    parser.add_argument(
+        "--region",
+        help=f"AWS region (default: $REGION, then the AWS configuration; {LOCAL_REGION} for a local endpoint)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mvdb", description="mvdb operator commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -148,23 +237,34 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--file", type=Path, default=_DEFAULT_FILE, help="JSON array of movies (default: %(default)s)")
     target = load.add_mutually_exclusive_group()
     target.add_argument("--table", help="table name (default: $TABLE_NAME)")
-    target.add_argument("--stack", help="read the table name from this CloudFormation stack's TableName output")
-    load.add_argument(
-        "--endpoint", help="DynamoDB endpoint, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)"
-    )
-    load.add_argument(
-        "--region",
-        help=f"AWS region (default: $REGION, then the AWS configuration; {LOCAL_REGION} for a local endpoint)",
-    )
+    target.add_argument("--stack", help="read both table names from this CloudFormation stack's outputs")
+    _add_target_arguments(load)
     load.add_argument("--skip-invalid", action="store_true", help="load the valid records even if some are invalid")
-    load.add_argument("--workers", type=_positive_int, default=8, help="parallel batch writers (default: %(default)s)")
-    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.add_argument("--workers", type=_positive_int, default=8, help="parallel writers (default: %(default)s)")
+    load.add_argument("--quiet", action="store_true", help="no progress bars")
     load.set_defaults(handler=_load)
 
+    reindex = commands.add_parser(
+        "reindex",
+        help="build or repair the search index of a movies table (idempotent; resumes after a kill)",
+        description="Reconcile the search index with the movies table, year by year; movies already in step cost "
+        "one read. A killed run resumes after the last year it finished.",
+    )
+    target = reindex.add_mutually_exclusive_group()
+    target.add_argument("--table", help="table name (default: $TABLE_NAME)")
+    target.add_argument("--stack", help="read both table names from this CloudFormation stack's outputs")
+    _add_target_arguments(reindex)
+    reindex.add_argument("--workers", type=_positive_int, default=8, help="parallel reconcilers (default: %(default)s)")
+    reindex.add_argument("--restart", action="store_true", help="start from the first year, not where a run stopped")
+    reindex.add_argument("--quiet", action="store_true", help="no progress bar")
+    reindex.set_defaults(handler=_reindex)
+
     create = commands.add_parser(
-        "create-table", help="create an empty movies table in DynamoDB Local, as infra/template.yaml defines it"
+        "create-table",
+        help="create an empty movies table and its search index table in DynamoDB Local, as the templates define them",
     )
     create.add_argument("--table", required=True, help="table name, e.g. mvdb-movies")
+    create.add_argument("--index-table", help="search index table name (default: <table>-search-index)")
     create.add_argument(
         "--endpoint", help="DynamoDB Local, e.g. http://127.0.0.1:8001 (default: $AWS_ENDPOINT_URL_DYNAMODB)"
     )

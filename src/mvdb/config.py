@@ -1,8 +1,10 @@
 """Settings, read from the environment once per process and validated on the spot.
 
 The environment contract is the one existing deployments use: ``TABLE_NAME`` (required)
-and ``REGION`` (optional). ``AWS_ENDPOINT_URL_DYNAMODB`` points the service at DynamoDB
-Local; boto3 also honours it by itself, we read it so the value is explicit in one place.
+and ``REGION`` (optional). ``SEARCH_INDEX_TABLE_NAME`` names the search index table (optional:
+``default_search_index_table_name`` when unset, as the local stack names it).
+``AWS_ENDPOINT_URL_DYNAMODB`` points the service at DynamoDB Local; boto3 also honours it by
+itself, we read it so the value is explicit in one place.
 Nothing here is ever logged: the environment of a Lambda holds credentials.
 """
 
@@ -13,9 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["ConfigurationError", "Settings", "get_settings"]
+__all__ = ["ConfigurationError", "Settings", "default_search_index_table_name", "get_settings"]
 
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+def default_search_index_table_name(table_name: str) -> str:
+    """The search index table of the movies table ``table_name`` when none is named: ``<table_name>-search-index``."""
+    return f"{table_name}-search-index"
 
 
 class ConfigurationError(RuntimeError):
@@ -25,6 +32,8 @@ class ConfigurationError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     table_name: str
+    # The search index (mvdb.repository.search_index), kept in step by the stream function.
+    search_index_table_name: str = ""
     region: str | None = None
     dynamodb_endpoint: str | None = None
     environment: str = "local"
@@ -61,6 +70,8 @@ class Settings:
             raise ConfigurationError(f"LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, got {log_level!r}.")
         return cls(
             table_name=table_name,
+            search_index_table_name=env.get("SEARCH_INDEX_TABLE_NAME", "").strip()
+            or default_search_index_table_name(table_name),
             region=env.get("REGION") or env.get("AWS_REGION") or None,
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
             environment=env.get("ENVIRONMENT", "local"),

@@ -23,10 +23,14 @@ MOVIE_SERVICE = "mvdb.movie_service"  # its key in the resolver's per-request co
 
 
 def build_movie_service(settings: Settings) -> MovieService:
-    """The service over the table ``settings`` name, with its one DynamoDB client; with
-    ``settings.read_only``, every write answers ``WritesSuspended`` before the table is touched."""
+    """The service over the table ``settings`` name (and its search index table), with its one
+    DynamoDB client; with ``settings.read_only``, every write answers ``WritesSuspended`` before
+    the table is touched."""
     repository: MovieRepository = DynamoDBMovieRepository(
-        create_client(settings), settings.table_name, on_retries=metrics_sink.dynamodb_retries
+        create_client(settings),
+        settings.table_name,
+        index_table_name=settings.search_index_table_name,
+        on_retries=metrics_sink.dynamodb_retries,
     )
     if settings.read_only:
         from mvdb.domain.read_only import ReadOnlyRepository  # only when switched on: not on every cold start

@@ -1,7 +1,9 @@
 """``python -m mvdb_local`` (what ``make run`` runs): the whole stack on this machine.
 
-DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between runs), the
-movies table created if missing and loaded if empty, and the API on http://127.0.0.1:8000.
+DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between runs; the first
+run starts from a copy of the seed database, ``mvdb_local.seed``: the movies loaded and indexed),
+the tables created if missing, the API on http://127.0.0.1:8000, and the search index function
+fed the movies table's stream by a poller process (``mvdb_local.streams``), as Lambda feeds it in AWS.
 ``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports, and
 ``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
 does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
@@ -30,6 +32,7 @@ import argparse
 import errno
 import os
 import signal
+import subprocess
 import sys
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -109,15 +112,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    dynamodb = DynamoDBLocal(port=args.dynamodb_port, data_dir=None if args.in_memory else PROJECT_ROOT / args.data_dir)
+    state_dir = PROJECT_ROOT / args.state_dir
+    pollers: list[subprocess.Popen[bytes]] = []
     try:
+        dynamodb, fresh = _dynamodb_local(args.dynamodb_port, None if args.in_memory else PROJECT_ROOT / args.data_dir)
         dynamodb.start()
     except LocalStackError as error:
         server.server_close()
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        _prepare_table()
+        fresh = _prepare_tables() or fresh
+        # Everything was indexed just now: the stream's older records need no second look.
+        pollers = _stream_pollers("LATEST" if fresh else "TRIM_HORIZON", state_dir)
         if cognito is not None:
             cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url, token_url=host_url + TOKEN_PATH)
             _print_clients(cognito, host_url + TOKEN_PATH, PROJECT_ROOT / args.state_dir)
@@ -128,8 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 0
+    except LocalStackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
         server.server_close()
+        for poller in pollers:
+            _stop(poller)
         dynamodb.stop()
 
 
@@ -161,19 +174,99 @@ def _server(port: int, cognito: LocalCognito | None, base_path: str) -> Threadin
     return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
 
 
-def _prepare_table() -> None:
+def _dynamodb_local(port: int, data_dir: Path | None) -> tuple[DynamoDBLocal, bool]:
+    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed.
+
+    And whether it starts from the seed just now (so everything in it is indexed).
+    """
+    import shutil
+
+    from mvdb_local.seed import SEED_TABLE, seeded_database
+
+    if os.environ["TABLE_NAME"] != SEED_TABLE:  # another table: created and loaded by _prepare_tables
+        return DynamoDBLocal(port=port, data_dir=data_dir), False
+    if data_dir is None:
+        return DynamoDBLocal(port=port, seed=seeded_database()), True
+    if (data_dir / "shared-local-instance.db").exists():
+        return DynamoDBLocal(port=port, data_dir=data_dir), False
+    shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
+    return DynamoDBLocal(port=port, data_dir=data_dir), True
+
+
+def _prepare_tables() -> bool:
+    """Create what is missing (tables, the stream), then load or reindex; True if the index was just built."""
     import boto3
 
+    from mvdb.config import get_settings
     from mvdb.loader import load_movies, read_records
-    from mvdb_local.table import create_movies_table
+    from mvdb.reindex import reindex
+    from mvdb_local.table import create_tables, enable_stream
 
-    table = os.environ["TABLE_NAME"]
+    settings = get_settings()
+    table, index_table = settings.table_name, settings.search_index_table_name
     client = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
-    if create_movies_table(client, table):
-        print(f"created table {table}", file=sys.stderr)
+    created_table, created_index = create_tables(client, table, index_table)
+    for name, created in ((table, created_table), (index_table, created_index)):
+        if created:
+            print(f"created table {name}", file=sys.stderr)
+    stream_enabled = enable_stream(client, table)
     if client.scan(TableName=table, Limit=1, Select="COUNT")["Count"] == 0:
         report = load_movies(client, table, read_records(PROJECT_ROOT / "data" / "moviedata.json"))
-        print(f"loaded {report.written} movies in {report.seconds:.2f} s", file=sys.stderr)
+        print(
+            f"loaded and indexed {report.written} movies in {report.seconds + report.index_seconds:.2f} s",
+            file=sys.stderr,
+        )
+        return True
+    if created_index or stream_enabled:  # a data directory from before the search index
+        print(f"indexing the movies of {table} for search (once)...", file=sys.stderr)
+        reindexed = reindex(client, table, index_table)
+        print(f"indexed {reindexed.reconciled} movies in {reindexed.seconds:.2f} s", file=sys.stderr)
+        return True
+    return False
+
+
+def _stream_pollers(starting_position: str, state_dir: Path) -> list[subprocess.Popen[bytes]]:
+    """One poller process per consumer of the movies table's stream (``mvdb_local.streams.CONSUMERS``).
+
+    Each calls its consumer's Lambda handler as its event source mapping does in AWS, in a process
+    of its own as a function of its own would run; it dies with this one. Returns once every
+    poller has its starting position, so no write made after this is missed.
+    """
+    import tempfile
+    import time
+
+    from mvdb_local.dynamodb_local import _die_with_parent
+    from mvdb_local.streams import CONSUMERS
+
+    ready_dir = Path(tempfile.mkdtemp(prefix="mvdb-pollers-"))
+    pollers = []
+    for consumer in CONSUMERS:
+        command = [sys.executable, "-m", "mvdb_local.streams", "--consumer", consumer]
+        command += ["--starting-position", starting_position, "--ready-file", str(ready_dir / consumer)]
+        command += ["--dead-letters", str(state_dir / "stream-dead-letters.jsonl")]
+        env = {**os.environ, "POWERTOOLS_SERVICE_NAME": f"mvdb-{consumer}"}
+        pollers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent))  # noqa: PLW1509
+    deadline = time.monotonic() + 60
+    while not all((ready_dir / consumer).exists() for consumer in CONSUMERS):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in pollers):
+            for poller in pollers:
+                _stop(poller)
+            raise LocalStackError("a stream poller did not start; its output is above")
+        time.sleep(0.05)
+    for consumer in CONSUMERS:
+        (ready_dir / consumer).unlink()
+    ready_dir.rmdir()
+    return pollers
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def _print_clients(cognito: LocalCognito, token_url: str, state_dir: Path) -> None:

@@ -82,7 +82,7 @@ def run_drill(endpoint: str, output: Path, *, table: str | None = None) -> dict[
     from mvdb.verification.in_process import HandlerReadApi, serve_table
     from mvdb.verification.read_checks import run_read_checks
     from mvdb.verification.table_checks import inspect_table, table_results
-    from mvdb_local.table import create_movies_table
+    from mvdb_local.table import create_movies_table, create_tables
 
     # DynamoDB Local accepts any credentials; these keep boto3 from looking for real ones.
     credentials = {name.upper(): value for name, value in _LOCAL_CREDENTIALS.items()}
@@ -97,7 +97,7 @@ def run_drill(endpoint: str, output: Path, *, table: str | None = None) -> dict[
     }
 
     started = time.perf_counter()
-    create_movies_table(client, source, if_missing=False)
+    create_tables(client, source, if_missing=False)  # `mvdb load` indexes what it writes, as in AWS
     loaded = load_movies(client, source, read_records(_DATA_FILE))
     _timed(timings, "load", started)
     evidence["source"] = {"table": source, "loaded": loaded.written}

@@ -2,6 +2,11 @@
 
 DynamoDB Local has no listen-address option: it binds every interface of the machine. We
 connect to it on 127.0.0.1 only; on a shared or exposed host, firewall its port.
+
+Three kinds of storage: in memory (``-inMemory``), a directory kept between runs
+(``data_dir``), or a throw-away copy of a seed database (``seed``: a directory holding
+``shared-local-instance.db``, see ``mvdb_local.seed``), made in RAM-backed ``/dev/shm`` when the
+machine has it (as fast as ``-inMemory``) and removed when DynamoDB Local stops.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -64,6 +70,24 @@ def find_jar() -> Path:
     return jars[-1]
 
 
+_COPY_PREFIX = "mvdb-dynamodb-"
+
+
+def _remove_orphaned_copies() -> None:
+    """Remove copies left by processes that died without stopping their DynamoDB Local (SIGKILL)."""
+    for copy in Path(_ram_directory() or tempfile.gettempdir()).glob(f"{_COPY_PREFIX}*-*"):
+        owner = copy.name.removeprefix(_COPY_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _ram_directory() -> str | None:
+    """``/dev/shm`` (RAM-backed on Linux) when it is writable, else None: the system's temporary directory."""
+    # Only ever a private directory created inside it (mkdtemp: mode 0700), never a fixed name.
+    shm = Path("/dev/shm")  # noqa: S108  # nosec B108
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     # If our Python process dies, even by SIGKILL, the kernel stops the JVM: no orphan Java.
     if sys.platform.startswith("linux"):
@@ -73,10 +97,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class DynamoDBLocal:
     """One DynamoDB Local process on 127.0.0.1:``port``, in memory or persisted in ``data_dir``."""
 
-    def __init__(self, port: int | None = None, data_dir: Path | None = None, heap: str = "256m") -> None:
+    def __init__(
+        self, port: int | None = None, data_dir: Path | None = None, heap: str = "256m", *, seed: Path | None = None
+    ) -> None:
+        if data_dir is not None and seed is not None:
+            raise ValueError("a DynamoDB Local runs either on a data directory or on a copy of a seed, not both")
         self.port = port or free_port()
         self.data_dir = data_dir
         self.heap = heap
+        self.seed = seed
+        self._copy: Path | None = None  # the throw-away copy of the seed
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,6 +125,11 @@ class DynamoDBLocal:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             storage = ["-dbPath", str(self.data_dir)]
+        elif self.seed is not None:
+            _remove_orphaned_copies()
+            self._copy = Path(tempfile.mkdtemp(prefix=f"{_COPY_PREFIX}{os.getpid()}-", dir=_ram_directory()))
+            shutil.copytree(self.seed, self._copy, dirs_exist_ok=True)
+            storage = ["-dbPath", str(self._copy)]
         command = [
             java,
             f"-Xmx{self.heap}",
@@ -139,14 +174,16 @@ class DynamoDBLocal:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        copy, self._copy = self._copy, None
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
 
     @property
     def running(self) -> bool:

@@ -1,4 +1,5 @@
-"""The movies table as the data stack defines it (infra/stacks/data.yaml): the single definition of its shape."""
+"""The movies table and its search index table as the data stack (infra/stacks/data.yaml) defines them:
+the single definition of their shapes."""
 
 from __future__ import annotations
 
@@ -6,30 +7,97 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mvdb.config import default_search_index_table_name
 from mvdb_local import PROJECT_ROOT
 
-__all__ = ["DATA_TEMPLATE_PATH", "TEMPLATE_PATH", "create_movies_table", "movies_table_definition"]
+__all__ = [
+    "DATA_TEMPLATE_PATH",
+    "TEMPLATE_PATH",
+    "create_movies_table",
+    "create_search_index_table",
+    "create_tables",
+    "enable_stream",
+    "movies_table_definition",
+    "search_index_table_definition",
+]
 
 TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"  # the root SAM template (the API, its routes)
-DATA_TEMPLATE_PATH = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"  # the nested stack with the table
+DATA_TEMPLATE_PATH = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"  # the nested stack with the movies table
 TABLE_RESOURCE = "MoviesTable"
-_SHAPE = ("KeySchema", "AttributeDefinitions", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+INDEX_TABLE_RESOURCE = "SearchIndexTable"
+_SHAPE = (
+    "KeySchema",
+    "AttributeDefinitions",
+    "BillingMode",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+)
+
+
+def _table_shape(template_path: Path, resource: str) -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse  # understands !Ref, !If and friends
+
+    template = yaml_parse(template_path.read_text())
+    properties = template["Resources"][resource]["Properties"]
+    shape = {name: properties[name] for name in _SHAPE if name in properties}
+    if "StreamSpecification" in shape:
+        # CreateTable takes StreamEnabled too; CloudFormation infers it from the view type.
+        shape["StreamSpecification"] = {"StreamEnabled": True, **shape["StreamSpecification"]}
+    return shape
 
 
 @lru_cache(maxsize=4)
 def movies_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[str, Any]:
-    """KeySchema, AttributeDefinitions, BillingMode and indexes of the template's table."""
-    from samtranslator.yaml_helper import yaml_parse  # understands !Ref, !If and friends
+    """KeySchema, AttributeDefinitions, BillingMode, indexes and stream of the data stack's movies table."""
+    return _table_shape(template_path, TABLE_RESOURCE)
 
-    template = yaml_parse(template_path.read_text())
-    properties = template["Resources"][TABLE_RESOURCE]["Properties"]
-    return {name: properties[name] for name in _SHAPE if name in properties}
+
+@lru_cache(maxsize=4)
+def search_index_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[str, Any]:
+    """KeySchema, AttributeDefinitions and BillingMode of the data stack's search index table."""
+    return _table_shape(template_path, INDEX_TABLE_RESOURCE)
+
+
+def _create(client: Any, table_name: str, definition: dict[str, Any], *, if_missing: bool) -> bool:
+    if if_missing and table_name in _table_names(client):
+        return False
+    client.create_table(TableName=table_name, **definition)
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    return True
+
+
+def _table_names(client: Any) -> set[str]:
+    return {name for page in client.get_paginator("list_tables").paginate() for name in page["TableNames"]}
 
 
 def create_movies_table(client: Any, table_name: str, *, if_missing: bool = True) -> bool:
-    """Create the table from the template's definition; True if it was created."""
-    if if_missing and table_name in client.list_tables()["TableNames"]:
+    """Create the movies table (with its stream) from the template's definition; True if it was created."""
+    return _create(client, table_name, movies_table_definition(), if_missing=if_missing)
+
+
+def create_search_index_table(client: Any, index_table_name: str, *, if_missing: bool = True) -> bool:
+    """Create the search index table from the search stack's definition; True if it was created."""
+    return _create(client, index_table_name, search_index_table_definition(), if_missing=if_missing)
+
+
+def create_tables(
+    client: Any, table_name: str, index_table_name: str | None = None, *, if_missing: bool = True
+) -> tuple[bool, bool]:
+    """The movies table and its search index table (``<table>-search-index`` unless named); which were created."""
+    index_table_name = index_table_name or default_search_index_table_name(table_name)
+    return (
+        create_movies_table(client, table_name, if_missing=if_missing),
+        create_search_index_table(client, index_table_name, if_missing=if_missing),
+    )
+
+
+def enable_stream(client: Any, table_name: str) -> bool:
+    """Switch the template's stream on for a table created before it had one; True if it was off."""
+    wanted = movies_table_definition().get("StreamSpecification")
+    described = client.describe_table(TableName=table_name)["Table"]
+    if wanted is None or described.get("StreamSpecification", {}).get("StreamEnabled"):
         return False
-    client.create_table(TableName=table_name, **movies_table_definition())
+    client.update_table(TableName=table_name, StreamSpecification=wanted)
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
     return True

@@ -139,6 +139,10 @@ def prod_resources(accounts: dict[str, Account]) -> dict[str, Any]:
         "function": f"arn:aws:lambda:{ra}:function:{APP}-prod-MoviesFunction-1A2B3C",
         "hook": f"arn:aws:lambda:{ra}:function:CodeDeployHook_{APP}-prod",
         "table": f"arn:aws:dynamodb:{ra}:table/{APP}-prod-MoviesTable-1A2B3C",
+        "stream": f"arn:aws:dynamodb:{ra}:table/{APP}-prod-MoviesTable-1A2B3C/stream/2026-11-30T00:00:00.000",
+        "indexer": f"arn:aws:lambda:{ra}:function:{APP}-prod-search-indexer",
+        "mapping": f"arn:aws:lambda:{ra}:event-source-mapping:0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+        "dead_letters": f"arn:aws:sqs:{ra}:{APP}-prod-Search-1A2B-SearchIndexDeadLetterQueue-3C4D",
         "pool": f"arn:aws:cognito-idp:{ra}:userpool/{REGION}_Prod12345",
         "api": f"arn:aws:apigateway:{REGION}::/restapis/prodapi001",
         "web_acl": f"arn:aws:wafv2:{ra}:regional/webacl/{APP}-prod-movies/0b1c2d3e",
@@ -351,6 +355,24 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
     yield Attempt("read the prod table", (Call("dynamodb:Scan", p["table"]),))
     yield Attempt("write the prod table", (Call("dynamodb:PutItem", p["table"]),))
     yield Attempt("switch off prod's point-in-time recovery", (Call("dynamodb:UpdateContinuousBackups", p["table"]),))
+    # The search index's stream: a mapping is scoped by the function it feeds, the stream read by that function's role.
+    on_prod_indexer = {"lambda:FunctionArn": p["indexer"]}
+    dev_indexer = p["indexer"].replace(f"{APP}-prod-", f"{APP}-dev-")  # a dev function, were the accounts shared
+    yield Attempt(
+        "feed prod's table stream to a dev function",
+        (
+            Call("lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": dev_indexer}),
+            Call("dynamodb:GetRecords", p["stream"]),
+        ),
+    )
+    yield Attempt(
+        "stop prod's search indexing", (Call("lambda:DeleteEventSourceMapping", p["mapping"], on_prod_indexer),)
+    )
+    yield Attempt(
+        "reconfigure prod's stream mapping", (Call("lambda:UpdateEventSourceMapping", p["mapping"], on_prod_indexer),)
+    )
+    yield Attempt("read prod's search dead letters", (Call("sqs:ReceiveMessage", p["dead_letters"]),))
+    yield Attempt("delete prod's search dead-letter queue", (Call("sqs:DeleteQueue", p["dead_letters"]),))
     yield Attempt("decrypt with the prod table key", (Call("kms:Decrypt", p["key"], tag),))
     yield Attempt("grant itself the prod table key", (Call("kms:CreateGrant", p["key"], tag),))
     # Prod's backups: its vault (locked), its plan, its recovery points, and restoring them.
@@ -417,6 +439,10 @@ def _attempt_ids() -> list[str]:
         "function",
         "hook",
         "table",
+        "stream",
+        "indexer",
+        "mapping",
+        "dead_letters",
         "pool",
         "api",
         "web_acl",

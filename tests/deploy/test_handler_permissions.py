@@ -161,6 +161,10 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
         "arn:aws:lambda:{r}:{a}:function:{stack}-Function-1A2B:7",
     ),
     "AWS::Lambda::Permission": (frozenset({"function"}), "arn:aws:lambda:{r}:{a}:function:{stack}-Function-1A2B"),
+    "AWS::Lambda::EventSourceMapping": (
+        frozenset({"eventSourceMapping"}),
+        "arn:aws:lambda:{r}:{a}:event-source-mapping:0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+    ),
     "AWS::Lambda::CodeSigningConfig": (
         frozenset({"code signing config"}),
         "arn:aws:lambda:{r}:{a}:code-signing-config:csc-0a1b2c3d4e5f67890",
@@ -179,6 +183,14 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
     "AWS::Logs::ResourcePolicy": (frozenset(), ""),
     "AWS::S3::Bucket": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
     "AWS::S3::BucketPolicy": (frozenset({"bucket"}), "arn:aws:s3:::{stack}-canaryartifactsbucket-1a2b"),
+    "AWS::SQS::Queue": (
+        frozenset({"queue"}),
+        "arn:aws:sqs:{r}:{a}:{stack}-Search-1A2B-SearchIndexDeadLetterQueue-3C4D",
+    ),
+    "AWS::SQS::QueuePolicy": (
+        frozenset({"queue"}),
+        "arn:aws:sqs:{r}:{a}:{stack}-Search-1A2B-SearchIndexDeadLetterQueue-3C4D",
+    ),
     "AWS::SNS::Topic": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
     "AWS::SNS::Subscription": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
     "AWS::SNS::TopicPolicy": (frozenset({"topic"}), "arn:aws:sns:{r}:{a}:{stack}-alarms"),
@@ -297,6 +309,8 @@ def granted(execution: ExecutionRole | Role, action: str, resource_type: str | N
             "iam:PermissionsBoundary": f"arn:aws:iam::{account.number}:policy/{APP}-pipeline-boundary-{env}",
             "lambda:CodeSigningConfigArn": f"arn:aws:lambda:{REGION}:{account.number}:code-signing-config:csc-1",
             "iam:PolicyARN": "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda",
+            # The function an event source mapping feeds (the search index function).
+            "lambda:FunctionArn": f"arn:aws:lambda:{REGION}:{account.number}:function:{APP}-{env}-search-indexer",
         }
         return all(
             account.evaluate(
@@ -483,9 +497,9 @@ def test_composite_alarms_are_read_back_with_describe_alarms_on_every_alarm() ->
 
 
 def test_a_new_resource_type_without_a_decision_fails(templates: dict[str, Any]) -> None:
-    queue = {"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "Properties": {}}}}
-    violations = handler_violations(per_environment({**templates, "new.json": queue}), load_waivers())
-    assert any(v.startswith("AWS::SQS::Queue sqs:CreateQueue") for v in violations), violations
+    stream = {"Resources": {"Jobs": {"Type": "AWS::Kinesis::Stream", "Properties": {}}}}
+    violations = handler_violations(per_environment({**templates, "new.json": stream}), load_waivers())
+    assert any(v.startswith("AWS::Kinesis::Stream kinesis:CreateStream") for v in violations), violations
 
 
 def test_a_feature_a_waiver_depends_on_fails(templates: dict[str, Any]) -> None:

@@ -323,6 +323,17 @@ Resources:
       MethodSettings:
         - {ResourcePath: /health, HttpMethod: GET, ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10}
 """,
+    # A stream mapping left at Lambda's defaults (retries for the record's life, nothing kept); the
+    # settings one by one: tests/infra/test_stream_mapping_rule.py.
+    "E9116": """
+Resources:
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: indexer
+      EventSourceArn: arn:aws:dynamodb:us-east-1:111122223333:table/movies/stream/2026-11-30T00:00:00.000
+      StartingPosition: TRIM_HORIZON
+""",
     # A plan name built from a stack name keeps its hyphens; a validation window over a week.
     "E9117": """
 Parameters:

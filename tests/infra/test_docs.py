@@ -35,6 +35,7 @@ FREE_TYPES = {
     "AWS::ApiGateway::Stage", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolDomain",
     "AWS::Cognito::UserPoolResourceServer", "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration",
     "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CodeDeploy::Application",
+    "AWS::SQS::QueuePolicy", "AWS::Lambda::EventSourceMapping",
     # AWS Backup bills storage and restores (the vault's line), not plans or selections; EventBridge
     # delivers AWS services' events on the default bus at no charge.
     "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection", "AWS::Backup::RestoreTestingSelection",
@@ -56,6 +57,7 @@ PRICED = {
     "AWS::S3::Bucket": "S3",
     "AWS::SNS::Topic": "SNS",
     "AWS::SecretsManager::Secret": "Secrets Manager",
+    "AWS::SQS::Queue": "SQS",
     "AWS::Backup::BackupVault": "AWS Backup (DynamoDB)",
     "AWS::Backup::RestoreTestingPlan": "AWS Backup (DynamoDB)",
     "AWS::Signer::SigningProfile": "AWS Signer, CodeDeploy (Lambda), CloudFormation",
@@ -125,9 +127,11 @@ def test_the_names_the_review_found_wrong_fail_these_checks(template: Template) 
     assert not _saved_queries(old) & _names(template, "AWS::Logs::QueryDefinition", "Name")
 
 
-def test_the_dashboard_the_docs_name_exists(template: Template) -> None:
-    (dashboard,) = _names(template, "AWS::CloudWatch::Dashboard", "DashboardName")
-    assert f"`{dashboard}`" in OPERATIONS.read_text()
+def test_the_dashboards_the_docs_name_exist(template: Template) -> None:
+    dashboards = _names(template, "AWS::CloudWatch::Dashboard", "DashboardName")
+    assert len(dashboards) == 2  # operations, search index
+    for dashboard in dashboards:
+        assert f"`{dashboard}`" in OPERATIONS.read_text()
 
 
 def test_every_alarm_the_docs_name_exists(template: Template) -> None:

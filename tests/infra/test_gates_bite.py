@@ -277,7 +277,7 @@ def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_
 
     assert _failed_template_tests(mutant) == {
         "test_no_iam_statement_grants_wildcard_actions",
-        "test_function_may_touch_only_its_table_and_its_key",
+        "test_function_may_touch_only_its_table_the_search_index_and_their_key",
     }
 
 

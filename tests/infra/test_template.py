@@ -130,7 +130,12 @@ def test_function_concurrency_is_reserved_from_a_parameter(template: Template) -
 
 def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> None:
     functions = template.of_type("AWS::Lambda::Function")
-    assert set(functions) == {"MoviesFunction", "PreTrafficHookFunction", "RestoreValidationFunction"}
+    assert set(functions) == {
+        "MoviesFunction",
+        "PreTrafficHookFunction",
+        "SearchIndexFunction",
+        "RestoreValidationFunction",
+    }
     for name, function in functions.items():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]
         assert group == ref(f"{name}LogGroup"), name
@@ -139,8 +144,9 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
 
 def test_every_log_group_has_retention_and_kms(template: Template) -> None:
     log_groups = template.of_type("AWS::Logs::LogGroup")
-    # function, hook, API access log, WAF, canary, restore validation, failed backup jobs' events
-    assert len(log_groups) == 7
+    # API function, hook, search index function, API access log, WAF, canary, restore validation,
+    # failed backup jobs' events
+    assert len(log_groups) == 8
     for name, group in log_groups.items():
         properties = group["Properties"]
         assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
@@ -173,7 +179,7 @@ def test_table_and_the_keys_that_encrypt_data_are_never_deleted_by_cloudformatio
 
 def test_kms_keys_are_customer_managed_and_rotate(template: Template) -> None:
     keys = template.of_type("AWS::KMS::Key")
-    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "BackupVaultKey"}
+    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "DeadLetterQueueKey", "BackupVaultKey"}
     for name, key in keys.items():
         assert key["Properties"]["EnableKeyRotation"] is True, name
 
@@ -208,7 +214,7 @@ def test_wildcard_resources_only_where_aws_offers_nothing_narrower(template: Tem
             assert set(as_list(statement["Action"])) <= ACTIONS_WITHOUT_RESOURCE_SCOPE, f"{resource} {statement}"
 
 
-def test_function_may_touch_only_its_table_and_its_key(template: Template) -> None:
+def test_function_may_touch_only_its_table_the_search_index_and_their_key(template: Template) -> None:
     statements = _statements_of(template, "MoviesFunctionRole")
     by_service: dict[str, list[dict[str, Any]]] = {}
     for statement in statements:
@@ -216,9 +222,12 @@ def test_function_may_touch_only_its_table_and_its_key(template: Template) -> No
         for action in as_list(statement["Action"]):
             by_service.setdefault(action.split(":")[0], []).append(statement)
     assert set(by_service) == {"dynamodb", "kms", "logs", "xray"}
-    (table_statement,) = {id(s): s for s in by_service["dynamodb"]}.values()
+    table_statement, index_statement = {id(s): s for s in by_service["dynamodb"]}.values()
     assert set(table_statement["Action"]) == FUNCTION_TABLE_ACTIONS
-    assert as_list(template.resolve(table_statement["Resource"])) == [get_att("MoviesTable", "Arn")]  # no indexes
+    assert as_list(template.resolve(table_statement["Resource"])) == [get_att("MoviesTable", "Arn")]  # no indexes exist
+    # The search index is read only: the search index function writes it.
+    assert as_list(index_statement["Action"]) == ["dynamodb:Query"]
+    assert as_list(index_statement["Resource"]) == [get_att("SearchIndexTable", "Arn")]
     (key_statement,) = {id(s): s for s in by_service["kms"]}.values()
     assert set(key_statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
     assert as_list(key_statement["Resource"]) == [get_att("MoviesTableKey", "Arn")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_ROOT, unique_table_name
+from tests.integration.index_truth import assert_index_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # `mvdb` in a process of its own
 
@@ -40,7 +42,9 @@ def test_a_new_table_is_created_from_the_template_and_loaded_without_any_aws_con
 
     try:
         assert created.returncode == 0, created.stderr
-        assert created.stdout == f"created table {table} at {endpoint}\n"
+        assert created.stdout == (
+            f"created table {table} at {endpoint}\ncreated table {table}-search-index at {endpoint}\n"
+        )
         assert loaded.returncode == 0, loaded.stderr
         assert dynamodb_client.scan(TableName=table, Select="COUNT")["Count"] == 20
         key_schema = dynamodb_client.describe_table(TableName=table)["Table"]["KeySchema"]
@@ -48,8 +52,10 @@ def test_a_new_table_is_created_from_the_template_and_loaded_without_any_aws_con
             {"AttributeName": "year", "KeyType": "HASH"},
             {"AttributeName": "title", "KeyType": "RANGE"},
         ]
+        assert_index_exact(dynamodb_client, table)
     finally:
         dynamodb_client.delete_table(TableName=table)
+        dynamodb_client.delete_table(TableName=f"{table}-search-index")
 
 
 def test_creating_a_table_that_exists_changes_nothing(make_table: Any, dynamodb_local: Any, tmp_path: Path) -> None:
@@ -59,3 +65,42 @@ def test_creating_a_table_that_exists_changes_nothing(make_table: Any, dynamodb_
 
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith(f"exists already: table {table}")
+
+
+def test_reindex_indexes_the_movies_of_a_table_and_prints_the_counts(
+    make_table: Any, dynamodb_local: Any, dynamodb_client: Any, movie_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    from mvdb.loader import _write_documents, validate_records
+
+    table = make_table()
+    documents, _ = validate_records(movie_records[:20])
+    _write_documents(dynamodb_client, table, documents)  # as before the index existed: nothing indexed
+
+    result = mvdb("reindex", "--table", table, "--endpoint", dynamodb_local.endpoint, "--quiet", home=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        rf"reindexed {table} into {table}-search-index: 20 movies checked, 0 already in step, 20 reconciled, "
+        r"0 removed, 0 failed in \d+\.\d\d s\n",
+        result.stdout,
+    )
+    assert_index_exact(dynamodb_client, table)
+
+
+def test_reindex_resumes_where_a_killed_run_left_its_checkpoint(
+    make_table: Any, dynamodb_local: Any, dynamodb_client: Any, tmp_path: Path
+) -> None:
+    table = make_table()
+    # GIVEN the checkpoint a run killed after finishing 1999 leaves
+    checkpoint = {"pk": {"S": "reindex"}, "sk": {"S": "progress"}, "next_year": {"N": "2000"}}
+    counts = {name: {"N": "7"} for name in ("checked", "in_step", "reconciled", "removed")}
+    dynamodb_client.put_item(TableName=f"{table}-search-index", Item={**checkpoint, **counts})
+
+    result = mvdb("reindex", "--table", table, "--endpoint", dynamodb_local.endpoint, "--quiet", home=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("resumed at year 2000 (counts include the earlier run)\n")
+    assert "7 movies checked" in result.stdout
+    # AND a finished run leaves no checkpoint: the next one starts from the first year
+    again = mvdb("reindex", "--table", table, "--endpoint", dynamodb_local.endpoint, "--quiet", home=tmp_path)
+    assert "resumed" not in again.stdout

@@ -1,4 +1,8 @@
-"""The loader against DynamoDB Local: validation first, idempotent, safe to rerun after a kill."""
+"""The loader against DynamoDB Local: validation first, idempotent, safe to rerun after a kill, indexed when done.
+
+Loads of the whole data set happen once per session (the seed, ``loaded_table``); the tests that
+load again use the first 400 movies: indexing makes a load of all 4,609 a minute or more here.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from typing import Any
 import pytest
 
 from mvdb.loader import InvalidRecord, load_movies
-from tests.conftest import DATA_FILE, MOVIE_COUNT, PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT
+from tests.integration.index_truth import assert_index_exact
 
 pytestmark = pytest.mark.integration
 
@@ -110,16 +115,26 @@ def test_duplicate_keys_are_reported_and_nothing_is_written(
 # -- idempotence -------------------------------------------------------------------------------
 
 
-@pytest.mark.slow  # two loads of the whole data set
+SUBSET = 400
+
+
+def subset_of(clean_load: Items, records: list[dict[str, Any]]) -> Items:
+    """The items of a clean load of all movies that a clean load of ``records`` holds."""
+    return {key: clean_load[key] for key in ((str(r["year"]), r["title"]) for r in records)}
+
+
+@pytest.mark.slow  # two indexed loads of 400 movies
 def test_loading_twice_leaves_exactly_the_items_of_one_load(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]], clean_load: Items
 ) -> None:
     # The reference is another table loaded once with the same data: any change a second load
     # made (a timestamp, a new ETag, a lost or extra item) would set this table apart from it.
-    first = load_movies(dynamodb_client, movies_table, movie_records)
-    second = load_movies(dynamodb_client, movies_table, movie_records)
-    assert (first.written, second.written) == (MOVIE_COUNT, MOVIE_COUNT)
-    assert full_scan(dynamodb_client, movies_table) == clean_load
+    records = movie_records[:SUBSET]
+    first = load_movies(dynamodb_client, movies_table, records)
+    second = load_movies(dynamodb_client, movies_table, records)
+    assert (first.written, second.written, first.indexed, second.indexed) == (SUBSET,) * 4
+    assert full_scan(dynamodb_client, movies_table) == subset_of(clean_load, records)
+    assert_index_exact(dynamodb_client, movies_table)
 
 
 def test_a_clean_load_holds_the_data_set_and_an_etag_each(
@@ -132,13 +147,42 @@ def test_a_clean_load_holds_the_data_set_and_an_etag_each(
 # -- killed half-way, then rerun ------------------------------------------------------------------
 
 
+def count_manifests(client: Any, table: str) -> int:
+    total, request = (
+        0,
+        {
+            "TableName": f"{table}-search-index",
+            "Select": "COUNT",
+            "FilterExpression": "begins_with(pk, :manifest)",
+            "ExpressionAttributeValues": {":manifest": {"S": "manifest#"}},
+        },
+    )
+    while True:
+        page = client.scan(**request)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 @pytest.mark.slow  # a loader process, killed, then a second one
+@pytest.mark.parametrize("phase", ["writing", "indexing"])
 def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
-    dynamodb_client: Any, dynamodb_local: Any, movies_table: str, clean_load: Items
+    dynamodb_client: Any,
+    dynamodb_local: Any,
+    movies_table: str,
+    movie_records: list[dict[str, Any]],
+    clean_load: Items,
+    tmp_path: Path,
+    phase: str,
 ) -> None:
-    kill_after = 100 + secrets.randbelow(2400)  # a different point each run; reported on failure
-    target = ["--file", str(DATA_FILE), "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--quiet"]
-    # GIVEN a load killed with SIGKILL once some (not all) movies are in
+    records = movie_records[:SUBSET]
+    data_file = tmp_path / "movies.json"
+    data_file.write_text(json.dumps(records), encoding="utf-8")
+    kill_after = 50 + secrets.randbelow(SUBSET - 100)  # a different point each run; reported on failure
+    progress = count_items if phase == "writing" else count_manifests
+    target = ["--file", str(data_file), "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--quiet"]
+    # GIVEN a load killed with SIGKILL part-way through writing, or through indexing, the movies
     loader = subprocess.Popen(
         [sys.executable, "-m", "mvdb.cli", "load", *target, "--workers", "1"],
         stdout=subprocess.DEVNULL,
@@ -148,7 +192,7 @@ def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
     try:
         deadline = time.monotonic() + 120
         while loader.poll() is None and time.monotonic() < deadline:
-            if count_items(dynamodb_client, movies_table) >= kill_after:
+            if progress(dynamodb_client, movies_table) >= kill_after:
                 break
             time.sleep(0.05)
         os.kill(loader.pid, signal.SIGKILL)
@@ -156,13 +200,14 @@ def test_rerun_after_a_kill_mid_load_leaves_exactly_a_clean_load(
         loader.kill()
         loader.wait(timeout=30)
     assert loader.returncode == -signal.SIGKILL, f"the load ended before the kill (kill_after={kill_after})"
-    partial = count_items(dynamodb_client, movies_table)
-    assert 0 < partial < MOVIE_COUNT, f"killed after {partial} items (kill_after={kill_after})"
+    partial = progress(dynamodb_client, movies_table)
+    assert 0 < partial < SUBSET, f"killed after {partial} (kill_after={kill_after})"
     # WHEN it is run again to the end
     rerun = cli(*target)
     assert rerun.returncode == 0, rerun.stderr
-    # THEN the table is exactly what a clean, uninterrupted load gives
-    assert full_scan(dynamodb_client, movies_table) == clean_load, f"kill_after={kill_after}"
+    # THEN the table is exactly what a clean, uninterrupted load gives, and so is its index
+    assert full_scan(dynamodb_client, movies_table) == subset_of(clean_load, records), f"kill_after={kill_after}"
+    assert_index_exact(dynamodb_client, movies_table)
 
 
 # -- the command line (each test runs `mvdb load` in a process of its own) ------------------------
@@ -177,7 +222,9 @@ def test_cli_prints_counts_and_duration(
     result = cli("--file", str(path), "--table", movies_table, "--endpoint", dynamodb_local.endpoint, "--quiet")
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(
-        rf"loaded 30 of 30 movies into {movies_table} \(0 skipped\) in \d+\.\d\d s \(\d+ items/s\)\n", result.stdout
+        rf"loaded 30 of 30 movies into {movies_table} \(0 skipped\) in \d+\.\d\d s \(\d+ items/s\)\n"
+        rf"indexed 30 movies into {movies_table}-search-index in \d+\.\d\d s\n",
+        result.stdout,
     )
 
 

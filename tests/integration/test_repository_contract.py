@@ -13,7 +13,7 @@ import pytest
 from mvdb.domain.errors import MovieAlreadyExists, MovieNotFound, PreconditionFailed
 from mvdb.domain.models import compute_etag
 from mvdb.domain.ports import MovieRepository, StoredMovie
-from mvdb.domain.query import MovieKey, MovieQuery
+from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
 from mvdb.repository.dynamodb import DynamoDBMovieRepository
 from tests.unit.fake_repository import InMemoryMovieRepository
 
@@ -24,12 +24,23 @@ RUSH_KEY = MovieKey(2013, "Rush")
 
 
 @pytest.fixture(params=["dynamodb", "in-memory"])
-def repository(request: pytest.FixtureRequest) -> MovieRepository:
+def store(request: pytest.FixtureRequest) -> tuple[MovieRepository, Callable[[], None]]:
+    """A repository, and what makes its searches see every write so far.
+
+    DynamoDB searches through the search index, which the stream function keeps in step
+    (here the local stream poller, drained); the in-memory fake needs nothing.
+    """
     if request.param == "in-memory":
-        return InMemoryMovieRepository()
+        return InMemoryMovieRepository(), lambda: None
     table: str = request.getfixturevalue("movies_table")
     client = request.getfixturevalue("dynamodb_client")
-    return DynamoDBMovieRepository(client, table)
+    indexer = request.getfixturevalue("stream_indexer")(table)
+    return DynamoDBMovieRepository(client, table), indexer.drain
+
+
+@pytest.fixture
+def repository(store: tuple[MovieRepository, Callable[[], None]]) -> MovieRepository:
+    return store[0]
 
 
 def put(repository: MovieRepository, document: dict[str, Any]) -> str:
@@ -43,10 +54,10 @@ def movie(year: int, title: str, **info: Any) -> dict[str, Any]:
 
 
 def search_all(repository: MovieRepository, query: MovieQuery) -> tuple[list[dict[str, Any]], list[int]]:
-    """Follow the resume keys to the end: every document once, and the size of each page."""
+    """Follow the resume positions to the end: every document once, and the size of each page."""
     documents: list[dict[str, Any]] = []
     sizes: list[int] = []
-    start_after: MovieKey | None = None
+    start_after: SearchPosition | None = None
     for _ in range(1000):
         page, start_after = repository.search(query, start_after)
         documents += [m.document for m in page]
@@ -152,7 +163,8 @@ def test_delete_of_a_missing_movie_raises_not_found(repository: MovieRepository,
 
 
 @pytest.fixture
-def small_catalog(repository: MovieRepository) -> list[dict[str, Any]]:
+def small_catalog(store: tuple[MovieRepository, Callable[[], None]]) -> list[dict[str, Any]]:
+    repository, index_caught_up = store
     documents = [
         movie(
             2013,
@@ -165,6 +177,7 @@ def small_catalog(repository: MovieRepository) -> list[dict[str, Any]]:
     ] + [movie(2012, f"Old {n}", genres=["Drama"], rating=9.0, directors=["D"]) for n in range(5)]
     for document in documents:
         put(repository, document)
+    index_caught_up()
     return documents
 
 

@@ -98,17 +98,23 @@ def test_filtered_scan_returns_exactly_the_matching_movies_once(
     assert all(size <= limit for size in sizes)
 
 
-def test_rare_match_gives_short_pages_with_cursors_yet_every_match_once(
+def test_a_search_with_one_filter_fills_every_page_but_the_last(
     catalog_api: LambdaClient, movie_records: list[Record]
 ) -> None:
-    # GIVEN a filter matching 10 of 4,609 movies: a request reads a bounded number of items,
-    # so most pages come back short, even empty, with a cursor
+    # GIVEN a filter matching 10 of 4,609 movies: the index reads only those 10
     items, sizes = catalog_api.follow_pages("/movies?genre=Film-Noir&limit=3")
-    assert any(size < 3 for size in sizes[:-1])
-    # THEN following every cursor still yields each of the 10 exactly once
+    # THEN every page but the last is full, and each of the 10 comes exactly once
+    assert sizes == [3, 3, 3, 1]
     found = keys_of(items)
     assert len(found) == len(set(found)) == 10
     assert set(found) == expected(movie_records, has("genres", "Film-Noir"))
+
+
+def test_min_rating_comes_best_rated_first(catalog_api: LambdaClient) -> None:
+    items, _ = catalog_api.follow_pages("/movies?min_rating=8.5&limit=7")
+    ratings = [item["info"]["rating"] for item in items]
+    assert ratings == sorted(ratings, reverse=True)
+    assert min(ratings) >= 8.5
 
 
 @pytest.mark.parametrize(
@@ -220,3 +226,78 @@ def test_cursor_with_a_character_changed_is_400(catalog_api: LambdaClient) -> No
     middle = len(cursor) // 2
     tampered = cursor[:middle] + ("A" if cursor[middle] != "A" else "B") + cursor[middle + 1 :]
     assert catalog_api.get(f"/movies?year=2013&limit=5&cursor={tampered}").status == 400
+
+
+# -- what a search reads ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reads() -> list[dict[str, Any]]:
+    """Each DynamoDB response this module's ``catalog_api`` gets during the test (ReturnConsumedCapacity on)."""
+    return []
+
+
+@pytest.fixture
+def catalog_api(
+    build_app: Callable[..., Any],
+    loaded_table: str,
+    dynamodb_local: Any,
+    reads: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> LambdaClient:
+    """The integration suite's catalog, whose one DynamoDB client records its responses into ``reads``."""
+    import mvdb.dependencies
+
+    create_client = mvdb.dependencies.create_client
+
+    def ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "TOTAL"
+
+    def record(parsed: dict[str, Any], **_: Any) -> None:
+        reads.append(parsed)
+
+    def create_recording_client(settings: Any) -> Any:
+        client = create_client(settings)
+        client.meta.events.register("before-parameter-build.dynamodb", ask_for_capacity)
+        client.meta.events.register("after-call.dynamodb", record)
+        return client
+
+    monkeypatch.setattr(mvdb.dependencies, "create_client", create_recording_client)
+    return LambdaClient(build_app(loaded_table, endpoint=dynamodb_local.endpoint))
+
+
+def read_keys(responses: list[dict[str, Any]]) -> list[str]:
+    return [
+        repr(sorted((k, str(v)) for k, v in item.items() if k in ("pk", "sk", "year", "title")))
+        for r in responses
+        for item in r.get("Items", [])
+    ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"actor": "Tom Hanks"},
+        {"director": "Christopher Nolan"},
+        {"genre": "Sci-Fi"},
+        {"min_rating": "8.5"},
+        {"year": "2013", "genre": "Action"},
+        {"year": "2013"},
+    ],
+    ids=lambda params: "&".join(f"{k}={v}" for k, v in params.items()),
+)
+def test_no_page_reads_an_item_another_page_read(
+    catalog_api: LambdaClient, reads: list[dict[str, Any]], params: dict[str, str]
+) -> None:
+    items, _ = catalog_api.follow_pages(f"/movies?{urlencode({**params, 'limit': 20})}")
+    keys = read_keys(reads)
+    assert len(keys) == len(set(keys)) == len(items)
+
+
+@pytest.mark.parametrize("params", [{"actor": "Tom Hanks"}, {"director": "Steven Spielberg"}])
+def test_a_page_of_20_by_actor_or_director_costs_at_most_5_rcu(
+    catalog_api: LambdaClient, reads: list[dict[str, Any]], params: dict[str, str]
+) -> None:
+    response = catalog_api.get(f"/movies?{urlencode({**params, 'limit': 20})}")
+    assert response.json()["count"] == 20
+    assert sum(r["ConsumedCapacity"]["CapacityUnits"] for r in reads) <= 5

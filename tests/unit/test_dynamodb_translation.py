@@ -167,25 +167,47 @@ def test_year_search_is_a_query_never_a_scan(stubbed: Any) -> None:
             "KeyConditionExpression": "#year = :year",
             "ExpressionAttributeNames": {"#year": "year"},
             "ExpressionAttributeValues": {":year": {"N": "2013"}},
-            "Limit": 21,
+            "Limit": 20,
         },
     )
     movies, resume = repository.search(MovieQuery(year=2013), None)
     assert ([m.document for m in movies], resume) == ([DOCUMENT], None)
 
 
+def test_a_page_reads_exactly_limit_items_and_resumes_after_the_last_one_read() -> None:
+    # No extra item is read to learn whether more follow: a page never reads what the next one reads.
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    repository = DynamoDBMovieRepository(client, "movies")
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "query",
+            {"Items": [to_item(DOCUMENT, "e")], "LastEvaluatedKey": {"year": {"N": "2013"}, "title": {"S": "Rush"}}},
+            expected_params={
+                "TableName": "movies",
+                "KeyConditionExpression": "#year = :year",
+                "ExpressionAttributeNames": {"#year": "year"},
+                "ExpressionAttributeValues": {":year": {"N": "2013"}},
+                "Limit": 1,
+            },
+        )
+        _, resume = repository.search(MovieQuery(year=2013, limit=1), None)
+    assert resume == MovieKey(2013, "Rush")
+
+
 def test_tiny_min_rating_is_sent_as_the_smallest_number_dynamodb_stores(stubbed: Any) -> None:
     # DynamoDB refuses numbers below 1e-130 in magnitude (?min_rating=1e-300 was a 500).
     repository, stubber, _ = stubbed
     stubber.add_response(
-        "scan",
+        "query",
         {"Items": []},
         expected_params={
-            "TableName": "movies",
+            "TableName": "movies-search-index",
+            "KeyConditionExpression": "#pk = :pk",
             "FilterExpression": "#info.#rating >= :min_rating",
-            "ExpressionAttributeNames": {"#info": "info", "#rating": "rating"},
-            "ExpressionAttributeValues": {":min_rating": {"N": "1E-130"}},
-            "Limit": 200,
+            "ExpressionAttributeNames": {"#pk": "pk", "#info": "info", "#rating": "rating"},
+            "ExpressionAttributeValues": {":pk": {"S": "genre#Drama"}, ":min_rating": {"N": "1E-130"}},
+            "ScanIndexForward": True,
+            "Limit": 20,
         },
     )
-    assert repository.search(MovieQuery(min_rating=1e-300), None) == ([], None)
+    assert repository.search(MovieQuery(genre="Drama", min_rating=1e-300), None) == ([], None)

@@ -102,10 +102,13 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
     scope=READ_SCOPE,
     summary="List and search movies",
     description=(
-        "With `year`, a DynamoDB Query of that year (optionally narrowed by `title_prefix`); "
-        "without it, a paginated Scan. `genre`, `actor` and `director` match one list element "
-        "exactly (case-sensitive). Follow `next_cursor` until it is absent: every matching movie "
-        "is returned exactly once, though a page may hold fewer than `limit` movies."
+        "`genre`, `actor`, `director` and `min_rating` (alone or with `year`, `title_prefix`) read the "
+        "search index, which reflects a write within seconds; `year` alone (or with `title_prefix`) reads "
+        "that year, nothing at all the whole table. `genre`, `actor` and `director` match one list element "
+        "exactly (case-sensitive); `min_rating` results come best rated first. Follow `next_cursor` until it "
+        "is absent: every matching movie is returned exactly once. A page holds `limit` movies, except the "
+        "last (which may be short or empty) and, when several of genre, actor, director and min_rating are "
+        "combined, any page (short, even empty, with a next cursor)."
     ),
     responses=documented_responses({200: _PAGE}, 400, 503),
     tags=["movies"],

@@ -7,11 +7,14 @@ crosses this line, so the domain depends on nothing outside itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from mvdb.domain.query import MovieKey, MovieQuery
+from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
 
-__all__ = ["MovieRepository", "StoredMovie"]
+__all__ = ["MovieRepository", "ReconcileOutcome", "SearchIndex", "StoredMovie"]
+
+# What reconciling one movie's index entries did: nothing was out of step, entries written, entries removed.
+ReconcileOutcome = Literal["unchanged", "indexed", "removed"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,13 @@ class MovieRepository(Protocol):
         """The movie, or None when there is none under ``key``."""
         ...
 
-    def search(self, query: MovieQuery, start_after: MovieKey | None) -> tuple[list[StoredMovie], MovieKey | None]:
-        """Up to ``query.limit`` movies after ``start_after``, and the key to resume after (None at the end)."""
+    def search(
+        self, query: MovieQuery, start_after: SearchPosition | None
+    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+        """Up to ``query.limit`` movies after ``start_after``, and the position to resume at (None at the end).
+
+        Raises InvalidCursor when ``start_after`` is not a position this search can resume at.
+        """
         ...
 
     def create(self, document: dict[str, Any], etag: str) -> None:
@@ -47,4 +55,17 @@ class MovieRepository(Protocol):
 
     def ping(self) -> None:
         """Raises StorageUnavailable unless the table answers."""
+        ...
+
+
+class SearchIndex(Protocol):
+    """What keeps the search index in step with the movies: told only *which* movie changed.
+
+    ``reconcile`` makes the index entries of the movie under ``key`` match what the store holds
+    for it now (none once it is gone), whatever it was told before, in any order, any number of
+    times. Raises StorageUnavailable when the store cannot answer; calling it again is safe.
+    """
+
+    def reconcile(self, key: MovieKey) -> ReconcileOutcome:
+        """Bring ``key``'s index entries in step with the stored movie; returns what that took."""
         ...

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from mvdb.domain.errors import WritesSuspended
 from mvdb.domain.ports import MovieRepository, StoredMovie
-from mvdb.domain.query import MovieKey, MovieQuery
+from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
 
 __all__ = ["READ_METHODS", "WRITE_METHODS", "ReadOnlyRepository"]
 
@@ -38,7 +38,9 @@ class ReadOnlyRepository:
     def get(self, key: MovieKey) -> StoredMovie | None:
         return self._inner.get(key)
 
-    def search(self, query: MovieQuery, start_after: MovieKey | None) -> tuple[list[StoredMovie], MovieKey | None]:
+    def search(
+        self, query: MovieQuery, start_after: SearchPosition | None
+    ) -> tuple[list[StoredMovie], SearchPosition | None]:
         return self._inner.search(query, start_after)
 
     def ping(self) -> None:

@@ -53,11 +53,11 @@ class MovieService:
     def search(self, query: MovieQuery, cursor: str | None) -> Page:
         """Up to ``query.limit`` movies matching ``query``, after the page ``cursor`` ends (None: from the start).
 
-        With ``year`` a search reads that year only; without it, the whole table, so a page may
-        hold fewer movies than ``limit`` (even none) and still have a next cursor. Raises
-        InvalidInput (a ``title_prefix`` without ``year``, or one longer than a title may be: it
-        is a key condition on the sort key), InvalidCursor for a cursor this service did not
-        issue for this same search.
+        A page holds ``limit`` movies unless it is the last (which may be empty) or the search
+        combines filters the index does not serve together (then a page may hold fewer, even
+        none, and still have a next cursor). Raises InvalidInput (a ``title_prefix`` without
+        ``year``, or one longer than a title may be: it is a key condition on the sort key),
+        InvalidCursor for a cursor this service did not issue for this same search.
         """
         if query.title_prefix is not None and query.year is None:
             raise InvalidInput(

@@ -19,6 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from mvdb.config import default_search_index_table_name
 from mvdb.domain.errors import (
     InvalidCursor,
     InvalidInput,
@@ -29,14 +30,20 @@ from mvdb.domain.errors import (
 )
 from mvdb.domain.models import compute_etag
 from mvdb.domain.ports import StoredMovie
-from mvdb.domain.query import MovieKey, MovieQuery
+from mvdb.domain.query import IndexPosition, MovieKey, MovieQuery, SearchPosition
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
     from mvdb.config import Settings
+    from mvdb.repository.search_index import IndexPlan
 
-__all__ = ["DynamoDBMovieRepository", "create_client", "from_item", "to_item"]
+__all__ = [
+    "DynamoDBMovieRepository",
+    "create_client",
+    "from_item",
+    "to_item",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +67,9 @@ _INPUT_LIMITS = re.compile(
     r"primary key values must be under|Aggregated size of all range keys|size has exceeded|"
     r"Number overflow|Number underflow|precision up to 38 digits|cannot contain an empty string value"
 )
-# A filtered search reads at most this many pages of DynamoDB per request, then returns what
-# it found with a cursor: latency and read cost per request stay bounded.
+# A search reads at most this many pages of DynamoDB per request, then returns what it found
+# with a cursor: latency and read cost per request stay bounded.
 _MAX_PAGES_PER_REQUEST = 5
-_FILTERED_PAGE_SIZE = 200
 _MOVIE_ATTRIBUTES = ("year", "title", "info", "etag")
 _SMALLEST_NUMBER = 1e-130  # the smallest magnitude a DynamoDB number can have, other than 0
 
@@ -153,6 +159,45 @@ def _filter_number(value: float) -> str:
     return "1E-130" if 0 < value < _SMALLEST_NUMBER else str(value)
 
 
+def _index_query(index_table: str, plan: IndexPlan, partition: str, limit: int) -> dict[str, Any]:
+    """The Query of one partition of the search index that ``plan`` reads, for at most ``limit`` items."""
+    names = {"#pk": "pk"}
+    values: dict[str, Any] = {":pk": {"S": partition}}
+    condition = "#pk = :pk"
+    if plan.sort_key_prefix is not None:
+        names["#sk"] = "sk"
+        values[":sk"] = {"S": plan.sort_key_prefix}
+        condition += " AND begins_with(#sk, :sk)"
+    elif plan.sort_key_from is not None:
+        names["#sk"] = "sk"
+        values[":sk"] = {"S": plan.sort_key_from}
+        condition += " AND #sk >= :sk"
+    filters = []
+    for number, (attribute, value) in enumerate(plan.list_filters):
+        names |= {"#info": "info", f"#list{number}": attribute}
+        values[f":list{number}"] = {"S": value}
+        filters.append(f"contains(#info.#list{number}, :list{number})")
+    if plan.min_rating is not None:
+        names |= {"#info": "info", "#rating": "rating"}
+        values[":min_rating"] = {"N": _filter_number(plan.min_rating)}
+        filters.append("#info.#rating >= :min_rating")
+    if plan.title_prefix is not None:
+        names["#title"] = "title"
+        values[":title_prefix"] = {"S": plan.title_prefix}
+        filters.append("begins_with(#title, :title_prefix)")
+    request: dict[str, Any] = {
+        "TableName": index_table,
+        "KeyConditionExpression": condition,
+        "ScanIndexForward": plan.forward,
+        "Limit": limit,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    if filters:
+        request["FilterExpression"] = " AND ".join(filters)
+    return request
+
+
 def _key(key: MovieKey) -> dict[str, Any]:
     return {"year": {"N": str(key.year)}, "title": {"S": key.title}}
 
@@ -162,9 +207,17 @@ def _key_of(item: dict[str, Any]) -> MovieKey:
 
 
 class DynamoDBMovieRepository:
-    def __init__(self, client: BaseClient, table_name: str, *, on_retries: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: BaseClient,
+        table_name: str,
+        *,
+        index_table_name: str | None = None,
+        on_retries: Callable[[int], None] | None = None,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._index_table = index_table_name or default_search_index_table_name(table_name)
         self._on_retries = on_retries
 
     # -- reads -------------------------------------------------------------------------------
@@ -176,67 +229,90 @@ class DynamoDBMovieRepository:
         item = response.get("Item")
         return from_item(item) if item else None
 
-    def search(self, query: MovieQuery, start_after: MovieKey | None) -> tuple[list[StoredMovie], MovieKey | None]:
-        request = self._search_request(query)
-        # One extra item tells us whether another page exists without an empty last page.
-        request["Limit"] = _FILTERED_PAGE_SIZE if query.has_filter else query.limit + 1
-        operation = self._client.query if query.year is not None else self._client.scan
-        if start_after is not None:
-            request["ExclusiveStartKey"] = _key(start_after)
+    def search(
+        self, query: MovieQuery, start_after: SearchPosition | None
+    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+        # Imported on the first search, not at init: the cold start of a GET by key does not pay for it.
+        from mvdb.repository.search_index import plan_search
 
-        found: list[dict[str, Any]] = []
-        for page_number in range(1, _MAX_PAGES_PER_REQUEST + 1):
-            with self._translate_errors(cursor_given=start_after is not None):
-                response = operation(**request)
-            self._observe(response)
-            found.extend(response.get("Items", []))
-            if len(found) > query.limit:
-                # Resume after the last movie returned, not after the last one DynamoDB read:
-                # the rest of this DynamoDB page is read again next time, so nothing is skipped.
-                page = found[: query.limit]
-                return [from_item(i) for i in page], _key_of(page[-1])
-            last_evaluated = response.get("LastEvaluatedKey")
-            if not last_evaluated:
-                return [from_item(i) for i in found], None
-            request["ExclusiveStartKey"] = last_evaluated
-            if page_number == _MAX_PAGES_PER_REQUEST:
-                # Read budget spent: a short (possibly empty) page, resuming after everything read.
-                return [from_item(i) for i in found], _key_of(last_evaluated)
-        raise AssertionError("unreachable")
+        plan = plan_search(query)
+        if plan is not None:
+            if start_after is not None and not isinstance(start_after, IndexPosition):
+                raise InvalidCursor("issued for a different search")
+            return self._search_index(query, plan, start_after)
+        if start_after is not None and not isinstance(start_after, MovieKey):
+            raise InvalidCursor("issued for a different search")
+        return self._list_movies(query, start_after)
 
-    def _search_request(self, query: MovieQuery) -> dict[str, Any]:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        request: dict[str, Any] = {"TableName": self._table}
+    def _list_movies(
+        self, query: MovieQuery, start_after: MovieKey | None
+    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+        """A year (a Query of its partition, by title) or everything (a Scan): ``limit`` movies per page.
+
+        Exactly ``limit`` items are read, never one more: no page reads what another page reads,
+        so the page after the last full one may be empty.
+        """
+        request: dict[str, Any] = {"TableName": self._table, "Limit": query.limit}
         if query.year is not None:
-            names.update({"#year": "year"})
-            values[":year"] = {"N": str(query.year)}
+            names = {"#year": "year"}
+            values: dict[str, Any] = {":year": {"N": str(query.year)}}
             condition = "#year = :year"
             if query.title_prefix:
                 names["#title"] = "title"
                 values[":prefix"] = {"S": query.title_prefix}
                 condition += " AND begins_with(#title, :prefix)"
-            request["KeyConditionExpression"] = condition
+            request |= {
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
         elif query.title_prefix:
             raise ValueError("title_prefix needs a year")  # the service guarantees this; see MovieService.search
+        if start_after is not None:
+            request["ExclusiveStartKey"] = _key(start_after)
+        operation = self._client.query if query.year is not None else self._client.scan
+        with self._translate_errors(cursor_given=start_after is not None):
+            response = operation(**request)
+        self._observe(response)
+        last_evaluated = response.get("LastEvaluatedKey")
+        movies = [from_item(item) for item in response.get("Items", [])]
+        return movies, _key_of(last_evaluated) if last_evaluated else None
 
-        filters = []
-        for field, value in (("genres", query.genre), ("actors", query.actor), ("directors", query.director)):
-            if value is not None:
-                names.update({"#info": "info", f"#{field}": field})
-                values[f":{field}"] = {"S": value}
-                filters.append(f"contains(#info.#{field}, :{field})")
-        if query.min_rating is not None:
-            names.update({"#info": "info", "#rating": "rating"})
-            values[":min_rating"] = {"N": _filter_number(query.min_rating)}
-            filters.append("#info.#rating >= :min_rating")
-        if filters:
-            request["FilterExpression"] = " AND ".join(filters)
-        if names:
-            request["ExpressionAttributeNames"] = names
-        if values:
-            request["ExpressionAttributeValues"] = values
-        return request
+    def _search_index(
+        self, query: MovieQuery, plan: IndexPlan, start_after: IndexPosition | None
+    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+        """The plan's partitions, in order, each from its start or from the position: up to ``limit`` movies.
+
+        Each Query asks for no more items than the page still needs, and the next page resumes
+        after the last item DynamoDB read (returned or filtered out): no item is read twice.
+        Without a filter a page is full unless the search ends in it: each Query then returns at
+        least one item (DynamoDB stops a Query at 1 MB, not before its first item) or finishes a
+        partition, so the loop ends. With a filter, reading stops after ``_MAX_PAGES_PER_REQUEST``
+        Queries, so a page may be short, even empty.
+        """
+        partition, sort_key = (start_after.partition, start_after.sort_key) if start_after else (0, None)
+        if partition >= len(plan.partitions) or (sort_key is not None and not plan.admits(sort_key)):
+            raise InvalidCursor("bad position")
+        found: list[dict[str, Any]] = []
+        budget = _MAX_PAGES_PER_REQUEST if plan.filtered else len(plan.partitions) - partition + query.limit
+        for _ in range(budget):
+            request = _index_query(self._index_table, plan, plan.partitions[partition], query.limit - len(found))
+            if sort_key is not None:
+                request["ExclusiveStartKey"] = {"pk": {"S": plan.partitions[partition]}, "sk": {"S": sort_key}}
+            with self._translate_errors(cursor_given=start_after is not None):
+                response = self._client.query(**request)
+            self._observe(response)
+            found.extend(response.get("Items", []))
+            last_evaluated = response.get("LastEvaluatedKey")
+            if last_evaluated:
+                sort_key = last_evaluated["sk"]["S"]
+            else:
+                partition, sort_key = partition + 1, None
+            if partition == len(plan.partitions):
+                return [from_item(item) for item in found], None
+            if len(found) == query.limit:
+                break
+        return [from_item(item) for item in found], IndexPosition(partition, sort_key)
 
     # -- writes ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mvdb.domain.errors import InvalidCursor
-from mvdb.domain.query import MovieKey, MovieQuery, _digest, decode_cursor, encode_cursor
+from mvdb.domain.query import IndexPosition, MovieKey, MovieQuery, _digest, _index_digest, decode_cursor, encode_cursor
 
 YEAR_2013 = MovieQuery(year=2013, limit=50)
 RUSH = MovieKey(2013, "Rush")
@@ -175,3 +175,55 @@ def test_forged_cursor_with_a_title_past_1024_utf8_bytes_is_refused() -> None:
     decode_cursor(encode_cursor(MovieKey(2031, "\U0001f600" * 256), query), query)
     with pytest.raises(InvalidCursor):
         decode_cursor(encode_cursor(MovieKey(2031, "\U0001f600" * 260), query), query)
+
+
+# -- positions in the search index --------------------------------------------------------------
+
+ACTOR = MovieQuery(actor="Tom Hanks", limit=20)
+
+
+@pytest.mark.parametrize(
+    "position",
+    [IndexPosition(0, "1994#Forrest Gump"), IndexPosition(2, None), IndexPosition(1, '08.5#2013#V/H/S ✓ "#"')],
+)
+def test_index_cursor_roundtrips_to_the_same_position(position: IndexPosition) -> None:
+    assert decode_cursor(encode_cursor(position, ACTOR), ACTOR) == position
+
+
+def test_index_cursor_from_another_search_is_refused() -> None:
+    cursor = encode_cursor(IndexPosition(0, "1994#Forrest Gump"), ACTOR)
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor, MovieQuery(actor="Meg Ryan", limit=20))
+
+
+@pytest.mark.parametrize("change", [{"i": 1}, {"s": "1995#Apollo 13"}, {"s": None}, {"q": "0" * 16}, {"y": 2013}])
+def test_tampered_index_cursor_is_refused(change: dict[str, Any]) -> None:
+    tampered = cursor_of({**payload_of(encode_cursor(IndexPosition(0, "1994#Forrest Gump"), ACTOR)), **change})
+    with pytest.raises(InvalidCursor):
+        decode_cursor(tampered, ACTOR)
+
+
+@pytest.mark.parametrize(
+    ("partition", "sort_key"),
+    [(-1, None), (100, None), (True, None), ("0", None), (0, ""), (0, 7), (0, "\ud800"), (0, "x" * 1025)],
+)
+def test_forged_index_cursor_outside_what_dynamodb_accepts_is_refused(partition: Any, sort_key: Any) -> None:
+    # GIVEN a cursor forged by someone who recomputed its digest
+    fingerprint = ACTOR.fingerprint()
+    forged = {
+        "v": 2,
+        "i": partition,
+        "s": sort_key,
+        "q": fingerprint,
+        "d": _index_digest(partition, sort_key, fingerprint),
+    }
+    # THEN it is refused before it reaches DynamoDB
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor_of(forged), ACTOR)
+
+
+def test_a_key_cursor_cannot_pass_for_an_index_cursor() -> None:
+    payload = payload_of(encode_cursor(RUSH, ACTOR))
+    forged = {**payload, "i": 0, "s": "2013#Rush"}
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor_of(forged), ACTOR)

@@ -1,0 +1,161 @@
+"""The local stream poller plays Lambda's event source mapping: batches, partial failures, bisecting, giving up.
+
+A stream of one shard with six records stands in for DynamoDB Local's (the poller is run against
+the real one in tests/integration/test_search_index.py); the handler is a recording function.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models.dynamodb import DynamoDBStreamLambdaOnFailureDestinationModel
+from botocore.exceptions import ClientError
+
+from mvdb_local.streams import LocalStreamPoller, StreamConsumer
+
+STREAM_ARN = "arn:aws:dynamodb:ddblocal:000000000000:table/movies/stream/2026-11-30T00:00:00.000"
+
+
+def record(n: int) -> dict[str, Any]:
+    return {
+        "eventID": f"event-{n}",
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": datetime(2026, 11, 30, 12, 0, n, tzinfo=UTC),
+            "Keys": {"year": {"N": "2013"}, "title": {"S": f"Movie {n}"}},
+            "SequenceNumber": f"{n:021d}",
+            "SizeBytes": 50,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+
+
+class FakeStreams:
+    """One open shard holding ``records``; GetRecords serves them in order, ``limit`` at a time."""
+
+    class exceptions:
+        ExpiredIteratorException = type("ExpiredIteratorException", (ClientError,), {})
+
+    def __init__(self, records: list[dict[str, Any]], expire_once: bool = False) -> None:
+        self.records = records
+        self.expire_once = expire_once
+
+    def describe_stream(self, **_: Any) -> dict[str, Any]:
+        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
+
+    def get_shard_iterator(self, ShardIteratorType: str, SequenceNumber: str = "", **_: Any) -> dict[str, Any]:
+        if ShardIteratorType == "AFTER_SEQUENCE_NUMBER":
+            return {"ShardIterator": str(int(SequenceNumber) + 1)}
+        return {"ShardIterator": "0" if ShardIteratorType == "TRIM_HORIZON" else str(len(self.records))}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        if self.expire_once and ShardIterator != "0":
+            self.expire_once = False
+            raise self.exceptions.ExpiredIteratorException(
+                {"Error": {"Code": "ExpiredIteratorException"}}, "GetRecords"
+            )
+        start = int(ShardIterator)
+        return {"Records": self.records[start : start + Limit], "NextShardIterator": str(start + Limit)}
+
+
+class FakeTable:
+    def describe_table(self, **_: Any) -> dict[str, Any]:
+        return {"Table": {"LatestStreamArn": STREAM_ARN}}
+
+
+def poller(handler: Any, records: int = 6, expire_once: bool = False, **settings: Any) -> LocalStreamPoller:
+    consumer = StreamConsumer("indexer", handler, **settings)
+    streams = FakeStreams([record(n) for n in range(records)], expire_once)
+    return LocalStreamPoller(FakeTable(), streams, "movies", [consumer], on_failure=lambda *_: None)
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mvdb_local.streams.time.sleep", lambda _seconds: None)
+
+
+def sequence(event: dict[str, Any]) -> list[int]:
+    return [int(r["dynamodb"]["SequenceNumber"]) for r in event["Records"]]
+
+
+def test_records_arrive_in_lambda_shaped_batches_in_order() -> None:
+    seen: list[dict[str, Any]] = []
+    poller(lambda event, _: seen.append(event) or {"batchItemFailures": []}, batch_size=4).drain()
+    assert [sequence(event) for event in seen] == [[0, 1, 2, 3], [4, 5]]
+    first = seen[0]["Records"][0]
+    assert first["eventSource"] == "aws:dynamodb"
+    assert first["eventSourceARN"] == STREAM_ARN
+    assert first["dynamodb"]["ApproximateCreationDateTime"] == datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC).timestamp()
+
+
+def test_a_reported_failure_is_retried_from_that_record_on() -> None:
+    seen: list[list[int]] = []
+
+    def fails_record_2_once(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        seen.append(sequence(event))
+        failing = [r for r in event["Records"] if r["dynamodb"]["SequenceNumber"] == f"{2:021d}"]
+        if failing and len(seen) == 1:
+            return {"batchItemFailures": [{"itemIdentifier": failing[0]["dynamodb"]["SequenceNumber"]}]}
+        return {"batchItemFailures": []}
+
+    poller(fails_record_2_once).drain()
+    assert seen == [[0, 1, 2, 3, 4, 5], [2, 3, 4, 5]]
+
+
+@pytest.mark.parametrize("identifier", ["", None, "not-in-the-batch"])
+def test_an_empty_or_unknown_item_identifier_fails_the_whole_batch(identifier: str | None) -> None:
+    seen: list[list[int]] = []
+
+    def malformed_once(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        seen.append(sequence(event))
+        return {"batchItemFailures": [{"itemIdentifier": identifier}] if len(seen) == 1 else []}
+
+    poller(malformed_once).drain()
+    assert seen == [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]]
+
+
+def test_a_handler_that_raises_has_its_batch_bisected_until_the_bad_record_is_alone_and_given_up() -> None:
+    seen: list[list[int]] = []
+
+    def raises_on_record_4(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        seen.append(sequence(event))
+        if 4 in sequence(event):
+            raise RuntimeError("poison")
+        return {"batchItemFailures": []}
+
+    stream = poller(raises_on_record_4, maximum_retry_attempts=2)
+    stream.drain()
+    assert seen[:3] == [[0, 1, 2, 3, 4, 5], [0, 1, 2], [3, 4, 5]]
+    assert [4] in seen and seen[-1] == [5]
+    [(consumer, given_up)] = stream.given_up
+    failure = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate(given_up)
+    assert consumer == "indexer"
+    assert (failure.ddb_stream_batch_info.start_sequence_number, failure.ddb_stream_batch_info.batch_size) == (
+        f"{4:021d}",
+        1,
+    )
+    assert (failure.request_context.condition, failure.response_context.function_error) == (
+        "RetryAttemptsExhausted",
+        "Unhandled",
+    )
+
+
+def test_an_expired_iterator_is_replaced_after_the_last_record_read() -> None:
+    seen: list[list[int]] = []
+    poller(lambda event, _: seen.append(sequence(event)) or {}, batch_size=3, expire_once=True).drain()
+    assert seen == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_each_consumer_reads_the_stream_on_its_own() -> None:
+    seen: dict[str, list[list[int]]] = {"a": [], "b": []}
+    consumers = [
+        StreamConsumer("a", lambda event, _: seen["a"].append(sequence(event)) or {}),
+        StreamConsumer("b", lambda event, _: (_ for _ in ()).throw(RuntimeError("down")), maximum_retry_attempts=0),
+    ]
+    stream = LocalStreamPoller(FakeTable(), FakeStreams([record(n) for n in range(6)]), "movies", consumers)
+    stream.drain()
+    assert seen["a"] == [[0, 1, 2, 3, 4, 5]]  # b's failures hold back nothing of a's
+    assert all(name == "b" for name, _ in stream.given_up)
