@@ -29,6 +29,10 @@ from tests.integration.lambda_client import LambdaClient, movie_path
 
 pytestmark = pytest.mark.integration
 
+# A reindex reads two partitions of every year from 1870 to 2100, however few movies there are:
+# ~460 requests, seconds on two shared cores. Its tests run in make test (make pytest), not the inner loop.
+slow_reindex = pytest.mark.slow
+
 HEIST = {
     "year": 2031,
     "title": "The Index Job",
@@ -215,6 +219,7 @@ def test_a_failure_half_way_through_a_batch_is_reported_and_retried_from_that_re
     assert_index_exact(dynamodb_client, movies_table)
 
 
+@slow_reindex
 def test_a_record_that_keeps_failing_goes_to_the_dead_letter_queue_and_reindex_repairs_it(
     api: LambdaClient, movies_table: str, stream_indexer: Any, dynamodb_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -357,6 +362,7 @@ def test_load_leaves_every_movie_it_wrote_indexed(
     assert_index_exact(dynamodb_client, movies_table)
 
 
+@slow_reindex
 def test_reindex_builds_a_missing_index_and_a_second_run_finds_everything_in_step(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
 ) -> None:
@@ -370,6 +376,7 @@ def test_reindex_builds_a_missing_index_and_a_second_run_finds_everything_in_ste
     assert (second.checked, second.in_step, second.reconciled) == (SAMPLE, SAMPLE, 0)
 
 
+@slow_reindex
 def test_reindex_removes_the_entries_of_movies_deleted_while_nothing_listened(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
 ) -> None:
@@ -386,6 +393,7 @@ def test_reindex_removes_the_entries_of_movies_deleted_while_nothing_listened(
     assert_index_exact(dynamodb_client, movies_table)
 
 
+@slow_reindex
 def test_a_reindex_stopped_part_way_resumes_after_the_last_year_it_finished(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
 ) -> None:
