@@ -41,7 +41,7 @@ test: lint typecheck check-openapi check-security check-infra check-bootstrap ch
 # of a run (--shared-dynamodb-local, tests/dynamodb_session.py), each test on tables of its own.
 PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --shared-dynamodb-local
 
-test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop, under a minute: unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
+test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop (~70 s of CPU on two workers): unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
 	$(PYTEST_XDIST) -q -m "not slow" tests/unit tests/integration tests/reliability
 
 ##@ Checks
@@ -201,9 +201,11 @@ destroy: ## Delete the stack of ENV (in dev also its table, backups and keys); p
 	$(PY) -m tools.deploy.stack_teardown --config $(SAM_CONFIG) --env $(ENV) --sam $(SAM) \
 	  $(if $(filter yes,$(CONFIRM_PROD_DESTROY)),--confirm-prod)
 
-check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: rendered copies, sam validate, cfn-lint (+ project rules) and checkov on every template and the translation, tests/infra
+# No `sam validate --lint`: all it does is cfnlint.api.lint with cfn-lint's own rules and the region
+# (aws-sam-cli, samcli/commands/validate/validate.py), which the CFN_LINT line below runs too, the
+# project rules added: every template was linted twice (~40 s of CPU here). sam_translate translates.
+check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: rendered copies, the SAM translation, cfn-lint (+ project rules) and checkov on every template and the translation, tests/infra
 	$(PY) -m tools.build.render_infra --check $(INFRA_TEMPLATES)
-	printf '%s\n' $(INFRA_TEMPLATES) | xargs -P 2 -I{} $(SAM) validate --lint --template-file {} --region $(OFFLINE_REGION)
 	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION) $(OFFLINE_PARAMETERS)
 	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(INFRA_TEMPLATES)
 	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
@@ -246,8 +248,8 @@ check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definiti
 # tests/deploy: the bootstrap's trust and permissions, checkov on the bootstrap (its one justified
 # skip pinned), the escalation attempts, the deploy path's recorded calls against the deploy role,
 # the handler permissions of every resource type.
-check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed .tools/deploy/.installed ## Bootstrap stacks and the deploy path: sam validate, cfn-lint, checkov, tests/deploy (offline)
-	printf '%s\n' $(BOOTSTRAP_TEMPLATES) | xargs -P 2 -I{} $(SAM) validate --lint --template-file {} --region $(OFFLINE_REGION)
+# cfn-lint once, with the project rules (no `sam validate --lint` before it: see check-infra).
+check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed .tools/deploy/.installed ## Bootstrap stacks and the deploy path: cfn-lint (+ project rules), checkov, tests/deploy (offline)
 	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATES)
 	$(PY) -m pytest tests/deploy tests/infra/test_iam_evaluation.py -n 2 -q
 

@@ -16,6 +16,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,8 @@ def unique_table_name(purpose: str = "test") -> str:
     return f"mvdb-{purpose}-{worker}-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture
-def make_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
-    """Creates empty movies tables (and their search index tables) from the templates; drops them after the test."""
+@contextmanager
+def _tables_made(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
     from mvdb.config import default_search_index_table_name
     from mvdb_local.table import create_tables
 
@@ -138,6 +138,24 @@ def make_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
     for name in created:
         dynamodb_client.delete_table(TableName=name)
         dynamodb_client.delete_table(TableName=default_search_index_table_name(name))
+
+
+@pytest.fixture
+def make_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
+    """Creates empty movies tables (and their search index tables) from the templates; drops them after the test."""
+    with _tables_made(dynamodb_client) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def make_module_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
+    """``make_table`` for fixtures of module scope: tables filled once and then only read by the module's tests.
+
+    Under xdist each worker that runs a test of the module makes its own. Write to them in
+    the module fixture that fills them, never in a test: the next test would see the write.
+    """
+    with _tables_made(dynamodb_client) as make:
+        yield make
 
 
 @pytest.fixture

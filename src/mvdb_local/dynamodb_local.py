@@ -20,9 +20,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from mvdb_local import PROJECT_ROOT
 
@@ -37,6 +39,33 @@ _JVM_TUNING = tuple(os.environ.get("DYNAMODB_LOCAL_JVM_OPTS", "-XX:TieredStopAtL
 
 class LocalStackError(RuntimeError):
     """The local stack cannot start; the message says what to install or run."""
+
+
+class StderrTail:
+    """Reads a child process's stderr as it comes, in a thread of its own, keeping its last ``limit`` bytes.
+
+    A pipe nobody reads fills (64 KiB on Linux) and then blocks the child's next write to it:
+    DynamoDB Local's SQLite thread logs each failed job to stderr, and a test run that made it
+    log enough hung mid-run with every request waiting behind that thread.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int = 64 * 1024) -> None:
+        self._stream, self._limit = stream, limit
+        self._tail = b""
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, name="stderr-tail", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            with self._lock:
+                self._tail = (self._tail + line)[-self._limit :]
+
+    def text(self, wait_s: float = 1.0) -> str:
+        """What was read so far (the whole of it once the child has exited, waiting ``wait_s`` at most)."""
+        self._thread.join(timeout=wait_s)
+        with self._lock:
+            return self._tail.decode(errors="replace")
 
 
 def free_port() -> int:
@@ -108,6 +137,7 @@ class DynamoDBLocal:
         self.seed = seed
         self._copy: Path | None = None  # the throw-away copy of the seed
         self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: StderrTail | None = None
 
     @property
     def endpoint(self) -> str:
@@ -151,6 +181,8 @@ class DynamoDBLocal:
             stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - nothing else runs in the child before exec
         )
+        assert self._process.stderr is not None  # noqa: S101 - stderr=PIPE above
+        self._stderr = StderrTail(self._process.stderr)
         self._wait_until_ready(timeout_s)
         return self
 
@@ -164,7 +196,7 @@ class DynamoDBLocal:
             raise LocalStackError("DynamoDB Local was not started")
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                errors = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                errors = self._stderr.text() if self._stderr else ""
                 raise LocalStackError(f"DynamoDB Local exited with {self._process.returncode}: {errors.strip()[-500:]}")
             if self._port_in_use():
                 return

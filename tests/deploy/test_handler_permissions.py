@@ -510,67 +510,68 @@ def test_a_feature_a_waiver_depends_on_fails(templates: dict[str, Any]) -> None:
     assert any("ec2:DescribeSubnets" in v and "VpcConfig" in v for v in violations), violations
 
 
-def test_a_missing_grant_fails(templates: dict[str, Any]) -> None:
-    # Finding: the execution role could not tag code-signing configs, which CloudFormation does.
-    stripped = []
-    for execution in execution_roles():
-        role = execution.role
-        policies = json.loads(json.dumps(role.policies))
-        for document in policies:
-            for statement in document["Statement"]:
-                if statement.get("Sid") == "CodeSigningConfigsOfThisEnvironment":
-                    statement["Action"] = [a for a in statement["Action"] if a != "lambda:TagResource"]
-        stripped.append(
-            replace(execution, role=Role(role.name, role.arn, role.trust, policies, role.boundary, role.tags))
-        )
-    violations = handler_violations(per_environment(templates, stripped), load_waivers())
-    assert any(v.startswith("AWS::Lambda::CodeSigningConfig lambda:TagResource") for v in violations), violations
-
-
-def test_a_nested_stack_needs_the_execution_role_passed_on_to_cloudformation(templates: dict[str, Any]) -> None:
-    # CloudFormation builds a nested stack as the parent's service role, which it passes on.
-    stripped = []
-    for execution in execution_roles():
-        role = execution.role
-        policies = [
-            {**document, "Statement": [s for s in document["Statement"] if s.get("Sid") != "NestedStacksRunAsThisRole"]}
-            for document in role.policies
-        ]
-        stripped.append(replace(execution, role=replace(role, policies=policies)))
-    violations = handler_violations(per_environment(templates, stripped), load_waivers())
-    assert any(v.startswith("AWS::CloudFormation::Stack iam:PassRole") for v in violations), violations
-
-
 def test_a_waiver_of_a_granted_permission_fails(templates: dict[str, Any]) -> None:
     waivers = {**load_waivers(), "AWS::KMS::Alias": {"kms:CreateAlias": "not needed"}}
     violations = handler_violations(per_environment(templates), waivers)
     assert any("kms:CreateAlias" in v and "waived but granted" in v for v in violations), violations
 
 
-def test_a_key_grant_a_service_needs_as_the_caller_fails_when_missing(templates: dict[str, Any]) -> None:
-    # Secrets Manager encrypts the canary's secret with the stack's key as CloudFormation's role.
+def _without(statement_id: str, edit: Any = None) -> list[ExecutionRole]:
+    """Every execution role with its statement ``statement_id`` edited by ``edit(statement)``, or dropped."""
     stripped = []
     for execution in execution_roles():
-        role = execution.role
-        policies = [
-            {**d, "Statement": [s for s in d["Statement"] if s.get("Sid") != "SecretKeysThroughSecretsManagerOnly"]}
-            for d in role.policies
-        ]
-        stripped.append(replace(execution, role=replace(role, policies=policies)))
-    violations = handler_violations(per_environment(templates, stripped), load_waivers())
-    assert any(v.startswith("AWS::SecretsManager::Secret kms:GenerateDataKey") for v in violations), violations
-
-
-def test_a_log_group_named_another_way_needs_its_own_grant(templates: dict[str, Any]) -> None:
-    # The canary's function's log group is named by Lambda (cwsyn-...), not after the stack's path.
-    stripped = []
-    for execution in execution_roles():
-        role = execution.role
-        policies = json.loads(json.dumps(role.policies))
+        policies = json.loads(json.dumps(execution.role.policies))
         for document in policies:
+            if edit is None:
+                document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != statement_id]
             for statement in document["Statement"]:
-                if statement.get("Sid") == "LogGroupsOfTheStack":
-                    statement["Resource"] = [r for r in statement["Resource"] if "cwsyn-" not in r]
-        stripped.append(replace(execution, role=replace(role, policies=policies)))
-    violations = handler_violations(per_environment(templates, stripped), load_waivers())
-    assert any(v.startswith("AWS::Logs::LogGroup logs:CreateLogGroup") for v in violations), violations
+                if statement.get("Sid") == statement_id:
+                    edit(statement)
+        stripped.append(replace(execution, role=replace(execution.role, policies=policies)))
+    return stripped
+
+
+def _drop_action(action: str) -> Any:
+    return lambda statement: statement.update(Action=[a for a in statement["Action"] if a != action])
+
+
+def _drop_resources_with(part: str) -> Any:
+    return lambda statement: statement.update(Resource=[r for r in statement["Resource"] if part not in r])
+
+
+@pytest.mark.parametrize(
+    ("statement_id", "edit", "violation"),
+    [
+        # Finding: the execution role could not tag code-signing configs, which CloudFormation does.
+        pytest.param(
+            "CodeSigningConfigsOfThisEnvironment",
+            _drop_action("lambda:TagResource"),
+            "AWS::Lambda::CodeSigningConfig lambda:TagResource",
+            id="a missing grant",
+        ),
+        # CloudFormation builds a nested stack as the parent's service role, which it passes on.
+        pytest.param(
+            "NestedStacksRunAsThisRole",
+            None,
+            "AWS::CloudFormation::Stack iam:PassRole",
+            id="a nested stack without the execution role passed on to CloudFormation",
+        ),
+        # Secrets Manager encrypts the canary's secret with the stack's key as CloudFormation's role.
+        pytest.param(
+            "SecretKeysThroughSecretsManagerOnly",
+            None,
+            "AWS::SecretsManager::Secret kms:GenerateDataKey",
+            id="a key grant a service needs as the caller",
+        ),
+        # The canary's function's log group is named by Lambda (cwsyn-...), not after the stack's path.
+        pytest.param(
+            "LogGroupsOfTheStack",
+            _drop_resources_with("cwsyn-"),
+            "AWS::Logs::LogGroup logs:CreateLogGroup",
+            id="a log group named another way without its own grant",
+        ),
+    ],
+)
+def test_a_grant_taken_away_fails(templates: dict[str, Any], statement_id: str, edit: Any, violation: str) -> None:
+    violations = handler_violations(per_environment(templates, _without(statement_id, edit)), load_waivers())
+    assert any(v.startswith(violation) for v in violations), violations

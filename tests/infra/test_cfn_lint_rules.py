@@ -1,11 +1,12 @@
-"""The project's cfn-lint rules (tools/cfn_lint_rules): each one fails its broken fixture, and none fires on ours.
+"""The project's cfn-lint rules (tools/cfn_lint_rules): each one fails its broken fixture.
 
 Each fixture is the smallest template that breaks one service rule the resource schemas do not
 carry (the rule module's docstring cites the API reference). cfn-lint runs once per test run, as
 ``make check-infra`` runs it (``--append-rules``, repository root on PYTHONPATH), over all the
-fixtures, the application's templates and their translation (one process shared by the xdist
-workers, tests/shared_output.py: cfn-lint's start-up costs more than a template); each test
-reads the findings for its files.
+fixtures (one process shared by the xdist workers, tests/shared_output.py: cfn-lint's start-up
+costs more than a template); each test reads the findings for its fixture. That no rule, the
+project's included, fires on the application's templates and their translation is the
+``make check-infra`` step that lints them with the same command just before these tests run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from tests.shared_output import produced_once
-from tools.build.sam_translate import OFFLINE_PARAMETERS, translate_file
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
@@ -377,12 +377,6 @@ Resources:
 }
 
 
-APPLICATION_TEMPLATES = [
-    PROJECT_ROOT / "infra" / "template.yaml",
-    *sorted((PROJECT_ROOT / "infra" / "stacks").glob("*.yaml")),
-]
-
-
 def _lint(paths: list[Path]) -> dict[str, set[str]]:
     """Path -> IDs of the project rules (E91xx/W91xx) that fired on it."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -404,30 +398,21 @@ def _lint(paths: list[Path]) -> dict[str, set[str]]:
     return found
 
 
-def _lint_fixtures_and_the_application(directory: Path) -> None:
-    """Write every fixture and the application's translation to ``directory``, lint them with the templates.
-
-    Writes ``findings.json``: {"fixtures": {rule: [IDs]}, "application": {file: [IDs]}}.
-    """
+def _lint_fixtures(directory: Path) -> None:
+    """Write every fixture to ``directory`` and lint them; writes ``findings.json``: {rule: [IDs that fired]}."""
     fixtures = {}
     for rule, body in FIXTURES.items():
         fixtures[rule] = directory / f"{rule}.yaml"
         fixtures[rule].write_text('AWSTemplateFormatVersion: "2010-09-09"\n' + body, encoding="utf-8")
-    translated = directory / "template.json"
-    translate_file(APPLICATION_TEMPLATES[0], translated, parameter_values=OFFLINE_PARAMETERS)
-    application = [*APPLICATION_TEMPLATES, translated]
-    found = _lint([*fixtures.values(), *application])
-    findings = {
-        "fixtures": {rule: sorted(found[str(path)]) for rule, path in fixtures.items()},
-        "application": {path.name: sorted(found[str(path)]) for path in application},
-    }
+    found = _lint(list(fixtures.values()))
+    findings = {rule: sorted(found[str(path)]) for rule, path in fixtures.items()}
     (directory / "findings.json").write_text(json.dumps(findings), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[str]]]:
-    directory = produced_once(tmp_path_factory, "project-rule-findings", _lint_fixtures_and_the_application)
-    found: dict[str, dict[str, list[str]]] = json.loads((directory / "findings.json").read_text(encoding="utf-8"))
+def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    directory = produced_once(tmp_path_factory, "project-rule-findings", _lint_fixtures)
+    found: dict[str, list[str]] = json.loads((directory / "findings.json").read_text(encoding="utf-8"))
     return found
 
 
@@ -439,14 +424,5 @@ def test_every_project_rule_has_a_fixture() -> None:
 
 
 @pytest.mark.parametrize("rule", sorted(FIXTURES))
-def test_each_rule_fails_its_broken_fixture_and_only_that_rule_fires(
-    findings: dict[str, dict[str, list[str]]], rule: str
-) -> None:
-    assert findings["fixtures"][rule] == [rule]
-
-
-def test_the_application_templates_and_the_translation_break_no_project_rule(
-    findings: dict[str, dict[str, list[str]]],
-) -> None:
-    assert set(findings["application"]) == {path.name for path in APPLICATION_TEMPLATES} | {"template.json"}
-    assert {name: rules for name, rules in findings["application"].items() if rules} == {}
+def test_each_rule_fails_its_broken_fixture_and_only_that_rule_fires(findings: dict[str, list[str]], rule: str) -> None:
+    assert findings[rule] == [rule]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, unique_table_name
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # `mvdb` in a process of its own, per call
 
 
 def mvdb(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from mvdb.config import default_search_index_table_name
 from mvdb.domain.errors import MovieAlreadyExists, MovieNotFound, PreconditionFailed
 from mvdb.domain.models import compute_etag
 from mvdb.domain.ports import MovieRepository, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
 from mvdb.repository.dynamodb import DynamoDBMovieRepository
+from mvdb.repository.index_reconciler import DynamoDBSearchIndex
 from tests.unit.fake_repository import InMemoryMovieRepository
 
 pytestmark = pytest.mark.integration
@@ -24,23 +26,11 @@ RUSH_KEY = MovieKey(2013, "Rush")
 
 
 @pytest.fixture(params=["dynamodb", "in-memory"])
-def store(request: pytest.FixtureRequest) -> tuple[MovieRepository, Callable[[], None]]:
-    """A repository, and what makes its searches see every write so far.
-
-    DynamoDB searches through the search index, which the stream function keeps in step
-    (here the local stream poller, drained); the in-memory fake needs nothing.
-    """
+def repository(request: pytest.FixtureRequest) -> MovieRepository:
+    """An empty repository of the test's own: DynamoDB Local's or the in-memory fake."""
     if request.param == "in-memory":
-        return InMemoryMovieRepository(), lambda: None
-    table: str = request.getfixturevalue("movies_table")
-    client = request.getfixturevalue("dynamodb_client")
-    indexer = request.getfixturevalue("stream_indexer")(table)
-    return DynamoDBMovieRepository(client, table), indexer.drain
-
-
-@pytest.fixture
-def repository(store: tuple[MovieRepository, Callable[[], None]]) -> MovieRepository:
-    return store[0]
+        return InMemoryMovieRepository()
+    return DynamoDBMovieRepository(request.getfixturevalue("dynamodb_client"), request.getfixturevalue("movies_table"))
 
 
 def put(repository: MovieRepository, document: dict[str, Any]) -> str:
@@ -162,23 +152,40 @@ def test_delete_of_a_missing_movie_raises_not_found(repository: MovieRepository,
 # -- search ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_catalog(store: tuple[MovieRepository, Callable[[], None]]) -> list[dict[str, Any]]:
-    repository, index_caught_up = store
-    documents = [
-        movie(
-            2013,
-            f"Film {n:02}",
-            genres=["Drama" if n % 3 == 0 else "Comedy"],
-            rating=float(n % 10),
-            actors=[f"A{n % 4}"],
-        )
-        for n in range(30)
-    ] + [movie(2012, f"Old {n}", genres=["Drama"], rating=9.0, directors=["D"]) for n in range(5)]
-    for document in documents:
+CATALOG = [
+    movie(
+        2013,
+        f"Film {n:02}",
+        genres=["Drama" if n % 3 == 0 else "Comedy"],
+        rating=float(n % 10),
+        actors=[f"A{n % 4}"],
+    )
+    for n in range(30)
+] + [movie(2012, f"Old {n}", genres=["Drama"], rating=9.0, directors=["D"]) for n in range(5)]
+
+
+@pytest.fixture(scope="module", params=["dynamodb", "in-memory"])
+def catalog(request: pytest.FixtureRequest) -> MovieRepository:
+    """A repository holding ``CATALOG``, its searches seeing every movie. Read-only: the search tests share it.
+
+    Made once per module (per xdist worker), not per test: indexing 35 movies on DynamoDB Local
+    takes seconds. The DynamoDB index is reconciled movie by movie as the stream function does
+    it (test_search_index.py proves the stream keeps it so).
+    """
+    if request.param == "in-memory":
+        memory = InMemoryMovieRepository()
+        for document in CATALOG:
+            put(memory, document)
+        return memory
+    client = request.getfixturevalue("dynamodb_client")
+    table: str = request.getfixturevalue("make_module_table")()
+    repository = DynamoDBMovieRepository(client, table)
+    for document in CATALOG:
         put(repository, document)
-    index_caught_up()
-    return documents
+    index = DynamoDBSearchIndex(client, table, default_search_index_table_name(table))
+    for document in CATALOG:
+        assert index.reconcile(MovieKey(document["year"], document["title"])) == "indexed"
+    return repository
 
 
 def keys(documents: list[dict[str, Any]]) -> list[tuple[int, str]]:
@@ -186,19 +193,15 @@ def keys(documents: list[dict[str, Any]]) -> list[tuple[int, str]]:
 
 
 @pytest.mark.parametrize("limit", [1, 7, 30, 100])
-def test_year_search_pages_return_the_whole_year_once_in_title_order(
-    repository: MovieRepository, small_catalog: list[dict[str, Any]], limit: int
-) -> None:
-    found, sizes = search_all(repository, MovieQuery(year=2013, limit=limit))
-    assert [d["title"] for d in found] == sorted(d["title"] for d in small_catalog if d["year"] == 2013)
+def test_year_search_pages_return_the_whole_year_once_in_title_order(catalog: MovieRepository, limit: int) -> None:
+    found, sizes = search_all(catalog, MovieQuery(year=2013, limit=limit))
+    assert [d["title"] for d in found] == sorted(d["title"] for d in CATALOG if d["year"] == 2013)
     assert all(size <= limit for size in sizes)
 
 
-def test_search_without_year_returns_every_movie_once(
-    repository: MovieRepository, small_catalog: list[dict[str, Any]]
-) -> None:
-    found, _ = search_all(repository, MovieQuery(limit=4))
-    assert keys(found) == keys(small_catalog)
+def test_search_without_year_returns_every_movie_once(catalog: MovieRepository) -> None:
+    found, _ = search_all(catalog, MovieQuery(limit=4))
+    assert keys(found) == keys(CATALOG)
 
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -221,17 +224,15 @@ Predicate = Callable[[dict[str, Any]], bool]
     ],
 )
 def test_filtered_search_returns_exactly_the_matching_movies(
-    repository: MovieRepository, small_catalog: list[dict[str, Any]], query: MovieQuery, predicate: Predicate
+    catalog: MovieRepository, query: MovieQuery, predicate: Predicate
 ) -> None:
-    found, sizes = search_all(repository, query)
-    assert keys(found) == keys([d for d in small_catalog if predicate(d)])
+    found, sizes = search_all(catalog, query)
+    assert keys(found) == keys([d for d in CATALOG if predicate(d)])
     assert all(size <= query.limit for size in sizes)
 
 
-def test_search_resumes_strictly_after_the_given_key(
-    repository: MovieRepository, small_catalog: list[dict[str, Any]]
-) -> None:
-    page, _ = repository.search(MovieQuery(year=2013, limit=3), MovieKey(2013, "Film 09"))
+def test_search_resumes_strictly_after_the_given_key(catalog: MovieRepository) -> None:
+    page, _ = catalog.search(MovieQuery(year=2013, limit=3), MovieKey(2013, "Film 09"))
     assert [m.document["title"] for m in page] == ["Film 10", "Film 11", "Film 12"]
 
 

@@ -29,6 +29,10 @@ from tests.integration.lambda_client import LambdaClient, movie_path
 
 pytestmark = pytest.mark.integration
 
+# A reindex reads two partitions of every year from 1870 to 2100, however few movies there are:
+# ~460 requests, seconds on two shared cores. Its tests run in make test (make pytest), not the inner loop.
+slow_reindex = pytest.mark.slow
+
 HEIST = {
     "year": 2031,
     "title": "The Index Job",
@@ -215,6 +219,7 @@ def test_a_failure_half_way_through_a_batch_is_reported_and_retried_from_that_re
     assert_index_exact(dynamodb_client, movies_table)
 
 
+@slow_reindex
 def test_a_record_that_keeps_failing_goes_to_the_dead_letter_queue_and_reindex_repairs_it(
     api: LambdaClient, movies_table: str, stream_indexer: Any, dynamodb_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -253,6 +258,9 @@ def test_a_record_that_keeps_failing_goes_to_the_dead_letter_queue_and_reindex_r
 # -- racing writers ------------------------------------------------------------------------------
 
 
+# Three writers, the stream function and two reindex runs for half a minute or more on two shared
+# cores: a stress of the races, run by make test (make pytest), not in the inner loop.
+@pytest.mark.slow
 def test_a_reindex_racing_live_writes_and_the_stream_leaves_the_index_exactly_right(
     movies_table: str, stream_indexer: Any, dynamodb_client: Any
 ) -> None:
@@ -338,30 +346,37 @@ def test_many_entry_changes_go_in_steps_and_a_crash_between_them_is_finished_by_
 
 # -- load and reindex ---------------------------------------------------------------------------
 
+# The first 70 movies of the data set: five years, one of them (2013) with 52 movies, more than
+# one reconcile batch holds (50), and more than two BatchWriteItem batches (25): every loop of
+# the load and of reindex turns more than once, at a quarter of the data the tests once used.
+SAMPLE = 70
+
 
 def test_load_leaves_every_movie_it_wrote_indexed(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
 ) -> None:
     from mvdb.loader import load_movies
 
-    report = load_movies(dynamodb_client, movies_table, movie_records[:300])
-    assert (report.written, report.indexed, report.not_indexed) == (300, 300, [])
+    report = load_movies(dynamodb_client, movies_table, movie_records[:SAMPLE])
+    assert (report.written, report.indexed, report.not_indexed) == (SAMPLE, SAMPLE, [])
     assert_index_exact(dynamodb_client, movies_table)
 
 
+@slow_reindex
 def test_reindex_builds_a_missing_index_and_a_second_run_finds_everything_in_step(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
 ) -> None:
     from mvdb.reindex import reindex
 
-    _write_unindexed(dynamodb_client, movies_table, movie_records[:200])
+    _write_unindexed(dynamodb_client, movies_table, movie_records[:SAMPLE])
     first = reindex(dynamodb_client, movies_table, f"{movies_table}-search-index")
-    assert (first.checked, first.in_step, first.reconciled, first.removed) == (200, 0, 200, 0)
+    assert (first.checked, first.in_step, first.reconciled, first.removed) == (SAMPLE, 0, SAMPLE, 0)
     assert_index_exact(dynamodb_client, movies_table)
     second = reindex(dynamodb_client, movies_table, f"{movies_table}-search-index")
-    assert (second.checked, second.in_step, second.reconciled) == (200, 200, 0)
+    assert (second.checked, second.in_step, second.reconciled) == (SAMPLE, SAMPLE, 0)
 
 
+@slow_reindex
 def test_reindex_removes_the_entries_of_movies_deleted_while_nothing_listened(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
 ) -> None:
@@ -378,13 +393,14 @@ def test_reindex_removes_the_entries_of_movies_deleted_while_nothing_listened(
     assert_index_exact(dynamodb_client, movies_table)
 
 
+@slow_reindex
 def test_a_reindex_stopped_part_way_resumes_after_the_last_year_it_finished(
     dynamodb_client: Any, movies_table: str, movie_records: list[dict[str, Any]]
 ) -> None:
     from mvdb.reindex import reindex
 
-    _write_unindexed(dynamodb_client, movies_table, movie_records[:200])
-    years = sorted({r["year"] for r in movie_records[:200]})
+    _write_unindexed(dynamodb_client, movies_table, movie_records[:SAMPLE])
+    years = sorted({r["year"] for r in movie_records[:SAMPLE]})
 
     class Killed(Exception):
         pass
@@ -399,7 +415,7 @@ def test_a_reindex_stopped_part_way_resumes_after_the_last_year_it_finished(
         reindex(dynamodb_client, movies_table, f"{movies_table}-search-index", on_progress=kill_after_three_years)
     resumed = reindex(dynamodb_client, movies_table, f"{movies_table}-search-index")
     assert resumed.resumed_from_year == years[1] + 1  # after the last year whose checkpoint was saved
-    assert resumed.checked == 200
+    assert resumed.checked == SAMPLE
     assert_index_exact(dynamodb_client, movies_table)
 
 

@@ -30,8 +30,10 @@ pytestmark = pytest.mark.integration
 EXTRA = {"poster": {"B": b"\x89PNG\r\n\x1a\n\x00\xff"}, "tags": {"SS": ["a", "b"]}}
 
 
-@pytest.fixture
-def source(movies_table: str, dynamodb_client: Any, movie_records: list[dict[str, Any]]) -> str:
+@pytest.fixture(scope="module")
+def source(make_module_table: Callable[[], str], dynamodb_client: Any, movie_records: list[dict[str, Any]]) -> str:
+    """60 movies, one of them with attributes the service never writes. Read-only: the module's tests share it."""
+    movies_table = make_module_table()
     load_movies(dynamodb_client, movies_table, movie_records[:60])
     first = dynamodb_client.scan(TableName=movies_table, Limit=1)["Items"][0]
     dynamodb_client.update_item(
@@ -157,7 +159,7 @@ def test_a_restore_creates_a_new_table_with_exactly_the_backed_up_items(
 
 
 def test_a_restore_into_an_existing_table_is_refused_and_writes_nothing(
-    dynamodb_client: Any, source: str, movies_table: str, make_table: Callable[[], str], tmp_path: Path
+    dynamodb_client: Any, source: str, make_table: Callable[[], str], tmp_path: Path
 ) -> None:
     backup = back_up_table(dynamodb_client, source, tmp_path)
     existing = make_table()
