@@ -1,4 +1,4 @@
-"""Idempotency-Key on POST and PATCH, through the Lambda handler on DynamoDB Local (draft-ietf-httpapi-idempotency-key-header).
+"""Idempotency-Key on POST and PATCH through the Lambda handler on DynamoDB Local (IETF httpapi idempotency draft).
 
 "Written once" is read from the movies table's stream: every write of an item is one stream record.
 Concurrent requests run in processes of their own, as concurrent invocations run in execution
@@ -274,20 +274,17 @@ def test_concurrent_retries_write_once_and_the_others_get_the_original_or_409(
     performed = [r for r in responses if r[0] == 201 and r[1] is None]
     assert len(performed) == 1, responses
     for status, replayed, etag, body in responses:
-        assert (status, replayed, etag) in {(201, None, performed[0][2]), (201, "true", performed[0][2]), (409, None, None)}
+        original = performed[0][2]
+        assert (status, replayed, etag) in {(201, None, original), (201, "true", original), (409, None, None)}
         if status == 409:
             assert body["code"] == "idempotency-key-in-progress"
     assert writes_of(dynamodb_local.endpoint, movies_table, 2031, "Sequel") == ["INSERT"]
 
 
 @pytest.mark.slow
-def test_a_retry_while_the_first_runs_is_409_and_after_it_the_original(
-    movies_table: str, dynamodb_local: Any
-) -> None:
+def test_a_retry_while_the_first_runs_is_409_and_after_it_the_original(movies_table: str, dynamodb_local: Any) -> None:
     # The first takes 1.5 s to create; one retry arrives 0.5 s in, another at 3 s.
-    responses = _run_invocations(
-        movies_table, dynamodb_local.endpoint, new_key(), [(1.5, 0.0), (0.0, 0.5), (0.0, 3.0)]
-    )
+    responses = _run_invocations(movies_table, dynamodb_local.endpoint, new_key(), [(1.5, 0.0), (0.0, 0.5), (0.0, 3.0)])
     statuses = sorted((status, replayed or "") for status, replayed, _, _ in responses)
     assert statuses == [(201, ""), (201, "true"), (409, "")], responses
     assert writes_of(dynamodb_local.endpoint, movies_table, 2031, "Sequel") == ["INSERT"]
