@@ -62,8 +62,15 @@ IN_PROGRESS_RETRY_AFTER_S = 1
 # RFC 8941 §3.3.3: sf-string = DQUOTE *chr DQUOTE; chr = unescaped / escaped, printable ASCII only.
 _SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
 _ESCAPED = re.compile(r'\\(["\\])')
-# What the OpenAPI document says of the header (its value is checked by parse_idempotency_key).
-_KEY_SCHEMA = {"maxLength": 2 * MAX_KEY_LENGTH + 2, "pattern": r'^"([\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])+"$'}
+# The header's value in the OpenAPI document: exactly what parse_idempotency_key accepts.
+_KEY_SCHEMA = {"maxLength": MAX_KEY_LENGTH + 2, "pattern": r'^"([\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])+"$'}
+
+
+def _document_key(schema: dict[str, Any]) -> None:
+    """Puts the key's limits on the string in the header's schema (``anyOf: [string, null]``)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch.update(_KEY_SCHEMA)
 
 Perform = Callable[[], Response[Any]]
 
@@ -71,19 +78,19 @@ Perform = Callable[[], Response[Any]]
 def parse_idempotency_key(value: str) -> str:
     """The key an ``Idempotency-Key`` field value carries: an RFC 8941 sf-string, unescaped.
 
-    Leading and trailing spaces are dropped (RFC 8941 §4.2). Raises ProblemError 400
-    ``invalid-idempotency-key`` for anything else: a token or number instead of a string,
-    parameters or a list after it, an empty key, one over ``MAX_KEY_LENGTH`` characters.
+    The value must be exactly one sf-string of 1 to ``MAX_KEY_LENGTH`` characters between its
+    quotes, as sent (an escape counts two): what the OpenAPI document's pattern and maxLength say.
+    Raises ProblemError 400 ``invalid-idempotency-key`` for anything else: a token or number
+    instead of a string, parameters or a list after it, an empty or a longer key.
     """
-    match = _SF_STRING.fullmatch(value.strip(" "))
+    match = _SF_STRING.fullmatch(value)
     if match is None:
         raise _invalid_key('send one quoted string of printable ASCII (RFC 8941 sf-string), e.g. "8e03978e-..."')
-    key = _ESCAPED.sub(r"\1", match.group(1))
-    if not key:
+    if not match.group(1):
         raise _invalid_key("the key is empty")
-    if len(key) > MAX_KEY_LENGTH:
-        raise _invalid_key(f"the key has {len(key)} characters; at most {MAX_KEY_LENGTH} are accepted")
-    return key
+    if len(match.group(1)) > MAX_KEY_LENGTH:
+        raise _invalid_key(f"the key has {len(match.group(1))} characters; at most {MAX_KEY_LENGTH} are accepted")
+    return _ESCAPED.sub(r"\1", match.group(1))
 
 
 def _invalid_key(reason: str) -> ProblemError:
@@ -245,7 +252,7 @@ def idempotent_request(
                 "response again (with Idempotent-Replayed: true) and changes nothing; the same key with "
                 "another request gets 422, a retry while the first runs 409. Keys are per client and operation."
             ),
-            json_schema_extra=_KEY_SCHEMA,
+            json_schema_extra=_document_key,
         ),
     ] = None,
 ) -> IdempotentRequest:
