@@ -35,7 +35,18 @@ def test_a_quoted_string_is_a_key(value: str, key: str) -> None:
         '"unterminated',
         '"a\\nb"',  # the only escapes are \" and \\
     ],
-    ids=["token", "number", "empty", "too-long", "list", "parameters", "non-ascii", "control", "unterminated", "escape"],
+    ids=[
+        "token",
+        "number",
+        "empty",
+        "too-long",
+        "list",
+        "parameters",
+        "non-ascii",
+        "control",
+        "unterminated",
+        "escape",
+    ],
 )
 def test_anything_else_is_400_invalid_idempotency_key(value: str) -> None:
     with pytest.raises(ProblemError) as refused:
