@@ -72,6 +72,7 @@ def _document_key(schema: dict[str, Any]) -> None:
         if branch.get("type") == "string":
             branch.update(_KEY_SCHEMA)
 
+
 Perform = Callable[[], Response[Any]]
 
 
