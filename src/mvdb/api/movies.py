@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from mvdb.api.idempotency import Idempotency
+from mvdb.api.idempotency import REPLAYED_HEADER, Idempotency
 from mvdb.api.media_types import JSON, MERGE_PATCH_JSON
 from mvdb.api.operations import Operations
 from mvdb.api.paths import movie_key, movie_location, request_base_path
@@ -50,14 +50,20 @@ _MOVIE = {
     "headers": {"ETag": _ETAG_HEADER},
     "content": {JSON: {"model": Movie}},
 }
+_REPLAYED_HEADER: dict[str, Any] = {
+    "description": "Present on the response a retry with the same Idempotency-Key gets: the first one, replayed",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 _CREATED = {
     **_MOVIE,
     "description": "Created; Location is its URL",
     "headers": {
         "ETag": _ETAG_HEADER,
         "Location": {"description": "The movie's URL", "schema": {"type": "string", "maxLength": 4000}},
+        REPLAYED_HEADER: _REPLAYED_HEADER,
     },
 }
+_PATCHED = {**_MOVIE, "headers": {"ETag": _ETAG_HEADER, REPLAYED_HEADER: _REPLAYED_HEADER}}
 _PAGE = {"description": "One page of movies", "content": {JSON: {"model": MoviePage}}}
 _WITH_BODY = (413, 415, 422)
 _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
@@ -222,7 +228,7 @@ def replace_movie(
         "(`application/json` is read the same way). With an Idempotency-Key, a retry gets the first 200 "
         "again and the patch is not applied twice."
     ),
-    responses=documented_responses({200: _MOVIE}, 400, 404, 409, 412, 428, 503, *_WITH_BODY),
+    responses=documented_responses({200: _PATCHED}, 400, 404, 409, 412, 428, 503, *_WITH_BODY),
     tags=["movies"],
 )
 def patch_movie(
