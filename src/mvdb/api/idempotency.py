@@ -135,10 +135,11 @@ class IdempotentRequest:
         self._request = request
         self._key = key
 
-    def once(self, perform: Perform, lambda_context: Any = None) -> Response[Any]:
+    def once(self, perform: Perform, lambda_context: Any) -> Response[Any]:
         """``perform()``'s response, or the one recorded for this client, operation and key.
 
-        ``lambda_context`` (the invocation's) bounds how long the request counts as in progress.
+        ``lambda_context`` (the invocation's) bounds how long the request counts as in progress:
+        without it, a request killed mid-way would hold its key for ``RECORD_TTL_S``.
         Raises ProblemError 409 (in progress), 422 (key reused with another request), and
         StorageUnavailable (503) when the records' table cannot be read or written.
         """
