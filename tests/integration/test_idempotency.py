@@ -223,7 +223,14 @@ def test_a_patch_key_reused_on_another_movie_is_422(client: LambdaClient) -> Non
 
 
 def _invoke(
-    table: str, endpoint: str, key: str, start: Any, create_delay_s: float, delay_before_s: float, results: Any
+    table: str,
+    endpoint: str,
+    key: str,
+    ready: Any,
+    start: Any,
+    create_delay_s: float,
+    delay_before_s: float,
+    results: Any,
 ) -> None:
     """One execution environment: its own app, one keyed POST of MOVIE (its create slowed by ``create_delay_s``)."""
     from mvdb.api.http_api import create_app, lambda_handler_of
@@ -240,6 +247,9 @@ def _invoke(
 
         service.create = slow_create  # type: ignore[method-assign]
     client = LambdaClient(lambda_handler_of(api), authorizer=FULL_ACCESS)
+    warm_up = {**MOVIE, "title": f"Warm-up {uuid.uuid4()}"}  # its clients made: the timings below are the test's
+    assert client.post("/movies", json_body=warm_up, headers=keyed(new_key())).status == 201
+    ready.put(True)
     start.wait()
     time.sleep(delay_before_s)
     response = client.post("/movies", json_body=MOVIE, headers=keyed(key))
@@ -248,16 +258,17 @@ def _invoke(
 
 def _run_invocations(table: str, endpoint: str, key: str, plans: list[tuple[float, float]]) -> list[tuple[Any, ...]]:
     """Runs one process per ``(create_delay_s, delay_before_s)`` plan, all released together; their responses."""
-    context = multiprocessing.get_context("fork")
-    start = context.Event()
-    results = context.Queue()
+    # Spawned, not forked: a fork of this multi-threaded process (xdist, DynamoDB Local's pipes) may deadlock.
+    context = multiprocessing.get_context("spawn")
+    ready, start, results = context.Queue(), context.Event(), context.Queue()
     processes = [
-        context.Process(target=_invoke, args=(table, endpoint, key, start, create_delay, delay_before, results))
+        context.Process(target=_invoke, args=(table, endpoint, key, ready, start, create_delay, delay_before, results))
         for create_delay, delay_before in plans
     ]
     for process in processes:
         process.start()
-    time.sleep(1.0)  # every process has built its app
+    for _ in processes:
+        ready.get(timeout=120)  # every process has built its app
     start.set()
     responses = [results.get(timeout=60) for _ in processes]
     for process in processes:
@@ -283,8 +294,8 @@ def test_concurrent_retries_write_once_and_the_others_get_the_original_or_409(
 
 @pytest.mark.slow
 def test_a_retry_while_the_first_runs_is_409_and_after_it_the_original(movies_table: str, dynamodb_local: Any) -> None:
-    # The first takes 1.5 s to create; one retry arrives 0.5 s in, another at 3 s.
-    responses = _run_invocations(movies_table, dynamodb_local.endpoint, new_key(), [(1.5, 0.0), (0.0, 0.5), (0.0, 3.0)])
+    # The first takes 2 s to create; one retry arrives 0.5 s in, another at 5 s.
+    responses = _run_invocations(movies_table, dynamodb_local.endpoint, new_key(), [(2.0, 0.0), (0.0, 0.5), (0.0, 5.0)])
     statuses = sorted((status, replayed or "") for status, replayed, _, _ in responses)
     assert statuses == [(201, ""), (201, "true"), (409, "")], responses
     assert writes_of(dynamodb_local.endpoint, movies_table, 2031, "Sequel") == ["INSERT"]
