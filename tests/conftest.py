@@ -123,14 +123,15 @@ def unique_table_name(purpose: str = "test") -> str:
 
 @contextmanager
 def _tables_made(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
-    from mvdb.config import default_search_index_table_name
-    from mvdb_local.table import create_tables
+    from mvdb.config import default_idempotency_table_name, default_search_index_table_name
+    from mvdb_local.table import create_idempotency_table, create_tables
 
     created: list[str] = []
 
     def make() -> str:
         name = unique_table_name()
         create_tables(dynamodb_client, name, if_missing=False)
+        create_idempotency_table(dynamodb_client, default_idempotency_table_name(name), if_missing=False)
         created.append(name)
         return name
 
@@ -138,11 +139,13 @@ def _tables_made(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
     for name in created:
         dynamodb_client.delete_table(TableName=name)
         dynamodb_client.delete_table(TableName=default_search_index_table_name(name))
+        dynamodb_client.delete_table(TableName=default_idempotency_table_name(name))
 
 
 @pytest.fixture
 def make_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
-    """Creates empty movies tables (and their search index tables) from the templates; drops them after the test."""
+    """Creates empty movies tables (with their search index and idempotency records' tables) from the templates;
+    drops them after the test."""
     with _tables_made(dynamodb_client) as make:
         yield make
 

@@ -3,6 +3,8 @@
 The environment contract is the one existing deployments use: ``TABLE_NAME`` (required)
 and ``REGION`` (optional). ``SEARCH_INDEX_TABLE_NAME`` names the search index table (optional:
 ``default_search_index_table_name`` when unset, as the local stack names it).
+``IDEMPOTENCY_TABLE_NAME`` names the table of idempotency records (optional:
+``default_idempotency_table_name`` when unset, as the local stack names it).
 ``AWS_ENDPOINT_URL_DYNAMODB`` points the service at DynamoDB Local; boto3 also honours it by
 itself, we read it so the value is explicit in one place.
 Nothing here is ever logged: the environment of a Lambda holds credentials.
@@ -15,7 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["ConfigurationError", "Settings", "default_search_index_table_name", "get_settings"]
+__all__ = [
+    "ConfigurationError",
+    "Settings",
+    "default_idempotency_table_name",
+    "default_search_index_table_name",
+    "get_settings",
+]
 
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
@@ -23,6 +31,11 @@ _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 def default_search_index_table_name(table_name: str) -> str:
     """The search index table of the movies table ``table_name`` when none is named: ``<table_name>-search-index``."""
     return f"{table_name}-search-index"
+
+
+def default_idempotency_table_name(table_name: str) -> str:
+    """The idempotency records' table of the movies table ``table_name`` when none is named: ``<table>-idempotency``."""
+    return f"{table_name}-idempotency"
 
 
 class ConfigurationError(RuntimeError):
@@ -34,6 +47,8 @@ class Settings:
     table_name: str
     # The search index (mvdb.repository.search_index), kept in step by the stream function.
     search_index_table_name: str = ""
+    # The records of Idempotency-Key requests (mvdb.api.idempotency): Powertools' DynamoDB persistence layer.
+    idempotency_table_name: str = ""
     region: str | None = None
     dynamodb_endpoint: str | None = None
     environment: str = "local"
@@ -72,6 +87,8 @@ class Settings:
             table_name=table_name,
             search_index_table_name=env.get("SEARCH_INDEX_TABLE_NAME", "").strip()
             or default_search_index_table_name(table_name),
+            idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", "").strip()
+            or default_idempotency_table_name(table_name),
             region=env.get("REGION") or env.get("AWS_REGION") or None,
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
             environment=env.get("ENVIRONMENT", "local"),

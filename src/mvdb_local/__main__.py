@@ -200,13 +200,18 @@ def _prepare_tables() -> bool:
     from mvdb.config import get_settings
     from mvdb.loader import load_movies, read_records
     from mvdb.reindex import reindex
-    from mvdb_local.table import create_tables, enable_stream
+    from mvdb_local.table import create_idempotency_table, create_tables, enable_stream
 
     settings = get_settings()
     table, index_table = settings.table_name, settings.search_index_table_name
     client = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
     created_table, created_index = create_tables(client, table, index_table)
-    for name, created in ((table, created_table), (index_table, created_index)):
+    created_records = create_idempotency_table(client, settings.idempotency_table_name)
+    for name, created in (
+        (table, created_table),
+        (index_table, created_index),
+        (settings.idempotency_table_name, created_records),
+    ):
         if created:
             print(f"created table {name}", file=sys.stderr)
     stream_enabled = enable_stream(client, table)

@@ -1,5 +1,5 @@
-"""The movies table and its search index table as the data stack (infra/stacks/data.yaml) defines them:
-the single definition of their shapes."""
+"""The movies table, its search index table and the idempotency records' table as the data stack
+(infra/stacks/data.yaml) defines them: the single definition of their shapes."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from mvdb_local import PROJECT_ROOT
 __all__ = [
     "DATA_TEMPLATE_PATH",
     "TEMPLATE_PATH",
+    "create_idempotency_table",
     "create_movies_table",
     "create_search_index_table",
     "create_tables",
     "enable_stream",
+    "idempotency_table_definition",
     "movies_table_definition",
     "search_index_table_definition",
 ]
@@ -25,6 +27,7 @@ TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"  # the root SAM templat
 DATA_TEMPLATE_PATH = PROJECT_ROOT / "infra" / "stacks" / "data.yaml"  # the nested stack with the movies table
 TABLE_RESOURCE = "MoviesTable"
 INDEX_TABLE_RESOURCE = "SearchIndexTable"
+IDEMPOTENCY_TABLE_RESOURCE = "IdempotencyTable"
 _SHAPE = (
     "KeySchema",
     "AttributeDefinitions",
@@ -32,6 +35,7 @@ _SHAPE = (
     "GlobalSecondaryIndexes",
     "LocalSecondaryIndexes",
     "StreamSpecification",
+    "TimeToLiveSpecification",
 )
 
 
@@ -54,6 +58,12 @@ def movies_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[st
 
 
 @lru_cache(maxsize=4)
+def idempotency_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[str, Any]:
+    """KeySchema, AttributeDefinitions, BillingMode and TimeToLiveSpecification of the idempotency records' table."""
+    return _table_shape(template_path, IDEMPOTENCY_TABLE_RESOURCE)
+
+
+@lru_cache(maxsize=4)
 def search_index_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> dict[str, Any]:
     """KeySchema, AttributeDefinitions and BillingMode of the data stack's search index table."""
     return _table_shape(template_path, INDEX_TABLE_RESOURCE)
@@ -62,8 +72,14 @@ def search_index_table_definition(template_path: Path = DATA_TEMPLATE_PATH) -> d
 def _create(client: Any, table_name: str, definition: dict[str, Any], *, if_missing: bool) -> bool:
     if if_missing and table_name in _table_names(client):
         return False
-    client.create_table(TableName=table_name, **definition)
+    # CreateTable takes no TTL: CloudFormation sets it with UpdateTimeToLive once the table exists.
+    time_to_live = definition.get("TimeToLiveSpecification")
+    client.create_table(
+        TableName=table_name, **{name: value for name, value in definition.items() if name != "TimeToLiveSpecification"}
+    )
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    if time_to_live is not None:
+        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=time_to_live)
     return True
 
 
@@ -81,10 +97,19 @@ def create_search_index_table(client: Any, index_table_name: str, *, if_missing:
     return _create(client, index_table_name, search_index_table_definition(), if_missing=if_missing)
 
 
+def create_idempotency_table(client: Any, table_name: str, *, if_missing: bool = True) -> bool:
+    """Create the idempotency records' table (with its TTL) from the data stack's definition; True if created."""
+    return _create(client, table_name, idempotency_table_definition(), if_missing=if_missing)
+
+
 def create_tables(
     client: Any, table_name: str, index_table_name: str | None = None, *, if_missing: bool = True
 ) -> tuple[bool, bool]:
-    """The movies table and its search index table (``<table>-search-index`` unless named); which were created."""
+    """The movies table and its search index table (``<table>-search-index`` unless named); which were created.
+
+    The API's idempotency records' table is the API's own (``create_idempotency_table``), not the data's:
+    a restored or loaded copy of the movies needs none.
+    """
     index_table_name = index_table_name or default_search_index_table_name(table_name)
     return (
         create_movies_table(client, table_name, if_missing=if_missing),

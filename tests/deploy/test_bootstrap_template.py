@@ -583,6 +583,11 @@ def test_deploy_role_reads_what_the_deployed_tests_check_in_its_environment_only
     assert _may(shared, role, "cloudformation:DescribeStacks", stack_arn(shared, env))
     assert _may(shared, role, "cognito-idp:DescribeUserPoolClient", pool, **{RESOURCE_TAG: env})
     assert _may(shared, role, "dynamodb:DescribeContinuousBackups", table)
+    records = "Data-1A2B-IdempotencyTable-3C4D"
+    assert _may(shared, role, "dynamodb:DescribeTimeToLive", f"arn:aws:dynamodb:{ra}:table/{APP}-{env}-{records}")
+    for other in set(ENVIRONMENTS) - {env}:
+        other_table = f"arn:aws:dynamodb:{ra}:table/{APP}-{other}-{records}"
+        assert not _may(shared, role, "dynamodb:DescribeTimeToLive", other_table), other
     assert _may(shared, role, "lambda:GetAlias", f"{function}:live")
     assert not _may(shared, role, "dynamodb:GetItem", table), "deploy roles never read data"
     assert not _may(shared, role, "lambda:UpdateAlias", f"{function}:live"), "no change outside CloudFormation"

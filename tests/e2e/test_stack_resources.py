@@ -43,6 +43,16 @@ def test_table_has_point_in_time_recovery(stack: StackUnderTest) -> None:
     assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
+def test_idempotency_records_expire_by_the_ttl_attribute_powertools_writes(stack: StackUnderTest) -> None:
+    if not stack.on_aws:
+        pytest.skip("the local table is made from the template's definition, TTL included (tests/infra)")
+
+    described = stack.aws_client("dynamodb").describe_time_to_live(TableName=stack.outputs["IdempotencyTableName"])
+
+    ttl = described["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")
+
+
 def test_live_alias_serves_only_the_newest_published_version(stack: StackUnderTest) -> None:
     if not stack.on_aws:
         pytest.skip("the local stack calls the handler in-process: it has no Lambda versions or aliases")

@@ -374,6 +374,19 @@ Resources:
         BackupPlanRule:
           - {RuleName: daily, TargetBackupVault: !Ref Vault, Lifecycle: {DeleteAfterDays: !Ref RetentionDays}}
 """,
+    # A table the stack may delete, without deletion protection, under the AWS managed key.
+    "E9122": """
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      SSESpecification: {SSEEnabled: true}
+""",
 }
 
 

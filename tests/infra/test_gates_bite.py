@@ -262,8 +262,9 @@ def _checkov_failures(mutant: Mutant) -> set[tuple[str, str]]:
 def test_removing_point_in_time_recovery_fails_the_assertions_and_checkov(tmp_path: Path) -> None:
     mutant = _mutant(
         tmp_path,
-        "      PointInTimeRecoverySpecification:\n        PointInTimeRecoveryEnabled: true\n",
-        "",
+        # The movies table's (the one after its stream); the idempotency table's has its own test.
+        "NEW_AND_OLD_IMAGES\n      PointInTimeRecoverySpecification:\n        PointInTimeRecoveryEnabled: true\n",
+        "NEW_AND_OLD_IMAGES\n",
         file="stacks/data.yaml",
     )
 

@@ -222,12 +222,14 @@ def test_function_may_touch_only_its_table_the_search_index_and_their_key(templa
         for action in as_list(statement["Action"]):
             by_service.setdefault(action.split(":")[0], []).append(statement)
     assert set(by_service) == {"dynamodb", "kms", "logs", "xray"}
-    table_statement, index_statement = {id(s): s for s in by_service["dynamodb"]}.values()
+    table_statement, index_statement, records_statement = {id(s): s for s in by_service["dynamodb"]}.values()
     assert set(table_statement["Action"]) == FUNCTION_TABLE_ACTIONS
     assert as_list(template.resolve(table_statement["Resource"])) == [get_att("MoviesTable", "Arn")]  # no indexes exist
     # The search index is read only: the search index function writes it.
     assert as_list(index_statement["Action"]) == ["dynamodb:Query"]
     assert as_list(index_statement["Resource"]) == [get_att("SearchIndexTable", "Arn")]
+    # Idempotency-Key records: their item operations (tests/infra/test_idempotency_table.py).
+    assert as_list(records_statement["Resource"]) == [get_att("IdempotencyTable", "Arn")]
     (key_statement,) = {id(s): s for s in by_service["kms"]}.values()
     assert set(key_statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
     assert as_list(key_statement["Resource"]) == [get_att("MoviesTableKey", "Arn")]

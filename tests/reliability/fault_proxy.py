@@ -27,7 +27,8 @@ class FaultProxy:
         split = urlsplit(upstream)
         self._upstream = (split.hostname or "127.0.0.1", split.port or 80)
         self._lock = threading.Lock()
-        self._faults: list[str] = []  # one entry per upcoming request: "throttle" | "lose-response"
+        # One entry per upcoming request: "throttle" | "lose-response" | "forward" (no fault: to reach a later request).
+        self._faults: list[str] = []
         self.seen: Counter[str] = Counter()  # requests received, by DynamoDB operation
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -28,6 +28,7 @@ DEFERRED = {
     "mvdb.backup_cli",  # operator commands, and what only restores and drills use
     "mvdb.table_export",
     "mvdb.verification.restore_validation",
+    "aws_lambda_powertools.utilities.idempotency",  # on the first request with an Idempotency-Key
 }
 
 _PROBE = """

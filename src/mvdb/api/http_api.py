@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mvdb.api import health, movies
 from mvdb.api.admission import Admission, read_json
 from mvdb.api.docs import DocumentationConfig, register_docs
+from mvdb.api.idempotency import IDEMPOTENCY, IdempotencyStore
 from mvdb.api.operations import Operations, resource_path
 from mvdb.api.problems import ProblemError, problem, problem_for
 from mvdb.api.responses import ResponseFinisher, cors_config
@@ -58,12 +59,14 @@ class MoviesApi:
         admission: Admission,
         finisher: ResponseFinisher,
         service: MovieService,
+        idempotency: IdempotencyStore,
     ) -> None:
         self.resolver = resolver
         self.operations = operations
         self._admission = admission
         self._finisher = finisher
         self.service = service
+        self.idempotency = idempotency
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
@@ -72,7 +75,7 @@ class MoviesApi:
         metrics.add_dimension(name="route", value=f"{method} {route}")
         try:
             admitted = self._admission.admit(event)
-            self.resolver.append_context(**{MOVIE_SERVICE: self.service})
+            self.resolver.append_context(**{MOVIE_SERVICE: self.service, IDEMPOTENCY: self.idempotency})
             response = self.resolver.resolve(admitted, context)
         except ProblemError as refused:
             response = _proxy_response(problem_for(refused))
@@ -111,6 +114,7 @@ def create_app(settings: Settings) -> MoviesApi:
         Admission(operations, require_auth=settings.require_auth, max_body_bytes=settings.max_body_bytes),
         ResponseFinisher(operations, cors_config(settings.cors_allow_origins)),
         build_movie_service(settings),
+        IdempotencyStore(settings),
     )
 
 

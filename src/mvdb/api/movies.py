@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from mvdb.api.idempotency import REPLAYED_HEADER, Idempotency
 from mvdb.api.media_types import JSON, MERGE_PATCH_JSON
 from mvdb.api.operations import Operations
 from mvdb.api.paths import movie_key, movie_location, request_base_path
@@ -49,14 +50,20 @@ _MOVIE = {
     "headers": {"ETag": _ETAG_HEADER},
     "content": {JSON: {"model": Movie}},
 }
+_REPLAYED_HEADER: dict[str, Any] = {
+    "description": "Present on the response a retry with the same Idempotency-Key gets: the first one, replayed",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 _CREATED = {
     **_MOVIE,
     "description": "Created; Location is its URL",
     "headers": {
         "ETag": _ETAG_HEADER,
         "Location": {"description": "The movie's URL", "schema": {"type": "string", "maxLength": 4000}},
+        REPLAYED_HEADER: _REPLAYED_HEADER,
     },
 }
+_PATCHED = {**_MOVIE, "headers": {"ETag": _ETAG_HEADER, REPLAYED_HEADER: _REPLAYED_HEADER}}
 _PAGE = {"description": "One page of movies", "content": {JSON: {"model": MoviePage}}}
 _WITH_BODY = (413, 415, 422)
 _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
@@ -170,14 +177,21 @@ def get_movie(service: Service, year: PathYear, title: PathTitle) -> Response[An
     scope=WRITE_SCOPE,
     media_types=[JSON],
     summary="Create a movie",
-    description="Creates the movie under its year and title; 409 if one exists. Location is its URL.",
+    description=(
+        "Creates the movie under its year and title; 409 if one exists. Location is its URL. With an "
+        "Idempotency-Key, a retry gets the first 201 again (same ETag and Location) and creates nothing."
+    ),
     responses=documented_responses({201: _CREATED}, 400, 409, 503, *_WITH_BODY),
     tags=["movies"],
 )
-def create_movie(service: Service, base: BasePath, movie: Annotated[MovieCreate, Body(embed=False)]) -> Response[Any]:
-    stored = service.create(movie)
-    location = movie_location(base, MovieKey(movie.year, movie.title))
-    return _movie_response(stored, HTTPStatus.CREATED, Location=location)
+def create_movie(
+    service: Service, base: BasePath, movie: Annotated[MovieCreate, Body(embed=False)], idempotency: Idempotency
+) -> Response[Any]:
+    def create() -> Response[Any]:
+        location = movie_location(base, MovieKey(movie.year, movie.title))
+        return _movie_response(service.create(movie), HTTPStatus.CREATED, Location=location)
+
+    return idempotency.once(create, router.lambda_context)
 
 
 @operations.declare(
@@ -211,9 +225,10 @@ def replace_movie(
     description=(
         'A merge patch of the movie: members left out stay, `null` removes one (`{"info": {"plot": null}}` '
         'removes the plot, `{"info": null}` all the info). Send it as `application/merge-patch+json` '
-        "(`application/json` is read the same way)."
+        "(`application/json` is read the same way). With an Idempotency-Key, a retry gets the first 200 "
+        "again and the patch is not applied twice."
     ),
-    responses=documented_responses({200: _MOVIE}, 400, 404, 412, 428, 503, *_WITH_BODY),
+    responses=documented_responses({200: _PATCHED}, 400, 404, 409, 412, 428, 503, *_WITH_BODY),
     tags=["movies"],
 )
 def patch_movie(
@@ -221,9 +236,11 @@ def patch_movie(
     year: PathYear,
     title: PathTitle,
     patch: Annotated[MoviePatch, Body(embed=False, media_type=MERGE_PATCH_JSON)],
+    idempotency: Idempotency,
     if_match: IfMatch = None,
 ) -> Response[Any]:
-    return _movie_response(service.patch(movie_key(year, title), patch, parse_if_match(if_match)))
+    key, precondition = movie_key(year, title), parse_if_match(if_match)
+    return idempotency.once(lambda: _movie_response(service.patch(key, patch, precondition)), router.lambda_context)
 
 
 @operations.declare(

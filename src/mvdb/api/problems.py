@@ -138,16 +138,16 @@ def problem_for(error: DomainError | ProblemError) -> Response[str]:
 # -- how problems are documented in the OpenAPI document -------------------------------------
 
 _MEANINGS = {
-    400: "Invalid parameters, cursor or If-Match; malformed JSON",
+    400: "Invalid parameters, cursor, If-Match or Idempotency-Key; malformed JSON",
     401: "No valid access token",
     403: "The token lacks the scope this operation needs",
     404: "No such movie",
     405: "The resource does not support this method; Allow lists those it does",
-    409: "The movie already exists",
+    409: "The movie already exists (POST), or a request with this Idempotency-Key is still in progress",
     412: "If-Match does not name the current version",
     413: "Body too large",
     415: "Body is not of a media type this operation reads",
-    422: "Body is well-formed but invalid; see errors",
+    422: "Body is well-formed but invalid (see errors), or the Idempotency-Key was used with another request",
     428: "If-Match is required",
     429: "Too many requests (the API's throttling or the per-client rate limit); retry after Retry-After seconds",
     500: "Something went wrong on our side; quote X-Request-Id",

@@ -29,7 +29,7 @@ SECURITY_HEADERS = {
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # What a browser may send and read cross-origin, besides what CORSConfig always allows.
-CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key"]
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-Id", "Retry-After", "Allow", "WWW-Authenticate"]
 CORS_MAX_AGE_S = 600
 
