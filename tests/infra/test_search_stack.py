@@ -142,7 +142,9 @@ def test_the_dead_letter_queue_is_encrypted_with_a_key_used_only_through_sqs(sta
         }
 
 
-@pytest.mark.parametrize("alarm", ["SearchIndexIteratorAgeAlarm", "SearchIndexDeadLettersAlarm"])
+@pytest.mark.parametrize(
+    "alarm", ["SearchIndexIteratorAgeAlarm", "SearchIndexDeadLettersAlarm", "SearchIndexDestinationDeliveryFailuresAlarm"]
+)
 def test_the_required_alarms_exist(stack: Template, alarm: str) -> None:
     assert stack.resource(alarm)["Type"] == "AWS::CloudWatch::Alarm"
 
@@ -158,11 +160,13 @@ def test_every_alarm_pages_links_its_runbook_entry_and_treats_missing_data(stack
 
 
 def test_the_lag_and_error_alarms_watch_the_function_by_its_name(stack: Template) -> None:
-    for alarm in ("SearchIndexIteratorAgeAlarm", "SearchIndexFunctionErrorsAlarm"):
+    for alarm in ("SearchIndexIteratorAgeAlarm", "SearchIndexFunctionErrorsAlarm", "SearchIndexDestinationDeliveryFailuresAlarm"):
         assert stack.properties(alarm)["Dimensions"] == [
             {"Name": "FunctionName", "Value": {"Ref": "IndexerFunctionName"}}
         ]
     assert stack.properties("SearchIndexIteratorAgeAlarm")["MetricName"] == "IteratorAge"
+    # Lambda's metrics reference: a destination that refuses the record of a batch given up on.
+    assert stack.properties("SearchIndexDestinationDeliveryFailuresAlarm")["MetricName"] == "DestinationDeliveryFailures"
 
 
 def test_the_role_carries_the_permissions_boundary_and_only_lambda_assumes_it(stack: Template) -> None:
