@@ -143,7 +143,8 @@ def test_the_dead_letter_queue_is_encrypted_with_a_key_used_only_through_sqs(sta
 
 
 @pytest.mark.parametrize(
-    "alarm", ["SearchIndexIteratorAgeAlarm", "SearchIndexDeadLettersAlarm", "SearchIndexDestinationDeliveryFailuresAlarm"]
+    "alarm",
+    ["SearchIndexIteratorAgeAlarm", "SearchIndexDeadLettersAlarm", "SearchIndexDestinationDeliveryFailuresAlarm"],
 )
 def test_the_required_alarms_exist(stack: Template, alarm: str) -> None:
     assert stack.resource(alarm)["Type"] == "AWS::CloudWatch::Alarm"
@@ -160,13 +161,19 @@ def test_every_alarm_pages_links_its_runbook_entry_and_treats_missing_data(stack
 
 
 def test_the_lag_and_error_alarms_watch_the_function_by_its_name(stack: Template) -> None:
-    for alarm in ("SearchIndexIteratorAgeAlarm", "SearchIndexFunctionErrorsAlarm", "SearchIndexDestinationDeliveryFailuresAlarm"):
+    for alarm in (
+        "SearchIndexIteratorAgeAlarm",
+        "SearchIndexFunctionErrorsAlarm",
+        "SearchIndexDestinationDeliveryFailuresAlarm",
+    ):
         assert stack.properties(alarm)["Dimensions"] == [
             {"Name": "FunctionName", "Value": {"Ref": "IndexerFunctionName"}}
         ]
     assert stack.properties("SearchIndexIteratorAgeAlarm")["MetricName"] == "IteratorAge"
     # Lambda's metrics reference: a destination that refuses the record of a batch given up on.
-    assert stack.properties("SearchIndexDestinationDeliveryFailuresAlarm")["MetricName"] == "DestinationDeliveryFailures"
+    assert (
+        stack.properties("SearchIndexDestinationDeliveryFailuresAlarm")["MetricName"] == "DestinationDeliveryFailures"
+    )
 
 
 def test_the_role_carries_the_permissions_boundary_and_only_lambda_assumes_it(stack: Template) -> None:
@@ -178,10 +185,13 @@ def test_the_role_carries_the_permissions_boundary_and_only_lambda_assumes_it(st
     assert (trust["Principal"], trust["Action"]) == ({"Service": "lambda.amazonaws.com"}, "sts:AssumeRole")
 
 
-def test_only_x_ray_is_granted_on_every_resource(stack: Template) -> None:
+def test_only_actions_without_a_resource_type_are_granted_on_every_resource(stack: Template) -> None:
     [policy] = stack.properties("SearchIndexFunctionRole")["Policies"]
     wildcards = [s for s in policy["PolicyDocument"]["Statement"] if s["Resource"] == "*"]
-    assert [s["Action"] for s in wildcards] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]
+    assert [s["Action"] for s in wildcards] == [
+        ["dynamodb:ListStreams"],
+        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+    ]
 
 
 # -- the role holds exactly what the code calls (DynamoDB Local) ----------------------------------
