@@ -159,6 +159,14 @@ def test_the_view_type_pin_names_the_procedure_when_it_changes(data: Template) -
     assert change is not None and "mvdb reindex --stack <stack>" in change
 
 
+def test_the_runbook_says_to_reindex_after_the_first_deploy_of_the_index_on_a_stack_with_movies() -> None:
+    # A new stream carries only the writes made after it was enabled: the movies already in the
+    # table reach the index only through `mvdb reindex`.
+    section = RUNBOOK.read_text().split("**Upgrading a stack that already holds movies**", 1)
+    assert len(section) == 2, "docs/operations.md: the upgrade step of the search index is gone"
+    assert "mvdb reindex --stack <stack>" in section[1].split("**Changing the stream's view type**", 1)[0]
+
+
 def test_the_mapping_carries_its_environment_tag(root: Template) -> None:
     # The execution role updates or deletes a mapping only when it carries environment=<env>.
     assert {"Key": "environment", "Value": {"Ref": "Environment"}} in mapping(root)["Tags"]
