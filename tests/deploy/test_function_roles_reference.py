@@ -59,9 +59,7 @@ def reference_violations(roles: list[tuple[str, Mapping[str, Any]]]) -> list[str
                 for privilege in privileges:
                     types = [t for t in privilege["resource_types"] if t]
                     if not types and resources != ["*"] and action not in SAR_AND_SERVICE_REFERENCE_DISAGREE:
-                        violations.append(
-                            f"{where}: {action} has no resource type, only '*' matches it: {resources}"
-                        )
+                        violations.append(f"{where}: {action} has no resource type, only '*' matches it: {resources}")
                     required = [t for t, e in privilege["resource_types"].items() if t and e["required"]]
                     if required and "*" in resources:
                         violations.append(f'{where}: {action} is authorized on {required}: name them, not "*"')
