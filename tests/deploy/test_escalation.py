@@ -355,8 +355,10 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
     yield Attempt("read the prod table", (Call("dynamodb:Scan", p["table"]),))
     yield Attempt("write the prod table", (Call("dynamodb:PutItem", p["table"]),))
     yield Attempt("switch off prod's point-in-time recovery", (Call("dynamodb:UpdateContinuousBackups", p["table"]),))
-    # The search index's stream: a mapping is scoped by the function it feeds, the stream read by that function's role.
-    on_prod_indexer = {"lambda:FunctionArn": p["indexer"]}
+    # The search index's stream: a mapping is scoped by the function it feeds and its environment tag, the
+    # stream read by that function's role. lambda:FunctionArn is the function the request names, so the
+    # tag is what keeps a dev role off prod's mapping when it names a dev function.
+    on_prod_indexer = {"lambda:FunctionArn": p["indexer"], **tag}
     dev_indexer = p["indexer"].replace(f"{APP}-prod-", f"{APP}-dev-")  # a dev function, were the accounts shared
     yield Attempt(
         "feed prod's table stream to a dev function",
@@ -370,6 +372,10 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
     )
     yield Attempt(
         "reconfigure prod's stream mapping", (Call("lambda:UpdateEventSourceMapping", p["mapping"], on_prod_indexer),)
+    )
+    yield Attempt(
+        "point prod's stream mapping at a dev function",
+        (Call("lambda:UpdateEventSourceMapping", p["mapping"], {"lambda:FunctionArn": dev_indexer, **tag}),),
     )
     yield Attempt("read prod's search dead letters", (Call("sqs:ReceiveMessage", p["dead_letters"]),))
     yield Attempt("delete prod's search dead-letter queue", (Call("sqs:DeleteQueue", p["dead_letters"]),))

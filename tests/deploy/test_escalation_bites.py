@@ -56,3 +56,37 @@ def test_the_escalation_suite_fails_on_every_reviewed_escalation_of_the_bootstra
     assert result.returncode == 1, result.stdout[-3000:]
     failed = set(re.findall(r"^FAILED \S+::test_no_dev_identity_can\[shared-(.+?)\]", result.stdout, re.MULTILINE))
     assert failed >= REVIEWED_ESCALATIONS, sorted(REVIEWED_ESCALATIONS - failed)
+
+
+def test_the_mapping_attempt_bites_on_the_execution_policy_scoped_only_by_function(tmp_path: Path) -> None:
+    """The execution policy as merged with the search index: Update/DeleteEventSourceMapping scoped by
+    lambda:FunctionArn only. In the shared account dev's execution role could then point prod's mapping
+    at a dev function (lambda:FunctionArn is the function the request names)."""
+    from tests.deploy.bootstrap_model import APP, BOOTSTRAP_DIR, bootstrap_accounts
+    from tests.deploy.test_escalation import _may, attempts, dev_actors, prod_resources
+
+    for template in BOOTSTRAP_DIR.glob("*.yaml"):
+        (tmp_path / template.name).write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    policies = tmp_path / "execution-policies.yaml"
+    scoped = """              StringEquals: {aws:ResourceTag/environment: !Ref Environment}
+          - Sid: ReadEventSourceMappings"""
+    assert scoped in policies.read_text(encoding="utf-8")
+    policies.write_text(
+        policies.read_text(encoding="utf-8").replace(scoped, "          - Sid: ReadEventSourceMappings"),
+        encoding="utf-8",
+    )
+    accounts = bootstrap_accounts("shared", source=tmp_path)
+    resources = prod_resources(accounts)
+    dev_boundary = f"arn:aws:iam::{accounts['dev'].number}:policy/{APP}-pipeline-boundary-dev"
+    [attempt] = [
+        a for a in attempts(resources, dev_boundary) if a.description == "point prod's stream mapping at a dev function"
+    ]
+    succeeded = [
+        actor.label
+        for actor in dev_actors(accounts)
+        if all(
+            _may(actor.account, actor.role, c.action, c.resource, c.context, accounts[c.owner].number)
+            for c in attempt.calls
+        )
+    ]
+    assert succeeded, "the attempt no longer catches a mapping scoped by its function alone"

@@ -6,6 +6,7 @@ The root (the function, its event source mapping, the nested application) is rea
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import uuid
@@ -52,7 +53,9 @@ def mapping(root: Template) -> dict[str, Any]:
 
 def test_the_function_reads_the_movies_table_stream_from_its_oldest_record(root: Template) -> None:
     properties = mapping(root)
-    assert properties["EventSourceArn"] == {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}
+    assert properties["EventSourceArn"] == {
+        "Fn::If": ["HasCutOver", {"Ref": "ActiveTableStreamArn"}, {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}]
+    }
     assert properties["FunctionName"] == {"Ref": "SearchIndexFunction"}
     assert properties["StartingPosition"] == "TRIM_HORIZON"
 
@@ -110,15 +113,67 @@ def test_both_functions_find_the_index_table_by_the_data_stacks_output(root: Tem
         assert variables["SEARCH_INDEX_TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.SearchIndexTableName"]}
 
 
-def test_the_indexer_reads_the_table_whose_stream_feeds_it_and_the_api_the_table_it_serves(root: Template) -> None:
-    # After a restore the API may serve another table (ActiveTableName); the indexer stays on the
-    # stack's own table, the only one with the stream its mapping reads (docs/operations.md, step 6).
-    indexer = root.properties("SearchIndexFunction")
-    assert indexer["Environment"]["Variables"]["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.TableName"]}
-    (mapping,) = root.of_type("AWS::Lambda::EventSourceMapping").values()
-    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}
+def test_the_indexer_reads_the_table_the_api_serves_and_follows_that_tables_stream(root: Template) -> None:
+    # After a restore the API serves another table (ActiveTableName): the indexer must index that
+    # table, from its stream (ActiveTableStreamArn), with grants on it (docs/operations.md, step 6).
     api = root.properties("MoviesFunction")["Environment"]["Variables"]
-    assert api["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.ActiveTableName"]}
+    indexer = root.properties("SearchIndexFunction")["Environment"]["Variables"]
+    assert indexer["TABLE_NAME"] == api["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.ActiveTableName"]}
+    restored = (
+        "arn:aws:dynamodb:eu-west-1:111122223333:table/mvdb-dev-restored-202611300359/stream/2026-11-30T04:10:00.000"
+    )
+    cut_over = root.with_parameters(ActiveTableName="mvdb-dev-restored-202611300359", ActiveTableStreamArn=restored)
+    assert cut_over.resolve(mapping(root)["EventSourceArn"]) == restored
+    assert root.resolve(mapping(root)["EventSourceArn"]) == {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}
+    assert root.properties("Search")["Parameters"]["TableArn"] == {"Fn::GetAtt": ["Data", "Outputs.ActiveTableArn"]}
+
+
+PINNED_STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"  # the indexer reads keys only; the audit trail needs both images
+
+
+def stream_view_type_change(data: Template) -> str | None:
+    """What a changed StreamViewType means and the procedure it needs, or None when it is the pinned one.
+
+    DynamoDB cannot change the view type of an enabled stream (UpdateTable: ValidationException), so
+    a change replaces the stream (a new StreamArn) and the mapping, which abandons unread records.
+    """
+    view_type = data.properties("MoviesTable")["StreamSpecification"]["StreamViewType"]
+    if view_type == PINNED_STREAM_VIEW_TYPE:
+        return None
+    return (
+        f"StreamViewType {view_type} replaces the movies table's stream and the search index mapping: follow "
+        "docs/operations.md ('Changing the stream's view type': deploy, then `mvdb reindex --stack <stack>` at once), "
+        "then pin the new value here"
+    )
+
+
+def test_the_stream_view_type_changes_only_with_the_replacement_procedure(data: Template) -> None:
+    change = stream_view_type_change(data)
+    assert change is None, change
+
+
+def test_the_view_type_pin_names_the_procedure_when_it_changes(data: Template) -> None:
+    document = copy.deepcopy(data.document)
+    document["Resources"]["MoviesTable"]["Properties"]["StreamSpecification"]["StreamViewType"] = "KEYS_ONLY"
+    change = stream_view_type_change(Template(document))
+    assert change is not None and "mvdb reindex --stack <stack>" in change
+
+
+def test_the_runbook_says_to_reindex_after_the_first_deploy_of_the_index_on_a_stack_with_movies() -> None:
+    # A new stream carries only the writes made after it was enabled: the movies already in the
+    # table reach the index only through `mvdb reindex`.
+    section = RUNBOOK.read_text().split("**Upgrading a stack that already holds movies**", 1)
+    assert len(section) == 2, "docs/operations.md: the upgrade step of the search index is gone"
+    assert "mvdb reindex --stack <stack>" in section[1].split("**Changing the stream's view type**", 1)[0]
+
+
+def test_the_mapping_carries_its_environment_tag(root: Template) -> None:
+    # The execution role updates or deletes a mapping only when it carries environment=<env>.
+    assert {"Key": "environment", "Value": {"Ref": "Environment"}} in mapping(root)["Tags"]
+
+
+def test_the_mapping_publishes_its_event_counts(root: Template) -> None:
+    assert mapping(root)["MetricsConfig"] == {"Metrics": ["EventCount"]}
 
 
 # -- the nested stack ---------------------------------------------------------------------------
@@ -142,7 +197,10 @@ def test_the_dead_letter_queue_is_encrypted_with_a_key_used_only_through_sqs(sta
         }
 
 
-@pytest.mark.parametrize("alarm", ["SearchIndexIteratorAgeAlarm", "SearchIndexDeadLettersAlarm"])
+@pytest.mark.parametrize(
+    "alarm",
+    ["SearchIndexIteratorAgeAlarm", "SearchIndexDeadLettersAlarm", "SearchIndexDestinationDeliveryFailuresAlarm"],
+)
 def test_the_required_alarms_exist(stack: Template, alarm: str) -> None:
     assert stack.resource(alarm)["Type"] == "AWS::CloudWatch::Alarm"
 
@@ -158,11 +216,19 @@ def test_every_alarm_pages_links_its_runbook_entry_and_treats_missing_data(stack
 
 
 def test_the_lag_and_error_alarms_watch_the_function_by_its_name(stack: Template) -> None:
-    for alarm in ("SearchIndexIteratorAgeAlarm", "SearchIndexFunctionErrorsAlarm"):
+    for alarm in (
+        "SearchIndexIteratorAgeAlarm",
+        "SearchIndexFunctionErrorsAlarm",
+        "SearchIndexDestinationDeliveryFailuresAlarm",
+    ):
         assert stack.properties(alarm)["Dimensions"] == [
             {"Name": "FunctionName", "Value": {"Ref": "IndexerFunctionName"}}
         ]
     assert stack.properties("SearchIndexIteratorAgeAlarm")["MetricName"] == "IteratorAge"
+    # Lambda's metrics reference: a destination that refuses the record of a batch given up on.
+    assert (
+        stack.properties("SearchIndexDestinationDeliveryFailuresAlarm")["MetricName"] == "DestinationDeliveryFailures"
+    )
 
 
 def test_the_role_carries_the_permissions_boundary_and_only_lambda_assumes_it(stack: Template) -> None:
@@ -174,10 +240,13 @@ def test_the_role_carries_the_permissions_boundary_and_only_lambda_assumes_it(st
     assert (trust["Principal"], trust["Action"]) == ({"Service": "lambda.amazonaws.com"}, "sts:AssumeRole")
 
 
-def test_only_x_ray_is_granted_on_every_resource(stack: Template) -> None:
+def test_only_actions_without_a_resource_type_are_granted_on_every_resource(stack: Template) -> None:
     [policy] = stack.properties("SearchIndexFunctionRole")["Policies"]
     wildcards = [s for s in policy["PolicyDocument"]["Statement"] if s["Resource"] == "*"]
-    assert [s["Action"] for s in wildcards] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]
+    assert [s["Action"] for s in wildcards] == [
+        ["dynamodb:ListStreams"],
+        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+    ]
 
 
 # -- the role holds exactly what the code calls (DynamoDB Local) ----------------------------------

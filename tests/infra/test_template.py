@@ -38,6 +38,7 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = {
     "cloudwatch:PutMetricData",  # the canary's metrics; narrowed by a cloudwatch:namespace condition
     "backup:DescribeRestoreJob",  # the restore validation function; it acts on its own plan's jobs only
     "backup:PutRestoreValidationResult",
+    "dynamodb:ListStreams",  # a stream mapping's role (Lambda's DynamoDB execution role permissions)
 }
 
 

@@ -34,6 +34,7 @@ SHA = "ab" * 32
 PROFILE = f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/mvdbdev/abcdefghij"
 CSC = f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-0123456789abcdef0"
 KEY_ID = "7f6e5d4c-0000-4000-8000-000000000000"
+MAPPING = "a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"  # the stream mapping's UUID
 ALARMS = {"AliasErrors": "mvdb-dev-alias-errors", "FastBurn": "mvdb-dev-fast-burn"}
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
@@ -117,6 +118,7 @@ class Recorded:
                 _summary("Deployment", "AWS::CloudFormation::Stack", NESTED % "Deployment"),
                 _summary("Canary", "AWS::CloudFormation::Stack", NESTED % "Canary"),
                 _summary("CodeSigningConfig", "AWS::Lambda::CodeSigningConfig", CSC),
+                _summary("SearchIndexFunctionMoviesTableStream", "AWS::Lambda::EventSourceMapping", MAPPING),
             ],
             NESTED % "Data": [
                 _summary("MoviesTable", "AWS::DynamoDB::Table", TABLE),
@@ -197,6 +199,14 @@ class Recorded:
             {"TableName": TABLE},
         )  # fmt: skip
 
+        # the search index's stream mapping
+        result = "PROBLEM: Function call failed" if "mapping" in broken else "OK"
+        fn.add_response(
+            "get_event_source_mapping",
+            {"UUID": MAPPING, "State": "Enabled", "LastProcessingResult": result},
+            {"UUID": MAPPING},
+        )
+
         # code signatures: the API function's live version and the hook's $LATEST
         for name, qualifier in ((FUNCTION, "live"), (HOOK, "$LATEST")):
             configuration = _configuration("7" if qualifier == "live" else "$LATEST", FunctionName=name)
@@ -273,7 +283,7 @@ def test_a_healthy_stack_passes_every_fact_with_read_only_calls() -> None:
     recorded.all_called()  # and no call beyond the recorded ones (the Stubbers refuse any other)
     assert [fact.subject for fact in facts] == [
         "stacks", "live alias", "live version", "live version", "live version", "waf", "canary", "alarms",
-        "auth", "auth", "table", "code signature", "code signature", "environment tag",
+        "auth", "auth", "table", "stream mapping", "code signature", "code signature", "environment tag",
     ]  # fmt: skip
     assert recorded.http_calls == [("POST", TOKEN_URL), ("GET", f"{API_URL}/movies?limit=1"),
                                    ("POST", TOKEN_URL), ("POST", f"{API_URL}/movies")]  # fmt: skip
@@ -290,6 +300,11 @@ def test_a_healthy_stack_passes_every_fact_with_read_only_calls() -> None:
         ("alarms", "FAIL alarms: not healthy: {'mvdb-dev-alias-errors': 'ALARM'}"),
         ("backups", f"FAIL table: {TABLE}: point-in-time recovery DISABLED"),
         ("signature", f"FAIL code signature: {HOOK}:$LATEST carries no signature"),
+        (
+            "mapping",
+            "FAIL stream mapping: SearchIndexFunctionMoviesTableStream: Enabled, "
+            "last processing result 'PROBLEM: Function call failed'",
+        ),
         (
             "tags",
             "FAIL environment tag: not tagged environment=dev (the execution role could not change them): "

@@ -16,6 +16,8 @@ One line per fact, ``PASS`` or ``FAIL``, and exit status 0 only when every fact 
   client is refused on a write (API Gateway answers 401 for a token lacking the method's scope);
   the refused write never reaches the function, so nothing is written;
 * point-in-time recovery is on for the table;
+* every event source mapping (the search index's stream) is ``Enabled`` and its last processing
+  result is not a ``PROBLEM`` (GetEventSourceMapping);
 * each function's code carries a valid signature: made by a profile version its code signing
   config trusts, by a signing job that succeeded and was not revoked;
 * the REST API, its stage, the user pool, every KMS key and every code signing config of the
@@ -296,6 +298,22 @@ def check_backups(facts: StackFacts, dynamodb: Any) -> Iterator[Fact]:
     yield Fact(status == "ENABLED", "table", f"{table}: point-in-time recovery {status}")
 
 
+def check_stream_mappings(facts: StackFacts, lambda_client: Any) -> Iterator[Fact]:
+    """Each event source mapping is ``Enabled`` and its last processing result is no ``PROBLEM``.
+
+    Lambda's GetEventSourceMapping: ``State`` is one of Creating, Enabling, Enabled, Disabling,
+    Disabled, Updating, Deleting; ``LastProcessingResult`` is the result of the last invocation
+    (``PROBLEM: ...`` when Lambda could not invoke the function or read the source).
+    """
+    for mapping in _of_type(facts, "AWS::Lambda::EventSourceMapping"):
+        described = lambda_client.get_event_source_mapping(UUID=mapping["PhysicalId"])
+        state, result = described.get("State"), described.get("LastProcessingResult", "")
+        healthy = state == "Enabled" and not result.upper().startswith("PROBLEM")
+        yield Fact(
+            healthy, "stream mapping", f"{mapping['LogicalResourceId']}: {state}, last processing result {result!r}"
+        )
+
+
 def check_signatures(facts: StackFacts, lambda_client: Any, signer: Any) -> Iterator[Fact]:
     for function in _of_type(facts, "AWS::Lambda::Function"):
         name = function["PhysicalId"]
@@ -372,6 +390,7 @@ def verify(stack_name: str, region: str, clients: Callable[[str], Any], http: Ht
         lambda: check_alarms(facts, clients("cloudwatch")),
         lambda: check_tokens(facts, clients("cognito-idp"), http),
         lambda: check_backups(facts, clients("dynamodb")),
+        lambda: check_stream_mappings(facts, lambda_client),
         lambda: check_signatures(facts, lambda_client, clients("signer")),
         lambda: check_environment_tags(facts, clients),
     ]
