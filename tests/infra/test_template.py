@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
+from mvdb.api.scopes import ALL_SCOPES, AUDIT_SCOPE, READ_SCOPE, WRITE_SCOPE
 from tests.infra.cfn import NO_VALUE, Template, as_list, get_att, ref
 
 pytestmark = pytest.mark.infra
@@ -612,15 +612,16 @@ def test_every_gateway_response_carries_the_request_id_and_cors_for_the_first_al
 # -- auth ---------------------------------------------------------------------------------------
 
 
-def test_resource_server_defines_movies_read_and_write(template: Template) -> None:
+def test_resource_server_defines_movies_read_write_and_audit(template: Template) -> None:
     server = template.properties("MoviesResourceServer")
     assert server["UserPoolId"] == ref("MoviesUserPool")
     scopes = {f"{server['Identifier']}/{scope['ScopeName']}" for scope in server["Scopes"]}
-    assert scopes == {READ_SCOPE, WRITE_SCOPE}
+    assert scopes == set(ALL_SCOPES)
 
 
 @pytest.mark.parametrize(
-    ("client", "scopes"), [("MachineClient", [READ_SCOPE, WRITE_SCOPE]), ("ReadOnlyClient", [READ_SCOPE])]
+    ("client", "scopes"),
+    [("MachineClient", [READ_SCOPE, WRITE_SCOPE]), ("ReadOnlyClient", [READ_SCOPE]), ("AuditorClient", [AUDIT_SCOPE])],
 )
 def test_app_clients_use_client_credentials_with_a_secret(template: Template, client: str, scopes: list[str]) -> None:
     resource = template.resource(client)

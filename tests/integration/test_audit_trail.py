@@ -7,6 +7,7 @@ a directory laid out like the bucket; the history route reading it back.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -271,7 +272,7 @@ def test_concurrent_writers_each_get_their_own_record(
     assert sorted(r["client_id"] for r in replaces) == writers
     # Each record's before is the after of the one before it: no change is missing between them.
     chain = list(reversed(audit_trail.records(MovieKey(2013, "Rush"))))
-    assert all(older["after"] == newer["before"] for older, newer in zip(chain, chain[1:], strict=False))
+    assert all(older["after"] == newer["before"] for older, newer in itertools.pairwise(chain))
 
 
 # -- the history route -----------------------------------------------------------------------

@@ -16,11 +16,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 __all__ = [
+    "AUDIT_FIELDS",
     "MAX_CURSOR_LENGTH",
     "MAX_PAGE_SIZE",
     "MAX_TITLE_BYTES",
     "MAX_TITLE_LENGTH",
-    "AUDIT_FIELDS",
     "MAX_YEAR",
     "MIN_YEAR",
     "Movie",
