@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "staging", "prod")
 FUNCTION_TABLE_ACTIONS = {
     "dynamodb:GetItem",
+    "dynamodb:UpdateItem",  # a delete names its deleter on the item first (the audit trail)
     "dynamodb:Query",
     "dynamodb:Scan",
     "dynamodb:PutItem",
@@ -134,6 +135,7 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
         "MoviesFunction",
         "PreTrafficHookFunction",
         "SearchIndexFunction",
+        "AuditTrailFunction",
         "RestoreValidationFunction",
     }
     for name, function in functions.items():
@@ -144,9 +146,9 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
 
 def test_every_log_group_has_retention_and_kms(template: Template) -> None:
     log_groups = template.of_type("AWS::Logs::LogGroup")
-    # API function, hook, search index function, API access log, WAF, canary, restore validation,
-    # failed backup jobs' events
-    assert len(log_groups) == 8
+    # API function, hook, search index function, audit trail function, API access log, WAF, canary,
+    # restore validation, failed backup jobs' events
+    assert len(log_groups) == 9
     for name, group in log_groups.items():
         properties = group["Properties"]
         assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
@@ -179,7 +181,7 @@ def test_table_and_the_keys_that_encrypt_data_are_never_deleted_by_cloudformatio
 
 def test_kms_keys_are_customer_managed_and_rotate(template: Template) -> None:
     keys = template.of_type("AWS::KMS::Key")
-    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "DeadLetterQueueKey", "BackupVaultKey"}
+    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "DeadLetterQueueKey", "BackupVaultKey", "AuditBucketKey"}
     for name, key in keys.items():
         assert key["Properties"]["EnableKeyRotation"] is True, name
 
@@ -221,16 +223,20 @@ def test_function_may_touch_only_its_table_the_search_index_and_their_key(templa
         assert statement["Effect"] == "Allow"
         for action in as_list(statement["Action"]):
             by_service.setdefault(action.split(":")[0], []).append(statement)
-    assert set(by_service) == {"dynamodb", "kms", "logs", "xray"}
+    assert set(by_service) == {"dynamodb", "kms", "logs", "xray", "s3"}
     table_statement, index_statement = {id(s): s for s in by_service["dynamodb"]}.values()
     assert set(table_statement["Action"]) == FUNCTION_TABLE_ACTIONS
     assert as_list(template.resolve(table_statement["Resource"])) == [get_att("MoviesTable", "Arn")]  # no indexes exist
     # The search index is read only: the search index function writes it.
     assert as_list(index_statement["Action"]) == ["dynamodb:Query"]
     assert as_list(index_statement["Resource"]) == [get_att("SearchIndexTable", "Arn")]
-    (key_statement,) = {id(s): s for s in by_service["kms"]}.values()
+    key_statement, audit_key_statement = {id(s): s for s in by_service["kms"]}.values()
     assert set(key_statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
     assert as_list(key_statement["Resource"]) == [get_att("MoviesTableKey", "Arn")]
+    # The history route: list and read the audit trail's records, decrypt them; nothing else.
+    assert as_list(audit_key_statement["Action"]) == ["kms:Decrypt"]
+    assert as_list(audit_key_statement["Resource"]) == [get_att("AuditBucketKey", "Arn")]
+    assert sorted(a for s in by_service["s3"] for a in as_list(s["Action"])) == ["s3:GetObject", "s3:ListBucket"]
     (logs_statement,) = {id(s): s for s in by_service["logs"]}.values()
     assert as_list(logs_statement["Resource"]) == [get_att("MoviesFunctionLogGroup", "Arn")]
     # Nothing but our own statements: no AWS managed policy with broader grants is attached.
@@ -479,6 +485,7 @@ def test_reads_need_the_read_scope_and_changes_the_write_scope(template: Templat
         ("GET", "/movies/{year}/{title+}"): READ_SCOPE,
         ("HEAD", "/movies/{year}/{title+}"): READ_SCOPE,
         **{(method, "/movies/{year}/{title+}"): WRITE_SCOPE for method in ("PUT", "PATCH", "DELETE")},
+        **{(method, "/audit/movies/{year}/{title+}"): AUDIT_SCOPE for method in ("GET", "HEAD")},
     }
 
 
