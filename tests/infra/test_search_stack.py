@@ -115,8 +115,7 @@ def test_the_indexer_reads_the_table_whose_stream_feeds_it_and_the_api_the_table
     # stack's own table, the only one with the stream its mapping reads (docs/operations.md, step 6).
     indexer = root.properties("SearchIndexFunction")
     assert indexer["Environment"]["Variables"]["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.TableName"]}
-    (mapping,) = root.of_type("AWS::Lambda::EventSourceMapping").values()
-    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}
+    assert mapping(root)["EventSourceArn"] == {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}
     api = root.properties("MoviesFunction")["Environment"]["Variables"]
     assert api["TABLE_NAME"] == {"Fn::GetAtt": ["Data", "Outputs.ActiveTableName"]}
 
