@@ -88,6 +88,8 @@ class StackUnderTest:
     # key, so there it is a forged one; locally the stand-in's key signs it.
     expired_token: str = field(repr=False)
     dynamodb_endpoint: str | None = None
+    # The auditors' client (movies/audit only); None where the stack's outputs do not name it yet.
+    auditor: ClientCredentials | None = None
 
     @property
     def api_url(self) -> str:
