@@ -324,3 +324,43 @@ def test_history_of_a_title_with_a_slash_is_that_movies_own(api: LambdaClient, a
 def test_a_movie_never_changed_has_an_empty_history(api: LambdaClient, audit_trail: AuditTrail) -> None:
     response = api.get(history_path(1999, "Never Written"), authorizer=AUDITOR)
     assert (response.status, response.json()) == (200, {"items": [], "count": 0})
+
+
+def _cursor(payload: Any) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/audit/movies/-1/Rush",
+        "/audit/movies/abc/Rush",
+        "/audit/movies/2013/%FF",
+        "/audit/movies/2013/" + "R" * 1100,
+        "/audit/movies/2013/Rush?limit=0",
+        "/audit/movies/2013/Rush?limit=101",
+        "/audit/movies/2013/Rush?limit=abc",
+        "/audit/movies/2013/Rush?cursor=junk",
+        "/audit/movies/2013/Rush?cursor=" + "A" * 3000,
+        "/audit/movies/2013/Rush?cursor=" + _cursor({"v": 1, "h": "../../etc/passwd", "m": "x", "d": "y"}),
+        "/audit/movies/2013/Rush?cursor=" + _cursor({"v": 1, "h": 5, "m": None, "d": None}),
+        "/audit/movies/2013/Rush?cursor=" + _cursor({"v": 2}),
+        "/audit/movies/2013/Rush?cursor=" + _cursor([1, 2]),
+        "/audit/movies/2013/Rush?sort=newest",
+    ],
+)
+def test_hostile_history_requests_get_a_4xx_never_a_5xx(api: LambdaClient, path: str) -> None:
+    response = api.get(path, authorizer=AUDITOR)
+    assert 400 <= response.status < 500, (response.status, response.body[:300])
+    assert response.content_type == "application/problem+json"
+
+
+def test_a_history_cursor_that_names_a_path_outside_the_movie_is_refused(api: LambdaClient) -> None:
+    from mvdb.domain.changes import encode_history_cursor
+
+    # Well-formed and correctly digested (the digest is no secret): only the name's shape is wrong.
+    forged = encode_history_cursor("../../other/" + "0" * 40 + "-e.json", MovieKey(2013, "Rush"))
+    response = api.get(history_path(2013, "Rush", cursor=forged), authorizer=AUDITOR)
+    assert (response.status, response.json()["code"]) == (400, "invalid-cursor")

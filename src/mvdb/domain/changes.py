@@ -34,6 +34,8 @@ __all__ = [
     "MovieHistory",
     "Operation",
     "Writer",
+    "decode_history_cursor",
+    "encode_history_cursor",
     "rfc3339_now",
 ]
 
