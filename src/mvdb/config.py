@@ -70,6 +70,11 @@ class Settings:
     # Operators turn it on around a table restore and cut-over (docs/operations.md).
     read_only: bool = False
     read_only_retry_after_s: int = 60
+    # The audit trail (mvdb.repository.audit_store): the bucket with Object Lock in AWS
+    # (AUDIT_BUCKET_NAME), or a directory laid out like it on this machine (AUDIT_DIRECTORY).
+    # The history route reads it; the audit trail function writes it. Neither set: no history.
+    audit_bucket_name: str = ""
+    audit_directory: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +104,8 @@ class Settings:
             require_auth=_flag(env, "REQUIRE_AUTH", default=True),
             cors_allow_origins=_origins(env.get("CORS_ALLOW_ORIGINS", "")),
             token_url=_token_url(env.get("TOKEN_URL", "")) or cls.token_url,
+            audit_bucket_name=env.get("AUDIT_BUCKET_NAME", "").strip(),
+            audit_directory=env.get("AUDIT_DIRECTORY", "").strip(),
         )
 
 

@@ -12,6 +12,7 @@ it) and hands it to each request through the resolver's context. Routes declare
 from aws_lambda_powertools.event_handler import Request
 
 from mvdb.config import Settings
+from mvdb.domain.changes import AuditLog, MovieHistory
 from mvdb.domain.ports import MovieRepository
 from mvdb.domain.service import MovieService
 from mvdb.observability import metrics_sink
@@ -36,7 +37,31 @@ def build_movie_service(settings: Settings) -> MovieService:
         from mvdb.domain.read_only import ReadOnlyRepository  # only when switched on: not on every cold start
 
         repository = ReadOnlyRepository(repository, retry_after_s=settings.read_only_retry_after_s)
-    return MovieService(repository, on_event=metrics_sink.business_event)
+    history = MovieHistory(lambda: build_audit_log(settings)) if _has_audit_trail(settings) else None
+    return MovieService(repository, on_event=metrics_sink.business_event, history=history)
+
+
+def _has_audit_trail(settings: Settings) -> bool:
+    return bool(settings.audit_bucket_name or settings.audit_directory)
+
+
+def build_audit_log(settings: Settings) -> AuditLog:
+    """The audit trail the history route reads: the bucket (S3), else the local directory.
+
+    Called on the first history request, not at init: the API's cold start builds no S3 client.
+    """
+    from mvdb.repository.audit_store import DirectoryAuditStore, S3AuditStore
+
+    if settings.audit_bucket_name:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"})
+        client = boto3.client("s3", region_name=settings.region, config=config)
+        return S3AuditStore(client, settings.audit_bucket_name)
+    from pathlib import Path
+
+    return DirectoryAuditStore(Path(settings.audit_directory))
 
 
 def movie_service(request: Request) -> MovieService:

@@ -2,8 +2,10 @@
 
 DynamoDB Local on 127.0.0.1:8001 with its data in .local/dynamodb (kept between runs; the first
 run starts from a copy of the seed database, ``mvdb_local.seed``: the movies loaded and indexed),
-the tables created if missing, the API on http://127.0.0.1:8000, and the search index function
-fed the movies table's stream by a poller process (``mvdb_local.streams``), as Lambda feeds it in AWS.
+the tables created if missing, the API on http://127.0.0.1:8000, and the stream's consumers (the
+search index function, the audit trail function) each fed the movies table's stream by a poller
+process (``mvdb_local.streams``), as Lambda feeds them in AWS. The audit trail goes to
+.local/audit, a directory laid out like the audit bucket; the history route reads it.
 ``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports, and
 ``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
 does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
@@ -82,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, value in LOCAL_ENV.items():
         os.environ.setdefault(name, value)
+    # The audit trail: the audit consumer writes it, the history route reads it, laid out like the
+    # bucket (mvdb.repository.audit_store). Kept with the data; emptied with a table in memory.
+    audit_directory = PROJECT_ROOT / args.state_dir / "audit"
+    if args.in_memory:
+        import shutil
+
+        shutil.rmtree(audit_directory, ignore_errors=True)
+    os.environ.setdefault("AUDIT_DIRECTORY", str(audit_directory))
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{args.dynamodb_port}"
     # Both lines of defence on or both off: the service alone would refuse every request.
     os.environ["REQUIRE_AUTH"] = "false" if args.no_auth else "true"

@@ -41,12 +41,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
+from mvdb.api.scopes import AUDIT_SCOPE, READ_SCOPE, WRITE_SCOPE
 from mvdb_local.gateway import JWKS_PATH
 from mvdb_local.private_files import read_private_file, write_private_file
 from mvdb_local.server import HttpRequest, HttpResponse
 
 __all__ = [
+    "AUDITOR_CLIENT_ID",
     "CLIENTS_FILE",
     "MACHINE_CLIENT_ID",
     "READONLY_CLIENT_ID",
@@ -60,10 +61,16 @@ __all__ = [
 USER_POOL_ID = "local_mvdb"
 MACHINE_CLIENT_ID = "mvdb-local-machine"
 READONLY_CLIENT_ID = "mvdb-local-readonly"
+AUDITOR_CLIENT_ID = "mvdb-local-auditor"
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a URL path, not a secret
 CLIENTS_FILE = "clients.json"  # in the state directory: the app clients, their secrets, the URLs
 SIGNING_KEY_FILE = "cognito-signing-key.pem"  # in the state directory: the pool's RSA private key
-_TEMPLATE_CLIENTS = {MACHINE_CLIENT_ID: (READ_SCOPE, WRITE_SCOPE), READONLY_CLIENT_ID: (READ_SCOPE,)}
+# The template's app clients (infra/stacks/identity.yaml), each with the scopes it is allowed.
+_TEMPLATE_CLIENTS = {
+    MACHINE_CLIENT_ID: (READ_SCOPE, WRITE_SCOPE),
+    READONLY_CLIENT_ID: (READ_SCOPE,),
+    AUDITOR_CLIENT_ID: (AUDIT_SCOPE,),
+}
 _ALGORITHM = "RS256"
 _KEY_BITS = 2048  # as Cognito's user pool signing keys
 _TOKEN_LIFETIME_S = 3600  # the template's AccessTokenValidity: 60 minutes

@@ -366,6 +366,7 @@ class _Context:
 # The local stack runs one poller process per entry, with the event source mapping's settings.
 CONSUMERS: dict[str, str] = {
     "search-indexer": "mvdb.streams.search_indexer:lambda_handler",
+    "audit-trail": "mvdb.streams.audit_trail:lambda_handler",
 }
 
 

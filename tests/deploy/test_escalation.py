@@ -158,6 +158,8 @@ def prod_resources(accounts: dict[str, Account]) -> dict[str, Any]:
         "boundary": f"arn:aws:iam::{acct}:policy/{APP}-pipeline-boundary-prod",
         "dev_role": f"arn:aws:iam::{accounts['dev'].number}:role/{APP}-dev-MoviesFunctionRole-1A2B3C",
         "vault": f"arn:aws:backup:{ra}:backup-vault:{APP}-prod-movies",
+        # The audit trail's bucket (S3 Object Lock); CloudFormation names it <stack>-<logical id>-<suffix>, lowercased.
+        "audit_bucket": f"arn:aws:s3:::{APP}-prod-audit-1a2b3c4d5e6f-auditbucket-7a8b9c0d1e2f",
         "backup_plan": f"arn:aws:backup:{ra}:backup-plan:5e6f7a8b-0000-4000-8000-000000000000",
         "restore_testing_plan": f"arn:aws:backup:{ra}:restore-testing-plan:{APP}_prod_movies-0b1c2d3e",
         # AWS Backup's recovery points of a table with advanced backups; the plan tags each with its environment.
@@ -426,6 +428,24 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
         "restore the prod table to a point in time", (Call("dynamodb:RestoreTableToPointInTime", p["table"]),)
     )
     yield Attempt("export the prod table", (Call("dynamodb:ExportTableToPointInTime", p["table"]),))
+    # Prod's audit trail: its records, their lock, the bucket's policy and its key.
+    audit, record = (
+        p["audit_bucket"],
+        f"{p['audit_bucket']}/movies/2013/0a1b2c/0000000000000000000000000000000000000001-e1.json",
+    )
+    yield Attempt("delete a record of prod's audit trail", (Call("s3:DeleteObject", record),))
+    yield Attempt("delete a version of a record of prod's audit trail", (Call("s3:DeleteObjectVersion", record),))
+    yield Attempt("forge a record in prod's audit trail", (Call("s3:PutObject", record),))
+    yield Attempt("shorten a prod audit record's retention", (Call("s3:PutObjectRetention", record),))
+    yield Attempt(
+        "shorten prod's audit retention for new records", (Call("s3:PutBucketObjectLockConfiguration", audit),)
+    )
+    yield Attempt(
+        "remove the policy that denies deletes in prod's audit bucket", (Call("s3:DeleteBucketPolicy", audit),)
+    )
+    yield Attempt("rewrite the policy of prod's audit bucket", (Call("s3:PutBucketPolicy", audit),))
+    yield Attempt("read prod's audit trail", (Call("s3:GetObject", record),))
+    yield Attempt("expire prod's audit records early by lifecycle", (Call("s3:PutLifecycleConfiguration", audit),))
     # Escaping the environment altogether.
     yield Attempt("loosen its own permissions boundary", (Call("iam:CreatePolicyVersion", dev_boundary, owner="dev"),))
     yield Attempt(
@@ -462,6 +482,7 @@ def _attempt_ids() -> list[str]:
         "boundary",
         "dev_role",
         "vault",
+        "audit_bucket",
         "backup_plan",
         "restore_testing_plan",
         "recovery_point",

@@ -149,6 +149,8 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
     ),
     "AWS::DynamoDB::Table": (frozenset({"table"}), "arn:aws:dynamodb:{r}:{a}:table/{stack}-MoviesTable-1A2B"),
     "AWS::IAM::Role": (frozenset({"role"}), "arn:aws:iam::{a}:role/{stack}-FunctionRole-1A2B"),
+    # An inline policy of a role of the stack (the audit stack gives the API function's role its read of the trail).
+    "AWS::IAM::RolePolicy": (frozenset({"role"}), "arn:aws:iam::{a}:role/{stack}-Data-1A2B-MoviesFunctionRole-3C4D"),
     "AWS::KMS::Key": (frozenset({"key"}), "arn:aws:kms:{r}:{a}:key/0b1c2d3e-0000-4000-8000-000000000000"),
     "AWS::KMS::Alias": (frozenset({"alias"}), "arn:aws:kms:{r}:{a}:alias/{stack}/movies-table"),
     "AWS::Lambda::Function": (frozenset({"function"}), "arn:aws:lambda:{r}:{a}:function:{stack}-Function-1A2B"),

@@ -99,6 +99,7 @@ def _deployed_stack(stack_name: str) -> StackUnderTest:
         outputs=outputs,
         machine=machine,
         readonly=credentials(outputs["ReadOnlyClientId"]),
+        auditor=credentials(outputs["AuditorClientId"]),
         on_aws=True,
         region=region,
         issuer=issuer,
@@ -114,7 +115,7 @@ def _deployed_stack(stack_name: str) -> StackUnderTest:
 @contextmanager
 def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
     from mvdb_local.__main__ import LOCAL_ENV
-    from mvdb_local.cognito import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, USER_POOL_ID, LocalCognito
+    from mvdb_local.cognito import AUDITOR_CLIENT_ID, MACHINE_CLIENT_ID, READONLY_CLIENT_ID, USER_POOL_ID, LocalCognito
     from mvdb_local.dynamodb_local import LocalStackError
     from mvdb_local.process import run_local_stack
 
@@ -144,6 +145,7 @@ def _local_stack(workdir: Path) -> Iterator[StackUnderTest]:
                 issuer=cognito.issuer,
                 expired_token=cognito.issue_token(MACHINE_CLIENT_ID, issued_at=time.time() - 7200),
                 dynamodb_endpoint=running.dynamodb_endpoint,
+                auditor=ClientCredentials(AUDITOR_CLIENT_ID, by_id[AUDITOR_CLIENT_ID].client_secret),
             )
             _assert_no_test_movies_left(running.api_url, cognito.issue_token(MACHINE_CLIENT_ID))
     except LocalStackError as error:

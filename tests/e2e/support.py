@@ -51,6 +51,7 @@ EXPECTED_OUTPUTS = (
     "UserPoolId",
     "MachineClientId",
     "ReadOnlyClientId",
+    "AuditorClientId",
     "TokenUrl",
     "FunctionName",
     "FunctionAliasArn",
@@ -88,6 +89,8 @@ class StackUnderTest:
     # key, so there it is a forged one; locally the stand-in's key signs it.
     expired_token: str = field(repr=False)
     dynamodb_endpoint: str | None = None
+    # The auditors' app client (movies/audit only: a movie's history).
+    auditor: ClientCredentials | None = None
 
     @property
     def api_url(self) -> str:

@@ -136,7 +136,13 @@ class Template:
         for name, resource in self.resources.items():
             properties = resource.get("Properties", {})
             documents: list[tuple[str, Any]] = []
-            if resource["Type"] == "AWS::IAM::Role":
+            owner = name
+            if resource["Type"] == "AWS::IAM::RolePolicy":
+                # A role's inline policy declared apart from it: its statements are the role's.
+                role = self.resolve(properties["RoleName"])
+                owner = role["Ref"] if isinstance(role, dict) and "Ref" in role else name
+                documents.append(("inline policy", properties["PolicyDocument"]))
+            elif resource["Type"] == "AWS::IAM::Role":
                 documents += [("inline policy", p["PolicyDocument"]) for p in properties.get("Policies", [])]
             elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
                 documents.append(("policy", properties["PolicyDocument"]))
@@ -148,4 +154,4 @@ class Template:
                 documents.append(("resource policy", _json_document(properties["PolicyDocument"])))
             for kind, document in documents:
                 for statement in as_list(self.resolve(document)["Statement"]):
-                    yield name, kind, statement
+                    yield owner, kind, statement

@@ -387,6 +387,22 @@ Resources:
       KeySchema: [{AttributeName: id, KeyType: HASH}]
       SSESpecification: {SSEEnabled: true}
 """,
+    # Records locked 2,557 days, the current version expired after 30: delete markers hide them.
+    "E9119": """
+Parameters:
+  RetentionDays: {Type: Number, Default: 2557}
+Resources:
+  AuditBucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      ObjectLockEnabled: true
+      ObjectLockConfiguration:
+        ObjectLockEnabled: Enabled
+        Rule: {DefaultRetention: {Mode: COMPLIANCE, Days: !Ref RetentionDays}}
+      VersioningConfiguration: {Status: Enabled}
+      LifecycleConfiguration:
+        Rules: [{Id: expire, Status: Enabled, ExpirationInDays: 30}]
+""",
 }
 
 

@@ -35,7 +35,7 @@ FREE_TYPES = {
     "AWS::ApiGateway::Stage", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolDomain",
     "AWS::Cognito::UserPoolResourceServer", "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration",
     "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy", "AWS::CodeDeploy::Application",
-    "AWS::SQS::QueuePolicy", "AWS::Lambda::EventSourceMapping",
+    "AWS::SQS::QueuePolicy", "AWS::Lambda::EventSourceMapping", "AWS::IAM::RolePolicy",
     # AWS Backup bills storage and restores (the vault's line), not plans or selections; EventBridge
     # delivers AWS services' events on the default bus at no charge.
     "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection", "AWS::Backup::RestoreTestingSelection",
@@ -129,7 +129,7 @@ def test_the_names_the_review_found_wrong_fail_these_checks(template: Template) 
 
 def test_the_dashboards_the_docs_name_exist(template: Template) -> None:
     dashboards = _names(template, "AWS::CloudWatch::Dashboard", "DashboardName")
-    assert len(dashboards) == 2  # operations, search index
+    assert len(dashboards) == 3  # operations, search index, audit trail
     for dashboard in dashboards:
         assert f"`{dashboard}`" in OPERATIONS.read_text()
 

@@ -41,6 +41,9 @@ OTHER_VALUES = {
     # Passed to the identity stack, whose token URL the function names (TOKEN_URL).
     "AuthDomainPrefix": "movies-example",
     "SyntheticCanary": "Enabled",
+    # Passed to the audit stack, whose bucket the function names (AUDIT_BUCKET_NAME).
+    "RunbookBaseUrl": "https://example.com/mvdb",
+    "AuditRetentionDays": "7",
 }
 
 

@@ -273,7 +273,10 @@ def test_removing_point_in_time_recovery_fails_the_assertions_and_checkov(tmp_pa
 
 
 def test_widening_the_function_policy_to_dynamodb_star_fails_the_assertions(tmp_path: Path) -> None:
-    table_actions = "Action: [dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query, dynamodb:Scan]"
+    table_actions = (
+        "Action: [dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query, dynamodb:Scan, "
+        "dynamodb:UpdateItem]"
+    )
     mutant = _mutant(tmp_path, table_actions, "Action: [dynamodb:*]", file="stacks/data.yaml")
 
     assert _failed_template_tests(mutant) == {

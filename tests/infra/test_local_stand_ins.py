@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from mvdb_local.cognito import MACHINE_CLIENT_ID, READONLY_CLIENT_ID, USER_POOL_ID, LocalCognito
+from mvdb_local.cognito import (
+    AUDITOR_CLIENT_ID,
+    MACHINE_CLIENT_ID,
+    READONLY_CLIENT_ID,
+    USER_POOL_ID,
+    LocalCognito,
+)
 from mvdb_local.gateway import LocalGateway, RestApi, Route
 from mvdb_local.gateway_responses import DEFAULT_RESPONSES, evaluate
 from mvdb_local.server import HttpRequest
@@ -93,12 +99,13 @@ def test_the_local_app_clients_have_the_deployed_clients_scopes(template: Templa
     assert local == {
         MACHINE_CLIENT_ID: _oauth_scopes(template, "MachineClient"),
         READONLY_CLIENT_ID: _oauth_scopes(template, "ReadOnlyClient"),
+        AUDITOR_CLIENT_ID: _oauth_scopes(template, "AuditorClient"),
     }
 
 
 def test_local_tokens_live_as_long_as_the_deployed_clients_tokens(template: Template, tmp_path: Path) -> None:
     cognito = LocalCognito.from_state(tmp_path, f"http://127.0.0.1:8000/{USER_POOL_ID}")
-    for client in ("MachineClient", "ReadOnlyClient"):
+    for client in ("MachineClient", "ReadOnlyClient", "AuditorClient"):
         properties = template.properties(client)
         assert properties["TokenValidityUnits"]["AccessToken"] == "minutes"
         assert cognito.token_lifetime_s == properties["AccessTokenValidity"] * 60

@@ -142,8 +142,9 @@ def test_cloudwatch_logs_may_use_the_key_for_every_log_group_of_the_application(
         for name, group in prod.of_type("AWS::Logs::LogGroup").items()
         if group["Properties"].get("KmsKeyId") == {"Fn::GetAtt": ["ObservabilityKey", "Arn"]}
     }
-    # API function, hook, search index function, API access, WAF, canary, restore validation, backup job events
-    assert len(groups) == 8
+    # API function, hook, search index function, audit trail function, API access, WAF, canary,
+    # restore validation, backup job events
+    assert len(groups) == 9
     assert {name: _logs_may_use_key_for(key_policy, group) for name, group in groups.items()} == dict.fromkeys(
         groups, True
     )

@@ -43,8 +43,8 @@ def root(translated_document: dict[str, Any]) -> Template:
 
 
 def mapping(root: Template) -> dict[str, Any]:
-    _, resource = root.only("AWS::Lambda::EventSourceMapping")
-    properties: dict[str, Any] = resource["Properties"]
+    """The search index function's mapping (the audit trail function has one of its own on the same stream)."""
+    properties: dict[str, Any] = root.resource("SearchIndexFunctionMoviesTableStream")["Properties"]
     return properties
 
 

@@ -187,6 +187,75 @@ def test_a_dev_vault_whose_recovery_points_are_still_being_deleted_is_left_with_
     assert report[0].endswith("then: aws backup delete-backup-vault --backup-vault-name mvdb-dev-movies")
 
 
+AUDIT_BUCKET = "mvdb-dev-audit-1abc-auditbucket-2def"
+
+
+def _expect_audit_bucket_emptying(clients: _Clients, refused: list[str]) -> None:
+    """The bucket policy (it denies every delete) goes first; then every version, some refused as locked."""
+    s3 = clients.stubbers["s3"]
+    s3.add_response("delete_bucket_policy", {}, {"Bucket": AUDIT_BUCKET})
+    versions = [{"Key": f"movies/2013/abc/{n}.json", "VersionId": f"v{n}"} for n in range(3)]
+    s3.add_response("list_object_versions", {"Versions": versions}, {"Bucket": AUDIT_BUCKET})
+    errors = [{"Key": f"movies/2013/abc/{n}.json", "VersionId": n, "Code": "AccessDenied"} for n in refused]
+    s3.add_response(
+        "delete_objects",
+        {"Errors": errors},
+        {"Bucket": AUDIT_BUCKET, "Delete": {"Objects": versions, "Quiet": True}},
+    )
+
+
+def test_a_dev_audit_bucket_whose_records_have_lapsed_is_emptied_and_deleted(no_network: None) -> None:
+    from tools.deploy.stack_teardown import remove_retained
+
+    clients = _Clients()
+    _expect_audit_bucket_emptying(clients, refused=[])
+    clients.stubbers["s3"].add_response("delete_bucket", {}, {"Bucket": AUDIT_BUCKET})
+
+    report = remove_retained(
+        [RetainedResource("AuditBucket", "AWS::S3::Bucket", AUDIT_BUCKET)],
+        dynamodb=clients("dynamodb"),
+        kms=clients("kms"),
+        backup=clients("backup"),
+        s3=clients("s3"),
+    )
+
+    clients.assert_all_called()
+    assert report == [f"deleted bucket {AUDIT_BUCKET} and its 3 object versions (their retention had lapsed)"]
+
+
+def test_a_dev_audit_bucket_with_records_still_locked_is_left_with_what_to_do_then(no_network: None) -> None:
+    from tools.deploy.stack_teardown import remove_retained
+
+    clients = _Clients()
+    _expect_audit_bucket_emptying(clients, refused=["v1", "v2"])  # compliance mode: refused even to root
+
+    (line,) = remove_retained(
+        [RetainedResource("AuditBucket", "AWS::S3::Bucket", AUDIT_BUCKET)],
+        dynamodb=clients("dynamodb"),
+        kms=clients("kms"),
+        backup=clients("backup"),
+        s3=clients("s3"),
+    )
+
+    clients.assert_all_called()  # and no delete_bucket: it would fail on the locked versions
+    assert line.startswith(f"left bucket {AUDIT_BUCKET}: 2 audit records are still locked")
+    assert "1 removed" in line
+    assert line.endswith(f"aws s3api delete-bucket --bucket {AUDIT_BUCKET}")
+
+
+def test_the_retained_buckets_are_the_ones_the_templates_retain() -> None:
+    from tools.build.sam_translate import load_sam_template
+    from tools.deploy.stack_teardown import RETAINED_BUCKETS
+
+    retained = {
+        name
+        for path in (PROJECT_ROOT / "infra" / "stacks").glob("*.yaml")
+        for name, r in load_sam_template(path)["Resources"].items()
+        if r["Type"] == "AWS::S3::Bucket" and r.get("DeletionPolicy") == "Retain"
+    }
+    assert retained == RETAINED_BUCKETS
+
+
 def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_and_keys(no_network: None) -> None:
     clients, deleted = _Clients(), []
     clients.expect_stack_resources("mvdb-staging")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
+from mvdb.api.scopes import ALL_SCOPES, AUDIT_SCOPE, READ_SCOPE, WRITE_SCOPE
 from tests.infra.cfn import NO_VALUE, Template, as_list, get_att, ref
 
 pytestmark = pytest.mark.infra
@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "staging", "prod")
 FUNCTION_TABLE_ACTIONS = {
     "dynamodb:GetItem",
+    "dynamodb:UpdateItem",  # a delete names its deleter on the item first (the audit trail)
     "dynamodb:Query",
     "dynamodb:Scan",
     "dynamodb:PutItem",
@@ -135,6 +136,7 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
         "MoviesFunction",
         "PreTrafficHookFunction",
         "SearchIndexFunction",
+        "AuditTrailFunction",
         "RestoreValidationFunction",
     }
     for name, function in functions.items():
@@ -145,9 +147,9 @@ def test_every_function_logs_to_a_log_group_of_the_stack(template: Template) -> 
 
 def test_every_log_group_has_retention_and_kms(template: Template) -> None:
     log_groups = template.of_type("AWS::Logs::LogGroup")
-    # API function, hook, search index function, API access log, WAF, canary, restore validation,
-    # failed backup jobs' events
-    assert len(log_groups) == 8
+    # API function, hook, search index function, audit trail function, API access log, WAF, canary,
+    # restore validation, failed backup jobs' events
+    assert len(log_groups) == 9
     for name, group in log_groups.items():
         properties = group["Properties"]
         assert properties["RetentionInDays"] == ref("LogRetentionDays"), name
@@ -180,7 +182,7 @@ def test_table_and_the_keys_that_encrypt_data_are_never_deleted_by_cloudformatio
 
 def test_kms_keys_are_customer_managed_and_rotate(template: Template) -> None:
     keys = template.of_type("AWS::KMS::Key")
-    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "DeadLetterQueueKey", "BackupVaultKey"}
+    assert set(keys) == {"MoviesTableKey", "ObservabilityKey", "DeadLetterQueueKey", "BackupVaultKey", "AuditBucketKey"}
     for name, key in keys.items():
         assert key["Properties"]["EnableKeyRotation"] is True, name
 
@@ -222,7 +224,7 @@ def test_function_may_touch_only_its_table_the_search_index_and_their_key(templa
         assert statement["Effect"] == "Allow"
         for action in as_list(statement["Action"]):
             by_service.setdefault(action.split(":")[0], []).append(statement)
-    assert set(by_service) == {"dynamodb", "kms", "logs", "xray"}
+    assert set(by_service) == {"dynamodb", "kms", "logs", "xray", "s3"}
     table_statement, index_statement, records_statement = {id(s): s for s in by_service["dynamodb"]}.values()
     assert set(table_statement["Action"]) == FUNCTION_TABLE_ACTIONS
     assert as_list(template.resolve(table_statement["Resource"])) == [get_att("MoviesTable", "Arn")]  # no indexes exist
@@ -231,9 +233,13 @@ def test_function_may_touch_only_its_table_the_search_index_and_their_key(templa
     assert as_list(index_statement["Resource"]) == [get_att("SearchIndexTable", "Arn")]
     # Idempotency-Key records: their item operations (tests/infra/test_idempotency_table.py).
     assert as_list(records_statement["Resource"]) == [get_att("IdempotencyTable", "Arn")]
-    (key_statement,) = {id(s): s for s in by_service["kms"]}.values()
+    key_statement, audit_key_statement = {id(s): s for s in by_service["kms"]}.values()
     assert set(key_statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
     assert as_list(key_statement["Resource"]) == [get_att("MoviesTableKey", "Arn")]
+    # The history route: list and read the audit trail's records, decrypt them; nothing else.
+    assert as_list(audit_key_statement["Action"]) == ["kms:Decrypt"]
+    assert as_list(audit_key_statement["Resource"]) == [get_att("AuditBucketKey", "Arn")]
+    assert sorted(a for s in by_service["s3"] for a in as_list(s["Action"])) == ["s3:GetObject", "s3:ListBucket"]
     (logs_statement,) = {id(s): s for s in by_service["logs"]}.values()
     assert as_list(logs_statement["Resource"]) == [get_att("MoviesFunctionLogGroup", "Arn")]
     # Nothing but our own statements: no AWS managed policy with broader grants is attached.
@@ -482,6 +488,7 @@ def test_reads_need_the_read_scope_and_changes_the_write_scope(template: Templat
         ("GET", "/movies/{year}/{title+}"): READ_SCOPE,
         ("HEAD", "/movies/{year}/{title+}"): READ_SCOPE,
         **{(method, "/movies/{year}/{title+}"): WRITE_SCOPE for method in ("PUT", "PATCH", "DELETE")},
+        **{(method, "/audit/movies/{year}/{title+}"): AUDIT_SCOPE for method in ("GET", "HEAD")},
     }
 
 
@@ -615,15 +622,16 @@ def test_every_gateway_response_carries_the_request_id_and_cors_for_the_first_al
 # -- auth ---------------------------------------------------------------------------------------
 
 
-def test_resource_server_defines_movies_read_and_write(template: Template) -> None:
+def test_resource_server_defines_movies_read_write_and_audit(template: Template) -> None:
     server = template.properties("MoviesResourceServer")
     assert server["UserPoolId"] == ref("MoviesUserPool")
     scopes = {f"{server['Identifier']}/{scope['ScopeName']}" for scope in server["Scopes"]}
-    assert scopes == {READ_SCOPE, WRITE_SCOPE}
+    assert scopes == set(ALL_SCOPES)
 
 
 @pytest.mark.parametrize(
-    ("client", "scopes"), [("MachineClient", [READ_SCOPE, WRITE_SCOPE]), ("ReadOnlyClient", [READ_SCOPE])]
+    ("client", "scopes"),
+    [("MachineClient", [READ_SCOPE, WRITE_SCOPE]), ("ReadOnlyClient", [READ_SCOPE]), ("AuditorClient", [AUDIT_SCOPE])],
 )
 def test_app_clients_use_client_credentials_with_a_secret(template: Template, client: str, scopes: list[str]) -> None:
     resource = template.resource(client)

@@ -1,7 +1,7 @@
 """What the search index must hold for a movies table, computed from the table itself, and the check.
 
 The index is exactly right when its entries are those of the movies now stored (keys from the
-layout, each carrying its movie's year, title, info and ETag) and every movie, and only a movie
+layout, each carrying its movie's document, attribution included, and ETag) and every movie, and only a movie
 that exists, has a manifest recording its current version as written in full.
 """
 
@@ -33,7 +33,9 @@ def _expected(movies: list[dict[str, Any]]) -> Entries:
     entries: Entries = {}
     for item in movies:
         year, title = int(item["year"]["N"]), item["title"]["S"]
-        projection = {name: item[name] for name in ("year", "title", "info") if name in item}
+        projection = {
+            name: item[name] for name in ("year", "title", "info", "modified_by", "modified_at") if name in item
+        }
         projection["etag"] = {"S": from_item(item).etag}
         for key in terms_of(item).keys(year, title):
             entries[key] = projection

@@ -51,7 +51,8 @@ def test_request_without_claims_is_401_problem_with_www_authenticate(
 def test_read_with_the_read_scope_is_served(secured: LambdaClient) -> None:
     assert secured.post("/movies", json_body=RUSH, authorizer=FULL_ACCESS).status == 201
     response = secured.get("/movies/2013/Rush", authorizer=READ_ONLY)
-    assert (response.status, response.json()) == (200, RUSH)
+    assert response.status == 200
+    assert {k: v for k, v in response.json().items() if not k.startswith("modified_")} == RUSH
 
 
 def test_write_with_only_the_read_scope_is_403_and_writes_nothing(secured: LambdaClient) -> None:

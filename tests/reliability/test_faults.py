@@ -125,6 +125,7 @@ def test_dynamodb_stopping_mid_run_gives_fast_503s_then_recovers_without_a_resta
 
 
 def test_two_clients_updating_one_movie_never_lose_an_update(dynamodb_client: Any, movies_table: str) -> None:
+    from mvdb.domain.changes import Writer
     from mvdb.domain.models import MovieCreate
     from mvdb.domain.query import MovieKey
     from mvdb.domain.service import MovieService
@@ -132,7 +133,7 @@ def test_two_clients_updating_one_movie_never_lose_an_update(dynamodb_client: An
 
     service = MovieService(DynamoDBMovieRepository(dynamodb_client, movies_table))
     key = MovieKey(2013, "Rush")
-    service.create(MovieCreate.model_validate(RUSH))
+    service.create(MovieCreate.model_validate(RUSH), by=Writer("setup", "request-0"))
     for round_number in range(25):
         outcomes = _race_two_writers(service, key, round_number)
         assert sorted(outcomes.values()) == ["412", "won"], outcomes
@@ -142,6 +143,7 @@ def test_two_clients_updating_one_movie_never_lose_an_update(dynamodb_client: An
 
 def _race_two_writers(service: Any, key: Any, round_number: int) -> dict[str, str]:
     """Both writers read the same ETag, then write at the same moment."""
+    from mvdb.domain.changes import Writer
     from mvdb.domain.errors import PreconditionFailed
     from mvdb.domain.models import MovieReplace
 
@@ -153,7 +155,7 @@ def _race_two_writers(service: Any, key: Any, round_number: int) -> dict[str, st
         body = MovieReplace.model_validate({"info": {"plot": f"{writer} {round_number}"}})
         barrier.wait()
         try:
-            service.replace(key, body, etag)
+            service.replace(key, body, etag, by=Writer(writer, f"request-{round_number}"))
             outcomes[writer] = "won"
         except PreconditionFailed:
             outcomes[writer] = "412"

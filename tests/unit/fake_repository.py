@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from mvdb.domain.changes import Change
 from mvdb.domain.errors import MovieAlreadyExists, MovieNotFound, PreconditionFailed, StorageUnavailable
 from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery
@@ -39,20 +40,20 @@ class InMemoryMovieRepository:
         resume = MovieKey(page[-1].document["year"], page[-1].document["title"]) if more else None
         return copy.deepcopy(page), resume
 
-    def create(self, document: dict[str, Any], etag: str) -> None:
+    def create(self, document: dict[str, Any], etag: str, *, change: Change | None = None) -> None:
         self._check_available()
         key = (document["year"], document["title"])
         if key in self._movies:
             raise MovieAlreadyExists(*key)
         self._movies[key] = StoredMovie(copy.deepcopy(document), etag)
 
-    def replace(self, document: dict[str, Any], etag: str, *, if_match: str) -> None:
+    def replace(self, document: dict[str, Any], etag: str, *, if_match: str, change: Change | None = None) -> None:
         self._check_available()
         key = (document["year"], document["title"])
         self._check_precondition(key, if_match)
         self._movies[key] = StoredMovie(copy.deepcopy(document), etag)
 
-    def delete(self, key: MovieKey, *, if_match: str) -> None:
+    def delete(self, key: MovieKey, *, if_match: str, change: Change | None = None) -> None:
         self._check_available()
         self._check_precondition((key.year, key.title), if_match)
         del self._movies[(key.year, key.title)]

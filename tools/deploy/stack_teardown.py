@@ -15,6 +15,12 @@ fail halfway; having been asked to delete the stack, this lifts it first (keepin
 closed to sign-up) and says so. For the same reason it empties the buckets the stacks delete
 (the canary's reports, versioned): CloudFormation cannot delete a bucket that holds objects.
 
+The audit trail's bucket is retained: its records are locked (S3 Object Lock, compliance mode)
+until their retention lapses, and nobody, root included, can delete a locked version sooner.
+In dev (one day by default) this removes its bucket policy (which denies every delete), deletes
+the versions whose retention has lapsed, and deletes the bucket if that emptied it; otherwise it
+leaves the bucket and says until when its records are locked, and how to finish then.
+
 prod is refused unless ``--confirm-prod`` is given (``make destroy`` passes it only with
 ``CONFIRM_PROD_DESTROY=yes``).
 
@@ -37,6 +43,7 @@ __all__ = [
     "TeardownRefused",
     "empty_bucket",
     "lift_user_pool_protection",
+    "remove_locked_bucket",
     "remove_retained",
     "stack_name",
     "stack_resources",
@@ -44,8 +51,11 @@ __all__ = [
 ]
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-# The types the templates retain on deletion (DeletionPolicy: Retain).
-RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::Backup::BackupVault", "AWS::KMS::Key")
+# The types the templates retain on deletion (DeletionPolicy: Retain). Buckets go before keys.
+RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::Backup::BackupVault", "AWS::S3::Bucket", "AWS::KMS::Key")
+# The buckets among them (by logical ID): the audit trail's, whose records S3 Object Lock keeps in
+# compliance mode. Every other bucket of the stacks is deleted with them, emptied first.
+RETAINED_BUCKETS = frozenset({"AuditBucket"})
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
 BUCKET_TYPE = "AWS::S3::Bucket"
 NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
@@ -118,11 +128,14 @@ def empty_bucket(s3: Any, bucket: str) -> str:
     return f"emptied bucket {bucket} ({removed} object versions)"
 
 
-def remove_retained(resources: Sequence[RetainedResource], *, dynamodb: Any, kms: Any, backup: Any) -> list[str]:
-    """Delete retained tables, vaults (their recovery points first) and schedule retained keys for deletion.
+def remove_retained(
+    resources: Sequence[RetainedResource], *, dynamodb: Any, kms: Any, backup: Any, s3: Any = None
+) -> list[str]:
+    """Delete retained tables, vaults (their recovery points first), the audit bucket (what is no longer
+    locked), and schedule retained keys for deletion.
 
-    Returns what was done, a line each. Order: tables, then vaults, then keys: nothing outlives the
-    key that encrypts it.
+    Returns what was done, a line each. Order: tables, then vaults, then buckets, then keys: nothing
+    outlives the key that encrypts it.
     """
     done = []
     order = {kind: position for position, kind in enumerate(RETAINED_TYPES)}
@@ -132,10 +145,42 @@ def remove_retained(resources: Sequence[RetainedResource], *, dynamodb: Any, kms
             done.append(f"deleted table {resource.physical_id}")
         elif resource.resource_type == "AWS::Backup::BackupVault":
             done.append(_remove_vault(backup, resource.physical_id))
+        elif resource.resource_type == "AWS::S3::Bucket":
+            done.append(remove_locked_bucket(s3, resource.physical_id))
         elif resource.resource_type == "AWS::KMS::Key":
             kms.schedule_key_deletion(KeyId=resource.physical_id, PendingWindowInDays=KEY_DELETION_WINDOW_DAYS)
             done.append(f"scheduled key {resource.physical_id} for deletion in {KEY_DELETION_WINDOW_DAYS} days")
     return done
+
+
+def remove_locked_bucket(s3: Any, bucket: str) -> str:
+    """Delete the versions of an Object Lock bucket whose retention has lapsed, then the bucket if empty.
+
+    The bucket's policy denies every delete, so it goes first. A version still locked in
+    compliance mode cannot be deleted by anyone (S3 user guide, "Locking objects with Object
+    Lock"): S3 refuses it in the DeleteObjects response, and the bucket is left with the date
+    its last lock lapses.
+    """
+    s3.delete_bucket_policy(Bucket=bucket)
+    removed, locked = 0, 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        if objects:
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            refused = len(response.get("Errors", []))
+            locked += refused
+            removed += len(objects) - refused
+    if locked:
+        return (
+            f"left bucket {bucket}: {locked} audit records are still locked (Object Lock, compliance mode; "
+            f"{removed} removed); once their retention lapses (AuditRetentionDays, 1 day in dev): "
+            f"run make destroy ENV=dev again, or empty it and aws s3api delete-bucket --bucket {bucket}"
+        )
+    s3.delete_bucket(Bucket=bucket)
+    return f"deleted bucket {bucket} and its {removed} object versions (their retention had lapsed)"
 
 
 def _remove_vault(backup: Any, vault: str) -> str:
@@ -174,17 +219,23 @@ def teardown(
         )
     # Noted before deletion: once the stack is gone, nothing records which table and keys were its.
     resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE, BUCKET_TYPE))
-    retained = [r for r in resources if r.resource_type in RETAINED_TYPES]
+    retained = [
+        r
+        for r in resources
+        if r.resource_type in RETAINED_TYPES and (r.resource_type != BUCKET_TYPE or r.logical_id in RETAINED_BUCKETS)
+    ]
     report = []
     if environment != "dev":
         for pool in (r for r in resources if r.resource_type == USER_POOL_TYPE):
             report.append(lift_user_pool_protection(clients("cognito-idp"), pool.physical_id))
-    for bucket in (r for r in resources if r.resource_type == BUCKET_TYPE):
+    for bucket in (r for r in resources if r.resource_type == BUCKET_TYPE and r not in retained):
         report.append(empty_bucket(clients("s3"), bucket.physical_id))
     delete_stack()
     report.append(f"deleted stack {stack}")
     if environment == "dev":
-        report += remove_retained(retained, dynamodb=clients("dynamodb"), kms=clients("kms"), backup=clients("backup"))
+        report += remove_retained(
+            retained, dynamodb=clients("dynamodb"), kms=clients("kms"), backup=clients("backup"), s3=clients("s3")
+        )
     else:
         report += [f"kept {r.resource_type} {r.physical_id} (retained outside dev)" for r in retained]
     return report

@@ -33,20 +33,26 @@ from mvdb import __version__
 from mvdb.api.operations import OAUTH2_SCHEME, Operations
 from mvdb.api.paths import request_base_path
 from mvdb.api.problems import documented_responses, problem
-from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
+from mvdb.api.scopes import AUDIT_SCOPE, READ_SCOPE, WRITE_SCOPE
 
 __all__ = ["DocumentationConfig", "register_docs"]
 
 TITLE = "mvdb — Movies Database API"
 DESCRIPTION = (
     "Movies keyed by year and title. Reads need an access token with the movies/read scope, "
-    "changes movies/write (OAuth 2.0 client-credentials flow: Authorize with a client id and secret). "
+    "changes movies/write, a movie's history movies/audit (OAuth 2.0 client-credentials flow: Authorize "
+    "with a client id and secret). "
     "Errors are application/problem+json (RFC 9457)."
 )
-TAGS = {"movies": "Movies: list, search, read, create, replace, patch, delete", "meta": "The API itself"}
+TAGS = {
+    "movies": "Movies: list, search, read, create, replace, patch, delete",
+    "audit": "The audit trail: every change of a movie, who made it, before and after",
+    "meta": "The API itself",
+}
 SCOPE_DESCRIPTIONS = {
     READ_SCOPE: "List, search and read movies",
     WRITE_SCOPE: "Create, replace, patch and delete movies",
+    AUDIT_SCOPE: "Read the audit trail: a movie's history of changes",
 }
 _ASSET_TYPES = {"swagger-ui-bundle.min.js": "text/javascript", "swagger-ui.min.css": "text/css"}
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)

@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from mvdb.api import health, movies
+from mvdb.api import health, history, movies
 from mvdb.api.admission import Admission, read_json
 from mvdb.api.docs import DocumentationConfig, register_docs
 from mvdb.api.idempotency import IDEMPOTENCY, IdempotencyStore
@@ -104,9 +104,10 @@ def create_app(settings: Settings) -> MoviesApi:
     resolver = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=read_json)
     resolver.include_router(health.router)
     resolver.include_router(movies.router)
+    resolver.include_router(history.router)
     docs_operations = Operations()
     register_docs(resolver, docs_operations, DocumentationConfig(settings.token_url, settings.environment))
-    operations = Operations.merged(health.operations, movies.operations, docs_operations)
+    operations = Operations.merged(health.operations, movies.operations, history.operations, docs_operations)
     _register_error_handlers(resolver)
     return MoviesApi(
         resolver,

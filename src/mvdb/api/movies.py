@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from mvdb.api.attribution import writer
 from mvdb.api.idempotency import REPLAYED_HEADER, Idempotency
 from mvdb.api.media_types import JSON, MERGE_PATCH_JSON
 from mvdb.api.operations import Operations
@@ -18,6 +19,7 @@ from mvdb.api.preconditions import parse_if_match
 from mvdb.api.problems import ProblemError, documented_responses
 from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from mvdb.dependencies import movie_service
+from mvdb.domain.changes import Writer
 from mvdb.domain.models import (
     MAX_CURSOR_LENGTH,
     MAX_TITLE_BYTES,
@@ -69,6 +71,7 @@ _WITH_BODY = (413, 415, 422)
 _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
 
 Service = Annotated[MovieService, Depends(movie_service)]
+By = Annotated[Writer, Depends(writer)]  # who makes a write: modified_by, and the audit record's client
 BasePath = Annotated[str, Depends(request_base_path)]
 PathYear = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Release year")]
 PathTitle = Annotated[
@@ -185,11 +188,15 @@ def get_movie(service: Service, year: PathYear, title: PathTitle) -> Response[An
     tags=["movies"],
 )
 def create_movie(
-    service: Service, base: BasePath, movie: Annotated[MovieCreate, Body(embed=False)], idempotency: Idempotency
+    service: Service,
+    by: By,
+    base: BasePath,
+    movie: Annotated[MovieCreate, Body(embed=False)],
+    idempotency: Idempotency,
 ) -> Response[Any]:
     def create() -> Response[Any]:
         location = movie_location(base, MovieKey(movie.year, movie.title))
-        return _movie_response(service.create(movie), HTTPStatus.CREATED, Location=location)
+        return _movie_response(service.create(movie, by=by), HTTPStatus.CREATED, Location=location)
 
     return idempotency.once(create, router.lambda_context)
 
@@ -207,12 +214,13 @@ def create_movie(
 )
 def replace_movie(
     service: Service,
+    by: By,
     year: PathYear,
     title: PathTitle,
     body: Annotated[MovieReplace, Body(embed=False)],
     if_match: IfMatch = None,
 ) -> Response[Any]:
-    return _movie_response(service.replace(movie_key(year, title), body, parse_if_match(if_match)))
+    return _movie_response(service.replace(movie_key(year, title), body, parse_if_match(if_match), by=by))
 
 
 @operations.declare(
@@ -233,6 +241,7 @@ def replace_movie(
 )
 def patch_movie(
     service: Service,
+    by: By,
     year: PathYear,
     title: PathTitle,
     patch: Annotated[MoviePatch, Body(embed=False, media_type=MERGE_PATCH_JSON)],
@@ -240,7 +249,9 @@ def patch_movie(
     if_match: IfMatch = None,
 ) -> Response[Any]:
     key, precondition = movie_key(year, title), parse_if_match(if_match)
-    return idempotency.once(lambda: _movie_response(service.patch(key, patch, precondition)), router.lambda_context)
+    return idempotency.once(
+        lambda: _movie_response(service.patch(key, patch, precondition, by=by)), router.lambda_context
+    )
 
 
 @operations.declare(
@@ -253,8 +264,8 @@ def patch_movie(
     responses=documented_responses({204: {"description": "Deleted"}}, 400, 404, 412, 428, 503),
     tags=["movies"],
 )
-def delete_movie(service: Service, year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
-    service.delete(movie_key(year, title), parse_if_match(if_match))
+def delete_movie(service: Service, by: By, year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
+    service.delete(movie_key(year, title), parse_if_match(if_match), by=by)
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)
 
 

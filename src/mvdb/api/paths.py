@@ -18,11 +18,11 @@ from mvdb.domain.query import MovieKey
 
 __all__ = ["base_path", "movie_key", "movie_location", "normalize_movie_path", "request_base_path"]
 
-_MOVIE_PATH = re.compile(r"^(/movies/[^/]+/)(.+)$")
+_MOVIE_PATH = re.compile(r"^((?:/audit)?/movies/[^/]+/)(.+)$")  # a movie, or its history
 
 
 def normalize_movie_path(event: dict[str, Any]) -> dict[str, Any]:
-    """Keep a title containing '/' inside one path segment.
+    """Keep a title containing '/' inside one path segment (of a movie's URL, or of its history's).
 
     API Gateway forwards the path still percent-encoded, but may have routed a decoded
     ``/`` (the template's ``{title+}`` accepts it). Re-encoding it lets the router match

@@ -9,9 +9,12 @@ Cognito and gateway, the pre-traffic hook and the tests all import these names f
 
 from __future__ import annotations
 
-__all__ = ["ALL_SCOPES", "READ_SCOPE", "RESOURCE_SERVER", "WRITE_SCOPE"]
+__all__ = ["ALL_SCOPES", "AUDIT_SCOPE", "READ_SCOPE", "RESOURCE_SERVER", "WRITE_SCOPE"]
 
 RESOURCE_SERVER = "movies"
 READ_SCOPE = f"{RESOURCE_SERVER}/read"  # list, search and read movies
 WRITE_SCOPE = f"{RESOURCE_SERVER}/write"  # create, replace, patch and delete movies
-ALL_SCOPES = (READ_SCOPE, WRITE_SCOPE)
+# Read the audit trail: who changed a movie, when, and what it was before. Granted to the auditors'
+# app client only, never to the clients that read or write movies.
+AUDIT_SCOPE = f"{RESOURCE_SERVER}/audit"
+ALL_SCOPES = (READ_SCOPE, WRITE_SCOPE, AUDIT_SCOPE)

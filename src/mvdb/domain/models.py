@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 __all__ = [
+    "AUDIT_FIELDS",
     "MAX_CURSOR_LENGTH",
     "MAX_PAGE_SIZE",
     "MAX_TITLE_BYTES",
@@ -167,12 +168,26 @@ class MovieInfo(_Closed):
     image_url: Annotated[str, StringConstraints(max_length=2048, pattern=_URL)] | None = None
 
 
+# ``modified_by``/``modified_at`` are the service's: set on every write from the caller's access
+# token and the clock. A request body may carry them (a GET's body sent back as a PUT does) but
+# they are ignored: they are accepted here only so that such a body is not refused, and dropped.
+_IGNORED = "Set by the service; a value sent here is ignored (readOnly)."
+IgnoredAuditField = Annotated[
+    Any, Field(default=None, exclude=True, description=_IGNORED, json_schema_extra={"readOnly": True})
+]
+MODIFIED_BY_DESCRIPTION = "The client (its access token's client_id) that created or last changed the movie"
+MODIFIED_AT_DESCRIPTION = "When the movie was created or last changed: RFC 3339, UTC, milliseconds"
+AUDIT_FIELDS = ("modified_by", "modified_at")
+
+
 class MovieCreate(_Closed):
-    """Body of ``POST /movies``."""
+    """Body of ``POST /movies``. ``modified_by``/``modified_at`` are ignored (the service sets them)."""
 
     year: Year
     title: Title
     info: MovieInfo = Field(default_factory=MovieInfo)
+    modified_by: IgnoredAuditField
+    modified_at: IgnoredAuditField
 
 
 class MovieReplace(_Closed):
@@ -185,6 +200,8 @@ class MovieReplace(_Closed):
     year: Year | None = None
     title: Title | None = None
     info: MovieInfo = Field(default_factory=MovieInfo)
+    modified_by: IgnoredAuditField
+    modified_at: IgnoredAuditField
 
 
 class MoviePatch(_Closed):
@@ -197,18 +214,31 @@ class MoviePatch(_Closed):
     year: Year | None = None
     title: Title | None = None
     info: MovieInfo | None = None
+    modified_by: IgnoredAuditField
+    modified_at: IgnoredAuditField
 
     def document(self) -> dict[str, Any]:
-        """The merge patch document: only the members the client sent, ``null`` kept."""
+        """The merge patch document: only the members the client sent, ``null`` kept (never the audit fields)."""
         return self.model_dump(mode="json", exclude_unset=True)
 
 
 class Movie(_Closed):
-    """A movie as stored and as returned."""
+    """A movie as stored and as returned; ``modified_by``/``modified_at`` are absent on a movie no
+    write of the service has touched (e.g. loaded by ``mvdb load``)."""
 
     year: Year
     title: Title
     info: MovieInfo = Field(default_factory=MovieInfo)
+    modified_by: str | None = Field(
+        default=None, max_length=256, description=MODIFIED_BY_DESCRIPTION, json_schema_extra={"readOnly": True}
+    )
+    modified_at: str | None = Field(
+        default=None,
+        max_length=30,
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
+        description=MODIFIED_AT_DESCRIPTION,
+        json_schema_extra={"readOnly": True, "format": "date-time"},
+    )
 
     def document(self) -> dict[str, Any]:
         """The JSON document of this movie, without unset ``info`` fields."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from mvdb.domain.changes import Change
 from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
 
 __all__ = ["MovieRepository", "ReconcileOutcome", "SearchIndex", "StoredMovie"]
@@ -41,16 +42,23 @@ class MovieRepository(Protocol):
         """
         ...
 
-    def create(self, document: dict[str, Any], etag: str) -> None:
+    # ``change`` (None only for writes made around the service, e.g. by tests of the store) is
+    # stored with the item, so that the stream record of the write carries it to the audit trail.
+
+    def create(self, document: dict[str, Any], etag: str, *, change: Change | None = None) -> None:
         """Raises MovieAlreadyExists; never overwrites."""
         ...
 
-    def replace(self, document: dict[str, Any], etag: str, *, if_match: str) -> None:
+    def replace(self, document: dict[str, Any], etag: str, *, if_match: str, change: Change | None = None) -> None:
         """Raises MovieNotFound, or PreconditionFailed unless ``if_match`` is the current ETag or ``*``."""
         ...
 
-    def delete(self, key: MovieKey, *, if_match: str) -> None:
-        """Raises MovieNotFound, or PreconditionFailed unless ``if_match`` is the current ETag or ``*``."""
+    def delete(self, key: MovieKey, *, if_match: str, change: Change | None = None) -> None:
+        """Raises MovieNotFound, or PreconditionFailed unless ``if_match`` is the current ETag or ``*``.
+
+        The stream's record of a removal carries the item as it was: the deleter's ``change`` must
+        be in that image (the DynamoDB repository writes it onto the item first).
+        """
         ...
 
     def ping(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from mvdb.domain.changes import Change
 from mvdb.domain.errors import WritesSuspended
 from mvdb.domain.ports import MovieRepository, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
@@ -46,11 +47,11 @@ class ReadOnlyRepository:
     def ping(self) -> None:
         self._inner.ping()
 
-    def create(self, document: dict[str, Any], etag: str) -> None:
+    def create(self, document: dict[str, Any], etag: str, *, change: Change | None = None) -> None:
         raise WritesSuspended(retry_after_s=self._retry_after_s)
 
-    def replace(self, document: dict[str, Any], etag: str, *, if_match: str) -> None:
+    def replace(self, document: dict[str, Any], etag: str, *, if_match: str, change: Change | None = None) -> None:
         raise WritesSuspended(retry_after_s=self._retry_after_s)
 
-    def delete(self, key: MovieKey, *, if_match: str) -> None:
+    def delete(self, key: MovieKey, *, if_match: str, change: Change | None = None) -> None:
         raise WritesSuspended(retry_after_s=self._retry_after_s)

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
-from mvdb.domain.errors import FieldError, InvalidInput, MovieNotFound, PreconditionRequired, field_errors
+from mvdb.domain.changes import Change, MovieHistory, Operation, Writer, rfc3339_now
+from mvdb.domain.errors import (
+    FieldError,
+    InvalidInput,
+    MovieNotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    field_errors,
+)
 from mvdb.domain.health import CachedHealthCheck
 from mvdb.domain.merge_patch import apply_merge_patch
-from mvdb.domain.models import Movie, MovieCreate, MoviePatch, MovieReplace, compute_etag, title_problem
+from mvdb.domain.models import (
+    AUDIT_FIELDS,
+    Movie,
+    MovieCreate,
+    MoviePatch,
+    MovieReplace,
+    compute_etag,
+    title_problem,
+)
 from mvdb.domain.ports import MovieRepository, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
 
@@ -32,16 +49,36 @@ class Page:
 class MovieService:
     """The movies API's rules over any store that implements the domain's port (``MovieRepository``).
 
-    Movies are ``{year, title, info}`` documents keyed by (year, title), each stored with the
-    ETag of its document (``compute_etag``). Every method may also raise StorageUnavailable
-    (the store does not answer; retry later: 503) from the repository; the other errors each
-    method can raise are listed in its docstring (``mvdb.domain.errors``).
+    Movies are ``{year, title, info, modified_by, modified_at}`` documents keyed by (year,
+    title), each stored with the ETag of its document (``compute_etag``). Every write is made
+    ``by`` a ``Writer``: the service sets ``modified_by`` (its client id) and ``modified_at``
+    (``clock()``), and hands the repository the ``Change`` the audit trail records. Every method
+    may also raise StorageUnavailable (the store does not answer; retry later: 503) from the
+    repository; the other errors each method can raise are listed in its docstring
+    (``mvdb.domain.errors``).
     """
 
-    def __init__(self, repository: MovieRepository, on_event: EventSink | None = None) -> None:
+    def __init__(
+        self,
+        repository: MovieRepository,
+        on_event: EventSink | None = None,
+        *,
+        history: MovieHistory | None = None,
+        clock: Callable[[], str] = rfc3339_now,
+    ) -> None:
         self._repository = repository
         self._on_event = on_event or (lambda _name: None)
         self._health = CachedHealthCheck(repository.ping)
+        self._history = history
+        self._clock = clock
+
+    @property
+    def history(self) -> MovieHistory | None:
+        """The movies' audit history, or None where this service has no audit trail configured."""
+        return self._history
+
+    def _change(self, operation: Operation, by: Writer) -> Change:
+        return Change(operation=operation, client_id=by.client_id, request_id=by.request_id, at=self._clock())
 
     def get(self, key: MovieKey) -> StoredMovie:
         """The movie under ``key`` and its ETag. Raises MovieNotFound."""
@@ -74,14 +111,15 @@ class MovieService:
         movies, resume_after = self._repository.search(query, start_after)
         return Page(movies, encode_cursor(resume_after, query) if resume_after else None)
 
-    def create(self, movie: MovieCreate) -> StoredMovie:
+    def create(self, movie: MovieCreate, *, by: Writer) -> StoredMovie:
         """Store a new movie; returns it with its ETag. Raises MovieAlreadyExists (never overwrites)."""
-        stored = _stored(Movie(year=movie.year, title=movie.title, info=movie.info))
-        self._repository.create(stored.document, stored.etag)
+        change = self._change("create", by)
+        stored = _stored(Movie(year=movie.year, title=movie.title, info=movie.info), change)
+        self._repository.create(stored.document, stored.etag, change=change)
         self._on_event("MovieCreated")
         return stored
 
-    def replace(self, key: MovieKey, body: MovieReplace, if_match: str | None) -> StoredMovie:
+    def replace(self, key: MovieKey, body: MovieReplace, if_match: str | None, *, by: Writer) -> StoredMovie:
         """Replace the movie's info if ``if_match`` (an ETag or ``*``) names its current version.
 
         Returns the new version. Raises InvalidInput when the body names another year or title
@@ -97,12 +135,13 @@ class MovieService:
         ]
         if errors:
             raise InvalidInput("The body names a different movie than the URL.", errors)
-        stored = _stored(Movie(year=key.year, title=key.title, info=body.info))
-        self._repository.replace(stored.document, stored.etag, if_match=_required(if_match))
+        change = self._change("replace", by)
+        stored = _stored(Movie(year=key.year, title=key.title, info=body.info), change)
+        self._repository.replace(stored.document, stored.etag, if_match=_required(if_match), change=change)
         self._on_event("MovieUpdated")
         return stored
 
-    def patch(self, key: MovieKey, patch: MoviePatch, if_match: str | None) -> StoredMovie:
+    def patch(self, key: MovieKey, patch: MoviePatch, if_match: str | None, *, by: Writer) -> StoredMovie:
         """Apply a JSON merge patch (RFC 7396) to the movie's whole document, if ``if_match`` names its current version.
 
         Only ``info`` may change (``null`` removes a member; ``"info": null`` empties it);
@@ -125,19 +164,28 @@ class MovieService:
             movie = Movie.model_validate(merged)
         except ValidationError as error:
             raise InvalidInput("The patched movie would be invalid.", field_errors(error.errors(), ("body",))) from None
-        stored = _stored(movie)
+        if _content(movie.document()) == _content(current.document):
+            # Nothing to change: no write, no audit record, the version stays (If-Match still applies).
+            if if_match not in ("*", current.etag):
+                raise PreconditionFailed(key.year, key.title)
+            return current
+        change = self._change("patch", by)
+        stored = _stored(movie, change)
         # The patch is applied to the version the client named (or, for '*', the one just read):
         # if it changed in between, DynamoDB refuses the write and the client gets 412.
-        self._repository.replace(stored.document, stored.etag, if_match=current.etag if if_match == "*" else if_match)
+        self._repository.replace(
+            stored.document, stored.etag, if_match=current.etag if if_match == "*" else if_match, change=change
+        )
         self._on_event("MovieUpdated")
         return stored
 
-    def delete(self, key: MovieKey, if_match: str | None) -> None:
+    def delete(self, key: MovieKey, if_match: str | None, *, by: Writer) -> None:
         """Delete the movie if ``if_match`` names its current version (or is ``*``).
 
+        The repository records who deleted it where the stream's record of the removal carries it.
         Raises PreconditionRequired without ``if_match``, MovieNotFound, PreconditionFailed.
         """
-        self._repository.delete(key, if_match=_required(if_match))
+        self._repository.delete(key, if_match=_required(if_match), change=self._change("delete", by))
         self._on_event("MovieDeleted")
 
     def check_health(self) -> None:
@@ -148,8 +196,17 @@ class MovieService:
         self._health()
 
 
-def _stored(movie: Movie) -> StoredMovie:
+def _content(document: dict[str, Any]) -> dict[str, Any]:
+    """A movie's document without its attribution: what a client can change."""
+    return {name: value for name, value in document.items() if name not in AUDIT_FIELDS}
+
+
+def _stored(movie: Movie, change: Change) -> StoredMovie:
+    """The movie as stored by ``change``: its audit fields are the change's, whatever they were."""
     document = movie.document()
+    for name in AUDIT_FIELDS:
+        document.pop(name, None)
+    document |= {"modified_by": change.client_id, "modified_at": change.at}
     return StoredMovie(document=document, etag=compute_etag(document))
 
 

@@ -1,8 +1,18 @@
 """Movies in a DynamoDB table keyed by ``year`` (number, partition) and ``title`` (string, sort).
 
-Items are ``{year, title, info, etag}``. ``etag`` is stored so that ``If-Match`` can be checked
-by DynamoDB itself in a condition expression: no read-then-write race, no lost update.
-Items written before ``etag`` existed are still served; their ETag is computed on read.
+Items are ``{year, title, info, modified_by, modified_at, etag, last_change}``. ``etag`` is stored
+so that ``If-Match`` can be checked by DynamoDB itself in a condition expression: no
+read-then-write race, no lost update. Items written before ``etag`` existed are still served;
+their ETag is computed on read. ``last_change`` (never served) is the ``Change`` that wrote the
+item (operation, client, request id, time): the table's stream carries it, in the new image of
+a create, replace or patch, to the audit trail (``mvdb.streams.audit_trail``).
+
+A removal's stream record carries only the item as it was, which names its last writer, not
+its deleter. So a delete is two writes: an UpdateItem that sets ``last_change`` to the delete
+(under the If-Match condition; the movie's document and ETag stay as they are), then a
+DeleteItem conditional on that very ``last_change``. The stream's REMOVE record then names the
+deleter; the audit trail skips the MODIFY record of the first step (it changes no movie). A
+delete costs two write units of the item's size instead of one, and one more stream record.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from mvdb.config import default_search_index_table_name
+from mvdb.domain.changes import Change
 from mvdb.domain.errors import (
     InvalidCursor,
     InvalidInput,
@@ -70,7 +81,8 @@ _INPUT_LIMITS = re.compile(
 # A search reads at most this many pages of DynamoDB per request, then returns what it found
 # with a cursor: latency and read cost per request stay bounded.
 _MAX_PAGES_PER_REQUEST = 5
-_MOVIE_ATTRIBUTES = ("year", "title", "info", "etag")
+_MOVIE_ATTRIBUTES = ("year", "title", "info", "modified_by", "modified_at", "etag")
+LAST_CHANGE = "last_change"  # the item attribute holding the Change that wrote it (never served)
 _SMALLEST_NUMBER = 1e-130  # the smallest magnitude a DynamoDB number can have, other than 0
 
 _serializer = TypeSerializer()
@@ -131,13 +143,21 @@ def _plain(value: dict[str, Any]) -> Any:
     return _from_dynamo_value(_deserializer.deserialize(value))
 
 
-def to_item(document: dict[str, Any], etag: str, write_id: str | None = None) -> dict[str, Any]:
+def to_item(
+    document: dict[str, Any], etag: str, write_id: str | None = None, change: Change | None = None
+) -> dict[str, Any]:
     """A movie document as a DynamoDB item (attribute-value map).
 
     ``write_id`` marks which request wrote the item, so that a retried write can recognise its
-    own earlier attempt (see ``_written_by_us``); it is never served.
+    own earlier attempt (see ``_written_by_us``); ``change`` is the write's attribution for the
+    audit trail (``last_change``). Neither is ever served.
     """
-    attributes = {**document, "etag": etag, **({"write_id": write_id} if write_id else {})}
+    attributes = {
+        **document,
+        "etag": etag,
+        **({"write_id": write_id} if write_id else {}),
+        **({LAST_CHANGE: change.as_dict()} if change else {}),
+    }
     return {name: _serializer.serialize(_to_dynamo_value(value)) for name, value in attributes.items()}
 
 
@@ -316,13 +336,13 @@ class DynamoDBMovieRepository:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create(self, document: dict[str, Any], etag: str) -> None:
+    def create(self, document: dict[str, Any], etag: str, *, change: Change | None = None) -> None:
         write_id = uuid.uuid4().hex
         try:
             with self._translate_errors():
                 response = self._client.put_item(
                     TableName=self._table,
-                    Item=to_item(document, etag, write_id),
+                    Item=to_item(document, etag, write_id, change),
                     ConditionExpression="attribute_not_exists(#title)",
                     ExpressionAttributeNames={"#title": "title"},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -335,7 +355,7 @@ class DynamoDBMovieRepository:
             raise
         self._observe(response)
 
-    def replace(self, document: dict[str, Any], etag: str, *, if_match: str) -> None:
+    def replace(self, document: dict[str, Any], etag: str, *, if_match: str, change: Change | None = None) -> None:
         key = MovieKey(document["year"], document["title"])
         write_id = uuid.uuid4().hex
         self._conditional_write(
@@ -344,7 +364,7 @@ class DynamoDBMovieRepository:
             write_id,
             lambda condition, names, values: self._client.put_item(
                 TableName=self._table,
-                Item=to_item(document, etag, write_id),
+                Item=to_item(document, etag, write_id, change),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 **({"ExpressionAttributeValues": values} if values else {}),
@@ -352,19 +372,57 @@ class DynamoDBMovieRepository:
             ),
         )
 
-    def delete(self, key: MovieKey, *, if_match: str) -> None:
+    def delete(self, key: MovieKey, *, if_match: str, change: Change | None = None) -> None:
+        if change is None:  # nobody to name: one unattributed DeleteItem
+            self._conditional_write(key, if_match, None, self._delete_item(key))
+            return
+        # 1. Name the deleter on the item, under the If-Match condition (document and ETag unchanged).
+        #    A retry of this step after a lost response finds its own marker: the condition still holds.
+        marker = _serializer.serialize(change.as_dict())
         self._conditional_write(
             key,
             if_match,
             None,
-            lambda condition, names, values: self._client.delete_item(
+            lambda condition, names, values: self._client.update_item(
                 TableName=self._table,
                 Key=_key(key),
+                UpdateExpression="SET #last_change = :change",
                 ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                **({"ExpressionAttributeValues": values} if values else {}),
+                ExpressionAttributeNames={**names, "#last_change": LAST_CHANGE},
+                ExpressionAttributeValues={**values, ":change": marker},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             ),
+        )
+        # 2. Delete exactly the item that names this deleter: if another write replaced it in
+        #    between, that write stands and this delete is stale (412).
+        try:
+            with self._translate_errors():
+                response = self._client.delete_item(
+                    TableName=self._table,
+                    Key=_key(key),
+                    ConditionExpression="#last_change.#request_id = :request_id AND #last_change.#at = :at",
+                    ExpressionAttributeNames={"#last_change": LAST_CHANGE, "#request_id": "request_id", "#at": "at"},
+                    ExpressionAttributeValues={":request_id": {"S": change.request_id}, ":at": {"S": change.at}},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            if error.response.get("Item"):
+                raise PreconditionFailed(key.year, key.title) from error
+            # Gone: this delete's earlier attempt landed (its response was lost and botocore retried),
+            # or another delete raced it to the same end. Either way the movie is deleted.
+            return
+        self._observe(response)
+
+    def _delete_item(self, key: MovieKey) -> Callable[[str, dict[str, str], dict[str, Any]], dict[str, Any]]:
+        return lambda condition, names, values: self._client.delete_item(
+            TableName=self._table,
+            Key=_key(key),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
     def _conditional_write(

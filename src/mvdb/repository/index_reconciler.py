@@ -62,7 +62,8 @@ _MAX_TRANSACTION_BYTES = 3_500_000
 _MAX_ATTEMPTS = 8
 # BatchGetItem reads at most 100 items: a movie and its manifest each.
 _BATCH_READ_MOVIES = 50
-_MOVIE_ATTRIBUTES = ("year", "title", "info")
+# What a search returns of a movie: the document GET serves (its ETag is copied beside it).
+_MOVIE_ATTRIBUTES = ("year", "title", "info", "modified_by", "modified_at")
 # Why a transaction was cancelled when another writer got there first ("None": an action that was fine).
 _RACE_LOST = frozenset({"None", "ConditionalCheckFailed", "TransactionConflict"})
 # Errors after which the same reads and writes, made again, may succeed.

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from mvdb.domain.changes import Writer
 from mvdb.domain.errors import StorageUnavailable, WritesSuspended
 from mvdb.domain.models import MovieCreate, MoviePatch, MovieReplace
 from mvdb.domain.ports import MovieRepository
@@ -14,6 +15,8 @@ from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.domain.read_only import READ_METHODS, WRITE_METHODS, ReadOnlyRepository
 from mvdb.domain.service import MovieService
 from tests.unit.fake_repository import InMemoryMovieRepository
+
+WRITER = Writer(client_id="tests", request_id="request-1")
 
 RUSH = MovieKey(2013, "Rush")
 
@@ -30,7 +33,9 @@ def unclassified(port: type[Any]) -> set[str]:
 @pytest.fixture
 def store() -> InMemoryMovieRepository:
     store = InMemoryMovieRepository()
-    MovieService(store).create(MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": {"rating": 8.3}}))
+    MovieService(store).create(
+        MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": {"rating": 8.3}}), by=WRITER
+    )
     return store
 
 
@@ -63,10 +68,10 @@ def test_reads_are_served(read_only: MovieService) -> None:
 @pytest.mark.parametrize(
     "write",
     [
-        lambda s, etag: s.create(MovieCreate.model_validate({"year": 2014, "title": "Interstellar"})),
-        lambda s, etag: s.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 1.0}}), etag),
-        lambda s, etag: s.patch(RUSH, MoviePatch.model_validate({"info": {"rating": 1.0}}), etag),
-        lambda s, etag: s.delete(RUSH, etag),
+        lambda s, etag: s.create(MovieCreate.model_validate({"year": 2014, "title": "Interstellar"}), by=WRITER),
+        lambda s, etag: s.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 1.0}}), etag, by=WRITER),
+        lambda s, etag: s.patch(RUSH, MoviePatch.model_validate({"info": {"rating": 1.0}}), etag, by=WRITER),
+        lambda s, etag: s.delete(RUSH, etag, by=WRITER),
     ],
     ids=["create", "replace", "patch", "delete"],
 )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from mvdb.domain.changes import Writer
 from mvdb.domain.errors import (
     InvalidCursor,
     InvalidInput,
@@ -19,6 +20,10 @@ from mvdb.domain.models import MovieCreate, MovieInfo, MoviePatch, MovieReplace,
 from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.domain.service import MovieService
 from tests.unit.fake_repository import InMemoryMovieRepository
+
+WRITER = Writer(client_id="tests", request_id="request-1")
+NOW = "2026-11-30T09:00:00.000Z"
+ATTRIBUTION = {"modified_by": "tests", "modified_at": NOW}  # what the service sets on every write
 
 RUSH = MovieKey(2013, "Rush")
 
@@ -35,20 +40,22 @@ def events() -> list[str]:
 
 @pytest.fixture
 def service(repository: InMemoryMovieRepository, events: list[str]) -> MovieService:
-    return MovieService(repository, on_event=events.append)
+    return MovieService(repository, on_event=events.append, clock=lambda: NOW)
 
 
 def create_rush(service: MovieService, **info: Any) -> str:
     info = info or {"rating": 8.3, "genres": ["Action", "Drama"], "plot": "Hunt vs Lauda."}
-    return service.create(MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": info})).etag
+    return service.create(MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": info}), by=WRITER).etag
 
 
 # -- create and read -------------------------------------------------------------------------
 
 
 def test_create_returns_the_document_and_its_etag(service: MovieService) -> None:
-    stored = service.create(MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": {"rating": 8.3}}))
-    assert stored.document == {"year": 2013, "title": "Rush", "info": {"rating": 8.3}}
+    stored = service.create(
+        MovieCreate.model_validate({"year": 2013, "title": "Rush", "info": {"rating": 8.3}}), by=WRITER
+    )
+    assert stored.document == {"year": 2013, "title": "Rush", "info": {"rating": 8.3}, **ATTRIBUTION}
     assert stored.etag == compute_etag(stored.document)
 
 
@@ -78,41 +85,43 @@ def test_create_reports_a_business_event(service: MovieService, events: list[str
 
 def test_replace_with_the_current_etag_stores_the_new_info(service: MovieService) -> None:
     etag = create_rush(service)
-    stored = service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 9.0}}), etag)
-    assert service.get(RUSH).document == {"year": 2013, "title": "Rush", "info": {"rating": 9.0}}
+    stored = service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 9.0}}), etag, by=WRITER)
+    assert service.get(RUSH).document == {"year": 2013, "title": "Rush", "info": {"rating": 9.0}, **ATTRIBUTION}
     assert stored.etag != etag
 
 
 def test_replace_with_a_stale_etag_raises_precondition_failed(service: MovieService) -> None:
     etag = create_rush(service)
-    service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 9.0}}), etag)
+    service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 9.0}}), etag, by=WRITER)
     with pytest.raises(PreconditionFailed):
-        service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 1.0}}), etag)
+        service.replace(RUSH, MovieReplace.model_validate({"info": {"rating": 1.0}}), etag, by=WRITER)
 
 
 def test_replace_without_if_match_raises_precondition_required(service: MovieService) -> None:
     create_rush(service)
     with pytest.raises(PreconditionRequired):
-        service.replace(RUSH, MovieReplace(), None)
+        service.replace(RUSH, MovieReplace(), None, by=WRITER)
 
 
 def test_replace_of_a_missing_movie_raises_not_found(service: MovieService) -> None:
     with pytest.raises(MovieNotFound):
-        service.replace(RUSH, MovieReplace(), "*")
+        service.replace(RUSH, MovieReplace(), "*", by=WRITER)
 
 
 @pytest.mark.parametrize("body", [{"title": "Rush 2"}, {"year": 2014}, {"year": 2014, "title": "Rush 2"}])
 def test_replace_that_changes_the_key_is_invalid_input(service: MovieService, body: dict[str, Any]) -> None:
     create_rush(service)
     with pytest.raises(InvalidInput) as error:
-        service.replace(RUSH, MovieReplace.model_validate({**body, "info": {}}), "*")
+        service.replace(RUSH, MovieReplace.model_validate({**body, "info": {}}), "*", by=WRITER)
     assert {tuple(e.location) for e in error.value.errors} == {("body", name) for name in body}
 
 
 def test_replace_may_echo_the_key_from_the_url(service: MovieService) -> None:
     create_rush(service)
-    stored = service.replace(RUSH, MovieReplace.model_validate({"year": 2013, "title": "Rush", "info": {}}), "*")
-    assert stored.document == {"year": 2013, "title": "Rush", "info": {}}
+    stored = service.replace(
+        RUSH, MovieReplace.model_validate({"year": 2013, "title": "Rush", "info": {}}), "*", by=WRITER
+    )
+    assert stored.document == {"year": 2013, "title": "Rush", "info": {}, **ATTRIBUTION}
 
 
 # -- patch (RFC 7396: the merge patch applies to the whole document) -------------------------
@@ -124,62 +133,62 @@ def merge_patch(document: dict[str, Any]) -> MoviePatch:
 
 def test_patch_merges_into_info_and_null_removes_a_field(service: MovieService) -> None:
     etag = create_rush(service)
-    stored = service.patch(RUSH, merge_patch({"info": {"rating": 8.5, "plot": None}}), etag)
+    stored = service.patch(RUSH, merge_patch({"info": {"rating": 8.5, "plot": None}}), etag, by=WRITER)
     assert stored.document["info"] == {"rating": 8.5, "genres": ["Action", "Drama"]}
     assert service.get(RUSH).document == stored.document
 
 
 def test_patch_with_null_info_removes_all_info_as_a_put_of_empty_info_would(service: MovieService) -> None:
     create_rush(service)
-    patched = service.patch(RUSH, merge_patch({"info": None}), "*")
-    replaced = service.replace(RUSH, MovieReplace(info=MovieInfo()), "*")
-    assert patched.document == replaced.document == {"year": 2013, "title": "Rush", "info": {}}
+    patched = service.patch(RUSH, merge_patch({"info": None}), "*", by=WRITER)
+    replaced = service.replace(RUSH, MovieReplace(info=MovieInfo()), "*", by=WRITER)
+    assert patched.document == replaced.document == {"year": 2013, "title": "Rush", "info": {}, **ATTRIBUTION}
     assert patched.etag == replaced.etag
 
 
 def test_an_empty_patch_changes_nothing(service: MovieService) -> None:
     etag = create_rush(service)
-    assert service.patch(RUSH, merge_patch({}), etag).etag == etag
+    assert service.patch(RUSH, merge_patch({}), etag, by=WRITER).etag == etag
 
 
 def test_patch_replaces_a_list_outright(service: MovieService) -> None:
     etag = create_rush(service)
-    stored = service.patch(RUSH, merge_patch({"info": {"genres": ["Sport"]}}), etag)
+    stored = service.patch(RUSH, merge_patch({"info": {"genres": ["Sport"]}}), etag, by=WRITER)
     assert stored.document["info"]["genres"] == ["Sport"]
 
 
 def test_patch_may_repeat_the_key_unchanged(service: MovieService) -> None:
     create_rush(service)
     assert (
-        service.patch(RUSH, merge_patch({"year": 2013, "title": "Rush", "info": {"rank": 1}}), "*").document["info"][
-            "rank"
-        ]
+        service.patch(RUSH, merge_patch({"year": 2013, "title": "Rush", "info": {"rank": 1}}), "*", by=WRITER).document[
+            "info"
+        ]["rank"]
         == 1
     )
 
 
 def test_patch_with_star_applies_to_the_current_version(service: MovieService) -> None:
     create_rush(service)
-    stored = service.patch(RUSH, merge_patch({"info": {"rating": 1.0}}), "*")
+    stored = service.patch(RUSH, merge_patch({"info": {"rating": 1.0}}), "*", by=WRITER)
     assert service.get(RUSH).etag == stored.etag
 
 
 def test_patch_with_a_stale_etag_raises_precondition_failed(service: MovieService) -> None:
     etag = create_rush(service)
-    service.patch(RUSH, merge_patch({"info": {"rating": 9.0}}), etag)
+    service.patch(RUSH, merge_patch({"info": {"rating": 9.0}}), etag, by=WRITER)
     with pytest.raises(PreconditionFailed):
-        service.patch(RUSH, merge_patch({"info": {"rating": 1.0}}), etag)
+        service.patch(RUSH, merge_patch({"info": {"rating": 1.0}}), etag, by=WRITER)
 
 
 def test_patch_without_if_match_raises_precondition_required(service: MovieService) -> None:
     create_rush(service)
     with pytest.raises(PreconditionRequired):
-        service.patch(RUSH, merge_patch({"info": {}}), None)
+        service.patch(RUSH, merge_patch({"info": {}}), None, by=WRITER)
 
 
 def test_patch_of_a_missing_movie_raises_not_found(service: MovieService) -> None:
     with pytest.raises(MovieNotFound):
-        service.patch(RUSH, merge_patch({"info": {"rating": 1.0}}), "*")
+        service.patch(RUSH, merge_patch({"info": {"rating": 1.0}}), "*", by=WRITER)
 
 
 @pytest.mark.parametrize(
@@ -188,14 +197,14 @@ def test_patch_of_a_missing_movie_raises_not_found(service: MovieService) -> Non
 def test_patch_of_the_key_is_invalid_input(service: MovieService, patch: Any, field: str) -> None:
     create_rush(service)
     with pytest.raises(InvalidInput) as error:
-        service.patch(RUSH, merge_patch(patch), "*")
+        service.patch(RUSH, merge_patch(patch), "*", by=WRITER)
     assert [e.location for e in error.value.errors] == [["body", field]]
 
 
 def test_invalid_patch_changes_nothing(service: MovieService) -> None:
     etag = create_rush(service)
     with pytest.raises(InvalidInput):
-        service.patch(RUSH, merge_patch({"title": "Rush 2"}), etag)
+        service.patch(RUSH, merge_patch({"title": "Rush 2"}), etag, by=WRITER)
     assert service.get(RUSH).etag == etag
 
 
@@ -211,7 +220,7 @@ def test_a_title_prefix_no_title_could_start_with_is_invalid_input(service: Movi
 
 def test_delete_with_the_current_etag_removes_the_movie(service: MovieService, events: list[str]) -> None:
     etag = create_rush(service)
-    service.delete(RUSH, etag)
+    service.delete(RUSH, etag, by=WRITER)
     with pytest.raises(MovieNotFound):
         service.get(RUSH)
     assert events == ["MovieCreated", "MovieDeleted"]
@@ -220,13 +229,13 @@ def test_delete_with_the_current_etag_removes_the_movie(service: MovieService, e
 def test_delete_with_a_stale_etag_raises_precondition_failed(service: MovieService) -> None:
     create_rush(service)
     with pytest.raises(PreconditionFailed):
-        service.delete(RUSH, "0" * 32)
+        service.delete(RUSH, "0" * 32, by=WRITER)
 
 
 def test_delete_without_if_match_raises_precondition_required(service: MovieService) -> None:
     create_rush(service)
     with pytest.raises(PreconditionRequired):
-        service.delete(RUSH, None)
+        service.delete(RUSH, None, by=WRITER)
 
 
 # -- search ----------------------------------------------------------------------------------
@@ -240,7 +249,7 @@ def test_title_prefix_without_year_is_invalid_input(service: MovieService) -> No
 
 def test_search_pages_follow_each_other_without_gaps_or_repeats(service: MovieService) -> None:
     for n in range(25):
-        service.create(MovieCreate(year=2013, title=f"Movie {n:02}"))
+        service.create(MovieCreate(year=2013, title=f"Movie {n:02}"), by=WRITER)
     query = MovieQuery(year=2013, limit=10)
     titles: list[str] = []
     cursor: str | None = None
@@ -260,7 +269,7 @@ def test_last_page_has_no_cursor(service: MovieService) -> None:
 
 def test_search_with_a_cursor_of_another_search_raises_invalid_cursor(service: MovieService) -> None:
     for n in range(3):
-        service.create(MovieCreate(year=2013, title=f"Movie {n}"))
+        service.create(MovieCreate(year=2013, title=f"Movie {n}"), by=WRITER)
     cursor = service.search(MovieQuery(year=2013, limit=1), None).next_cursor
     assert cursor is not None
     with pytest.raises(InvalidCursor):

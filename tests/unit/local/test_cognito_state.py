@@ -79,7 +79,11 @@ def test_the_clients_file_names_the_urls_and_the_secrets(saved_state: Path) -> N
 
     assert document["token_url"] == f"{API_URL}/oauth2/token"
     assert document["jwks_url"] == f"{ISSUER}/.well-known/jwks.json"
-    assert {c["client_id"] for c in document["clients"]} == {"mvdb-local-machine", "mvdb-local-readonly"}
+    assert {c["client_id"] for c in document["clients"]} == {
+        "mvdb-local-machine",
+        "mvdb-local-readonly",
+        "mvdb-local-auditor",
+    }
 
 
 # -- files only their owner reads -------------------------------------------------------------------
