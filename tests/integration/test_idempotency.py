@@ -74,7 +74,8 @@ def test_a_retried_post_gets_the_original_201_its_etag_and_location_and_writes_o
     first = client.post("/movies", json_body=MOVIE, headers=keyed(key))
     retry = client.post("/movies", json_body=MOVIE, headers=keyed(key))
     assert first.status == retry.status == 201, retry.body
-    assert (retry.etag, retry.headers["Location"], retry.json()) == (first.etag, first.headers["Location"], MOVIE)
+    assert (retry.etag, retry.headers["Location"], retry.json()) == (first.etag, first.headers["Location"], first.json())
+    assert {name: first.json()[name] for name in MOVIE} == MOVIE  # plus who wrote it, and when
     assert (first.headers.get("Idempotent-Replayed"), retry.headers["Idempotent-Replayed"]) == (None, "true")
     assert writes_of(dynamodb_local.endpoint, movies_table, 2031, "Sequel") == ["INSERT"]
 
@@ -241,9 +242,9 @@ def _invoke(
         service = api.service
         original_create = service.create
 
-        def slow_create(movie: Any) -> Any:
+        def slow_create(movie: Any, **attribution: Any) -> Any:
             time.sleep(create_delay_s)
-            return original_create(movie)
+            return original_create(movie, **attribution)
 
         service.create = slow_create  # type: ignore[method-assign]
     client = LambdaClient(lambda_handler_of(api), authorizer=FULL_ACCESS)
