@@ -95,7 +95,9 @@ def test_the_function_reads_the_stream_as_the_indexer_does_and_keeps_trying_whil
     from mvdb_local.streams import CONSUMERS, StreamConsumer
 
     mapping = root.resource("AuditTrailFunctionMoviesTableStream")["Properties"]
-    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["Data", "Outputs.TableStreamArn"]}
+    # The stream of the table the API serves: the restored table's after a cut-over, as for the indexer.
+    assert mapping["EventSourceArn"] == root.properties("SearchIndexFunctionMoviesTableStream")["EventSourceArn"]
+    assert {"Key": "environment", "Value": {"Ref": "Environment"}} in mapping["Tags"]
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["MaximumRecordAgeInSeconds"] == 86400  # DynamoDB Streams keeps a record 24 hours
