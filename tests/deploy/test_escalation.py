@@ -379,6 +379,11 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
         "point prod's stream mapping at a dev function",
         (Call("lambda:UpdateEventSourceMapping", p["mapping"], {"lambda:FunctionArn": dev_indexer, **tag}),),
     )
+    # (Every mapping is created tagged, so none is without the tag that this refusal rests on.)
+    yield Attempt(
+        "retag prod's stream mapping into dev, to change it then",
+        (Call("lambda:TagResource", p["mapping"], {**tag, "aws:RequestTag/environment": "dev"}),),
+    )
     yield Attempt("read prod's search dead letters", (Call("sqs:ReceiveMessage", p["dead_letters"]),))
     yield Attempt("delete prod's search dead-letter queue", (Call("sqs:DeleteQueue", p["dead_letters"]),))
     yield Attempt("decrypt with the prod table key", (Call("kms:Decrypt", p["key"], tag),))
@@ -581,6 +586,16 @@ def test_the_dev_execution_role_still_builds_the_dev_backup_stack(accounts: dict
     assert _may(dev, role, "backup:CreateRestoreTestingSelection", drill, {})
     passed = f"arn:aws:iam::{dev.number}:role/{APP}-dev-Backup-1A2B-RestoreRole-3C4D"
     assert _may(dev, role, "iam:PassRole", passed, {"iam:PassedToService": "backup.amazonaws.com"})
+
+
+def test_the_dev_execution_role_tags_the_stream_mappings_it_creates(accounts: dict[str, Account]) -> None:
+    # Tag on create: the mapping has no tags yet, so only the request's tag is there to check.
+    dev = accounts["dev"]
+    role = dev.role(f"{APP}-cfn-exec-dev")
+    mapping = f"arn:aws:lambda:{REGION}:{dev.number}:event-source-mapping:0b1c2d3e-0000-4000-8000-000000000000"
+    assert _may(dev, role, "lambda:TagResource", mapping, {"aws:RequestTag/environment": "dev"})
+    assert _may(dev, role, "lambda:TagResource", mapping, {"aws:RequestTag/environment": "dev", ENV_TAG: "dev"})
+    assert not _may(dev, role, "lambda:TagResource", mapping, {"aws:RequestTag/environment": "prod"})
 
 
 def test_a_role_under_the_dev_boundary_still_backs_up_restores_and_validates_in_dev(
