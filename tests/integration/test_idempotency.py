@@ -301,3 +301,15 @@ def test_a_retry_while_the_first_runs_is_409_and_after_it_the_original(movies_ta
     statuses = sorted((status, replayed or "") for status, replayed, _, _ in responses)
     assert statuses == [(201, ""), (201, "true"), (409, "")], responses
     assert writes_of(dynamodb_local.endpoint, movies_table, 2031, "Sequel") == ["INSERT"]
+
+
+def test_a_keyed_create_nested_deeper_than_dynamodb_stores_is_400_and_writes_nothing(
+    client: LambdaClient, movies_table: str, dynamodb_local: Any
+) -> None:
+    # An ignored member nested 500 deep broke the idempotency utility's deep copy: a 500.
+    nested: Any = []
+    for _ in range(499):
+        nested = [nested]
+    response = client.post("/movies", json_body={**MOVIE, "modified_by": nested}, headers=keyed(new_key()))
+    assert_problem(response, 400, "malformed-json")
+    assert writes_of(dynamodb_local.endpoint, movies_table, 2031, "Sequel") == []

@@ -39,18 +39,44 @@ def raw_body(event: dict[str, Any]) -> bytes:
     return str(body).encode()
 
 
+# DynamoDB stores nested attributes up to 32 levels deep (DynamoDB developer guide, "Quotas: nested
+# attribute depth"); no body that deep is a movie, and deeper ones break recursive consumers
+# (copying, hashing: the idempotency utility) long before Python's parser gives up.
+MAX_NESTING_LEVELS = 32
+
+
 def read_json(text: str | bytes) -> Any:
     """The JSON document of a body (RFC 8259). Raises ProblemError 400 ``malformed-json``.
 
-    Every failure here is the client's: besides syntax errors, nesting deeper than the parser's
-    recursion limit and integers longer than Python's digit limit raise errors that are not
-    ``JSONDecodeError``, and would otherwise surface as a 500.
+    Every failure here is the client's: besides syntax errors, nesting deeper than
+    ``MAX_NESTING_LEVELS`` objects or arrays below the document, and integers longer than Python's
+    digit limit (errors that are not ``JSONDecodeError``, and would otherwise surface as a 500).
     """
     try:
-        return json.loads(text, object_pairs_hook=_object_without_duplicate_members)
+        document = json.loads(text, object_pairs_hook=_object_without_duplicate_members)
     except (ValueError, RecursionError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(":")[0]
         raise ProblemError(HTTPStatus.BAD_REQUEST, "malformed-json", f"The body is not valid JSON: {reason}.") from None
+    if _nesting_levels(document) > MAX_NESTING_LEVELS:
+        raise ProblemError(
+            HTTPStatus.BAD_REQUEST,
+            "malformed-json",
+            f"The body is nested more than {MAX_NESTING_LEVELS} levels deep (DynamoDB's limit for nested attributes).",
+        )
+    return document
+
+
+def _nesting_levels(document: Any) -> int:
+    """How many levels of objects and arrays lie below the document's top level (iteratively: no recursion)."""
+    deepest, stack = 0, [(document, 0)]
+    while stack:
+        value, level = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                deepest = max(deepest, level + 1)
+                stack.append((child, level + 1))
+    return deepest
 
 
 def _object_without_duplicate_members(members: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -227,6 +227,20 @@ def test_a_member_named_twice_is_malformed_json() -> None:
     assert '"year" appears more than once' in error.value.detail
 
 
+def test_a_body_nested_as_deep_as_dynamodb_stores_is_read() -> None:
+    body = '{"info": ' + "[" * 32 + "1" + "]" * 32 + "}"  # 32 levels of arrays below the document
+    assert read_json(body)["info"] is not None
+
+
+def test_a_body_nested_deeper_than_dynamodb_stores_is_malformed_json() -> None:
+    # 500 levels parse, but broke the idempotency utility's deep copy (a 500) before this limit.
+    for levels in (33, 500):
+        with pytest.raises(ProblemError) as error:
+            read_json('{"modified_by": ' + "[" * levels + "]" * levels + "}")
+        assert (error.value.status, error.value.code) == (400, "malformed-json")
+        assert "32 levels" in error.value.detail
+
+
 def test_a_method_in_lower_case_is_not_the_method() -> None:
     error = refusal(method="delete", resource="/movies/{year}/{title+}", authorizer={})
     assert (error.status, error.code) == (405, "method-not-allowed")
