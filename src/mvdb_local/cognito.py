@@ -15,8 +15,8 @@ the paths they take against AWS:
   a pool's public keys; the local gateway verifies tokens against it, as API Gateway does.
 
 The issuer is ``http://127.0.0.1:<port>/<USER_POOL_ID>``, shaped like Cognito's
-``https://cognito-idp.<region>.amazonaws.com/<user pool id>``. Two app clients exist, as in the
-template: ``mvdb-local-machine`` (read and write) and ``mvdb-local-readonly`` (read). Their
+``https://cognito-idp.<region>.amazonaws.com/<user pool id>``. Three app clients exist, as in the
+template: ``mvdb-local-machine`` (read and write), ``mvdb-local-readonly`` (read) and the auditors' (audit). Their
 secrets and the signing key live in the state directory (``.local/``, files of mode 0600) and
 stay the same across restarts until rotated (``python -m mvdb_local --rotate-secrets``).
 """
