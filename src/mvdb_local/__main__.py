@@ -15,8 +15,8 @@ Auth works as deployed: the API sits behind a stand-in for API Gateway built fro
 infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway responses), which
 verifies RS256 access tokens against the key set of a stand-in Cognito user pool, and the
 service checks scopes itself (REQUIRE_AUTH=true). Three app clients, ``mvdb-local-machine``
-(movies/read movies/write), ``mvdb-local-readonly`` (movies/read) and the auditors' (movies/audit), are printed at start-up
-and kept with their secrets in .local/clients.json (readable by you only); the secrets and the
+(movies/read movies/write), ``mvdb-local-readonly`` (movies/read) and the auditors' (movies/audit),
+are printed at start-up and kept with their secrets in .local/clients.json (readable by you only); the secrets and the
 signing key stay the same across restarts until ``--rotate-secrets``. Get a token from the local
 token endpoint, then call the API with it:
 
