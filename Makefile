@@ -68,7 +68,7 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
-	$(PYTEST_XDIST) -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
+	$(PYTEST_XDIST) --durations=15 -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
 
 # Not in `make test`: its seed (46,090 movies loaded and indexed) takes about half an hour to build once.
 test-tenfold: $(VENV)/.installed node_modules/.installed ## Every search at ten times the data returns every match exactly once
@@ -211,7 +211,7 @@ check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed 
 	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
 	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
-	$(PY) -m pytest tests/infra -n 2 --shared-dynamodb-local --ignore=tests/infra/test_iam_evaluation.py
+	$(PY) -m pytest tests/infra -n 2 --dist loadgroup --shared-dynamodb-local --ignore=tests/infra/test_iam_evaluation.py
 
 render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the canary script) into them
 	$(PY) -m tools.build.render_infra --write $(INFRA_TEMPLATES)
@@ -251,7 +251,7 @@ check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definiti
 # cfn-lint once, with the project rules (no `sam validate --lint` before it: see check-infra).
 check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed .tools/deploy/.installed ## Bootstrap stacks and the deploy path: cfn-lint (+ project rules), checkov, tests/deploy (offline)
 	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATES)
-	$(PY) -m pytest tests/deploy tests/infra/test_iam_evaluation.py -n 2 -q
+	$(PY) -m pytest tests/deploy tests/infra/test_iam_evaluation.py -n 2 --dist loadgroup -q
 
 # The recording stand-in and the Service Authorization Reference data of tests/deploy.
 .tools/deploy/.installed: requirements/tools-deploy.txt

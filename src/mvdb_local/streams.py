@@ -212,6 +212,17 @@ class LocalStreamPoller:
                 # An iterator lives 15 minutes unused (DynamoDB Streams API): take a new one where we were.
                 shard.iterator = self._iterator(shard)
                 return True
+            except self._streams.exceptions.TrimmedDataAccessException:
+                # The position is older than the oldest record the shard holds (DynamoDB Streams API,
+                # GetRecords). DynamoDB Local also says so for a LATEST iterator taken on a new, empty
+                # shard once the first record arrives (aws/aws-sdk-java#2923). Go on from the oldest
+                # record left, as Lambda's poller moves past what the stream no longer holds.
+                logger.warning(
+                    "local stream poller: %s read from the oldest record of %s", consumer.name, shard.shard_id
+                )
+                shard.start, shard.last_read = "TRIM_HORIZON", None
+                shard.iterator = self._iterator(shard)
+                return True
             shard.pending = [self._lambda_record(record) for record in response.get("Records", [])]
             if shard.pending:
                 shard.last_read = shard.pending[-1]["dynamodb"]["SequenceNumber"]

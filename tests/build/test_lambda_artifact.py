@@ -33,7 +33,7 @@ from tools.build.lambda_artifact import (
     host_platform,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.xdist_group("lambda-artifact")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -43,7 +43,7 @@ from tests.deploy.bootstrap_model import APP, FIXTURE_BEFORE_SEALING, Account, R
 from tests.infra.iam_evaluation import Decision
 from tests.shared_output import produced_once
 
-pytestmark = [pytest.mark.infra, pytest.mark.slow]
+pytestmark = [pytest.mark.infra, pytest.mark.slow, pytest.mark.xdist_group("deploy-path")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_TOOLS_PYTHON = PROJECT_ROOT / ".tools" / "deploy" / "bin" / "python"

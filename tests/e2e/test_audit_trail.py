@@ -12,7 +12,7 @@ import pytest
 from mvdb.api.scopes import AUDIT_SCOPE
 from tests.e2e.support import Api, MovieJanitor, StackUnderTest, Tokens, fetch_token
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 RECORDS_WITHIN_S = 30.0  # the consumer polls the stream every 0.1 s locally, within seconds in AWS
 

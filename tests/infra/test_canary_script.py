@@ -25,7 +25,7 @@ from tools.build.render_infra import main as render_main
 from tools.build.render_infra import render
 from tools.build.sam_translate import load_sam_template
 
-pytestmark = [pytest.mark.infra, pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.infra, pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("canary-script")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CANARY_TEMPLATE = PROJECT_ROOT / "infra" / "stacks" / "canary.yaml"

@@ -22,7 +22,7 @@ import pytest
 
 from tests.shared_output import produced_once
 
-pytestmark = [pytest.mark.infra, pytest.mark.slow]
+pytestmark = [pytest.mark.infra, pytest.mark.slow, pytest.mark.xdist_group("cfn-lint-rules")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")

@@ -38,7 +38,7 @@ from tests.infra.conftest import OFFLINE_PARAMETERS, TEMPLATE_ENV
 from tests.shared_output import produced_once
 from tools.build.sam_translate import translate_file
 
-pytestmark = [pytest.mark.infra, pytest.mark.slow]
+pytestmark = [pytest.mark.infra, pytest.mark.slow, pytest.mark.xdist_group("gates-bite")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INFRA = PROJECT_ROOT / "infra"

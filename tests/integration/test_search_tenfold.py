@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.lambda_client import LambdaClient
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.tenfold]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.tenfold, pytest.mark.xdist_group("search-tenfold")]
 
 Record = dict[str, Any]
 

@@ -33,15 +33,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mvdb.config import ConfigurationError, get_settings
 from mvdb.observability import logger, metrics
 from mvdb.repository.audit_store import DirectoryAuditStore, S3AuditStore, record_key
 from mvdb.repository.dynamodb import LAST_CHANGE, from_item
-from mvdb.streams.batch import movie_key_of, process_stream_batch
+from mvdb.streams.batch import movie_key_of, stream_batch_handler
 
 __all__ = ["AUDIT_RECORD_VERSION", "audit_record", "audit_store", "lambda_handler", "record_change"]
 
@@ -174,10 +172,4 @@ def record_change(record: DynamoDBRecord) -> bool:
     return written
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    environment = get_settings().environment
-    if metrics.default_dimensions.get("environment") != environment:  # once per container
-        metrics.set_default_dimensions(environment=environment)
-    return process_stream_batch(event, context, record_change)
+lambda_handler = stream_batch_handler(record_change)

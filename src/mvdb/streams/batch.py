@@ -1,11 +1,12 @@
 """What every consumer of the movies table's stream shares: batch processing and movie keys.
 
-A consumer's ``lambda_handler`` hands its event to ``process_stream_batch`` with a function for
-one record. Powertools' ``BatchProcessor`` (``EventType.DynamoDBStreams``) calls it for each
-record in order and answers Lambda with the sequence numbers of the records that raised
-(``batchItemFailures``); with ``ReportBatchItemFailures`` on the event source mapping, Lambda
-then retries from the first of them. When every record of a batch fails, the processor raises,
-so the invocation fails and Lambda can bisect the batch to isolate the record at fault.
+A consumer's ``lambda_handler`` is ``stream_batch_handler(<its function for one record>)``, which
+hands each event to ``process_stream_batch``. Powertools' ``BatchProcessor``
+(``EventType.DynamoDBStreams``) calls the function for each record in order and answers Lambda
+with the sequence numbers of the records that raised (``batchItemFailures``); with
+``ReportBatchItemFailures`` on the event source mapping, Lambda then retries from the first of
+them. When every record of a batch fails, the processor raises, so the invocation fails and
+Lambda can bisect the batch to isolate the record at fault.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mvdb.config import get_settings
 from mvdb.domain.query import MovieKey
+from mvdb.observability import logger, metrics
 
-__all__ = ["movie_key_of", "process_stream_batch"]
+__all__ = ["movie_key_of", "process_stream_batch", "stream_batch_handler"]
+
+StreamBatchHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
 _MAX_INDEXABLE_YEAR = 9999  # four digits: the search index sorts years as text
 
@@ -35,6 +40,21 @@ def process_stream_batch(
     """
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def stream_batch_handler(record_handler: Callable[[DynamoDBRecord], Any]) -> StreamBatchHandler:
+    """A consumer's Lambda handler: ``record_handler`` on each record, with the service's log context and
+    metrics (flushed as EMF after each invocation, dimension ``environment``)."""
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        environment = get_settings().environment
+        if metrics.default_dimensions.get("environment") != environment:  # once per container
+            metrics.set_default_dimensions(environment=environment)
+        return process_stream_batch(event, context, record_handler)
+
+    return lambda_handler
 
 
 def movie_key_of(record: DynamoDBRecord) -> MovieKey | None:

@@ -12,19 +12,16 @@ Environment: ``TABLE_NAME``, ``SEARCH_INDEX_TABLE_NAME`` and ``REGION``, as the 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mvdb.config import get_settings
 from mvdb.domain.ports import ReconcileOutcome, SearchIndex
 from mvdb.observability import logger, metrics
 from mvdb.repository.dynamodb import create_client
 from mvdb.repository.index_reconciler import DynamoDBSearchIndex, ReconcileReport
-from mvdb.streams.batch import movie_key_of, process_stream_batch
+from mvdb.streams.batch import movie_key_of, stream_batch_handler
 
 __all__ = ["lambda_handler", "search_index"]
 
@@ -65,10 +62,4 @@ def reconcile_record(record: DynamoDBRecord) -> ReconcileOutcome:
     return search_index().reconcile(key)
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    environment = get_settings().environment
-    if metrics.default_dimensions.get("environment") != environment:  # once per container
-        metrics.set_default_dimensions(environment=environment)
-    return process_stream_batch(event, context, reconcile_record)
+lambda_handler = stream_batch_handler(reconcile_record)

@@ -38,10 +38,12 @@ class FakeStreams:
 
     class exceptions:
         ExpiredIteratorException = type("ExpiredIteratorException", (ClientError,), {})
+        TrimmedDataAccessException = type("TrimmedDataAccessException", (ClientError,), {})
 
-    def __init__(self, records: list[dict[str, Any]], expire_once: bool = False) -> None:
+    def __init__(self, records: list[dict[str, Any]], expire_once: bool = False, trim_once: bool = False) -> None:
         self.records = records
         self.expire_once = expire_once
+        self.trim_once = trim_once
 
     def describe_stream(self, **_: Any) -> dict[str, Any]:
         return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
@@ -52,6 +54,11 @@ class FakeStreams:
         return {"ShardIterator": "0" if ShardIteratorType == "TRIM_HORIZON" else str(len(self.records))}
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        if self.trim_once:
+            self.trim_once = False
+            raise self.exceptions.TrimmedDataAccessException(
+                {"Error": {"Code": "TrimmedDataAccessException"}}, "GetRecords"
+            )
         if self.expire_once and ShardIterator != "0":
             self.expire_once = False
             raise self.exceptions.ExpiredIteratorException(
@@ -147,6 +154,15 @@ def test_an_expired_iterator_is_replaced_after_the_last_record_read() -> None:
     seen: list[list[int]] = []
     poller(lambda event, _: seen.append(sequence(event)) or {}, batch_size=3, expire_once=True).drain()
     assert seen == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_a_trimmed_position_reads_on_from_the_oldest_record_left() -> None:
+    # As DynamoDB Local answers a LATEST iterator taken on a new, empty shard once records arrive.
+    seen: list[list[int]] = []
+    consumer = StreamConsumer("indexer", lambda event, _: seen.append(sequence(event)) or {})
+    streams = FakeStreams([record(n) for n in range(6)], trim_once=True)
+    LocalStreamPoller(FakeTable(), streams, "movies", [consumer], starting_position="LATEST").drain()
+    assert seen == [[0, 1, 2, 3, 4, 5]]
 
 
 def test_each_consumer_reads_the_stream_on_its_own() -> None:

@@ -1,0 +1,90 @@
+"""A slow module's shared fixture is built once per run, not once per xdist worker.
+
+Under ``--dist load`` (xdist's default) or ``--dist loadgroup`` without a group, a module's tests are
+spread over the workers, and each worker builds the module's ``scope="module"`` fixtures itself. For
+the restore drill that meant two drills at once on two cores: each passed its 240 s limit in CI and
+every test of the module errored. A module marked ``slow`` (pyproject.toml: a process of its own, a
+build, a tool run) whose module-scoped fixture does that work names an ``xdist_group``, and every
+parallel pytest run in the Makefile uses ``--dist loadgroup``, which keeps a group on one worker.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PARALLEL_PYTEST = re.compile(r"pytest\b.*\s-n\s")
+
+
+def _is_module_scoped_fixture(decorator: ast.expr) -> bool:
+    return isinstance(decorator, ast.Call) and any(
+        keyword.arg == "scope" and isinstance(keyword.value, ast.Constant) and keyword.value.value == "module"
+        for keyword in decorator.keywords
+    )
+
+
+def _pytestmark_source(tree: ast.Module, source: str) -> str:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "pytestmark" for target in node.targets
+        ):
+            return ast.get_source_segment(source, node.value) or ""
+    return ""
+
+
+def slow_module_fixtures_spread_over_workers(source: str) -> list[str]:
+    """Module-scoped fixtures of a module marked ``slow`` that has no ``xdist_group``: names, in order."""
+    tree = ast.parse(source)
+    marks = _pytestmark_source(tree, source)
+    if "mark.slow" not in marks or "xdist_group" in marks:
+        return []
+    return [
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and any(_is_module_scoped_fixture(d) for d in node.decorator_list)
+    ]
+
+
+def parallel_runs_without_groups(makefile: str) -> list[str]:
+    """Makefile lines that run pytest on several workers without ``--dist loadgroup``.
+
+    The end-to-end run against a deployed stack is left out: its tests wait on the network, not on
+    fixtures, and it spreads them over four workers on purpose.
+    """
+    lines = makefile.replace("\\\n", " ").splitlines()
+    return [
+        line.strip()
+        for line in lines
+        if PARALLEL_PYTEST.search(line) and "--dist loadgroup" not in line and "tests/e2e" not in line
+    ]
+
+
+def test_every_slow_modules_shared_fixture_runs_on_one_worker() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        if (names := slow_module_fixtures_spread_over_workers(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_every_parallel_pytest_run_in_the_makefile_keeps_groups_together() -> None:
+    assert parallel_runs_without_groups((ROOT / "Makefile").read_text(encoding="utf-8")) == []
+
+
+def test_the_check_finds_the_drill_module_that_ran_twice_in_ci() -> None:
+    broken = (
+        "pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]\n"
+        "\n"
+        '@pytest.fixture(scope="module")\n'
+        "def drill(dynamodb_local, tmp_path_factory):\n"
+        "    return run_the_drill()\n"
+    )
+    assert slow_module_fixtures_spread_over_workers(broken) == ["drill"]
+
+
+def test_the_check_finds_a_parallel_run_that_ignores_groups() -> None:
+    broken = "check-infra:\n\t$(PY) -m pytest tests/infra -n 2 --shared-dynamodb-local\n"
+    assert parallel_runs_without_groups(broken) == ["$(PY) -m pytest tests/infra -n 2 --shared-dynamodb-local"]
