@@ -165,6 +165,17 @@ def prod_resources(accounts: dict[str, Account]) -> dict[str, Any]:
         # AWS Backup's recovery points of a table with advanced backups; the plan tags each with its environment.
         "recovery_point": f"arn:aws:backup:{ra}:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45",
         "restore_role": f"arn:aws:iam::{acct}:role/{APP}-prod-Backup-1A2B-RestoreRole-3C4D",
+        # The rest of the audit trail: its key (tagged like every resource of the stack), its dead-letter
+        # queue and its function's role (named <nested stack>-<logical id>-<suffix>), its function and
+        # stream mapping (the root template's), and a replication role an attacker would pass to S3.
+        "audit_key": f"arn:aws:kms:{ra}:key/3c4d5e6f-0000-4000-8000-000000000000",
+        "audit_dead_letters": f"arn:aws:sqs:{ra}:{APP}-prod-Audit-1A2B-AuditDeadLetterQueue-3C4D",
+        "audit_function_role": f"arn:aws:iam::{acct}:role/{APP}-prod-Audit-1A2B-AuditTrailFunctionRole-3C4D",
+        "audit_function": f"arn:aws:lambda:{ra}:function:{APP}-prod-audit-trail",
+        "audit_mapping": f"arn:aws:lambda:{ra}:event-source-mapping:5e6f7a8b-4b5a-4978-8695-a4b3c2d1e0f9",
+        "replication_role": f"arn:aws:iam::{acct}:role/{APP}-prod-Audit-1A2B-ReplicationRole-3C4D",
+        # The Idempotency-Key records (the data stack's table, named by CloudFormation).
+        "idempotency_table": f"arn:aws:dynamodb:{ra}:table/{APP}-prod-Data-1A2B-IdempotencyTable-3C4D",
         "prod_tag": prod_tag,
     }
 
@@ -451,6 +462,78 @@ def attempts(p: dict[str, Any], dev_boundary: str) -> Iterator[Attempt]:
     yield Attempt("rewrite the policy of prod's audit bucket", (Call("s3:PutBucketPolicy", audit),))
     yield Attempt("read prod's audit trail", (Call("s3:GetObject", record),))
     yield Attempt("expire prod's audit records early by lifecycle", (Call("s3:PutLifecycleConfiguration", audit),))
+    yield Attempt("read an earlier version of a record of prod's audit trail", (Call("s3:GetObjectVersion", record),))
+    yield Attempt("list every version in prod's audit bucket", (Call("s3:ListBucketVersions", audit),))
+    yield Attempt("suspend versioning of prod's audit bucket", (Call("s3:PutBucketVersioning", audit),))
+    # Replication copies every new record into a bucket of the attacker's, as a role passed to S3.
+    yield Attempt(
+        "replicate prod's audit trail into another bucket",
+        (
+            Call("s3:PutReplicationConfiguration", audit),
+            Call("iam:PassRole", p["replication_role"], {"iam:PassedToService": "s3.amazonaws.com"}),
+        ),
+    )
+    yield Attempt(
+        "delete a prod audit record by bypassing governance retention",
+        (Call("s3:BypassGovernanceRetention", record), Call("s3:DeleteObjectVersion", record)),
+    )
+    audit_key = p["audit_key"]
+    yield Attempt(
+        "decrypt prod's audit records through S3",
+        (Call("kms:Decrypt", audit_key, {**tag, "kms:ViaService": f"s3.{REGION}.amazonaws.com"}),),
+    )
+    yield Attempt("decrypt with prod's audit key", (Call("kms:Decrypt", audit_key, tag),))
+    yield Attempt("rewrite the policy of prod's audit key", (Call("kms:PutKeyPolicy", audit_key, tag),))
+    yield Attempt("schedule the deletion of prod's audit key", (Call("kms:ScheduleKeyDeletion", audit_key, tag),))
+    yield Attempt("disable prod's audit key", (Call("kms:DisableKey", audit_key, tag),))
+    yield Attempt("read prod's audit dead letters", (Call("sqs:ReceiveMessage", p["audit_dead_letters"]),))
+    yield Attempt("purge prod's audit dead letters", (Call("sqs:PurgeQueue", p["audit_dead_letters"]),))
+    yield Attempt(
+        "reconfigure prod's audit dead-letter queue", (Call("sqs:SetQueueAttributes", p["audit_dead_letters"]),)
+    )
+    yield Attempt(
+        "widen the role of prod's audit trail function",
+        (Call("iam:PutRolePolicy", p["audit_function_role"], with_own_boundary),),
+    )
+    yield Attempt(
+        "attach a managed policy to the role of prod's audit trail function",
+        (
+            Call(
+                "iam:AttachRolePolicy",
+                p["audit_function_role"],
+                {
+                    **with_own_boundary,
+                    "iam:PolicyARN": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                },
+            ),
+        ),
+    )
+    on_prod_audit_function = {"lambda:FunctionArn": p["audit_function"], **tag}
+    yield Attempt(
+        "stop prod's audit trail",
+        (Call("lambda:DeleteEventSourceMapping", p["audit_mapping"], on_prod_audit_function),),
+    )
+    yield Attempt(
+        "reconfigure prod's audit trail mapping",
+        (Call("lambda:UpdateEventSourceMapping", p["audit_mapping"], on_prod_audit_function),),
+    )
+    dev_audit_function = p["audit_function"].replace(f"{APP}-prod-", f"{APP}-dev-")
+    yield Attempt(
+        "point prod's audit trail mapping at a dev function",
+        (
+            Call(
+                "lambda:UpdateEventSourceMapping", p["audit_mapping"], {"lambda:FunctionArn": dev_audit_function, **tag}
+            ),
+        ),
+    )
+    # Prod's Idempotency-Key records: a forged one would answer a client's retry with a made-up response.
+    idempotency = p["idempotency_table"]
+    yield Attempt("forge an idempotency record in prod", (Call("dynamodb:PutItem", idempotency),))
+    yield Attempt("read prod's idempotency records", (Call("dynamodb:GetItem", idempotency),))
+    yield Attempt(
+        "switch off the expiry of prod's idempotency records", (Call("dynamodb:UpdateTimeToLive", idempotency),)
+    )
+    yield Attempt("delete prod's idempotency table", (Call("dynamodb:DeleteTable", idempotency),))
     # Escaping the environment altogether.
     yield Attempt("loosen its own permissions boundary", (Call("iam:CreatePolicyVersion", dev_boundary, owner="dev"),))
     yield Attempt(
@@ -492,6 +575,13 @@ def _attempt_ids() -> list[str]:
         "restore_testing_plan",
         "recovery_point",
         "restore_role",
+        "audit_key",
+        "audit_dead_letters",
+        "audit_function_role",
+        "audit_function",
+        "audit_mapping",
+        "replication_role",
+        "idempotency_table",
     )
     placeholders = {
         **dict.fromkeys((*keys, "account"), "x"),
