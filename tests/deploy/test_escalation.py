@@ -633,6 +633,120 @@ def test_every_residual_risk_of_the_shared_account_is_documented() -> None:
     assert undocumented == []
 
 
+# --- prod's own execution role and prod's audit trail ---------------------------------------------
+# Prod's execution role builds the audit stack, so it may change that stack's bucket policy, lifecycle,
+# default retention, key policy and stream mapping: docs/security.md ("Residual risk: an environment's
+# own pipeline and its audit trail") lists each in italics (OWN_AUDIT_TRAIL_RESIDUAL), so that list
+# cannot go stale. Everything else below it must be refused. The verdict is IAM's alone: the audit
+# bucket's policy and the key's policy are not counted, since this role may rewrite both.
+
+
+def own_audit_trail_attempts(p: dict[str, Any]) -> Iterator[Attempt]:
+    tag = p["prod_tag"]
+    audit = p["audit_bucket"]
+    record = f"{audit}/movies/2013/0a1b2c/0000000000000000000000000000000000000001-e1.json"
+    yield Attempt("read a record of its audit trail", (Call("s3:GetObject", record),))
+    yield Attempt("read an earlier version of a record of its audit trail", (Call("s3:GetObjectVersion", record),))
+    yield Attempt("list every version in its audit bucket", (Call("s3:ListBucketVersions", audit),))
+    yield Attempt("delete a version of a record of its audit trail", (Call("s3:DeleteObjectVersion", record),))
+    yield Attempt(
+        "delete an audit record by bypassing governance retention",
+        (Call("s3:BypassGovernanceRetention", record), Call("s3:DeleteObjectVersion", record)),
+    )
+    yield Attempt("shorten an audit record's retention", (Call("s3:PutObjectRetention", record),))
+    yield Attempt(
+        "replicate its audit trail into another bucket",
+        (
+            Call("s3:PutReplicationConfiguration", audit),
+            Call("iam:PassRole", p["replication_role"], {"iam:PassedToService": "s3.amazonaws.com"}),
+        ),
+    )
+    # A compliance-mode default retention on any other bucket of the stack would keep it from ever being emptied.
+    canary_bucket = f"arn:aws:s3:::{APP}-prod-canaryartifactsbucket-1a2b3c4d5e6f"
+    yield Attempt(
+        "lock another bucket of its stack with Object Lock",
+        (Call("s3:PutBucketObjectLockConfiguration", canary_bucket),),
+    )
+    audit_key = p["audit_key"]
+    yield Attempt(
+        "decrypt its audit records through S3",
+        (Call("kms:Decrypt", audit_key, {**tag, "kms:ViaService": f"s3.{REGION}.amazonaws.com"}),),
+    )
+    yield Attempt("decrypt with its audit key", (Call("kms:Decrypt", audit_key, tag),))
+    yield Attempt("schedule the deletion of its audit key", (Call("kms:ScheduleKeyDeletion", audit_key, tag),))
+    yield Attempt("disable its audit key", (Call("kms:DisableKey", audit_key, tag),))
+    yield Attempt("read its audit dead letters", (Call("sqs:ReceiveMessage", p["audit_dead_letters"]),))
+    yield Attempt("purge its audit dead letters", (Call("sqs:PurgeQueue", p["audit_dead_letters"]),))
+    yield Attempt("read its idempotency records", (Call("dynamodb:GetItem", p["idempotency_table"]),))
+    yield Attempt("forge an idempotency record", (Call("dynamodb:PutItem", p["idempotency_table"]),))
+    yield Attempt("delete its idempotency table", (Call("dynamodb:DeleteTable", p["idempotency_table"]),))
+    # What building the audit stack needs, and what it lets this role do to the trail's future.
+    yield Attempt("rewrite the policy of its audit bucket", (Call("s3:PutBucketPolicy", audit),))
+    yield Attempt("remove the policy of its audit bucket", (Call("s3:DeleteBucketPolicy", audit),))
+    yield Attempt("expire its audit records early by lifecycle", (Call("s3:PutLifecycleConfiguration", audit),))
+    yield Attempt("shorten its audit retention for new records", (Call("s3:PutBucketObjectLockConfiguration", audit),))
+    yield Attempt("hide its audit records behind delete markers", (Call("s3:DeleteObject", record),))
+    yield Attempt("rewrite the policy of its audit key", (Call("kms:PutKeyPolicy", audit_key, tag),))
+    yield Attempt(
+        "stop its audit trail",
+        (
+            Call(
+                "lambda:DeleteEventSourceMapping",
+                p["audit_mapping"],
+                {"lambda:FunctionArn": p["audit_function"], **tag},
+            ),
+        ),
+    )
+
+
+OWN_AUDIT_TRAIL_RESIDUAL = {
+    "rewrite the policy of its audit bucket",
+    "remove the policy of its audit bucket",
+    "expire its audit records early by lifecycle",
+    "shorten its audit retention for new records",
+    "hide its audit records behind delete markers",
+    "rewrite the policy of its audit key",
+    "stop its audit trail",
+}
+
+
+def _own_attempt_ids() -> list[str]:
+    placeholders: dict[str, Any] = {
+        "audit_bucket": "x",
+        "replication_role": "x",
+        "audit_key": "x",
+        "audit_dead_letters": "x",
+        "idempotency_table": "x",
+        "audit_mapping": "x",
+        "audit_function": "x",
+        "prod_tag": {},
+    }
+    return [a.description for a in own_audit_trail_attempts(placeholders)]
+
+
+@pytest.mark.parametrize("description", _own_attempt_ids())
+def test_what_prods_own_execution_role_may_do_to_its_audit_trail(
+    accounts: dict[str, Account], description: str
+) -> None:
+    if SOURCE is not None and SOURCE.is_file():
+        pytest.skip("the bootstrap before sealing had no audit trail")
+    prod = accounts["prod"]
+    role = prod.role(f"{APP}-cfn-exec-prod")
+    attempt = next(a for a in own_audit_trail_attempts(prod_resources(accounts)) if a.description == description)
+    allowed = all(_may(prod, role, c.action, c.resource, c.context) for c in attempt.calls)
+    if description in OWN_AUDIT_TRAIL_RESIDUAL:
+        assert allowed, f"{description}: refused now; drop it from OWN_AUDIT_TRAIL_RESIDUAL and docs/security.md"
+    else:
+        assert not allowed, f"{description}: allowed to {role.name}"
+
+
+def test_every_residual_risk_of_prods_own_pipeline_to_its_audit_trail_is_documented() -> None:
+    security = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    assert set(_own_attempt_ids()) >= OWN_AUDIT_TRAIL_RESIDUAL
+    undocumented = [d for d in sorted(OWN_AUDIT_TRAIL_RESIDUAL) if f"*{d}*" not in security]
+    assert undocumented == []
+
+
 # --- what the dev identities can still do: the escalation tests must not pass by denying all ---
 
 
@@ -676,6 +790,29 @@ def test_the_dev_execution_role_still_builds_the_dev_backup_stack(accounts: dict
     assert _may(dev, role, "backup:CreateRestoreTestingSelection", drill, {})
     passed = f"arn:aws:iam::{dev.number}:role/{APP}-dev-Backup-1A2B-RestoreRole-3C4D"
     assert _may(dev, role, "iam:PassRole", passed, {"iam:PassedToService": "backup.amazonaws.com"})
+
+
+def test_the_dev_execution_role_still_builds_the_dev_audit_trail(accounts: dict[str, Account]) -> None:
+    # The refusals above are not for want of a grant: the same calls on dev's own audit trail pass.
+    dev = accounts["dev"]
+    role = dev.role(f"{APP}-cfn-exec-dev")
+    ra = f"{REGION}:{dev.number}"
+    tag = {ENV_TAG: "dev"}
+    bucket = f"arn:aws:s3:::{APP}-dev-audit-1a2b3c4d5e6f-auditbucket-7a8b9c0d1e2f"
+    assert _may(dev, role, "s3:PutBucketObjectLockConfiguration", bucket, {})
+    assert _may(dev, role, "s3:PutBucketPolicy", bucket, {})
+    assert _may(dev, role, "kms:PutKeyPolicy", f"arn:aws:kms:{ra}:key/3c4d5e6f-0000-4000-8000-000000000000", tag)
+    assert _may(
+        dev, role, "sqs:SetQueueAttributes", f"arn:aws:sqs:{ra}:{APP}-dev-Audit-1A2B-AuditDeadLetterQueue-3C4D", {}
+    )
+    boundary = {"iam:PermissionsBoundary": f"arn:aws:iam::{dev.number}:policy/{APP}-pipeline-boundary-dev"}
+    function_role = f"arn:aws:iam::{dev.number}:role/{APP}-dev-Audit-1A2B-AuditTrailFunctionRole-3C4D"
+    assert _may(dev, role, "iam:PutRolePolicy", function_role, boundary)
+    mapping = f"arn:aws:lambda:{ra}:event-source-mapping:5e6f7a8b-4b5a-4978-8695-a4b3c2d1e0f9"
+    feeds = {"lambda:FunctionArn": f"arn:aws:lambda:{ra}:function:{APP}-dev-audit-trail", **tag}
+    assert _may(dev, role, "lambda:UpdateEventSourceMapping", mapping, feeds)
+    idempotency = f"arn:aws:dynamodb:{ra}:table/{APP}-dev-Data-1A2B-IdempotencyTable-3C4D"
+    assert _may(dev, role, "dynamodb:UpdateTimeToLive", idempotency, {})
 
 
 def test_the_dev_execution_role_tags_the_stream_mappings_it_creates(accounts: dict[str, Account]) -> None:

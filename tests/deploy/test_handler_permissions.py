@@ -218,6 +218,18 @@ RESOURCE_OF: dict[str, tuple[frozenset[str], str | tuple[str, ...]]] = {
 }
 
 
+# (CloudFormation type, permission) -> the resource it is asked about instead, where the handler calls
+# it only for a property that one resource of the stack sets: Object Lock configuration, which only the
+# audit trail's bucket sets (the nested stack Audit's, named as CloudFormation names it, lowercased).
+# test_only_the_audit_bucket_sets_object_lock keeps that true.
+RESOURCE_OF_PERMISSION: dict[tuple[str, str], str] = {
+    ("AWS::S3::Bucket", "s3:PutBucketObjectLockConfiguration"): (
+        "arn:aws:s3:::{stack}-audit-1a2b3c4d5e6f-auditbucket-7a8b9c0d1e2f"
+    ),
+}
+OBJECT_LOCK_PROPERTIES = ("ObjectLockConfiguration", "ObjectLockEnabled")
+
+
 # CloudFormation type -> the role its handlers pass (iam:PassRole) and the service they pass it to.
 PASSED_ROLE_OF: dict[str, tuple[str, str]] = {
     "AWS::CloudFormation::Stack": ("arn:aws:iam::{a}:role/{app}-cfn-exec-{env}", "cloudformation.amazonaws.com"),
@@ -284,6 +296,7 @@ class ExecutionRole:
 def granted(execution: ExecutionRole | Role, action: str, resource_type: str | None = None) -> bool:
     role = execution.role if isinstance(execution, ExecutionRole) else execution
     sar_types, arn_templates = RESOURCE_OF.get(resource_type or "", (frozenset(), ""))
+    arn_templates = RESOURCE_OF_PERMISSION.get((resource_type or "", action), arn_templates)
     if isinstance(execution, ExecutionRole) and action == "iam:CreateServiceLinkedRole":
         service = SERVICE_LINKED_ROLE_OF.get(resource_type or "", "a-service-no-grant-names.amazonaws.com")
         slr = f"arn:aws:iam::{execution.account.number}:role/aws-service-role/{service}/AWSServiceRoleFor"
@@ -484,6 +497,18 @@ def test_every_waiver_gives_one_reason_and_names_one_action() -> None:
             assert set(waiver) <= {"reason", "unless"} if isinstance(waiver, dict) else True
 
 
+def test_only_the_audit_bucket_sets_object_lock(templates: dict[str, Any]) -> None:
+    # s3:PutBucketObjectLockConfiguration is granted on the audit trail's bucket only (RESOURCE_OF_PERMISSION).
+    locked = sorted(
+        (name, logical_id)
+        for name, document in templates.items()
+        if name.startswith("infra/")
+        for logical_id, resource in document["Resources"].items()
+        if resource["Type"] == "AWS::S3::Bucket" and set(OBJECT_LOCK_PROPERTIES) & set(resource.get("Properties") or {})
+    )
+    assert locked == [("infra/stacks/audit.yaml", "AuditBucket")]
+
+
 def test_composite_alarms_are_read_back_with_describe_alarms_on_every_alarm() -> None:
     # CloudWatch API reference, DescribeAlarms: composite alarms are returned only to a
     # permission scoped to "*".
@@ -566,6 +591,13 @@ def _drop_resources_with(part: str) -> Any:
             id="a key grant a service needs as the caller",
         ),
         # The canary's function's log group is named by Lambda (cwsyn-...), not after the stack's path.
+        # Object Lock is granted on the audit trail's bucket alone, and that bucket needs it.
+        pytest.param(
+            "ObjectLockOnTheAuditBucketOnly",
+            None,
+            "AWS::S3::Bucket s3:PutBucketObjectLockConfiguration",
+            id="object lock without its grant on the audit bucket",
+        ),
         pytest.param(
             "LogGroupsOfTheStack",
             _drop_resources_with("cwsyn-"),
