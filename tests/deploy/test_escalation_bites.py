@@ -90,3 +90,33 @@ def test_the_mapping_attempt_bites_on_the_execution_policy_scoped_only_by_functi
         )
     ]
     assert succeeded, "the attempt no longer catches a mapping scoped by its function alone"
+
+
+def test_the_object_lock_attempt_bites_on_object_lock_granted_on_every_bucket_of_the_environment(
+    tmp_path: Path,
+) -> None:
+    """The execution policy before Object Lock was scoped to the audit trail's bucket: granted on every
+    bucket named <app>-<env>-*, so prod's own execution role could lock the canary's bucket for good."""
+    from tests.deploy.bootstrap_model import APP, BOOTSTRAP_DIR, bootstrap_accounts
+    from tests.deploy.test_escalation import _may, own_audit_trail_attempts, prod_resources
+
+    for template in BOOTSTRAP_DIR.glob("*.yaml"):
+        (tmp_path / template.name).write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    policies = tmp_path / "execution-policies.yaml"
+    scoped = "s3:::${ApplicationName}-${Environment}-audit-*"
+    assert scoped in policies.read_text(encoding="utf-8")
+    policies.write_text(
+        policies.read_text(encoding="utf-8").replace(scoped, "s3:::${ApplicationName}-${Environment}-*"),
+        encoding="utf-8",
+    )
+    accounts = bootstrap_accounts("per-environment", source=tmp_path)
+    prod = accounts["prod"]
+    role = prod.role(f"{APP}-cfn-exec-prod")
+    [attempt] = [
+        a
+        for a in own_audit_trail_attempts(prod_resources(accounts))
+        if a.description == "lock another bucket of its stack with Object Lock"
+    ]
+    assert all(_may(prod, role, c.action, c.resource, c.context) for c in attempt.calls), (
+        "the attempt no longer catches Object Lock granted on every bucket of the environment"
+    )
