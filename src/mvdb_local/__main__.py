@@ -46,6 +46,7 @@ from mvdb_local.dynamodb_local import DynamoDBLocal, LocalStackError
 if TYPE_CHECKING:
     from mvdb_local.cognito import LocalCognito
 
+STREAM_CHECKPOINTS = "stream-checkpoints"  # in the data directory: each stream consumer's checkpoint
 LOCAL_ENV = {
     "TABLE_NAME": "mvdb-movies",
     "REGION": "us-east-1",
@@ -125,16 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = PROJECT_ROOT / args.state_dir
     pollers: list[subprocess.Popen[bytes]] = []
     try:
-        dynamodb, fresh = _dynamodb_local(args.dynamodb_port, None if args.in_memory else PROJECT_ROOT / args.data_dir)
+        data_dir = None if args.in_memory else PROJECT_ROOT / args.data_dir
+        dynamodb = _dynamodb_local(args.dynamodb_port, data_dir)
         dynamodb.start()
     except LocalStackError as error:
         server.server_close()
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        fresh = _prepare_tables() or fresh
-        # Everything was indexed just now: the stream's older records need no second look.
-        pollers = _stream_pollers("LATEST" if fresh else "TRIM_HORIZON", state_dir)
+        _prepare_tables()
+        pollers = _stream_pollers(state_dir, None if data_dir is None else data_dir / STREAM_CHECKPOINTS)
         if cognito is not None:
             cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url, token_url=host_url + TOKEN_PATH)
             _print_clients(cognito, host_url + TOKEN_PATH, PROJECT_ROOT / args.state_dir)
@@ -184,27 +185,23 @@ def _server(port: int, cognito: LocalCognito | None, base_path: str) -> Threadin
     return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
 
 
-def _dynamodb_local(port: int, data_dir: Path | None) -> tuple[DynamoDBLocal, bool]:
-    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed.
-
-    And whether it starts from the seed just now (so everything in it is indexed).
-    """
+def _dynamodb_local(port: int, data_dir: Path | None) -> DynamoDBLocal:
+    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed."""
     import shutil
 
     from mvdb_local.seed import SEED_TABLE, seeded_database
 
     if os.environ["TABLE_NAME"] != SEED_TABLE:  # another table: created and loaded by _prepare_tables
-        return DynamoDBLocal(port=port, data_dir=data_dir), False
+        return DynamoDBLocal(port=port, data_dir=data_dir)
     if data_dir is None:
-        return DynamoDBLocal(port=port, seed=seeded_database()), True
-    if (data_dir / "shared-local-instance.db").exists():
-        return DynamoDBLocal(port=port, data_dir=data_dir), False
-    shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
-    return DynamoDBLocal(port=port, data_dir=data_dir), True
+        return DynamoDBLocal(port=port, seed=seeded_database())
+    if not (data_dir / "shared-local-instance.db").exists():
+        shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
+    return DynamoDBLocal(port=port, data_dir=data_dir)
 
 
-def _prepare_tables() -> bool:
-    """Create what is missing (tables, the stream), then load or reindex; True if the index was just built."""
+def _prepare_tables() -> None:
+    """Create what is missing (tables, the stream), then load or reindex."""
     import boto3
 
     from mvdb.config import get_settings
@@ -231,21 +228,23 @@ def _prepare_tables() -> bool:
             f"loaded and indexed {report.written} movies in {report.seconds + report.index_seconds:.2f} s",
             file=sys.stderr,
         )
-        return True
-    if created_index or stream_enabled:  # a data directory from before the search index
+    elif created_index or stream_enabled:  # a data directory from before the search index
         print(f"indexing the movies of {table} for search (once)...", file=sys.stderr)
         reindexed = reindex(client, table, index_table)
         print(f"indexed {reindexed.reconciled} movies in {reindexed.seconds:.2f} s", file=sys.stderr)
-        return True
-    return False
 
 
-def _stream_pollers(starting_position: str, state_dir: Path) -> list[subprocess.Popen[bytes]]:
+def _stream_pollers(state_dir: Path, checkpoint_dir: Path | None) -> list[subprocess.Popen[bytes]]:
     """One poller process per consumer of the movies table's stream (``mvdb_local.streams.CONSUMERS``).
 
     Each calls its consumer's Lambda handler as its event source mapping does in AWS, in a process
     of its own as a function of its own would run; it dies with this one. Returns once every
     poller has its starting position, so no write made after this is missed.
+
+    A consumer resumes after its checkpoint in ``checkpoint_dir`` (kept with the table data), as a
+    mapping does after it is disabled and enabled again; one without a checkpoint starts at LATEST:
+    what the stream already holds is the seed's load, a load or reindex just done, or what an
+    earlier run's consumers processed, none of it a client's write to record or index again.
     """
     import tempfile
     import time
@@ -257,7 +256,8 @@ def _stream_pollers(starting_position: str, state_dir: Path) -> list[subprocess.
     pollers = []
     for consumer in CONSUMERS:
         command = [sys.executable, "-m", "mvdb_local.streams", "--consumer", consumer]
-        command += ["--starting-position", starting_position, "--ready-file", str(ready_dir / consumer)]
+        command += ["--starting-position", "LATEST", "--ready-file", str(ready_dir / consumer)]
+        command += ["--checkpoint-dir", str(checkpoint_dir)] if checkpoint_dir is not None else []
         command += ["--dead-letters", str(state_dir / "stream-dead-letters.jsonl")]
         env = {**os.environ, "POWERTOOLS_SERVICE_NAME": f"mvdb-{consumer}"}
         pollers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent))  # noqa: PLW1509
