@@ -6,7 +6,9 @@ the tables created if missing, the API on http://127.0.0.1:8000, and the stream'
 search index function, the audit trail function) each fed the movies table's stream by a poller
 process (``mvdb_local.streams``), as Lambda feeds them in AWS. The audit trail goes to
 .local/audit, a directory laid out like the audit bucket; the history route reads it.
-``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports, and
+``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports (a
+taken one is refused with ports free now to run on), the data and state directories are held by
+one stack at a time (``mvdb_local.exclusive``), and
 ``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
 does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
 Ctrl-C stops everything; the JVM also dies with this process if it is killed.
@@ -36,6 +38,7 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +84,37 @@ def main(argv: list[str] | None = None) -> int:
         help="serve the API under this path, as a stage (/dev) or a custom domain's base path does",
     )
     args = parser.parse_args(argv)
+    from mvdb_local.exclusive import DirectoryInUse, lock_directory, ports_to_suggest
+
+    free = ports_to_suggest(args.port, args.dynamodb_port)
+    if free != (args.port, args.dynamodb_port):  # first: a clash fails before anything starts
+        print(_ports_taken(args.port, args.dynamodb_port, free), file=sys.stderr)
+        return 1
+    holder = f"mvdb on http://127.0.0.1:{args.port}, DynamoDB Local on port {args.dynamodb_port}"
+    held = [PROJECT_ROOT / args.state_dir] + ([] if args.in_memory else [PROJECT_ROOT / args.data_dir])
+    with ExitStack() as locks:
+        try:
+            for directory in held:
+                locks.enter_context(lock_directory(directory, holder))
+        except DirectoryInUse as error:
+            print(f"error: {error}.", file=sys.stderr)
+            return 1
+        return _run(args)
+
+
+def _ports_taken(port: int, dynamodb_port: int, free: tuple[int, int]) -> str:
+    asked = ((port, "the API", free[0]), (dynamodb_port, "DynamoDB Local", free[1]))
+    taken = [f"{wanted} ({what})" for wanted, what, instead in asked if wanted != instead]
+    verb = "ports {} are" if len(taken) > 1 else "port {} is"
+    return (
+        f"error: {verb.format(' and '.join(taken))} already in use: is mvdb already running? Stop it, or run on "
+        f"ports free now: make run PORT={free[0]} DYNAMODB_PORT={free[1]} "
+        f"(.venv/bin/python -m mvdb_local --port {free[0]} --dynamodb-port {free[1]})."
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The stack, its ports found free and its directories held."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     for name, value in LOCAL_ENV.items():
@@ -112,13 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
     try:
-        server = _server(args.port, cognito, base_path)  # first: a taken port fails before anything starts
+        server = _server(args.port, cognito, base_path)
     except OSError as error:
-        if error.errno != errno.EADDRINUSE:
+        if error.errno != errno.EADDRINUSE:  # taken since main() found it free
             raise
+        from mvdb_local.exclusive import ports_to_suggest
+
         print(
-            f"error: port {args.port} is already in use: is mvdb already running? Stop it, or choose another "
-            f"port: make run PORT={args.port + 1} (python -m mvdb_local --port {args.port + 1}).",
+            _ports_taken(args.port, args.dynamodb_port, ports_to_suggest(args.port, args.dynamodb_port)),
             file=sys.stderr,
         )
         return 1
