@@ -18,13 +18,10 @@ infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway re
 verifies RS256 access tokens against the key set of a stand-in Cognito user pool, and the
 service checks scopes itself (REQUIRE_AUTH=true). Three app clients, ``mvdb-local-machine``
 (movies/read movies/write), ``mvdb-local-readonly`` (movies/read) and the auditors' (movies/audit),
-are printed at start-up and kept with their secrets in .local/clients.json (readable by you only); the secrets and the
-signing key stay the same across restarts until ``--rotate-secrets``. Get a token from the local
-token endpoint, then call the API with it:
-
-    TOKEN=$(curl -s -u mvdb-local-machine:SECRET -d grant_type=client_credentials \\
-        http://127.0.0.1:8000/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-    curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8000/movies?year=2013'
+are printed at start-up (never their secrets: those are kept in .local/clients.json, readable by
+you only); the secrets and the signing key stay the same across restarts until ``--rotate-secrets``.
+Get a token from the local token endpoint, then call the API with it (the start-up lines
+and README.md show how, the secret read from that file).
 
 ``--no-auth`` serves without any tokens (no token endpoint, no authorizer, REQUIRE_AUTH=false),
 for curl without tokens: ``.venv/bin/python -m mvdb_local --no-auth``.
@@ -319,21 +316,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+# Prints one client's secret from the clients file (argv: the file, the client ID), for $(...).
+_CLIENT_FILE_LOOKUP = (
+    'import json,sys; print(next(c["client_secret"] for c in json.load(open(sys.argv[1]))["clients"] '
+    'if c["client_id"] == sys.argv[2]))'
+)
+
+
 def _print_clients(cognito: LocalCognito, token_url: str, state_dir: Path) -> None:
+    """The app clients and how to get a token; never a secret (a terminal is scrolled back, shared, logged).
+
+    The secrets stay in the clients file (0600); the printed commands read one from it.
+    """
+    import shlex
+
     from mvdb_local.cognito import CLIENTS_FILE
 
+    clients_file = state_dir / CLIENTS_FILE
     print(
-        f"tokens: POST {token_url} (client credentials; secrets kept in {state_dir / CLIENTS_FILE}, "
-        "new ones with --rotate-secrets)",
+        f"tokens: POST {token_url} (client credentials); the clients' secrets are in {clients_file} "
+        "(readable by you only; new ones with --rotate-secrets)",
         file=sys.stderr,
     )
     for client in cognito.clients:
-        print(f"  {client.client_id:<20} {' '.join(client.scopes):<26} secret {client.client_secret}", file=sys.stderr)
+        print(f"  {client.client_id:<20} {' '.join(client.scopes)}", file=sys.stderr)
     machine = cognito.clients[0]
-    print(
-        f"  curl -s -u {machine.client_id}:{machine.client_secret} -d grant_type=client_credentials {token_url}",
-        file=sys.stderr,
-    )
+    read_secret = shlex.join(["python3", "-c", _CLIENT_FILE_LOOKUP, str(clients_file), machine.client_id])
+    print(f"  SECRET=$({read_secret})", file=sys.stderr)
+    print(f'  curl -s -u "{machine.client_id}:$SECRET" -d grant_type=client_credentials {token_url}', file=sys.stderr)
 
 
 if __name__ == "__main__":
