@@ -67,7 +67,7 @@ class StreamConsumer:
 class _Shard:
     shard_id: str
     parent_id: str | None
-    start: str  # where this consumer began reading it: TRIM_HORIZON or LATEST
+    start: str  # where this consumer began reading it: TRIM_HORIZON or LATEST (skipped to the end)
     iterator: str | None = None
     last_read: str | None = None  # sequence number of the last record read, to resume after it
     processed: str | None = None  # sequence number of the last record processed (or given up): the checkpoint
@@ -251,6 +251,7 @@ class LocalStreamPoller:
             if not records:
                 break
         shard.iterator, shard.closed = iterator, iterator is None
+        shard.start = "TRIM_HORIZON"  # with nothing read, whatever it holds from now on came after the start
 
     def _save_checkpoint(self, position: _Position) -> None:
         if position.checkpoint_file is None:
