@@ -83,10 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from mvdb_local.exclusive import DirectoryInUse, lock_directory, ports_to_suggest
 
-    free = ports_to_suggest(args.port, args.dynamodb_port)
-    if free != (args.port, args.dynamodb_port):  # first: a clash fails before anything starts
-        print(_ports_taken(args.port, args.dynamodb_port, free), file=sys.stderr)
-        return 1
+    # First, before anything starts: the directories (a stack of this clone is the likeliest clash,
+    # and other ports would only lead to it), then the ports.
     holder = f"mvdb on http://127.0.0.1:{args.port}, DynamoDB Local on port {args.dynamodb_port}"
     held = [PROJECT_ROOT / args.state_dir] + ([] if args.in_memory else [PROJECT_ROOT / args.data_dir])
     with ExitStack() as locks:
@@ -95,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
                 locks.enter_context(lock_directory(directory, holder))
         except DirectoryInUse as error:
             print(f"error: {error}.", file=sys.stderr)
+            return 1
+        free = ports_to_suggest(args.port, args.dynamodb_port)
+        if free != (args.port, args.dynamodb_port):
+            print(_ports_taken(args.port, args.dynamodb_port, free), file=sys.stderr)
             return 1
         return _run(args)
 

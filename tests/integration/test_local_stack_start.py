@@ -40,7 +40,9 @@ def test_a_taken_api_port_is_refused_with_a_make_run_line_of_ports_free_now(tmp_
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         taken = listener.getsockname()[1]
-        result = start_stack("--port", str(taken), "--dynamodb-port", str(dynamodb_port), "--state-dir", str(tmp_path))
+        result = start_stack(
+            "--port", str(taken), "--dynamodb-port", str(dynamodb_port), "--in-memory", "--state-dir", str(tmp_path)
+        )
 
     assert result.returncode == 1
     suggested = re.search(r"make run PORT=(\d+) DYNAMODB_PORT=(\d+)", result.stderr)
@@ -60,3 +62,20 @@ def test_a_second_stack_on_a_held_data_directory_is_refused_and_told_who_holds_i
     assert result.returncode == 1
     assert f"{data_dir} is in use by process {os.getpid()} (the first stack)" in result.stderr
     assert not (data_dir / "shared-local-instance.db").exists()  # nothing was copied into it
+
+
+@pytest.mark.slow
+def test_a_second_stack_of_the_same_clone_is_told_who_holds_it_before_any_other_ports(tmp_path: Path) -> None:
+    # Other ports would only lead to the held directory: the holder is the answer.
+    state_dir = tmp_path / "state"
+    with socket.socket() as listener, lock_directory(state_dir, "the first stack"):
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        taken = str(listener.getsockname()[1])
+        result = start_stack(
+            "--port", taken, "--dynamodb-port", str(free_port()), "--in-memory", "--state-dir", str(state_dir)
+        )
+
+    assert result.returncode == 1
+    assert f"in use by process {os.getpid()} (the first stack)" in result.stderr
+    assert "make run PORT=" not in result.stderr
