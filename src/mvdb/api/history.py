@@ -9,7 +9,6 @@ a client swaps the prefix and nothing can collide.
 
 # No ``from __future__ import annotations`` here: Powertools reads the routes' type hints on every
 # request (to solve their Depends), and evaluating them from strings costs ~4x as much.
-import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from mvdb.api.media_types import JSON
-from mvdb.api.movies import PathTitle, PathYear
+from mvdb.api.movies import PathTitle, PathYear, page_body
 from mvdb.api.operations import Operations
 from mvdb.api.paths import movie_key
 from mvdb.api.problems import ProblemError, documented_responses
@@ -130,7 +129,4 @@ def movie_history(
             "This deployment has no audit trail configured (AUDIT_BUCKET_NAME).",
         )
     page = history.page(movie_key(year, title), limit=limit, cursor=cursor)
-    body: dict[str, Any] = {"items": page.records, "count": len(page.records)}
-    if page.next_cursor:
-        body["next_cursor"] = page.next_cursor
-    return Response(status_code=200, content_type=JSON, body=json.dumps(body, ensure_ascii=False))
+    return Response(status_code=200, content_type=JSON, body=page_body(page.records_json, page.next_cursor))

@@ -36,7 +36,7 @@ from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import DEFAULT_LIMIT, MAX_LIMIT, MovieKey, MovieQuery
 from mvdb.domain.service import MovieService
 
-__all__ = ["operations", "router"]
+__all__ = ["operations", "page_body", "router"]
 
 router = APIGatewayRouter()
 operations = Operations()
@@ -96,6 +96,14 @@ IfMatch = Annotated[
 SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
+def page_body(items_json: list[str], next_cursor: str | None) -> str:
+    """A page's body, ``{"items": [...], "count": n}`` and ``next_cursor`` unless it is the last, from its
+    items' JSON texts: serialized once by the domain (to count them against the page's byte budget,
+    ``mvdb.domain.paging``) and joined here, the same text ``json.dumps`` of the whole page makes."""
+    cursor = f', "next_cursor": {json.dumps(next_cursor)}' if next_cursor else ""
+    return f'{{"items": [{", ".join(items_json)}], "count": {len(items_json)}{cursor}}}'
+
+
 def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **headers: str) -> Response[Any]:
     return Response(
         status_code=status.value,
@@ -153,10 +161,7 @@ def list_movies(
         limit=limit,
     )
     page = service.search(query, cursor)
-    body: dict[str, Any] = {"items": [m.document for m in page.movies], "count": len(page.movies)}
-    if page.next_cursor:
-        body["next_cursor"] = page.next_cursor
-    return Response(status_code=200, content_type=JSON, body=json.dumps(body, ensure_ascii=False))
+    return Response(status_code=200, content_type=JSON, body=page_body(page.movies_json, page.next_cursor))
 
 
 @operations.declare(
