@@ -1,0 +1,63 @@
+"""A page's byte budget, counted as Lambda counts a response (``mvdb.domain.paging``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mvdb.api.movies import page_body
+from mvdb.domain.paging import enveloped_size, json_text, take_within_budget
+
+# Every kind of character that grows on its way out: quotes and backslashes (escaped twice),
+# control characters (\u0001 in the body, then its backslash escaped), 2-, 3- and 4-byte UTF-8.
+ESCAPED = 'say "hi" \\ back\x01\x1f\n\t é € 🎬'
+
+
+def envelope_bytes_of(body: str) -> int:
+    """The bytes ``body`` adds to a proxy result as the Lambda runtime encodes it (ensure_ascii=False)."""
+    with_body = json.dumps({"body": body}, ensure_ascii=False).encode()
+    empty = json.dumps({"body": ""}, ensure_ascii=False).encode()
+    return len(with_body) - len(empty)
+
+
+@pytest.mark.parametrize("value", [ESCAPED, {"plot": ESCAPED * 50, "rank": 1}, ["a", "\\", '"'], "plain"])
+def test_an_item_is_counted_as_the_bytes_it_adds_to_the_enveloped_response(value: Any) -> None:
+    text = json_text(value)
+    assert enveloped_size(text) == envelope_bytes_of(text)
+
+
+def test_escaping_is_counted_in_bytes_not_characters() -> None:
+    text = json_text("\x01" * 100)  # 100 characters, 600 in the body, 700 bytes in the envelope
+    assert enveloped_size(text) == 2 * 2 + 700  # its two quotes are escaped too
+
+
+def test_a_run_of_items_ends_before_the_one_that_would_exceed_the_budget() -> None:
+    items = [{"n": n, "text": "x" * 100} for n in range(10)]
+    one = enveloped_size(json_text(items[0])) + 2  # an item and its separator
+    taken = take_within_budget(items, lambda item: item, budget=3 * one + one // 2)
+    assert [json.loads(text)["n"] for text in taken] == [0, 1, 2]
+
+
+def test_the_first_item_is_taken_even_when_it_alone_exceeds_the_budget() -> None:
+    taken = take_within_budget([{"text": "x" * 1000}, {"text": "y"}], lambda item: item, budget=10)
+    assert taken == [json_text({"text": "x" * 1000})]
+
+
+def test_each_item_is_serialized_once() -> None:
+    seen: list[int] = []
+
+    def value_of(n: int) -> int:
+        seen.append(n)
+        return n
+
+    take_within_budget(list(range(5)), value_of, budget=1_000)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("cursor", [None, "abc_-9"])
+def test_a_page_body_is_the_json_of_the_whole_page(cursor: str | None) -> None:
+    items = [{"title": ESCAPED, "year": 2013}, {"title": "Rush", "info": {}}]
+    expected: dict[str, Any] = {"items": items, "count": 2} | ({"next_cursor": cursor} if cursor else {})
+    assert page_body([json_text(item) for item in items], cursor) == json.dumps(expected, ensure_ascii=False)
