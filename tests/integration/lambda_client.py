@@ -23,7 +23,8 @@ from mvdb_local.server import LAMBDA_RESPONSE_LIMIT_BYTES, LambdaContext, functi
 
 __all__ = ["FULL_ACCESS", "FUNCTION_FAILED", "LambdaClient", "LambdaResponse", "movie_path"]
 
-# API Gateway's body for a failed function (AWS Lambda developer guide, "Handling Lambda errors with an API Gateway API").
+# API Gateway's body for a failed function (AWS Lambda developer guide, "Handling Lambda errors with an
+# API Gateway API").
 FUNCTION_FAILED = '{"message": "Internal server error"}'
 # The claims API Gateway's Cognito authorizer puts in the request context for a client
 # holding both scopes.

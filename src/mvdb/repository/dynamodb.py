@@ -323,9 +323,8 @@ class DynamoDBMovieRepository:
             with self._translate_errors(cursor_given=start_after is not None):
                 response = self._client.query(**request)
             self._observe(response)
-            found.extend(
-                SearchHit(from_item(item), IndexPosition(partition, item["sk"]["S"])) for item in response.get("Items", [])
-            )
+            items = response.get("Items", [])
+            found.extend(SearchHit(from_item(item), IndexPosition(partition, item["sk"]["S"])) for item in items)
             last_evaluated = response.get("LastEvaluatedKey")
             if last_evaluated:
                 sort_key = last_evaluated["sk"]["S"]

@@ -17,8 +17,8 @@ from mvdb.domain.errors import (
     StorageUnavailable,
 )
 from mvdb.domain.models import MovieCreate, MovieInfo, MoviePatch, MovieReplace, compute_etag
-from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.domain.paging import enveloped_size, json_text
+from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.domain.service import MovieService, Page
 from tests.unit.fake_repository import InMemoryMovieRepository
 
@@ -302,7 +302,8 @@ def test_a_page_ends_early_where_the_next_movie_would_exceed_the_budget_and_resu
 ) -> None:
     service = budgeted(repository)
     for n in range(12):  # each ~450 bytes as JSON: about four fit in the budget
-        service.create(MovieCreate.model_validate({"year": 2013, "title": f"M{n:02}", "info": {"plot": '"' * 200}}), by=WRITER)
+        movie = {"year": 2013, "title": f"M{n:02}", "info": {"plot": '"' * 200}}
+        service.create(MovieCreate.model_validate(movie), by=WRITER)
 
     pages = all_pages(service, MovieQuery(year=2013, limit=100))
 
