@@ -130,15 +130,13 @@ def pages_of(api: LambdaClient, path: str) -> Iterator[dict[str, Any]]:
     ],
     ids=["year", "genre", "min-rating", "year-min-rating", "everything"],
 )
-def test_every_page_of_maximal_movies_is_within_the_budget_and_every_movie_comes_once(
-    handler: Any, path: str
-) -> None:
+def test_every_page_of_maximal_movies_is_within_the_budget_and_every_movie_comes_once(handler: Any, path: str) -> None:
     pages = list(pages_of(LambdaClient(handler), path))
 
     titles = [movie["title"] for page in pages for movie in page["items"]]
     assert sorted(titles) == sorted(movie["title"] for movie in CATALOG)
     assert len(titles) == len(set(titles))
-    assert [movie for page in pages for movie in page["items"]][0]["info"]["plot"] == PLOT  # served as stored
+    assert pages[0]["items"][0]["info"]["plot"] == PLOT  # served as stored
 
 
 def test_every_page_of_a_large_movies_history_is_within_the_budget_and_every_change_comes_once(handler: Any) -> None:
@@ -159,7 +157,7 @@ def unbudgeted_history(audit_directory: Path) -> dict[str, Any]:
     entries, _ = DirectoryAuditStore(audit_directory).history(
         MovieKey(YEAR, CATALOG[0]["title"]), start_after=None, limit=100
     )
-    body = page_body([json_text(entry.record) for entry in entries], None)
+    body = page_body(json_text([entry.record for entry in entries])[1:-1], len(entries), None)
     return {"statusCode": 200, "multiValueHeaders": {"Content-Type": ["application/json"]}, "body": body}
 
 

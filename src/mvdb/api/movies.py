@@ -96,12 +96,15 @@ IfMatch = Annotated[
 SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
-def page_body(items_json: list[str], next_cursor: str | None) -> str:
-    """A page's body, ``{"items": [...], "count": n}`` and ``next_cursor`` unless it is the last, from its
-    items' JSON texts: serialized once by the domain (to count them against the page's byte budget,
-    ``mvdb.domain.paging``) and joined here, the same text ``json.dumps`` of the whole page makes."""
+def page_body(items_json: str, count: int, next_cursor: str | None) -> str:
+    """A page's body, ``{"items": [...], "count": n}`` and ``next_cursor`` unless it is the last.
+
+    ``items_json`` is the items already serialized, as the members of a JSON array: the domain
+    serializes them to count them against the page's byte budget (``mvdb.domain.paging``), and
+    they are not serialized again. The text is what ``json.dumps`` of the whole page makes.
+    """
     cursor = f', "next_cursor": {json.dumps(next_cursor)}' if next_cursor else ""
-    return f'{{"items": [{", ".join(items_json)}], "count": {len(items_json)}{cursor}}}'
+    return f'{{"items": [{items_json}], "count": {count}{cursor}}}'
 
 
 def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **headers: str) -> Response[Any]:
@@ -126,7 +129,10 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
         "exactly (case-sensitive); `min_rating` results come best rated first. Follow `next_cursor` until it "
         "is absent: every matching movie is returned exactly once. A page holds `limit` movies, except the "
         "last (which may be short or empty) and, when several of genre, actor, director and min_rating are "
-        "combined, any page (short, even empty, with a next cursor)."
+        "combined, any page (short, even empty, with a next cursor). Any page may also be short, with a next "
+        "cursor, when DynamoDB's 1 MB per read is reached (a year, or no filter) or when the next movie would "
+        "take the response over 5,000,000 bytes (Lambda returns at most 6 MB): large movies make short pages. "
+        "A page holds at least one movie while any is left."
     ),
     responses=documented_responses({200: _PAGE}, 400, 503),
     tags=["movies"],
@@ -139,7 +145,14 @@ def list_movies(
     actor: SearchText = None,
     director: SearchText = None,
     min_rating: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_LIMIT,
+            description="Movies per page, at most; a page may hold fewer (see the operation's description)",
+        ),
+    ] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
     ] = None,
@@ -161,7 +174,9 @@ def list_movies(
         limit=limit,
     )
     page = service.search(query, cursor)
-    return Response(status_code=200, content_type=JSON, body=page_body(page.movies_json, page.next_cursor))
+    return Response(
+        status_code=200, content_type=JSON, body=page_body(page.movies_json, len(page.movies), page.next_cursor)
+    )
 
 
 @operations.declare(

@@ -105,10 +105,11 @@ class AuditLog(Protocol):
 
 @dataclass(frozen=True)
 class HistoryPage:
-    """Records of one page, each as JSON text (``mvdb.domain.paging.json_text``), and the next page's cursor."""
+    """Records of one page, as the members of a JSON array (``mvdb.domain.paging.take_within_budget``) too,
+    and the next page's cursor."""
 
     records: list[dict[str, Any]]
-    records_json: list[str]
+    records_json: str
     next_cursor: str | None
 
 
@@ -137,10 +138,10 @@ class MovieHistory:
         if self._audit_log is None:
             self._audit_log = self._audit_log_factory()
         entries, last = self._audit_log.history(key, start_after=start_after, limit=limit)
-        records_json = take_within_budget(entries, _record_of, self._page_budget_bytes)
-        if len(records_json) < len(entries):
-            last = entries[len(records_json) - 1].name
-        records = [entry.record for entry in entries[: len(records_json)]]
+        taken, records_json = take_within_budget(entries, _record_of, self._page_budget_bytes)
+        if taken < len(entries):
+            last = entries[taken - 1].name
+        records = [entry.record for entry in entries[:taken]]
         return HistoryPage(records, records_json, encode_history_cursor(last, key) if last else None)
 
 

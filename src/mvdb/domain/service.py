@@ -38,12 +38,12 @@ EventSink = Callable[[str], None]
 
 
 class Page:
-    """One page of a search: its movies, each movie's document as JSON text (``mvdb.domain.paging.json_text``,
-    in the same order), and the opaque cursor of the next page (None after the last)."""
+    """One page of a search: its movies, their documents as the members of a JSON array (``movies_json``,
+    ``mvdb.domain.paging.take_within_budget``), and the opaque cursor of the next page (None after the last)."""
 
     __slots__ = ("movies", "movies_json", "next_cursor")
 
-    def __init__(self, movies: list[StoredMovie], movies_json: list[str], next_cursor: str | None) -> None:
+    def __init__(self, movies: list[StoredMovie], movies_json: str, next_cursor: str | None) -> None:
         self.movies = movies
         self.movies_json = movies_json
         self.next_cursor = next_cursor
@@ -117,10 +117,10 @@ class MovieService:
             )
         start_after = decode_cursor(cursor, query) if cursor else None
         hits, resume_after = self._repository.search(query, start_after)
-        movies_json = take_within_budget(hits, _document_of, self._page_budget_bytes)
-        if len(movies_json) < len(hits):
-            resume_after = hits[len(movies_json) - 1].position
-        movies = [hit.movie for hit in hits[: len(movies_json)]]
+        taken, movies_json = take_within_budget(hits, _document_of, self._page_budget_bytes)
+        if taken < len(hits):
+            resume_after = hits[taken - 1].position
+        movies = [hit.movie for hit in hits[:taken]]
         return Page(movies, movies_json, encode_cursor(resume_after, query) if resume_after else None)
 
     def create(self, movie: MovieCreate, *, by: Writer) -> StoredMovie:
