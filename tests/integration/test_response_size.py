@@ -149,6 +149,47 @@ def test_every_page_of_a_large_movies_history_is_within_the_budget_and_every_cha
     assert requests_seen == [f"request-{n}" for n in reversed(range(PATCHES))]  # newest first, each once
 
 
+# -- a movie too large for any response: stored around the API's limits -----------------------------
+
+
+@pytest.fixture
+def api_with_a_movie_too_large(
+    build_app: Callable[..., Any], movies_table: str, dynamodb_local: Any, dynamodb_client: Any
+) -> LambdaClient:
+    """A table holding "Aa" and, written straight into DynamoDB, "Zz": 60,000 numbers stored as 1E+125."""
+    from mvdb.repository.dynamodb import to_item
+
+    repository = DynamoDBMovieRepository(dynamodb_client, movies_table)
+    small = {"year": YEAR, "title": "Aa", "info": {"plot": "fits"}}
+    repository.create(small, compute_etag(small))
+    item = to_item({"year": YEAR, "title": "Zz", "info": {"plot": "x"}}, "0" * 32)
+    item["info"]["M"]["counts"] = {"L": [{"N": "1E+125"}] * 60_000}  # ~180 KB stored, 7.7 MB as JSON
+    dynamodb_client.put_item(TableName=movies_table, Item=item)
+    return LambdaClient(build_app(movies_table, endpoint=dynamodb_local.endpoint))
+
+
+def test_a_movie_too_large_for_any_response_is_a_conflict_naming_it_not_a_502(
+    api_with_a_movie_too_large: LambdaClient,
+) -> None:
+    response = api_with_a_movie_too_large.get(f"/movies/{YEAR}/Zz")
+
+    assert response.status == 409, response.body[:300]
+    assert response.json()["code"] == "movie-too-large"
+    assert "'Zz' (2031)" in response.json()["detail"]
+
+
+def test_a_listing_serves_every_movie_before_one_too_large_then_names_it(
+    api_with_a_movie_too_large: LambdaClient,
+) -> None:
+    first = api_with_a_movie_too_large.get(f"/movies?year={YEAR}")
+    assert [movie["title"] for movie in first.json()["items"]] == ["Aa"]
+
+    cursor = quote(first.json()["next_cursor"], safe="")
+    refused = api_with_a_movie_too_large.get(f"/movies?year={YEAR}&cursor={cursor}")
+
+    assert (refused.status, refused.json()["code"]) == (409, "movie-too-large")
+
+
 # -- the gate: a response over Lambda's limit fails as it fails in AWS ----------------------------
 
 

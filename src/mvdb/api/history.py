@@ -105,7 +105,7 @@ _HISTORY = {"description": "The movie's changes, newest first", "content": {JSON
         "movie): then it is short, with a `next_cursor`, and holds at least one change. Needs the "
         "`movies/audit` scope, which ordinary clients do not have."
     ),
-    responses=documented_responses({200: _HISTORY}, 400, 503),
+    responses=documented_responses({200: _HISTORY}, 400, 409, 503),
     tags=["audit"],
 )
 def movie_history(

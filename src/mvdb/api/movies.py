@@ -20,6 +20,7 @@ from mvdb.api.problems import ProblemError, documented_responses
 from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from mvdb.dependencies import movie_service
 from mvdb.domain.changes import Writer
+from mvdb.domain.errors import MovieTooLarge
 from mvdb.domain.models import (
     MAX_CURSOR_LENGTH,
     MAX_TITLE_BYTES,
@@ -32,6 +33,7 @@ from mvdb.domain.models import (
     MoviePatch,
     MovieReplace,
 )
+from mvdb.domain.paging import fits_alone, json_text
 from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import DEFAULT_LIMIT, MAX_LIMIT, MovieKey, MovieQuery
 from mvdb.domain.service import MovieService
@@ -108,11 +110,12 @@ def page_body(items_json: str, count: int, next_cursor: str | None) -> str:
 
 
 def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **headers: str) -> Response[Any]:
+    body = json_text(stored.document)
+    too_large = fits_alone(body)  # a length check, unless the movie was stored around the API's limits
+    if too_large is not None:
+        raise MovieTooLarge(stored.document["year"], stored.document["title"], too_large)
     return Response(
-        status_code=status.value,
-        content_type=JSON,
-        body=json.dumps(stored.document, ensure_ascii=False),
-        headers={"ETag": f'"{stored.etag}"', **headers},
+        status_code=status.value, content_type=JSON, body=body, headers={"ETag": f'"{stored.etag}"', **headers}
     )
 
 
@@ -134,7 +137,7 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
         "take the response over 5,000,000 bytes (Lambda returns at most 6 MB): large movies make short pages. "
         "A page holds at least one movie while any is left."
     ),
-    responses=documented_responses({200: _PAGE}, 400, 503),
+    responses=documented_responses({200: _PAGE}, 400, 409, 503),
     tags=["movies"],
 )
 def list_movies(
@@ -186,7 +189,7 @@ def list_movies(
     scope=READ_SCOPE,
     summary="Get one movie",
     description="The movie and, in ETag, its version: send that back in If-Match to change it.",
-    responses=documented_responses({200: _MOVIE}, 400, 404, 503),
+    responses=documented_responses({200: _MOVIE}, 400, 404, 409, 503),
     tags=["movies"],
 )
 def get_movie(service: Service, year: PathYear, title: PathTitle) -> Response[Any]:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from mvdb.domain.errors import InvalidCursor
+from mvdb.domain.errors import InvalidCursor, MovieTooLarge
 from mvdb.domain.models import MAX_CURSOR_LENGTH
-from mvdb.domain.paging import PAGE_BUDGET_BYTES, take_within_budget
+from mvdb.domain.paging import PAGE_BUDGET_BYTES, ItemTooLarge, take_within_budget
 from mvdb.domain.query import MovieKey
 
 __all__ = [
@@ -132,13 +132,17 @@ class MovieHistory:
         A page is short, with a cursor that resumes right after its last record, when the next
         record would take it over the byte budget (it always holds one record when any is left).
         A movie that never had a change has an empty history (not 404: a deleted movie still has
-        one). Raises InvalidCursor for a cursor this service did not issue for this movie.
+        one). Raises InvalidCursor for a cursor this service did not issue for this movie,
+        MovieTooLarge when the next record alone is more than any response can carry.
         """
         start_after = decode_history_cursor(cursor, key) if cursor else None
         if self._audit_log is None:
             self._audit_log = self._audit_log_factory()
         entries, last = self._audit_log.history(key, start_after=start_after, limit=limit)
-        taken, records_json = take_within_budget(entries, _record_of, self._page_budget_bytes)
+        try:
+            taken, records_json = take_within_budget(entries, _record_of, self._page_budget_bytes)
+        except ItemTooLarge as too_large:
+            raise MovieTooLarge(key.year, key.title, too_large.size, "A change of the movie") from None
         if taken < len(entries):
             last = entries[taken - 1].name
         records = [entry.record for entry in entries[:taken]]

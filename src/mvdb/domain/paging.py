@@ -12,16 +12,21 @@ So every item of a page is counted as it will travel: its JSON text (``json_text
 body), escaped again as a string of the envelope (``enveloped_size``), in UTF-8 bytes. A page ends
 early, before the item that would take it over ``PAGE_BUDGET_BYTES``, and its cursor resumes right
 after the last item it holds. A page always
-holds its first item, however large: the next page could not start anywhere else.
+holds its first item, however large (short of what no response can carry, below): the next page
+could not start anywhere else.
 
 Why 5,000,000 bytes: 6 MB read as the smaller megabyte (6,000,000 bytes) leaves 1,000,000 for
 what is not counted item by item: the page's framing (``count``, a cursor of at most 2,048
-characters, the separators), the envelope's status and headers (about 1 KB) and a margin. One
-item alone stays within Lambda's limit: a movie written through the API is at most
-``MAX_BODY_BYTES`` (64 KiB) of request JSON, which the response escapes at most about twice
-over; an item of DynamoDB's maximum, 400 KB (``mvdb load`` does not bound a movie below that), at
-most about seven times (a control character: 1 byte stored, ``\\u0001`` in the envelope), 2.8 MB,
-and a history record of two such images 5.7 MB.
+characters, the separators), the envelope's status and headers (about 1 KB) and a margin.
+
+One item alone fits in a response whenever the API or ``mvdb load`` wrote it: both validate a
+movie with the model (``MovieCreate``: a plot of 5,000 characters, three lists of 100 names of
+200), about 67,500 characters, each at most 7 bytes in the envelope (a control character:
+``\\u0001`` in the body, its backslash escaped again), under 0.5 MB; a history record holds two
+such images. Only an item written directly into the table (DynamoDB allows 400 KB) may be too
+large for any response: a number stored as ``1E+125`` (2 bytes) is written out in 126 digits.
+Such an item is never sent and never skipped: ``ItemTooLarge`` (over ``MAX_ITEM_BYTES``),
+which the service reports as ``MovieTooLarge``, until a writer replaces or deletes it.
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from typing import Any, TypeVar
 
 __all__ = [
     "LAMBDA_RESPONSE_LIMIT_BYTES",
+    "MAX_ITEM_BYTES",
     "PAGE_BUDGET_BYTES",
+    "ItemTooLarge",
     "enveloped_size",
+    "fits_alone",
     "json_text",
     "take_within_budget",
 ]
@@ -42,6 +50,9 @@ __all__ = [
 # response under it fits whichever megabyte AWS means (the local gateway enforces this figure).
 LAMBDA_RESPONSE_LIMIT_BYTES = 6_000_000
 PAGE_BUDGET_BYTES = 5_000_000
+# The most one item alone may take: what is left of the limit once the status, headers and a page's
+# framing (under 10 KB) are in.
+MAX_ITEM_BYTES = LAMBDA_RESPONSE_LIMIT_BYTES - 100_000
 # Between two items of a page: ", " (json.dumps' default separator), never escaped again.
 _SEPARATOR_BYTES = 2
 # The most a character of JSON text can take in the envelope: 4 bytes of UTF-8 (or '"' and '\' at 2).
@@ -50,9 +61,28 @@ _MAX_BYTES_PER_CHARACTER = 4
 T = TypeVar("T")
 
 
+class ItemTooLarge(Exception):
+    """An item alone takes more than ``MAX_ITEM_BYTES``: no response can carry it. ``size``: its bytes."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes in the envelope")
+        self.size = size
+
+
 def json_text(value: Any) -> str:
     """``value`` as the API writes it in a body: ``json.dumps`` with non-ASCII characters as themselves."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def fits_alone(text: str) -> int | None:
+    """None when ``text`` (JSON made by ``json_text``) fits in one response by itself; else its ``enveloped_size``.
+
+    Its length in characters is checked first, so the JSON of an ordinary movie is never encoded to be counted.
+    """
+    if len(text) * _MAX_BYTES_PER_CHARACTER <= MAX_ITEM_BYTES:
+        return None
+    size = enveloped_size(text)
+    return size if size > MAX_ITEM_BYTES else None
 
 
 def enveloped_size(text: str) -> int:
@@ -74,7 +104,8 @@ def take_within_budget(
 
     The members' text is what ``json_text`` of the list of those values holds between its
     brackets (``a, b, c``), counted as ``enveloped_size`` with its separators. The first item is
-    always taken, so a page never comes back empty while items remain.
+    always taken, so a page never comes back empty while items remain, unless it is too large for
+    any response: then ``ItemTooLarge`` is raised.
 
     One serialization in the common case: the whole list at once (``json.dumps`` of a list is
     faster than of its items one by one). Its length in characters bounds its size (at most 4 bytes
@@ -90,8 +121,11 @@ def take_within_budget(
     used = 0
     for value in values:
         text = json_text(value)
-        used += enveloped_size(text) + _SEPARATOR_BYTES
+        size = enveloped_size(text)
+        used += size + _SEPARATOR_BYTES
         if texts and used > budget:
             break
+        if size > MAX_ITEM_BYTES:  # the first item: only it may be taken over the budget
+            raise ItemTooLarge(size)
         texts.append(text)
     return len(texts), ", ".join(texts)

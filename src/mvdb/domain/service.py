@@ -12,6 +12,7 @@ from mvdb.domain.errors import (
     FieldError,
     InvalidInput,
     MovieNotFound,
+    MovieTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     field_errors,
@@ -27,7 +28,7 @@ from mvdb.domain.models import (
     compute_etag,
     title_problem,
 )
-from mvdb.domain.paging import PAGE_BUDGET_BYTES, take_within_budget
+from mvdb.domain.paging import PAGE_BUDGET_BYTES, ItemTooLarge, take_within_budget
 from mvdb.domain.ports import MovieRepository, SearchHit, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
 
@@ -100,7 +101,9 @@ class MovieService:
         none, and still have a next cursor), or the next movie would take the page's JSON over
         ``page_budget_bytes`` as Lambda counts a response (``mvdb.domain.paging``): then the page
         is short and its cursor resumes right after its last movie (a page always holds at least
-        one movie when any is left). Raises InvalidInput (a ``title_prefix`` without
+        one movie when any is left). Raises MovieTooLarge when the page's next movie alone is more than
+        any response can carry (stored around the API's limits; the search cannot go past it until it
+        is replaced or deleted),  InvalidInput (a ``title_prefix`` without
         ``year``, or one longer than a title may be: it is a key condition on the sort key),
         InvalidCursor for a cursor this service did not issue for this same search.
         """
@@ -117,7 +120,11 @@ class MovieService:
             )
         start_after = decode_cursor(cursor, query) if cursor else None
         hits, resume_after = self._repository.search(query, start_after)
-        taken, movies_json = take_within_budget(hits, _document_of, self._page_budget_bytes)
+        try:
+            taken, movies_json = take_within_budget(hits, _document_of, self._page_budget_bytes)
+        except ItemTooLarge as too_large:
+            first = hits[0].movie.document
+            raise MovieTooLarge(first["year"], first["title"], too_large.size) from None
         if taken < len(hits):
             resume_after = hits[taken - 1].position
         movies = [hit.movie for hit in hits[:taken]]

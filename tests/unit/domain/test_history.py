@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mvdb.domain.changes import AuditEntry, HistoryPage, MovieHistory
-from mvdb.domain.paging import enveloped_size
+from mvdb.domain.errors import MovieTooLarge
+from mvdb.domain.paging import MAX_ITEM_BYTES, enveloped_size
 from mvdb.domain.query import MovieKey
 
 RUSH = MovieKey(2013, "Rush")
@@ -57,3 +60,11 @@ def test_a_record_larger_than_the_whole_budget_is_served_alone() -> None:
     pages = all_pages(history, limit=20)
 
     assert [len(page.records) for page in pages] == [1, 1]
+
+
+def test_a_record_too_large_for_any_response_is_refused_by_the_movies_name() -> None:
+    entries = [record(0, "\\" * (MAX_ITEM_BYTES // 8))]  # two images of it: over the limit
+    history = MovieHistory(lambda: ListedAuditLog(entries), page_budget_bytes=BUDGET)
+
+    with pytest.raises(MovieTooLarge, match="A change of the movie 'Rush' \\(2013\\)"):
+        history.page(RUSH, limit=20, cursor=None)

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from mvdb.api.movies import page_body
-from mvdb.domain.paging import enveloped_size, json_text, take_within_budget
+from mvdb.domain.paging import (
+    MAX_ITEM_BYTES,
+    PAGE_BUDGET_BYTES,
+    ItemTooLarge,
+    enveloped_size,
+    fits_alone,
+    json_text,
+    take_within_budget,
+)
 
 # Every kind of character that grows on its way out: quotes and backslashes (escaped twice),
 # control characters (\u0001 in the body, then its backslash escaped), 2-, 3- and 4-byte UTF-8.
@@ -61,3 +69,22 @@ def test_a_page_body_is_the_json_of_the_whole_page(cursor: str | None) -> None:
     expected: dict[str, Any] = {"items": items, "count": 2} | ({"next_cursor": cursor} if cursor else {})
     _, text = take_within_budget(items, lambda item: item)
     assert page_body(text, 2, cursor) == json.dumps(expected, ensure_ascii=False)
+
+
+def test_an_item_too_large_for_any_response_is_refused_not_taken() -> None:
+    huge = {"plot": '"' * (MAX_ITEM_BYTES // 4 + 1)}  # each '"' is 4 bytes in the envelope
+    with pytest.raises(ItemTooLarge) as raised:
+        take_within_budget([huge, {"plot": "small"}], lambda item: item)
+    assert raised.value.size == enveloped_size(json_text(huge))
+
+
+def test_an_item_over_the_budget_but_within_the_limit_is_still_taken_alone() -> None:
+    large = {"plot": "x" * (PAGE_BUDGET_BYTES + 10)}
+    assert take_within_budget([large, {"plot": "small"}], lambda item: item)[0] == 1
+
+
+def test_only_json_too_large_for_a_response_is_reported_by_fits_alone() -> None:
+    assert fits_alone(json_text({"plot": "x" * 1_000})) is None
+    assert fits_alone(json_text("x" * (MAX_ITEM_BYTES // 4 + 10))) is None  # long, but 1 byte a character
+    too_large = json_text("\\" * (MAX_ITEM_BYTES // 4 + 10))
+    assert fits_alone(too_large) == enveloped_size(too_large)

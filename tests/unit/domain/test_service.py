@@ -12,12 +12,13 @@ from mvdb.domain.errors import (
     InvalidInput,
     MovieAlreadyExists,
     MovieNotFound,
+    MovieTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     StorageUnavailable,
 )
 from mvdb.domain.models import MovieCreate, MovieInfo, MoviePatch, MovieReplace, compute_etag
-from mvdb.domain.paging import enveloped_size, json_text
+from mvdb.domain.paging import MAX_ITEM_BYTES, enveloped_size, json_text
 from mvdb.domain.query import MovieKey, MovieQuery
 from mvdb.domain.service import MovieService, Page
 from tests.unit.fake_repository import InMemoryMovieRepository
@@ -328,6 +329,21 @@ def test_a_movie_larger_than_the_whole_budget_is_served_alone_on_its_page(reposi
     pages = all_pages(service, MovieQuery(year=2013, limit=10))
 
     assert [[m.document["title"] for m in page.movies] for page in pages] == [["Rush"], ["Senna"]]
+
+
+def test_a_movie_too_large_for_any_response_is_refused_by_name_never_skipped(
+    repository: InMemoryMovieRepository,
+) -> None:
+    # Only a movie stored around the API's limits can be: here, written straight into the store.
+    service = budgeted(repository)
+    create_rush(service)
+    huge = {"year": 2013, "title": "Senna", "info": {"plot": "\\" * (MAX_ITEM_BYTES // 4)}}
+    repository.create(huge, compute_etag(huge))
+    first = service.search(MovieQuery(year=2013), None)
+    assert [m.document["title"] for m in first.movies] == ["Rush"]
+
+    with pytest.raises(MovieTooLarge, match="'Senna' \\(2013\\)"):
+        service.search(MovieQuery(year=2013), first.next_cursor)
 
 
 def test_health_check_raises_storage_unavailable_when_the_repository_is_down(
