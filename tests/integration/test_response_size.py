@@ -7,9 +7,8 @@ as costly to escape as text can be, on DynamoDB Local, through the handler in-pr
 client answers a result over the limit with that 502, ``tests.integration.lambda_client``) and
 through the local gateway over HTTP.
 
-Slow-ish: the catalog (100 movies of ~60 KB of JSON each, written directly as ``mvdb load`` or a
-write around the API may store them, and their search index entries) takes ~20 s to build per
-xdist worker.
+Slow: the catalog (100 movies of ~60 KB of JSON each, written straight into the table, and their
+search index entries) takes ~15 s to build, once per run; the module ~25 s in all.
 """
 
 from __future__ import annotations
@@ -34,7 +33,8 @@ from mvdb.repository.index_reconciler import DynamoDBSearchIndex
 from mvdb_local.server import function_result_size
 from tests.integration.lambda_client import FUNCTION_FAILED, LambdaClient
 
-pytestmark = pytest.mark.integration
+# One worker builds the catalog for the whole run (tests/build/test_test_scheduling.py).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("response-size")]
 
 YEAR = 2031
 MOVIES = 100
