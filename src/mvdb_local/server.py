@@ -173,7 +173,9 @@ def make_server(
             with lock:
                 response = handler(event, LambdaContext())
             if function_result_size(response) > LAMBDA_RESPONSE_LIMIT_BYTES:
-                self._reply_directly(gateway.response("DEFAULT_5XX", request) if gateway else _FUNCTION_FAILED)
+                request_id = (event.get("requestContext") or {}).get("requestId")  # the failed invocation's
+                failed = gateway.response("DEFAULT_5XX", request, request_id) if gateway else _FUNCTION_FAILED
+                self._reply_directly(failed)
                 return
             payload = response.get("body") or ""
             data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()

@@ -215,13 +215,18 @@ def test_the_local_gateway_answers_a_result_over_lambdas_limit_with_its_5xx_gate
     audit_directory: Path, serve_through_gateway: Callable[[Any], str]
 ) -> None:
     too_large = unbudgeted_history(audit_directory)
+    seen_request_ids: list[str] = []
 
-    response = requests.get(serve_through_gateway(lambda _event, _context: too_large) + "/health", timeout=30)
+    def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        seen_request_ids.append(event["requestContext"]["requestId"])
+        return too_large
+
+    response = requests.get(serve_through_gateway(handler) + "/health", timeout=30)
 
     assert response.status_code == 502
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["detail"] == "Internal server error"
-    assert "X-Request-Id" in response.headers
+    assert response.headers["X-Request-Id"] == seen_request_ids[0]  # the failed invocation's request id
 
 
 def test_the_local_gateway_passes_a_result_just_within_the_limit(
