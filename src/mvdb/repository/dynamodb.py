@@ -269,8 +269,10 @@ class DynamoDBMovieRepository:
     ) -> tuple[list[SearchHit], SearchPosition | None]:
         """A year (a Query of its partition, by title) or everything (a Scan): ``limit`` movies per page.
 
-        Exactly ``limit`` items are read, never one more: no page reads what another page reads,
-        so the page after the last full one may be empty.
+        Exactly ``limit`` items are read, never one more: no page reads what another page reads
+        (unless the service cuts a page short at its byte budget and resumes at a hit's position:
+        then the items read past the cut are read again), so the page after the last full one may
+        be empty.
         """
         request: dict[str, Any] = {"TableName": self._table, "Limit": query.limit}
         if query.year is not None:
@@ -304,7 +306,8 @@ class DynamoDBMovieRepository:
         """The plan's partitions, in order, each from its start or from the position: up to ``limit`` movies.
 
         Each Query asks for no more items than the page still needs, and the next page resumes
-        after the last item DynamoDB read (returned or filtered out): no item is read twice.
+        after the last item DynamoDB read (returned or filtered out): no item is read twice (unless
+        the service cuts the page short at its byte budget: it resumes at a hit's position).
         Without a filter a page is full unless the search ends in it: each Query then returns at
         least one item (DynamoDB stops a Query at 1 MB, not before its first item) or finishes a
         partition, so the loop ends. With a filter, reading stops after ``_MAX_PAGES_PER_REQUEST``
