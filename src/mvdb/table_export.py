@@ -12,9 +12,11 @@ and an export made by DynamoDB itself (``ExportTableToPointInTime``, copied down
         mvdb-backup.json         ours: the SHA-256 of every file above, the table's key schema,
                                  its item count and content digest (``content_digest``)
 
-Binary attribute values are base64 text, as in DynamoDB's exports. Every data file is checked
-(MD5 from the manifest; SHA-256 from ``mvdb-backup.json`` when there is one) before anything is
-written, and a restore only ever creates a new table: it refuses one that exists.
+A backup holds every item of the table: its directories are made 0700 and its files 0600 (this
+user only, whatever the umask). Binary attribute values are base64 text, as in DynamoDB's
+exports. Every data file is checked (MD5 from the manifest; SHA-256 from ``mvdb-backup.json``
+when there is one) before anything is written, and a restore only ever creates a new table: it
+refuses one that exists.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import base64
 import gzip
 import hashlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -55,6 +58,7 @@ BACKUP_FORMAT: Final = "mvdb-backup/1"
 _SUMMARY = "manifest-summary.json"
 _FILES = "manifest-files.json"
 _ITEMS_PER_FILE = 10_000
+_PRIVATE_DIRECTORY, _PRIVATE_FILE = 0o700, 0o600  # a backup is the table's data: this user only
 
 
 class ExportInvalid(ValueError):
@@ -154,7 +158,8 @@ def back_up_table(client: Any, table: str, root: Path, *, items_per_file: int = 
     start_time = datetime.now(UTC)
     export_id = f"{int(start_time.timestamp() * 1000):014d}-{secrets.token_hex(4)}"
     directory = root / "AWSDynamoDB" / export_id
-    (directory / "data").mkdir(parents=True)
+    for level in (root, root / "AWSDynamoDB", directory, directory / "data"):
+        level.mkdir(mode=_PRIVATE_DIRECTORY, exist_ok=level != directory)
     described = client.describe_table(TableName=table)["Table"]
     files: list[DataFile] = []
     exported: list[dict[str, Any]] = []
@@ -175,7 +180,7 @@ def back_up_table(client: Any, table: str, root: Path, *, items_per_file: int = 
         + "\n"
         for f in files
     )
-    (directory / _FILES).write_text(manifest_files, encoding="utf-8")
+    _write_private(directory / _FILES, manifest_files.encode())
     summary = {
         "version": EXPORT_VERSION,
         "exportArn": f"{described['TableArn']}/export/{export_id}",
@@ -194,7 +199,7 @@ def back_up_table(client: Any, table: str, root: Path, *, items_per_file: int = 
         "outputFormat": "DYNAMODB_JSON",
         "exportType": "FULL_EXPORT",
     }
-    (directory / _SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    _write_private(directory / _SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
     backup = {
         "format": BACKUP_FORMAT,
         "table": table,
@@ -205,10 +210,17 @@ def back_up_table(client: Any, table: str, root: Path, *, items_per_file: int = 
         "sha256": {name: _sha256(directory / name) for name in (_SUMMARY, _FILES)}
         | {_local_path(f.key): f.sha256 for f in files},
     }
-    (directory / BACKUP_FILE).write_text(json.dumps(backup, indent=2) + "\n", encoding="utf-8")
+    _write_private(directory / BACKUP_FILE, (json.dumps(backup, indent=2) + "\n").encode())
     return BackupReport(
         directory, export_id, table, len(exported), digest, files, round(time.perf_counter() - started, 3)
     )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A new file of mode 0600 (O_EXCL: a backup's names are new; nothing may be waiting there)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _PRIVATE_FILE)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
 
 
 def _scan(client: Any, table: str) -> Iterator[dict[str, Any]]:
@@ -225,7 +237,7 @@ def _write_data_file(directory: Path, export_id: str, index: int, items: list[di
     name = f"{index:05d}-{secrets.token_hex(4)}.json.gz"
     lines = "".join(json.dumps({"Item": item}, ensure_ascii=False) + "\n" for item in items).encode()
     data = gzip.compress(lines, mtime=0)
-    (directory / "data" / name).write_bytes(data)
+    _write_private(directory / "data" / name, data)
     return DataFile(
         key=f"AWSDynamoDB/{export_id}/data/{name}",
         item_count=len(items),

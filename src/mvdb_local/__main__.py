@@ -6,7 +6,9 @@ the tables created if missing, the API on http://127.0.0.1:8000, and the stream'
 search index function, the audit trail function) each fed the movies table's stream by a poller
 process (``mvdb_local.streams``), as Lambda feeds them in AWS. The audit trail goes to
 .local/audit, a directory laid out like the audit bucket; the history route reads it.
-``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports, and
+``--port``/``--dynamodb-port`` (``make run PORT=... DYNAMODB_PORT=...``) pick other ports (a
+taken one is refused with ports free now to run on), the data and state directories are held by
+one stack at a time (``mvdb_local.exclusive``), and
 ``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
 does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
 Ctrl-C stops everything; the JVM also dies with this process if it is killed.
@@ -16,13 +18,10 @@ infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway re
 verifies RS256 access tokens against the key set of a stand-in Cognito user pool, and the
 service checks scopes itself (REQUIRE_AUTH=true). Three app clients, ``mvdb-local-machine``
 (movies/read movies/write), ``mvdb-local-readonly`` (movies/read) and the auditors' (movies/audit),
-are printed at start-up and kept with their secrets in .local/clients.json (readable by you only); the secrets and the
-signing key stay the same across restarts until ``--rotate-secrets``. Get a token from the local
-token endpoint, then call the API with it:
-
-    TOKEN=$(curl -s -u mvdb-local-machine:SECRET -d grant_type=client_credentials \\
-        http://127.0.0.1:8000/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-    curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8000/movies?year=2013'
+are printed at start-up (never their secrets: those are kept in .local/clients.json, readable by
+you only); the secrets and the signing key stay the same across restarts until ``--rotate-secrets``.
+Get a token from the local token endpoint, then call the API with it (the start-up lines
+and README.md show how, the secret read from that file).
 
 ``--no-auth`` serves without any tokens (no token endpoint, no authorizer, REQUIRE_AUTH=false),
 for curl without tokens: ``.venv/bin/python -m mvdb_local --no-auth``.
@@ -36,6 +35,7 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ from mvdb_local.dynamodb_local import DynamoDBLocal, LocalStackError
 if TYPE_CHECKING:
     from mvdb_local.cognito import LocalCognito
 
+STREAM_CHECKPOINTS = "stream-checkpoints"  # in the data directory: each stream consumer's checkpoint
 LOCAL_ENV = {
     "TABLE_NAME": "mvdb-movies",
     "REGION": "us-east-1",
@@ -80,6 +81,39 @@ def main(argv: list[str] | None = None) -> int:
         help="serve the API under this path, as a stage (/dev) or a custom domain's base path does",
     )
     args = parser.parse_args(argv)
+    from mvdb_local.exclusive import DirectoryInUse, lock_directory, ports_to_suggest
+
+    # First, before anything starts: the directories (a stack of this clone is the likeliest clash,
+    # and other ports would only lead to it), then the ports.
+    holder = f"mvdb on http://127.0.0.1:{args.port}, DynamoDB Local on port {args.dynamodb_port}"
+    held = [PROJECT_ROOT / args.state_dir] + ([] if args.in_memory else [PROJECT_ROOT / args.data_dir])
+    with ExitStack() as locks:
+        try:
+            for directory in held:
+                locks.enter_context(lock_directory(directory, holder))
+        except DirectoryInUse as error:
+            print(f"error: {error}.", file=sys.stderr)
+            return 1
+        free = ports_to_suggest(args.port, args.dynamodb_port)
+        if free != (args.port, args.dynamodb_port):
+            print(_ports_taken(args.port, args.dynamodb_port, free), file=sys.stderr)
+            return 1
+        return _run(args)
+
+
+def _ports_taken(port: int, dynamodb_port: int, free: tuple[int, int]) -> str:
+    asked = ((port, "the API", free[0]), (dynamodb_port, "DynamoDB Local", free[1]))
+    taken = [f"{wanted} ({what})" for wanted, what, instead in asked if wanted != instead]
+    verb = "ports {} are" if len(taken) > 1 else "port {} is"
+    return (
+        f"error: {verb.format(' and '.join(taken))} already in use: is mvdb already running? Stop it, or run on "
+        f"ports free now: make run PORT={free[0]} DYNAMODB_PORT={free[1]} "
+        f"(.venv/bin/python -m mvdb_local --port {free[0]} --dynamodb-port {free[1]})."
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The stack, its ports found free and its directories held."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     for name, value in LOCAL_ENV.items():
@@ -111,13 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
     try:
-        server = _server(args.port, cognito, base_path)  # first: a taken port fails before anything starts
+        server = _server(args.port, cognito, base_path)
     except OSError as error:
-        if error.errno != errno.EADDRINUSE:
+        if error.errno != errno.EADDRINUSE:  # taken since main() found it free
             raise
+        from mvdb_local.exclusive import ports_to_suggest
+
         print(
-            f"error: port {args.port} is already in use: is mvdb already running? Stop it, or choose another "
-            f"port: make run PORT={args.port + 1} (python -m mvdb_local --port {args.port + 1}).",
+            _ports_taken(args.port, args.dynamodb_port, ports_to_suggest(args.port, args.dynamodb_port)),
             file=sys.stderr,
         )
         return 1
@@ -125,16 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = PROJECT_ROOT / args.state_dir
     pollers: list[subprocess.Popen[bytes]] = []
     try:
-        dynamodb, fresh = _dynamodb_local(args.dynamodb_port, None if args.in_memory else PROJECT_ROOT / args.data_dir)
+        data_dir = None if args.in_memory else PROJECT_ROOT / args.data_dir
+        dynamodb = _dynamodb_local(args.dynamodb_port, data_dir)
         dynamodb.start()
     except LocalStackError as error:
         server.server_close()
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        fresh = _prepare_tables() or fresh
-        # Everything was indexed just now: the stream's older records need no second look.
-        pollers = _stream_pollers("LATEST" if fresh else "TRIM_HORIZON", state_dir)
+        _prepare_tables()
+        pollers = _stream_pollers(state_dir, None if data_dir is None else data_dir / STREAM_CHECKPOINTS)
         if cognito is not None:
             cognito.save(PROJECT_ROOT / args.state_dir, api_url=api_url, token_url=host_url + TOKEN_PATH)
             _print_clients(cognito, host_url + TOKEN_PATH, PROJECT_ROOT / args.state_dir)
@@ -184,27 +219,23 @@ def _server(port: int, cognito: LocalCognito | None, base_path: str) -> Threadin
     return make_server(lambda_handler, "127.0.0.1", port, gateway=gateway, endpoints=endpoints)
 
 
-def _dynamodb_local(port: int, data_dir: Path | None) -> tuple[DynamoDBLocal, bool]:
-    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed.
-
-    And whether it starts from the seed just now (so everything in it is indexed).
-    """
+def _dynamodb_local(port: int, data_dir: Path | None) -> DynamoDBLocal:
+    """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed."""
     import shutil
 
     from mvdb_local.seed import SEED_TABLE, seeded_database
 
     if os.environ["TABLE_NAME"] != SEED_TABLE:  # another table: created and loaded by _prepare_tables
-        return DynamoDBLocal(port=port, data_dir=data_dir), False
+        return DynamoDBLocal(port=port, data_dir=data_dir)
     if data_dir is None:
-        return DynamoDBLocal(port=port, seed=seeded_database()), True
-    if (data_dir / "shared-local-instance.db").exists():
-        return DynamoDBLocal(port=port, data_dir=data_dir), False
-    shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
-    return DynamoDBLocal(port=port, data_dir=data_dir), True
+        return DynamoDBLocal(port=port, seed=seeded_database())
+    if not (data_dir / "shared-local-instance.db").exists():
+        shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
+    return DynamoDBLocal(port=port, data_dir=data_dir)
 
 
-def _prepare_tables() -> bool:
-    """Create what is missing (tables, the stream), then load or reindex; True if the index was just built."""
+def _prepare_tables() -> None:
+    """Create what is missing (tables, the stream), then load or reindex."""
     import boto3
 
     from mvdb.config import get_settings
@@ -231,21 +262,23 @@ def _prepare_tables() -> bool:
             f"loaded and indexed {report.written} movies in {report.seconds + report.index_seconds:.2f} s",
             file=sys.stderr,
         )
-        return True
-    if created_index or stream_enabled:  # a data directory from before the search index
+    elif created_index or stream_enabled:  # a data directory from before the search index
         print(f"indexing the movies of {table} for search (once)...", file=sys.stderr)
         reindexed = reindex(client, table, index_table)
         print(f"indexed {reindexed.reconciled} movies in {reindexed.seconds:.2f} s", file=sys.stderr)
-        return True
-    return False
 
 
-def _stream_pollers(starting_position: str, state_dir: Path) -> list[subprocess.Popen[bytes]]:
+def _stream_pollers(state_dir: Path, checkpoint_dir: Path | None) -> list[subprocess.Popen[bytes]]:
     """One poller process per consumer of the movies table's stream (``mvdb_local.streams.CONSUMERS``).
 
     Each calls its consumer's Lambda handler as its event source mapping does in AWS, in a process
     of its own as a function of its own would run; it dies with this one. Returns once every
     poller has its starting position, so no write made after this is missed.
+
+    A consumer resumes after its checkpoint in ``checkpoint_dir`` (kept with the table data), as a
+    mapping does after it is disabled and enabled again; one without a checkpoint starts at LATEST:
+    what the stream already holds is the seed's load, a load or reindex just done, or what an
+    earlier run's consumers processed, none of it a client's write to record or index again.
     """
     import tempfile
     import time
@@ -257,7 +290,8 @@ def _stream_pollers(starting_position: str, state_dir: Path) -> list[subprocess.
     pollers = []
     for consumer in CONSUMERS:
         command = [sys.executable, "-m", "mvdb_local.streams", "--consumer", consumer]
-        command += ["--starting-position", starting_position, "--ready-file", str(ready_dir / consumer)]
+        command += ["--starting-position", "LATEST", "--ready-file", str(ready_dir / consumer)]
+        command += ["--checkpoint-dir", str(checkpoint_dir)] if checkpoint_dir is not None else []
         command += ["--dead-letters", str(state_dir / "stream-dead-letters.jsonl")]
         env = {**os.environ, "POWERTOOLS_SERVICE_NAME": f"mvdb-{consumer}"}
         pollers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent))  # noqa: PLW1509
@@ -284,21 +318,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+# Prints one client's secret from the clients file (argv: the file, the client ID), for $(...).
+_CLIENT_FILE_LOOKUP = (
+    'import json,sys; print(next(c["client_secret"] for c in json.load(open(sys.argv[1]))["clients"] '
+    'if c["client_id"] == sys.argv[2]))'
+)
+
+
 def _print_clients(cognito: LocalCognito, token_url: str, state_dir: Path) -> None:
+    """The app clients and how to get a token; never a secret (a terminal is scrolled back, shared, logged).
+
+    The secrets stay in the clients file (0600); the printed commands read one from it.
+    """
+    import shlex
+
     from mvdb_local.cognito import CLIENTS_FILE
 
+    clients_file = state_dir / CLIENTS_FILE
     print(
-        f"tokens: POST {token_url} (client credentials; secrets kept in {state_dir / CLIENTS_FILE}, "
-        "new ones with --rotate-secrets)",
+        f"tokens: POST {token_url} (client credentials); the clients' secrets are in {clients_file} "
+        "(readable by you only; new ones with --rotate-secrets)",
         file=sys.stderr,
     )
     for client in cognito.clients:
-        print(f"  {client.client_id:<20} {' '.join(client.scopes):<26} secret {client.client_secret}", file=sys.stderr)
+        print(f"  {client.client_id:<20} {' '.join(client.scopes)}", file=sys.stderr)
     machine = cognito.clients[0]
-    print(
-        f"  curl -s -u {machine.client_id}:{machine.client_secret} -d grant_type=client_credentials {token_url}",
-        file=sys.stderr,
-    )
+    read_secret = shlex.join(["python3", "-c", _CLIENT_FILE_LOOKUP, str(clients_file), machine.client_id])
+    print(f"  SECRET=$({read_secret})", file=sys.stderr)
+    print(f'  curl -s -u "{machine.client_id}:$SECRET" -d grant_type=client_credentials {token_url}', file=sys.stderr)
 
 
 if __name__ == "__main__":

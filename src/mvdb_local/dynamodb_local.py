@@ -147,9 +147,8 @@ class DynamoDBLocal:
         java, jar = require_java(), find_jar()
         if self._port_in_use():
             raise LocalStackError(
-                f"Port {self.port} is already in use: is another DynamoDB Local running? Stop it, or choose "
-                f"another port: make run DYNAMODB_PORT={self.port + 1} (python -m mvdb_local --dynamodb-port "
-                f"{self.port + 1})."
+                f"Port {self.port} is already in use: is another DynamoDB Local running? Stop it, or give this "
+                "one a port that is free (python -m mvdb_local suggests one)."
             )
         storage = ["-inMemory"]
         if self.data_dir is not None:

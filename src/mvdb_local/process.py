@@ -78,14 +78,18 @@ class RunningStack:
 
 @contextmanager
 def run_local_stack(
-    workdir: Path, extra_env: Mapping[str, str] | None = None, *, base_path: str = ""
+    workdir: Path, extra_env: Mapping[str, str] | None = None, *, base_path: str = "", data_dir: Path | None = None
 ) -> Iterator[RunningStack]:
-    """The stack, its API under ``base_path`` (e.g. ``/local``, as a stage's URL is under ``/dev``)."""
+    """The stack, its API under ``base_path`` (e.g. ``/local``, as a stage's URL is under ``/dev``).
+
+    Its tables are in memory, or in ``data_dir`` (kept, as ``make run`` keeps ``.local/dynamodb``).
+    """
     api_port, dynamodb_port = free_port(), free_port()
-    log_file = workdir / "server.log"
+    log_file = workdir / "server.log"  # each run's replaces the last's
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _SERVICE_SETTINGS}
     env |= {"PYTHONUNBUFFERED": "1", **(extra_env or {})}
-    command = [sys.executable, "-m", "mvdb_local", "--in-memory", "--port", str(api_port)]
+    storage = ["--data-dir", str(data_dir)] if data_dir is not None else ["--in-memory"]
+    command = [sys.executable, "-m", "mvdb_local", *storage, "--port", str(api_port)]
     command += ["--dynamodb-port", str(dynamodb_port), "--state-dir", str(workdir)]
     command += ["--base-path", base_path] if base_path else []
     with log_file.open("wb") as log:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 import uuid
@@ -212,6 +213,23 @@ def make_server(
             # The handler writes its own JSON access log line; don't add a second one.
             pass
 
-    server = ThreadingHTTPServer((host, port), RequestHandler)
+    server = _Server((host, port), RequestHandler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-response is one line (a browser or curl stopped early), not a traceback.
+
+        Any other failure keeps socketserver's report, traceback and all.
+        """
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # reset, broken pipe, aborted
+            host, port = client_address[:2]
+            print(
+                f"local server: client {host}:{port} went away before its response was sent ({type(error).__name__})",
+                file=sys.stderr,
+            )
+            return
+        super().handle_error(request, client_address)

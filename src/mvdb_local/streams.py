@@ -18,11 +18,16 @@ part for DynamoDB Local and calls the *same* handlers with the *same* events:
   ``responseContext``) goes to ``on_failure`` and polling carries on after it.
 
 Each consumer has its own position in every shard, as two event source mappings would, so a
-second consumer registered beside the first is fed independently of it.
+second consumer registered beside the first is fed independently of it. Like a mapping, it keeps
+a checkpoint (``checkpoint_dir``: the sequence number of the last record processed in each shard,
+one JSON file per consumer) and a poller started again resumes after it (AFTER_SEQUENCE_NUMBER),
+so a restart neither replays what was processed nor misses what was written meanwhile. A
+LATEST start is checkpointed at once too: the records it skipped stay skipped after a restart.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -31,11 +36,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 __all__ = ["DeadLetter", "LocalStreamPoller", "StreamConsumer"]
 
 logger = logging.getLogger(__name__)
+_MAX_RECORDS_PER_READ = 1000  # GetRecords' Limit at most (DynamoDB Streams API)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 DeadLetter = Callable[[str, dict[str, Any]], None]  # (consumer name, on-failure record)
@@ -60,9 +67,10 @@ class StreamConsumer:
 class _Shard:
     shard_id: str
     parent_id: str | None
-    start: str  # where this consumer began reading it: TRIM_HORIZON or LATEST
+    start: str  # where this consumer began reading it: TRIM_HORIZON or LATEST (skipped to the end)
     iterator: str | None = None
     last_read: str | None = None  # sequence number of the last record read, to resume after it
+    processed: str | None = None  # sequence number of the last record processed (or given up): the checkpoint
     pending: list[dict[str, Any]] = field(default_factory=list)  # read, not yet processed
     closed: bool = False  # no more records will be read from it
     attempts: int = 0  # retries of the batch at the head of ``pending``
@@ -79,13 +87,38 @@ class _Position:
 
     consumer: StreamConsumer
     shards: dict[str, _Shard] = field(default_factory=dict)
+    checkpoint_file: Path | None = None
+    resumed: dict[str, str] | None = None  # the checkpoint it started from: shard ID -> sequence number
+
+
+def _read_checkpoint(path: Path, stream_arn: str) -> dict[str, str] | None:
+    """The checkpoint kept in ``path`` for ``stream_arn``, or None (none kept, or one of another stream)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    if document.get("streamArn") != stream_arn:  # the table was created again: a new stream
+        return None
+    shards: dict[str, str] = document["shards"]
+    return shards
+
+
+def _write_checkpoint(path: Path, stream_arn: str, shards: dict[str, str]) -> None:
+    """Replace ``path`` atomically: a poller killed mid-write leaves the previous checkpoint whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({"streamArn": stream_arn, "shards": shards}, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 class LocalStreamPoller:
     """Feeds ``consumers`` the stream of the DynamoDB Local table ``table_name``, as Lambda would.
 
     ``starting_position`` is TRIM_HORIZON (every record the stream still holds) or LATEST (only
-    records written after the poller first sees the shard). ``start()`` polls in a thread every
+    records written after the poller first sees the shard); it applies to a consumer without a
+    checkpoint for this stream in ``checkpoint_dir`` (``<dir>/<consumer name>.json``). A consumer
+    with one resumes after it, and reads shards it does not know from their oldest record (they
+    began after it). ``start()`` polls in a thread every
     ``poll_interval_s`` while idle; ``drain()`` polls in the caller's thread until the consumers
     have processed every record written before it was called.
     """
@@ -101,10 +134,15 @@ class LocalStreamPoller:
         on_failure: DeadLetter | None = None,
         poll_interval_s: float = 0.1,
         region: str = "us-east-1",
+        checkpoint_dir: Path | None = None,
     ) -> None:
         self._streams = streams
         self._stream_arn: str = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-        self._positions = [_Position(consumer) for consumer in consumers]
+        self._positions = []
+        for consumer in consumers:
+            checkpoint_file = checkpoint_dir / f"{consumer.name}.json" if checkpoint_dir is not None else None
+            resumed = _read_checkpoint(checkpoint_file, self._stream_arn) if checkpoint_file is not None else None
+            self._positions.append(_Position(consumer, checkpoint_file=checkpoint_file, resumed=resumed))
         self._starting_position = starting_position
         self._on_failure = on_failure or _log_dead_letter
         self.given_up: list[tuple[str, dict[str, Any]]] = []  # (consumer, on-failure record) of each batch
@@ -159,7 +197,7 @@ class LocalStreamPoller:
             busy = False
             for position in self._positions:
                 for shard in self._ready(position):
-                    busy |= self._poll_shard(position.consumer, shard)
+                    busy |= self._poll_shard(position, shard)
             return busy
 
     # -- shards --------------------------------------------------------------------------
@@ -174,16 +212,52 @@ class LocalStreamPoller:
             if not last:
                 break
             request["ExclusiveStartShardId"] = last
-        start = self._starting_position if self._first_listing else "TRIM_HORIZON"
-        self._first_listing = False
+        first_listing, self._first_listing = self._first_listing, False
         for position in self._positions:
+            # A shard found later, or unknown to the checkpoint, began after the start: read all of it.
+            start = self._starting_position if first_listing and position.resumed is None else "TRIM_HORIZON"
+            skipped = False
             for shard in described:
                 shard_id = shard["ShardId"]
                 if shard_id in position.shards:
                     continue
                 shard_state = _Shard(shard_id, shard.get("ParentShardId"), start)
-                shard_state.iterator = self._iterator(shard_state)
                 position.shards[shard_id] = shard_state
+                if start == "LATEST":
+                    self._skip_to_end(shard_state)
+                    skipped = True
+                    continue
+                if first_listing and position.resumed is not None:
+                    shard_state.last_read = shard_state.processed = position.resumed.get(shard_id)
+                shard_state.iterator = self._iterator(shard_state)
+            if skipped:
+                self._save_checkpoint(position)
+
+    def _skip_to_end(self, shard: _Shard) -> None:
+        """Position ``shard`` after its last record, with that record's sequence number as the checkpoint.
+
+        LATEST, with a position a checkpoint can keep (a LATEST iterator has no sequence number),
+        and no LATEST iterator: DynamoDB Local refuses records to one taken on a new, empty shard
+        (TrimmedDataAccessException, aws/aws-sdk-java#2923). Reads from the oldest record until a
+        read returns none, as DynamoDB Local's shards have no empty stretches.
+        """
+        iterator: str | None = self._iterator(_Shard(shard.shard_id, shard.parent_id, "TRIM_HORIZON"))
+        while iterator is not None:
+            response = self._streams.get_records(ShardIterator=iterator, Limit=_MAX_RECORDS_PER_READ)
+            records = response.get("Records", [])
+            if records:
+                shard.last_read = shard.processed = records[-1]["dynamodb"]["SequenceNumber"]
+            iterator = response.get("NextShardIterator")
+            if not records:
+                break
+        shard.iterator, shard.closed = iterator, iterator is None
+        shard.start = "TRIM_HORIZON"  # with nothing read, whatever it holds from now on came after the start
+
+    def _save_checkpoint(self, position: _Position) -> None:
+        if position.checkpoint_file is None:
+            return
+        shards = {shard.shard_id: shard.processed for shard in position.shards.values() if shard.processed}
+        _write_checkpoint(position.checkpoint_file, self._stream_arn, shards)
 
     def _iterator(self, shard: _Shard) -> str:
         """A shard iterator after the last record read there, or at the shard's start for this consumer."""
@@ -204,7 +278,8 @@ class LocalStreamPoller:
                 ready.append(shard)
         return ready
 
-    def _poll_shard(self, consumer: StreamConsumer, shard: _Shard) -> bool:
+    def _poll_shard(self, position: _Position, shard: _Shard) -> bool:
+        consumer = position.consumer
         if not shard.pending and not shard.closed:
             try:
                 response = self._streams.get_records(ShardIterator=shard.iterator, Limit=consumer.batch_size)
@@ -230,7 +305,10 @@ class LocalStreamPoller:
             shard.closed = shard.iterator is None
         if not shard.pending:
             return False
+        done_before = shard.processed
         self._invoke(consumer, shard)
+        if shard.processed != done_before:
+            self._save_checkpoint(position)
         return True
 
     # -- invoking ------------------------------------------------------------------------
@@ -249,11 +327,11 @@ class LocalStreamPoller:
             return
         failed_at = _first_failure(batch, response)
         if failed_at is None:
-            del shard.pending[: len(batch)]
+            _done(shard, batch)
             shard.attempts, shard.batch_limit = 0, None
             return
         # Checkpoint before the first failed record; retry from it.
-        del shard.pending[:failed_at]
+        _done(shard, batch[:failed_at])
         retried = batch[failed_at:]
         if consumer.bisect_on_error and failed_at > 0:
             shard.batch_limit = len(retried)
@@ -275,7 +353,7 @@ class LocalStreamPoller:
         record = self._on_failure_record(shard, batch, context, function_error)
         self.given_up.append((consumer.name, record))
         self._on_failure(consumer.name, record)
-        del shard.pending[: len(batch)]
+        _done(shard, batch)
         shard.attempts, shard.batch_limit = 0, None
 
     def _on_failure_record(
@@ -323,6 +401,13 @@ class LocalStreamPoller:
             "dynamodb": dynamodb,
             "eventSourceARN": self._stream_arn,
         }
+
+
+def _done(shard: _Shard, records: list[dict[str, Any]]) -> None:
+    """``records`` (the head of ``shard.pending``) are processed or given up: past the checkpoint."""
+    if records:
+        del shard.pending[: len(records)]
+        shard.processed = records[-1]["dynamodb"]["SequenceNumber"]
 
 
 def _first_failure(batch: list[dict[str, Any]], response: Any) -> int | None:
@@ -395,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     Its own process, so its handler has its own Powertools logger and metrics and its own
     settings, as a function of its own has in AWS. Reads ``TABLE_NAME`` and
     ``AWS_ENDPOINT_URL_DYNAMODB`` from the environment. Creates ``--ready-file`` once it has its
-    starting position, and appends each batch it gives up on to ``--dead-letters`` (JSON lines).
+    starting position, appends each batch it gives up on to ``--dead-letters`` (JSON lines), and
+    keeps its checkpoint in ``--checkpoint-dir`` when given.
     """
     import argparse
     import json
@@ -409,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--starting-position", choices=["TRIM_HORIZON", "LATEST"], default="TRIM_HORIZON")
     parser.add_argument("--ready-file", type=Path, required=True)
     parser.add_argument("--dead-letters", type=Path, required=True)
+    parser.add_argument("--checkpoint-dir", type=Path, help="keep the checkpoint here and resume after it")
     args = parser.parse_args(argv)
 
     def keep(consumer: str, record: dict[str, Any]) -> None:
@@ -424,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         [StreamConsumer(args.consumer, _handler(CONSUMERS[args.consumer]))],
         starting_position=args.starting_position,
         on_failure=keep,
+        checkpoint_dir=args.checkpoint_dir,
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

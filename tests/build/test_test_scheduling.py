@@ -5,14 +5,21 @@ spread over the workers, and each worker builds the module's ``scope="module"`` 
 the restore drill that meant two drills at once on two cores: each passed its 240 s limit in CI and
 every test of the module errored. A module marked ``slow`` (pyproject.toml: a process of its own, a
 build, a tool run) whose module-scoped fixture does that work names an ``xdist_group``, and every
-parallel pytest run in the Makefile uses ``--dist loadgroup``, which keeps a group on one worker.
+parallel pytest run in the Makefile uses ``--dist loadgroup``, which keeps a group on one worker —
+when it works: with pytest 9.2 xdist 3.8 silently ignores every group (pytest-dev/pytest-xdist#1386),
+so the installed pair is run here on two workers to prove that a group stays on one.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PARALLEL_PYTEST = re.compile(r"pytest\b.*\s-n\s")
@@ -59,6 +66,42 @@ def parallel_runs_without_groups(makefile: str) -> list[str]:
         for line in lines
         if PARALLEL_PYTEST.search(line) and "--dist loadgroup" not in line and "tests/e2e" not in line
     ]
+
+
+_WORKER_RECORDING_MODULE = """
+import os
+import pytest
+{marks}
+@pytest.mark.parametrize("n", range(12))
+def test_records_its_worker(n):
+    with open(os.environ["WORKERS_FILE"] + "-{name}", "a") as workers:
+        workers.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+"""
+
+
+def workers_that_ran(tmp_path: Path, modules: dict[str, str]) -> dict[str, set[str]]:
+    """Runs ``modules`` (name -> pytestmark line) with xdist on two workers, loadgroup; each module's workers."""
+    for name, marks in modules.items():
+        (tmp_path / f"test_{name}.py").write_text(_WORKER_RECORDING_MODULE.format(marks=marks, name=name))
+    env = {**os.environ, "WORKERS_FILE": str(tmp_path / "workers"), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    isolated = ["-p", "xdist", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *isolated, "-n", "2", "--dist", "loadgroup", "-q", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return {name: set((tmp_path / f"workers-{name}").read_text().split()) for name in modules}
+
+
+@pytest.mark.slow  # two pytest workers in processes of their own: ~3 s
+def test_xdist_runs_a_group_on_one_worker_and_spreads_the_rest(tmp_path: Path) -> None:
+    ran = workers_that_ran(
+        tmp_path, {"grouped": 'pytestmark = pytest.mark.xdist_group("drill")', "spread": "pytestmark = []"}
+    )
+    assert (len(ran["grouped"]), len(ran["spread"])) == (1, 2)
 
 
 def test_every_slow_modules_shared_fixture_runs_on_one_worker() -> None:

@@ -92,3 +92,28 @@ def test_verify_passes_a_sound_table_and_fails_a_damaged_one_without_writing(
     assert damaged.returncode == 1
     assert "FAIL item count equals the backup's: 29 items, the backup holds 30" in damaged.stdout
     assert dynamodb_client.scan(TableName=movies_table)["Count"] == before
+
+
+def test_verify_prints_its_verdict_and_nothing_else(
+    dynamodb_local: Any, dynamodb_client: Any, movies_table: str, tmp_path: Path
+) -> None:
+    # The read checks call the API's handler in-process: its metrics are Lambda's (EMF), not a terminal's.
+    from mvdb.loader import load_movies
+
+    load_movies(dynamodb_client, movies_table, json.loads((PROJECT_ROOT / "data" / "moviedata.json").read_text())[:5])
+
+    result = mvdb("verify", "--table", movies_table, "--endpoint", dynamodb_local.endpoint, home=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    [summary, *checks] = result.stdout.splitlines()
+    assert summary.startswith(f"{movies_table}: 5 items")
+    assert checks and all(line.startswith("  PASS ") for line in checks), result.stdout
+
+
+def test_a_backup_is_readable_by_its_owner_only(backup: Path) -> None:
+    # A backup holds every item of the table: 0600 files in 0700 directories, whatever the umask.
+    paths = [backup.parent, *backup.rglob("*")]
+    modes = {path.relative_to(backup.parent).as_posix(): oct(path.stat().st_mode & 0o777) for path in paths}
+    expected = {name: oct(0o700 if (backup.parent / name).is_dir() else 0o600) for name in modes}
+    assert modes == expected

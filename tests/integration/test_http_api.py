@@ -8,6 +8,8 @@ query strings, an empty 204. What the service answers is specified in-process
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin
@@ -55,3 +57,33 @@ def test_query_parameters_reach_the_function_and_its_problem_comes_back(http: re
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "invalid-cursor"
+
+
+def test_a_client_gone_mid_response_is_logged_in_one_line_without_a_traceback(
+    serve: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import struct
+    import time
+
+    answered = threading.Event()
+
+    def large(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        answered.wait(timeout=TIMEOUT_S)  # until the client has reset the connection
+        return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": "x" * (8 * 1024 * 1024)}
+
+    host, port = serve(large).removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT_S) as client:
+        client.sendall(b"GET /movies HTTP/1.1\r\nHost: local\r\n\r\n")
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    answered.set()
+    logged = ""
+    deadline = time.monotonic() + TIMEOUT_S
+    while "went away" not in logged and time.monotonic() < deadline:
+        time.sleep(0.05)
+        logged += capsys.readouterr().err
+    assert "Traceback" not in logged
+    [line] = logged.splitlines()
+    assert re.fullmatch(
+        r"local server: client 127\.0\.0\.1:\d+ went away before its response was sent \(\w+Error\)", line
+    )

@@ -119,9 +119,16 @@ def create_app(settings: Settings) -> MoviesApi:
     )
 
 
-def lambda_handler_of(api: MoviesApi) -> LambdaHandler:
+def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> LambdaHandler:
     """``api.handle`` as a Lambda handler: API Gateway's request id as the correlation id of every
-    log line, the request's metrics flushed as one EMF document (with the cold-start metric)."""
+    log line, the request's metrics flushed as one EMF document (with the cold-start metric).
+
+    ``publish_metrics=False`` discards each request's metrics instead (``Metrics.clear_metrics``),
+    for the handler called in-process by checks (``mvdb verify``, the restore validation): their
+    GETs are no API traffic, and EMF on a terminal is noise. POWERTOOLS_METRICS_DISABLED is not
+    enough: Powertools 3 still prints the cold-start metric, and keeps each request's dimensions
+    (a warning on the next request's ``route``).
+    """
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # The id Powertools' correlation_paths.API_GATEWAY_REST names, read directly: a JMESPath
@@ -130,7 +137,16 @@ def lambda_handler_of(api: MoviesApi) -> LambdaHandler:
         logger.set_correlation_id(request_context.get("requestId") if isinstance(request_context, dict) else None)
         return api.handle(event, context)
 
-    with_metrics = metrics.log_metrics(handle, capture_cold_start_metric=True)
+    def handle_discarding_metrics(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return handle(event, context)
+        finally:
+            metrics.clear_metrics()
+
+    if publish_metrics:
+        with_metrics = metrics.log_metrics(handle, capture_cold_start_metric=True)
+    else:
+        with_metrics = handle_discarding_metrics
     handler: LambdaHandler = logger.inject_lambda_context(with_metrics, clear_state=True)
     return handler
 

@@ -78,12 +78,12 @@ def serve_table(table_name: str) -> Handler:
     This sets the function's configuration for ``table_name`` (``READ_ONLY=true``: nothing here may
     write) and builds the API from it as ``mvdb.app`` does (``create_app``). Call it only in a
     process that serves no other table: the restore validation function's container, the drill's
-    process.
+    process. Its requests publish no metrics: they are checks, not the API's traffic.
     """
     os.environ.update({"TABLE_NAME": table_name, "READ_ONLY": "true", "REQUIRE_AUTH": "true"})
     from mvdb.api.http_api import create_app, lambda_handler_of
     from mvdb.config import get_settings
 
     get_settings.cache_clear()
-    handler: Handler = lambda_handler_of(create_app(get_settings()))
+    handler: Handler = lambda_handler_of(create_app(get_settings()), publish_metrics=False)
     return handler

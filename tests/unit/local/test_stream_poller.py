@@ -7,6 +7,7 @@ the real one in tests/integration/test_search_index.py); the handler is a record
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,12 +66,16 @@ class FakeStreams:
                 {"Error": {"Code": "ExpiredIteratorException"}}, "GetRecords"
             )
         start = int(ShardIterator)
-        return {"Records": self.records[start : start + Limit], "NextShardIterator": str(start + Limit)}
+        records = self.records[start : start + Limit]
+        return {"Records": records, "NextShardIterator": str(start + len(records))}
 
 
 class FakeTable:
+    def __init__(self, stream_arn: str = STREAM_ARN) -> None:
+        self.stream_arn = stream_arn
+
     def describe_table(self, **_: Any) -> dict[str, Any]:
-        return {"Table": {"LatestStreamArn": STREAM_ARN}}
+        return {"Table": {"LatestStreamArn": self.stream_arn}}
 
 
 def poller(handler: Any, records: int = 6, expire_once: bool = False, **settings: Any) -> LocalStreamPoller:
@@ -157,12 +162,74 @@ def test_an_expired_iterator_is_replaced_after_the_last_record_read() -> None:
 
 
 def test_a_trimmed_position_reads_on_from_the_oldest_record_left() -> None:
-    # As DynamoDB Local answers a LATEST iterator taken on a new, empty shard once records arrive.
+    # As for a checkpoint older than the stream's 24 hours, or DynamoDB Local's LATEST iterator on a new shard.
     seen: list[list[int]] = []
     consumer = StreamConsumer("indexer", lambda event, _: seen.append(sequence(event)) or {})
     streams = FakeStreams([record(n) for n in range(6)], trim_once=True)
-    LocalStreamPoller(FakeTable(), streams, "movies", [consumer], starting_position="LATEST").drain()
+    LocalStreamPoller(FakeTable(), streams, "movies", [consumer]).drain()
     assert seen == [[0, 1, 2, 3, 4, 5]]
+
+
+def recording(seen: list[list[int]]) -> StreamConsumer:
+    return StreamConsumer("indexer", lambda event, _: seen.append(sequence(event)) or {})
+
+
+def test_latest_starts_after_the_records_the_stream_holds() -> None:
+    seen: list[list[int]] = []
+    streams = FakeStreams([record(n) for n in range(6)])
+    stream = LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], starting_position="LATEST")
+    stream.start().stop()
+    streams.records.append(record(6))
+    stream.drain()
+    assert seen == [[6]]
+
+
+def test_a_restarted_poller_resumes_after_the_last_record_its_consumer_processed(tmp_path: Path) -> None:
+    seen: list[list[int]] = []
+    streams = FakeStreams([record(n) for n in range(6)])
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    streams.records += [record(6), record(7)]
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    assert seen == [[0, 1, 2, 3, 4, 5], [6, 7]]
+
+
+def test_a_restart_after_a_latest_start_replays_none_of_the_records_it_skipped(tmp_path: Path) -> None:
+    # The local stack's first start on its seed: the load's records are no client's writes.
+    seen: list[list[int]] = []
+    streams = FakeStreams([record(n) for n in range(6)])
+    for start in ("LATEST", "TRIM_HORIZON"):  # the checkpoint, not the starting position, decides on a restart
+        LocalStreamPoller(
+            FakeTable(), streams, "movies", [recording(seen)], starting_position=start, checkpoint_dir=tmp_path
+        ).drain()
+    assert seen == []
+
+
+def test_a_batch_read_but_not_processed_before_a_restart_is_delivered_after_it(tmp_path: Path) -> None:
+    seen: list[list[int]] = []
+
+    def down(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        raise RuntimeError("down")
+
+    streams = FakeStreams([record(n) for n in range(6)])
+    unlucky = StreamConsumer("indexer", down, bisect_on_error=False)
+    LocalStreamPoller(FakeTable(), streams, "movies", [unlucky], checkpoint_dir=tmp_path).poll_once()
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    assert seen == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_a_checkpoint_of_another_stream_is_not_resumed(tmp_path: Path) -> None:
+    # The table was deleted and created again: its new stream's sequence numbers are not the old one's.
+    seen: list[list[int]] = []
+    streams = FakeStreams([record(n) for n in range(6)])
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    LocalStreamPoller(
+        FakeTable("arn:aws:dynamodb:ddblocal:000000000000:table/movies/stream/2026-12-01T00:00:00.000"),
+        streams,
+        "movies",
+        [recording(seen)],
+        checkpoint_dir=tmp_path,
+    ).drain()
+    assert seen == [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]]
 
 
 def test_each_consumer_reads_the_stream_on_its_own() -> None:
