@@ -20,6 +20,9 @@ Everything is read from ``infra/template.yaml``, so the local API is the deploye
 * **Gateway responses**: the API's ``GatewayResponses`` for the stack's parameters, each rendered
   for the request it refuses (``mvdb_local.gateway_responses``: fallbacks, header mappings such as
   ``context.requestId``, body templates).
+* **Lambda's response limit**: a function result over 6 MB as the runtime encodes it is answered
+  with the 5XX gateway response, 502, as API Gateway answers a failed invocation
+  (``mvdb_local.server``, which holds the function's results).
 * **Base path**: the API may be served under a path (``/dev``), as a stage's ``execute-api``
   URL or a custom domain's base path mapping serves it: the event's ``path`` is what follows
   it, ``requestContext.path`` the whole; any other path is refused as API Gateway refuses a

@@ -39,6 +39,10 @@ DEFAULT_RESPONSES = {
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     # The Cognito authorizer could not be reached (locally: the user pool's key set could not be fetched).
     "AUTHORIZER_CONFIGURATION_ERROR": (500, "Authorizer configuration error"),
+    # The function failed, e.g. its response was over Lambda's 6 MB: a 502 with "Internal server error"
+    # (AWS Lambda developer guide, "Handling Lambda errors with an API Gateway API"). No type of the
+    # documented list names this case; the API's 5XX fallback answers it.
+    "DEFAULT_5XX": (502, "Internal server error"),
 }
 _NO_VALUE = object()  # what Ref AWS::NoValue evaluates to: the member is left out
 # A header's value, from the request being refused (None: unread) and its request id; None leaves it out.

@@ -8,6 +8,12 @@ percent-encoded, as API Gateway does, so title decoding is exercised exactly as 
 into the handler are serialised: a Lambda environment serves one request at a time, and the
 resolver keeps per-request state.
 
+The function's result is held to Lambda's limit on a synchronous response (``function_result_size``
+against ``LAMBDA_RESPONSE_LIMIT_BYTES``): over it, Lambda fails the invocation and API Gateway answers
+502 with its 5XX gateway response ("If the function runs but returns an error, or returns a response in
+the wrong format, API Gateway returns a 502", AWS Lambda developer guide, "Handling Lambda errors with
+an API Gateway API"), so a response too large to leave Lambda fails here as it would in AWS.
+
 ``endpoints`` serve a few paths without the gateway or the function at all: the local Cognito's
 token endpoint and key set (``mvdb_local.cognito``).
 """
@@ -26,10 +32,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from mvdb.domain.paging import LAMBDA_RESPONSE_LIMIT_BYTES
+
 if TYPE_CHECKING:
     from mvdb_local.gateway import LocalGateway
 
-__all__ = ["Endpoint", "HttpRequest", "HttpResponse", "LambdaContext", "make_server"]
+__all__ = [
+    "LAMBDA_RESPONSE_LIMIT_BYTES",
+    "Endpoint",
+    "HttpRequest",
+    "HttpResponse",
+    "LambdaContext",
+    "function_result_size",
+    "make_server",
+]
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit: 10 MB
@@ -63,6 +79,20 @@ class HttpResponse:
     def json(cls, status: int, document: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
         body = json.dumps(document, separators=(",", ":")).encode()
         return cls(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+
+def function_result_size(result: Any) -> int:
+    """The bytes of a handler's ``result`` as the Lambda runtime returns it: JSON, UTF-8.
+
+    The runtime for Python 3.12 and later encodes it with ``ensure_ascii=False``
+    (aws-lambda-python-runtime-interface-client, ``lambda_runtime_marshaller``); its encoder and
+    ``json.dumps`` write the same text for the str, int, bool, list and dict of a proxy result.
+    """
+    return len(json.dumps(result, ensure_ascii=False).encode("utf-8"))
+
+
+# What API Gateway answers when the function fails, without gateway responses configured.
+_FUNCTION_FAILED = HttpResponse(502, b'{"message": "Internal server error"}', {"Content-Type": "application/json"})
 
 
 # Serves one path itself, from the request alone.
@@ -143,6 +173,11 @@ def make_server(
                 event = decision
             with lock:
                 response = handler(event, LambdaContext())
+            if function_result_size(response) > LAMBDA_RESPONSE_LIMIT_BYTES:
+                request_id = (event.get("requestContext") or {}).get("requestId")  # the failed invocation's
+                failed = gateway.response("DEFAULT_5XX", request, request_id) if gateway else _FUNCTION_FAILED
+                self._reply_directly(failed)
+                return
             payload = response.get("body") or ""
             data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
             multi = dict(response.get("multiValueHeaders") or {})

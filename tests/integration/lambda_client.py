@@ -1,7 +1,9 @@
 """Call the Lambda handler in-process with API Gateway REST (v1) events, as API Gateway would.
 
 Events come from ``mvdb_local.gateway.request_event`` (the same builder the local HTTP server
-uses): the path stays percent-encoded, as API Gateway passes it on.
+uses): the path stays percent-encoded, as API Gateway passes it on. A result over Lambda's limit on
+a synchronous response comes back as the 502 API Gateway would answer (``mvdb_local.server``), so
+every test through this client also checks that its responses can leave Lambda at all.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from requests.structures import CaseInsensitiveDict
 
 from mvdb.api.scopes import ALL_SCOPES
 from mvdb_local.gateway import request_event
-from mvdb_local.server import LambdaContext
+from mvdb_local.server import LAMBDA_RESPONSE_LIMIT_BYTES, LambdaContext, function_result_size
 
-__all__ = ["FULL_ACCESS", "LambdaClient", "LambdaResponse", "movie_path"]
+__all__ = ["FULL_ACCESS", "FUNCTION_FAILED", "LambdaClient", "LambdaResponse", "movie_path"]
 
+# API Gateway's body for a failed function (AWS Lambda developer guide, "Handling Lambda errors with an
+# API Gateway API").
+FUNCTION_FAILED = '{"message": "Internal server error"}'
 # The claims API Gateway's Cognito authorizer puts in the request context for a client
 # holding both scopes.
 FULL_ACCESS = {"claims": {"scope": " ".join(ALL_SCOPES), "client_id": "tests"}}
@@ -85,6 +90,8 @@ class LambdaClient:
                 authorizer=authorizer if authorizer is not None else self._authorizer,
             )
         raw = self._handler(event, LambdaContext())
+        if function_result_size(raw) > LAMBDA_RESPONSE_LIMIT_BYTES:
+            raw = {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": FUNCTION_FAILED}
         merged: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         for name, values in (raw.get("multiValueHeaders") or {}).items():
             merged[name] = ", ".join(str(v) for v in values)

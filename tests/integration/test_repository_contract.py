@@ -45,12 +45,18 @@ def movie(year: int, title: str, **info: Any) -> dict[str, Any]:
 
 def search_all(repository: MovieRepository, query: MovieQuery) -> tuple[list[dict[str, Any]], list[int]]:
     """Follow the resume positions to the end: every document once, and the size of each page."""
+    return search_all_from(repository, query, None)
+
+
+def search_all_from(
+    repository: MovieRepository, query: MovieQuery, start_after: SearchPosition | None
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """``search_all`` from the position ``start_after`` on."""
     documents: list[dict[str, Any]] = []
     sizes: list[int] = []
-    start_after: SearchPosition | None = None
     for _ in range(1000):
         page, start_after = repository.search(query, start_after)
-        documents += [m.document for m in page]
+        documents += [hit.movie.document for hit in page]
         sizes.append(len(page))
         if start_after is None:
             return documents, sizes
@@ -233,10 +239,32 @@ def test_filtered_search_returns_exactly_the_matching_movies(
 
 def test_search_resumes_strictly_after_the_given_key(catalog: MovieRepository) -> None:
     page, _ = catalog.search(MovieQuery(year=2013, limit=3), MovieKey(2013, "Film 09"))
-    assert [m.document["title"] for m in page] == ["Film 10", "Film 11", "Film 12"]
+    assert [hit.movie.document["title"] for hit in page] == ["Film 10", "Film 11", "Film 12"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        MovieQuery(year=2013, limit=9),
+        MovieQuery(limit=9),
+        MovieQuery(genre="Drama", limit=9),
+        MovieQuery(min_rating=5.0, limit=9),  # several index partitions, best rated first
+        MovieQuery(year=2013, genre="Comedy", min_rating=4.0, limit=9),  # filtered
+    ],
+    ids=["year", "everything", "genre", "min-rating", "filtered"],
+)
+def test_a_search_resumed_at_any_hit_goes_on_with_exactly_the_matches_after_it(
+    catalog: MovieRepository, query: MovieQuery
+) -> None:
+    # A page cut short after any hit (its byte budget) resumes at that hit's position.
+    everything, _ = search_all(catalog, query)
+    first_page, _ = catalog.search(query, None)
+    for number, hit in enumerate(first_page):
+        rest, _ = search_all_from(catalog, query, hit.position)
+        assert rest == everything[number + 1 :]
 
 
 def test_search_results_carry_each_movie_etag(repository: MovieRepository) -> None:
     etag = put(repository, RUSH)
     page, _ = repository.search(MovieQuery(year=2013), None)
-    assert page == [StoredMovie(RUSH, etag)]
+    assert [hit.movie for hit in page] == [StoredMovie(RUSH, etag)]

@@ -12,7 +12,7 @@ from typing import Any
 
 from mvdb.domain.changes import Change
 from mvdb.domain.errors import MovieAlreadyExists, MovieNotFound, PreconditionFailed, StorageUnavailable
-from mvdb.domain.ports import StoredMovie
+from mvdb.domain.ports import SearchHit, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery
 
 __all__ = ["InMemoryMovieRepository"]
@@ -28,7 +28,7 @@ class InMemoryMovieRepository:
         stored = self._movies.get((key.year, key.title))
         return copy.deepcopy(stored)
 
-    def search(self, query: MovieQuery, start_after: MovieKey | None) -> tuple[list[StoredMovie], MovieKey | None]:
+    def search(self, query: MovieQuery, start_after: MovieKey | None) -> tuple[list[SearchHit], MovieKey | None]:
         self._check_available()
         # Python compares str by code point, which is the order of DynamoDB's UTF-8 byte sort.
         ordered = sorted(self._movies.items())
@@ -38,7 +38,8 @@ class InMemoryMovieRepository:
         page = matching[: query.limit]
         more = len(matching) > query.limit
         resume = MovieKey(page[-1].document["year"], page[-1].document["title"]) if more else None
-        return copy.deepcopy(page), resume
+        hits = [SearchHit(m, MovieKey(m.document["year"], m.document["title"])) for m in page]
+        return copy.deepcopy(hits), resume
 
     def create(self, document: dict[str, Any], etag: str, *, change: Change | None = None) -> None:
         self._check_available()

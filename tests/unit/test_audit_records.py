@@ -92,6 +92,6 @@ def test_the_directory_store_never_overwrites_a_record(tmp_path: Path) -> None:
     key = movie_prefix(MovieKey(2013, "Rush")) + record_name("1", "e")
     assert store.put_new(key, {"first": True}) is True
     assert store.put_new(key, {"first": False}) is False
-    records, _ = store.history(MovieKey(2013, "Rush"), start_after=None, limit=10)
-    assert records == [{"first": True}]
+    entries, _ = store.history(MovieKey(2013, "Rush"), start_after=None, limit=10)
+    assert [entry.record for entry in entries] == [{"first": True}]
     assert [p.name for p in (tmp_path / movie_prefix(MovieKey(2013, "Rush"))).iterdir()] == [record_name("1", "e")]

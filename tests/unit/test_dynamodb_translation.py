@@ -170,8 +170,8 @@ def test_year_search_is_a_query_never_a_scan(stubbed: Any) -> None:
             "Limit": 20,
         },
     )
-    movies, resume = repository.search(MovieQuery(year=2013), None)
-    assert ([m.document for m in movies], resume) == ([DOCUMENT], None)
+    hits, resume = repository.search(MovieQuery(year=2013), None)
+    assert ([hit.movie.document for hit in hits], resume) == ([DOCUMENT], None)
 
 
 def test_a_page_reads_exactly_limit_items_and_resumes_after_the_last_one_read() -> None:

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from mvdb.domain.changes import AuditEntry
 from mvdb.domain.query import MovieKey
 from mvdb.repository.audit_store import S3AuditStore, movie_prefix
 
@@ -67,5 +68,5 @@ def test_a_history_page_lists_the_movies_prefix_after_the_cursor_and_reads_each_
     stubber.add_response(
         "get_object", {"Body": io.BytesIO(b'{"operation": "patch"}')}, {"Bucket": BUCKET, "Key": prefix + "b.json"}
     )
-    records, last = S3AuditStore(client, BUCKET).history(RUSH, start_after="a.json", limit=1)
-    assert (records, last) == ([{"operation": "patch"}], "b.json")
+    entries, last = S3AuditStore(client, BUCKET).history(RUSH, start_after="a.json", limit=1)
+    assert (entries, last) == ([AuditEntry("b.json", {"operation": "patch"})], "b.json")

@@ -9,7 +9,6 @@ a client swaps the prefix and nothing can collide.
 
 # No ``from __future__ import annotations`` here: Powertools reads the routes' type hints on every
 # request (to solve their Depends), and evaluating them from strings costs ~4x as much.
-import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from mvdb.api.media_types import JSON
-from mvdb.api.movies import PathTitle, PathYear
+from mvdb.api.movies import PathTitle, PathYear, page_body
 from mvdb.api.operations import Operations
 from mvdb.api.paths import movie_key
 from mvdb.api.problems import ProblemError, documented_responses
@@ -101,16 +100,26 @@ _HISTORY = {"description": "The movie's changes, newest first", "content": {JSON
         "table's stream, usually within seconds of the change, to storage that cannot be altered): the movie "
         "before and after, the operation, the client, the request id and the time. A movie that was deleted "
         "keeps its history; one never changed through the API has an empty one. Follow `next_cursor` for "
-        "older changes. Needs the `movies/audit` scope, which ordinary clients do not have."
+        "older changes. A page holds `limit` changes unless it is the last, or the next change would take the "
+        "response over 5,000,000 bytes (Lambda returns at most 6 MB; each change carries two images of the "
+        "movie): then it is short, with a `next_cursor`, and holds at least one change. Needs the "
+        "`movies/audit` scope, which ordinary clients do not have."
     ),
-    responses=documented_responses({200: _HISTORY}, 400, 503),
+    responses=documented_responses({200: _HISTORY}, 400, 409, 503),
     tags=["audit"],
 )
 def movie_history(
     service: Service,
     year: PathYear,
     title: PathTitle,
-    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = DEFAULT_HISTORY_LIMIT,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_HISTORY_LIMIT,
+            description="Changes per page, at most; a page of large changes may hold fewer (see the description)",
+        ),
+    ] = DEFAULT_HISTORY_LIMIT,
     cursor: Annotated[
         str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
     ] = None,
@@ -130,7 +139,6 @@ def movie_history(
             "This deployment has no audit trail configured (AUDIT_BUCKET_NAME).",
         )
     page = history.page(movie_key(year, title), limit=limit, cursor=cursor)
-    body: dict[str, Any] = {"items": page.records, "count": len(page.records)}
-    if page.next_cursor:
-        body["next_cursor"] = page.next_cursor
-    return Response(status_code=200, content_type=JSON, body=json.dumps(body, ensure_ascii=False))
+    return Response(
+        status_code=200, content_type=JSON, body=page_body(page.records_json, len(page.records), page.next_cursor)
+    )

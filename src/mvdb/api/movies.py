@@ -20,6 +20,7 @@ from mvdb.api.problems import ProblemError, documented_responses
 from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
 from mvdb.dependencies import movie_service
 from mvdb.domain.changes import Writer
+from mvdb.domain.errors import MovieTooLarge
 from mvdb.domain.models import (
     MAX_CURSOR_LENGTH,
     MAX_TITLE_BYTES,
@@ -32,11 +33,12 @@ from mvdb.domain.models import (
     MoviePatch,
     MovieReplace,
 )
+from mvdb.domain.paging import fits_alone, json_text
 from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import DEFAULT_LIMIT, MAX_LIMIT, MovieKey, MovieQuery
 from mvdb.domain.service import MovieService
 
-__all__ = ["operations", "router"]
+__all__ = ["operations", "page_body", "router"]
 
 router = APIGatewayRouter()
 operations = Operations()
@@ -96,12 +98,24 @@ IfMatch = Annotated[
 SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
+def page_body(items_json: str, count: int, next_cursor: str | None) -> str:
+    """A page's body, ``{"items": [...], "count": n}`` and ``next_cursor`` unless it is the last.
+
+    ``items_json`` is the items already serialized, as the members of a JSON array: the domain
+    serializes them to count them against the page's byte budget (``mvdb.domain.paging``), and
+    they are not serialized again. The text is what ``json.dumps`` of the whole page makes.
+    """
+    cursor = f', "next_cursor": {json.dumps(next_cursor)}' if next_cursor else ""
+    return f'{{"items": [{items_json}], "count": {count}{cursor}}}'
+
+
 def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **headers: str) -> Response[Any]:
+    body = json_text(stored.document)
+    too_large = fits_alone(body)  # a length check, unless the movie was stored around the API's limits
+    if too_large is not None:
+        raise MovieTooLarge(stored.document["year"], stored.document["title"], too_large)
     return Response(
-        status_code=status.value,
-        content_type=JSON,
-        body=json.dumps(stored.document, ensure_ascii=False),
-        headers={"ETag": f'"{stored.etag}"', **headers},
+        status_code=status.value, content_type=JSON, body=body, headers={"ETag": f'"{stored.etag}"', **headers}
     )
 
 
@@ -118,9 +132,12 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
         "exactly (case-sensitive); `min_rating` results come best rated first. Follow `next_cursor` until it "
         "is absent: every matching movie is returned exactly once. A page holds `limit` movies, except the "
         "last (which may be short or empty) and, when several of genre, actor, director and min_rating are "
-        "combined, any page (short, even empty, with a next cursor)."
+        "combined, any page (short, even empty, with a next cursor). Any page may also be short, with a next "
+        "cursor, when DynamoDB's 1 MB per read is reached (a year, or no filter) or when the next movie would "
+        "take the response over 5,000,000 bytes (Lambda returns at most 6 MB): large movies make short pages. "
+        "A page holds at least one movie while any is left."
     ),
-    responses=documented_responses({200: _PAGE}, 400, 503),
+    responses=documented_responses({200: _PAGE}, 400, 409, 503),
     tags=["movies"],
 )
 def list_movies(
@@ -131,7 +148,14 @@ def list_movies(
     actor: SearchText = None,
     director: SearchText = None,
     min_rating: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_LIMIT,
+            description="Movies per page, at most; a page may hold fewer (see the operation's description)",
+        ),
+    ] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
     ] = None,
@@ -153,10 +177,9 @@ def list_movies(
         limit=limit,
     )
     page = service.search(query, cursor)
-    body: dict[str, Any] = {"items": [m.document for m in page.movies], "count": len(page.movies)}
-    if page.next_cursor:
-        body["next_cursor"] = page.next_cursor
-    return Response(status_code=200, content_type=JSON, body=json.dumps(body, ensure_ascii=False))
+    return Response(
+        status_code=200, content_type=JSON, body=page_body(page.movies_json, len(page.movies), page.next_cursor)
+    )
 
 
 @operations.declare(
@@ -166,7 +189,7 @@ def list_movies(
     scope=READ_SCOPE,
     summary="Get one movie",
     description="The movie and, in ETag, its version: send that back in If-Match to change it.",
-    responses=documented_responses({200: _MOVIE}, 400, 404, 503),
+    responses=documented_responses({200: _MOVIE}, 400, 404, 409, 503),
     tags=["movies"],
 )
 def get_movie(service: Service, year: PathYear, title: PathTitle) -> Response[Any]:

@@ -20,6 +20,7 @@ from mvdb.domain.errors import (
     InvalidInput,
     MovieAlreadyExists,
     MovieNotFound,
+    MovieTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     StorageUnavailable,
@@ -41,6 +42,9 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[HTTPStatus, str]] = {
     MovieNotFound: (HTTPStatus.NOT_FOUND, "movie-not-found"),
     MovieAlreadyExists: (HTTPStatus.CONFLICT, "movie-already-exists"),
+    # Not a 5xx: nothing failed, the movie's stored state conflicts with sending it (RFC 9110 §15.5.10:
+    # "a conflict with the current state of the target resource" that a writer can resolve by replacing it).
+    MovieTooLarge: (HTTPStatus.CONFLICT, "movie-too-large"),
     PreconditionFailed: (HTTPStatus.PRECONDITION_FAILED, "precondition-failed"),
     PreconditionRequired: (HTTPStatus.PRECONDITION_REQUIRED, "precondition-required"),
     InvalidCursor: (HTTPStatus.BAD_REQUEST, "invalid-cursor"),
@@ -143,7 +147,10 @@ _MEANINGS = {
     403: "The token lacks the scope this operation needs",
     404: "No such movie",
     405: "The resource does not support this method; Allow lists those it does",
-    409: "The movie already exists (POST), or a request with this Idempotency-Key is still in progress",
+    409: (
+        "The movie already exists (POST), a request with this Idempotency-Key is still in progress, or a movie "
+        "stored around the API's limits is too large to send (movie-too-large: replace or delete it)"
+    ),
     412: "If-Match does not name the current version",
     413: "Body too large",
     415: "Body is not of a media type this operation reads",

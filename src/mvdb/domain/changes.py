@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from mvdb.domain.errors import InvalidCursor
+from mvdb.domain.errors import InvalidCursor, MovieTooLarge
 from mvdb.domain.models import MAX_CURSOR_LENGTH
+from mvdb.domain.paging import PAGE_BUDGET_BYTES, ItemTooLarge, take_within_budget
 from mvdb.domain.query import MovieKey
 
 __all__ = [
     "AUDIT_RECORD_NAME",
     "UNAUTHENTICATED_CLIENT",
+    "AuditEntry",
     "AuditLog",
     "Change",
     "HistoryPage",
@@ -80,10 +82,19 @@ class Change:
         return {"operation": self.operation, "client_id": self.client_id, "request_id": self.request_id, "at": self.at}
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit record and its name within its movie's history (``AUDIT_RECORD_NAME``): a history
+    read with ``start_after`` that name goes on with the next older record."""
+
+    name: str
+    record: dict[str, Any]
+
+
 class AuditLog(Protocol):
     """The audit records of the movies, as stored (``mvdb.repository.audit_store``)."""
 
-    def history(self, key: MovieKey, *, start_after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    def history(self, key: MovieKey, *, start_after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
         """Up to ``limit`` records of ``key``'s history, newest first, after the record named ``start_after``;
         and the name of the last record returned when more may follow (None at the end).
 
@@ -94,7 +105,11 @@ class AuditLog(Protocol):
 
 @dataclass(frozen=True)
 class HistoryPage:
+    """Records of one page, as the members of a JSON array (``mvdb.domain.paging.take_within_budget``) too,
+    and the next page's cursor."""
+
     records: list[dict[str, Any]]
+    records_json: str
     next_cursor: str | None
 
 
@@ -102,24 +117,40 @@ class MovieHistory:
     """A movie's audit records, newest first, paginated with opaque cursors bound to that movie.
 
     ``audit_log`` is called on first use (so a process that never serves a history builds no
-    storage client).
+    storage client). A page's records, as JSON, stay within ``page_budget_bytes`` as Lambda
+    counts a response (``mvdb.domain.paging``).
     """
 
-    def __init__(self, audit_log: Callable[[], AuditLog]) -> None:
+    def __init__(self, audit_log: Callable[[], AuditLog], *, page_budget_bytes: int = PAGE_BUDGET_BYTES) -> None:
         self._audit_log_factory = audit_log
         self._audit_log: AuditLog | None = None
+        self._page_budget_bytes = page_budget_bytes
 
     def page(self, key: MovieKey, *, limit: int, cursor: str | None) -> HistoryPage:
         """Up to ``limit`` changes of ``key``, after the page ``cursor`` ends.
 
+        A page is short, with a cursor that resumes right after its last record, when the next
+        record would take it over the byte budget (it always holds one record when any is left).
         A movie that never had a change has an empty history (not 404: a deleted movie still has
-        one). Raises InvalidCursor for a cursor this service did not issue for this movie.
+        one). Raises InvalidCursor for a cursor this service did not issue for this movie,
+        MovieTooLarge when the next record alone is more than any response can carry.
         """
         start_after = decode_history_cursor(cursor, key) if cursor else None
         if self._audit_log is None:
             self._audit_log = self._audit_log_factory()
-        records, last = self._audit_log.history(key, start_after=start_after, limit=limit)
-        return HistoryPage(records, encode_history_cursor(last, key) if last else None)
+        entries, last = self._audit_log.history(key, start_after=start_after, limit=limit)
+        try:
+            taken, records_json = take_within_budget(entries, _record_of, self._page_budget_bytes)
+        except ItemTooLarge as too_large:
+            raise MovieTooLarge(key.year, key.title, too_large.size, "A change of the movie") from None
+        if taken < len(entries):
+            last = entries[taken - 1].name
+        records = [entry.record for entry in entries[:taken]]
+        return HistoryPage(records, records_json, encode_history_cursor(last, key) if last else None)
+
+
+def _record_of(entry: AuditEntry) -> dict[str, Any]:
+    return entry.record
 
 
 def _movie_fingerprint(key: MovieKey) -> str:

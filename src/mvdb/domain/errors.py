@@ -82,6 +82,23 @@ class PreconditionRequired(DomainError):
         super().__init__("This request changes a movie: send If-Match with the ETag from your last GET (or '*').")
 
 
+class MovieTooLarge(DomainError):
+    """The movie as stored cannot be sent: its JSON alone is more than one response can carry.
+
+    Only a movie written around the API's limits (directly into the table, up to DynamoDB's
+    400 KB per item) can be: some values grow many times over as JSON, e.g. a number stored as
+    ``1E+125`` (two bytes) is written out in 126 digits. ``what`` names what could not be sent.
+    """
+
+    def __init__(self, year: int, title: str, size: int, what: str = "The movie") -> None:
+        super().__init__(
+            f"{what} {title!r} ({year}) is {size:,} bytes as JSON, more than one response can carry (AWS Lambda "
+            "returns at most 6 MB): it was stored around the API's limits. Replace the movie (PUT) with a smaller "
+            "document, or delete it."
+        )
+        self.size = size
+
+
 class InvalidCursor(DomainError):
     def __init__(self, reason: str = "") -> None:
         detail = "The cursor is not one this API issued for this query; start again without a cursor."

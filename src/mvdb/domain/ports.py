@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 from mvdb.domain.changes import Change
 from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
 
-__all__ = ["MovieRepository", "ReconcileOutcome", "SearchIndex", "StoredMovie"]
+__all__ = ["MovieRepository", "ReconcileOutcome", "SearchHit", "SearchIndex", "StoredMovie"]
 
 # What reconciling one movie's index entries did: nothing was out of step, entries written, entries removed.
 ReconcileOutcome = Literal["unchanged", "indexed", "removed"]
@@ -26,6 +26,18 @@ class StoredMovie:
     etag: str
 
 
+@dataclass(frozen=True)
+class SearchHit:
+    """A movie a search found, and ``position``: where the same search resumes to go on right after it.
+
+    Resuming at a hit's position returns the matches after that movie, none before it and not
+    it again: a page cut short after any hit (e.g. by its byte budget) loses and repeats nothing.
+    """
+
+    movie: StoredMovie
+    position: SearchPosition
+
+
 class MovieRepository(Protocol):
     """Movies keyed by (year, title). Every method raises StorageUnavailable when the store cannot answer."""
 
@@ -35,8 +47,9 @@ class MovieRepository(Protocol):
 
     def search(
         self, query: MovieQuery, start_after: SearchPosition | None
-    ) -> tuple[list[StoredMovie], SearchPosition | None]:
-        """Up to ``query.limit`` movies after ``start_after``, and the position to resume at (None at the end).
+    ) -> tuple[list[SearchHit], SearchPosition | None]:
+        """Up to ``query.limit`` movies after ``start_after``, each with its position (``SearchHit``),
+        and the position to resume at after all of them (None at the end).
 
         Raises InvalidCursor when ``start_after`` is not a position this search can resume at.
         """

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from mvdb.domain.changes import Change
 from mvdb.domain.errors import WritesSuspended
-from mvdb.domain.ports import MovieRepository, StoredMovie
+from mvdb.domain.ports import MovieRepository, SearchHit, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, SearchPosition
 
 __all__ = ["READ_METHODS", "WRITE_METHODS", "ReadOnlyRepository"]
@@ -41,7 +41,7 @@ class ReadOnlyRepository:
 
     def search(
         self, query: MovieQuery, start_after: SearchPosition | None
-    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+    ) -> tuple[list[SearchHit], SearchPosition | None]:
         return self._inner.search(query, start_after)
 
     def ping(self) -> None:

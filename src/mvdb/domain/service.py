@@ -12,6 +12,7 @@ from mvdb.domain.errors import (
     FieldError,
     InvalidInput,
     MovieNotFound,
+    MovieTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     field_errors,
@@ -27,7 +28,8 @@ from mvdb.domain.models import (
     compute_etag,
     title_problem,
 )
-from mvdb.domain.ports import MovieRepository, StoredMovie
+from mvdb.domain.paging import PAGE_BUDGET_BYTES, ItemTooLarge, take_within_budget
+from mvdb.domain.ports import MovieRepository, SearchHit, StoredMovie
 from mvdb.domain.query import MovieKey, MovieQuery, decode_cursor, encode_cursor
 
 __all__ = ["MovieService", "Page"]
@@ -37,12 +39,14 @@ EventSink = Callable[[str], None]
 
 
 class Page:
-    """One page of a search: its movies, and the opaque cursor of the next page (None after the last)."""
+    """One page of a search: its movies, their documents as the members of a JSON array (``movies_json``,
+    ``mvdb.domain.paging.take_within_budget``), and the opaque cursor of the next page (None after the last)."""
 
-    __slots__ = ("movies", "next_cursor")
+    __slots__ = ("movies", "movies_json", "next_cursor")
 
-    def __init__(self, movies: list[StoredMovie], next_cursor: str | None) -> None:
+    def __init__(self, movies: list[StoredMovie], movies_json: str, next_cursor: str | None) -> None:
         self.movies = movies
+        self.movies_json = movies_json
         self.next_cursor = next_cursor
 
 
@@ -65,8 +69,10 @@ class MovieService:
         *,
         history: MovieHistory | None = None,
         clock: Callable[[], str] = rfc3339_now,
+        page_budget_bytes: int = PAGE_BUDGET_BYTES,
     ) -> None:
         self._repository = repository
+        self._page_budget_bytes = page_budget_bytes
         self._on_event = on_event or (lambda _name: None)
         self._health = CachedHealthCheck(repository.ping)
         self._history = history
@@ -90,9 +96,14 @@ class MovieService:
     def search(self, query: MovieQuery, cursor: str | None) -> Page:
         """Up to ``query.limit`` movies matching ``query``, after the page ``cursor`` ends (None: from the start).
 
-        A page holds ``limit`` movies unless it is the last (which may be empty) or the search
+        A page holds ``limit`` movies unless it is the last (which may be empty), the search
         combines filters the index does not serve together (then a page may hold fewer, even
-        none, and still have a next cursor). Raises InvalidInput (a ``title_prefix`` without
+        none, and still have a next cursor), or the next movie would take the page's JSON over
+        ``page_budget_bytes`` as Lambda counts a response (``mvdb.domain.paging``): then the page
+        is short and its cursor resumes right after its last movie (a page always holds at least
+        one movie when any is left). Raises MovieTooLarge when the page's next movie alone is more than
+        any response can carry (stored around the API's limits; the search cannot go past it until it
+        is replaced or deleted),  InvalidInput (a ``title_prefix`` without
         ``year``, or one longer than a title may be: it is a key condition on the sort key),
         InvalidCursor for a cursor this service did not issue for this same search.
         """
@@ -108,8 +119,16 @@ class MovieService:
                 [FieldError(["query", "title_prefix"], prefix_problem, "too_long")],
             )
         start_after = decode_cursor(cursor, query) if cursor else None
-        movies, resume_after = self._repository.search(query, start_after)
-        return Page(movies, encode_cursor(resume_after, query) if resume_after else None)
+        hits, resume_after = self._repository.search(query, start_after)
+        try:
+            taken, movies_json = take_within_budget(hits, _document_of, self._page_budget_bytes)
+        except ItemTooLarge as too_large:
+            first = hits[0].movie.document
+            raise MovieTooLarge(first["year"], first["title"], too_large.size) from None
+        if taken < len(hits):
+            resume_after = hits[taken - 1].position
+        movies = [hit.movie for hit in hits[:taken]]
+        return Page(movies, movies_json, encode_cursor(resume_after, query) if resume_after else None)
 
     def create(self, movie: MovieCreate, *, by: Writer) -> StoredMovie:
         """Store a new movie; returns it with its ETag. Raises MovieAlreadyExists (never overwrites)."""
@@ -194,6 +213,10 @@ class MovieService:
         The outcome of one probe stands for ``HEALTH_CHECK_TTL_S`` seconds (mvdb.domain.health).
         """
         self._health()
+
+
+def _document_of(hit: SearchHit) -> dict[str, Any]:
+    return hit.movie.document
 
 
 def _content(document: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mvdb.domain.changes import AUDIT_RECORD_NAME
+from mvdb.domain.changes import AUDIT_RECORD_NAME, AuditEntry
 from mvdb.domain.errors import StorageUnavailable
 from mvdb.domain.query import MovieKey
 
@@ -100,7 +100,7 @@ class S3AuditStore:
             raise
         return True
 
-    def history(self, key: MovieKey, *, start_after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    def history(self, key: MovieKey, *, start_after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         prefix = movie_prefix(key)
@@ -115,7 +115,8 @@ class S3AuditStore:
         except (BotoCoreError, ClientError) as error:
             raise StorageUnavailable("The audit trail cannot be read right now; retry shortly.") from error
         more = bool(listed.get("IsTruncated")) and keys
-        return records, keys[-1][len(prefix) :] if more else None
+        entries = [AuditEntry(key[len(prefix) :], record) for key, record in zip(keys, records, strict=True)]
+        return entries, entries[-1].name if more else None
 
     def _read(self, key: str) -> dict[str, Any]:
         body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
@@ -146,7 +147,7 @@ class DirectoryAuditStore:
             os.unlink(incoming.name)
         return True
 
-    def history(self, key: MovieKey, *, start_after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    def history(self, key: MovieKey, *, start_after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
         directory = self._root / movie_prefix(key)
         names = sorted(
             (path.name for path in directory.glob("*.json") if AUDIT_RECORD_NAME.match(path.name)),
@@ -155,5 +156,5 @@ class DirectoryAuditStore:
         if start_after is not None:
             names = [name for name in names if name.encode("utf-8") > start_after.encode("utf-8")]
         page = names[:limit]
-        records = [json.loads((directory / name).read_bytes()) for name in page]
-        return records, page[-1] if len(names) > limit else None
+        entries = [AuditEntry(name, json.loads((directory / name).read_bytes())) for name in page]
+        return entries, page[-1] if len(names) > limit else None

@@ -40,7 +40,7 @@ from mvdb.domain.errors import (
     StorageUnavailable,
 )
 from mvdb.domain.models import compute_etag
-from mvdb.domain.ports import StoredMovie
+from mvdb.domain.ports import SearchHit, StoredMovie
 from mvdb.domain.query import IndexPosition, MovieKey, MovieQuery, SearchPosition
 
 if TYPE_CHECKING:
@@ -251,7 +251,7 @@ class DynamoDBMovieRepository:
 
     def search(
         self, query: MovieQuery, start_after: SearchPosition | None
-    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+    ) -> tuple[list[SearchHit], SearchPosition | None]:
         # Imported on the first search, not at init: the cold start of a GET by key does not pay for it.
         from mvdb.repository.search_index import plan_search
 
@@ -266,11 +266,13 @@ class DynamoDBMovieRepository:
 
     def _list_movies(
         self, query: MovieQuery, start_after: MovieKey | None
-    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+    ) -> tuple[list[SearchHit], SearchPosition | None]:
         """A year (a Query of its partition, by title) or everything (a Scan): ``limit`` movies per page.
 
-        Exactly ``limit`` items are read, never one more: no page reads what another page reads,
-        so the page after the last full one may be empty.
+        Exactly ``limit`` items are read, never one more: no page reads what another page reads
+        (unless the service cuts a page short at its byte budget and resumes at a hit's position:
+        then the items read past the cut are read again), so the page after the last full one may
+        be empty.
         """
         request: dict[str, Any] = {"TableName": self._table, "Limit": query.limit}
         if query.year is not None:
@@ -295,25 +297,27 @@ class DynamoDBMovieRepository:
             response = operation(**request)
         self._observe(response)
         last_evaluated = response.get("LastEvaluatedKey")
-        movies = [from_item(item) for item in response.get("Items", [])]
-        return movies, _key_of(last_evaluated) if last_evaluated else None
+        hits = [SearchHit(from_item(item), _key_of(item)) for item in response.get("Items", [])]
+        return hits, _key_of(last_evaluated) if last_evaluated else None
 
     def _search_index(
         self, query: MovieQuery, plan: IndexPlan, start_after: IndexPosition | None
-    ) -> tuple[list[StoredMovie], SearchPosition | None]:
+    ) -> tuple[list[SearchHit], SearchPosition | None]:
         """The plan's partitions, in order, each from its start or from the position: up to ``limit`` movies.
 
         Each Query asks for no more items than the page still needs, and the next page resumes
-        after the last item DynamoDB read (returned or filtered out): no item is read twice.
+        after the last item DynamoDB read (returned or filtered out): no item is read twice (unless
+        the service cuts the page short at its byte budget: it resumes at a hit's position).
         Without a filter a page is full unless the search ends in it: each Query then returns at
         least one item (DynamoDB stops a Query at 1 MB, not before its first item) or finishes a
         partition, so the loop ends. With a filter, reading stops after ``_MAX_PAGES_PER_REQUEST``
-        Queries, so a page may be short, even empty.
+        Queries, so a page may be short, even empty. Each hit's position is its own entry's place
+        in the index (partition, ``sk``).
         """
         partition, sort_key = (start_after.partition, start_after.sort_key) if start_after else (0, None)
         if partition >= len(plan.partitions) or (sort_key is not None and not plan.admits(sort_key)):
             raise InvalidCursor("bad position")
-        found: list[dict[str, Any]] = []
+        found: list[SearchHit] = []
         budget = _MAX_PAGES_PER_REQUEST if plan.filtered else len(plan.partitions) - partition + query.limit
         for _ in range(budget):
             request = _index_query(self._index_table, plan, plan.partitions[partition], query.limit - len(found))
@@ -322,17 +326,18 @@ class DynamoDBMovieRepository:
             with self._translate_errors(cursor_given=start_after is not None):
                 response = self._client.query(**request)
             self._observe(response)
-            found.extend(response.get("Items", []))
+            items = response.get("Items", [])
+            found.extend(SearchHit(from_item(item), IndexPosition(partition, item["sk"]["S"])) for item in items)
             last_evaluated = response.get("LastEvaluatedKey")
             if last_evaluated:
                 sort_key = last_evaluated["sk"]["S"]
             else:
                 partition, sort_key = partition + 1, None
             if partition == len(plan.partitions):
-                return [from_item(item) for item in found], None
+                return found, None
             if len(found) == query.limit:
                 break
-        return [from_item(item) for item in found], IndexPosition(partition, sort_key)
+        return found, IndexPosition(partition, sort_key)
 
     # -- writes ------------------------------------------------------------------------------
 

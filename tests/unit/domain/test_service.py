@@ -12,13 +12,15 @@ from mvdb.domain.errors import (
     InvalidInput,
     MovieAlreadyExists,
     MovieNotFound,
+    MovieTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     StorageUnavailable,
 )
 from mvdb.domain.models import MovieCreate, MovieInfo, MoviePatch, MovieReplace, compute_etag
+from mvdb.domain.paging import MAX_ITEM_BYTES, enveloped_size, json_text
 from mvdb.domain.query import MovieKey, MovieQuery
-from mvdb.domain.service import MovieService
+from mvdb.domain.service import MovieService, Page
 from tests.unit.fake_repository import InMemoryMovieRepository
 
 WRITER = Writer(client_id="tests", request_id="request-1")
@@ -274,6 +276,74 @@ def test_search_with_a_cursor_of_another_search_raises_invalid_cursor(service: M
     assert cursor is not None
     with pytest.raises(InvalidCursor):
         service.search(MovieQuery(year=2013, genre="Drama", limit=1), cursor)
+
+
+# -- pages within a byte budget (mvdb.domain.paging) ------------------------------------------------
+
+BUDGET = 2_000  # bytes of a page's items as Lambda counts them: a few of the movies below
+
+
+def budgeted(repository: InMemoryMovieRepository, budget: int = BUDGET) -> MovieService:
+    return MovieService(repository, clock=lambda: NOW, page_budget_bytes=budget)
+
+
+def all_pages(service: MovieService, query: MovieQuery) -> list[Page]:
+    pages: list[Page] = []
+    cursor: str | None = None
+    for _ in range(100):
+        pages.append(service.search(query, cursor))
+        cursor = pages[-1].next_cursor
+        if cursor is None:
+            return pages
+    raise AssertionError("still paging after 100 pages")
+
+
+def test_a_page_ends_early_where_the_next_movie_would_exceed_the_budget_and_resumes_after_it(
+    repository: InMemoryMovieRepository,
+) -> None:
+    service = budgeted(repository)
+    for n in range(12):  # each ~450 bytes as JSON: about four fit in the budget
+        movie = {"year": 2013, "title": f"M{n:02}", "info": {"plot": '"' * 200}}
+        service.create(MovieCreate.model_validate(movie), by=WRITER)
+
+    pages = all_pages(service, MovieQuery(year=2013, limit=100))
+
+    assert [m.document["title"] for page in pages for m in page.movies] == [f"M{n:02}" for n in range(12)]
+    assert len(pages) > 2
+    assert all(enveloped_size(page.movies_json) <= BUDGET for page in pages)
+
+
+def test_a_page_holds_its_movies_json_in_order(repository: InMemoryMovieRepository) -> None:
+    service = budgeted(repository)
+    create_rush(service)
+    service.create(MovieCreate(year=2013, title="Senna"), by=WRITER)
+    page = service.search(MovieQuery(year=2013), None)
+    assert page.movies_json == json_text([m.document for m in page.movies])[1:-1]
+
+
+def test_a_movie_larger_than_the_whole_budget_is_served_alone_on_its_page(repository: InMemoryMovieRepository) -> None:
+    service = budgeted(repository, budget=100)
+    create_rush(service, plot="x" * 500)
+    service.create(MovieCreate(year=2013, title="Senna"), by=WRITER)
+
+    pages = all_pages(service, MovieQuery(year=2013, limit=10))
+
+    assert [[m.document["title"] for m in page.movies] for page in pages] == [["Rush"], ["Senna"]]
+
+
+def test_a_movie_too_large_for_any_response_is_refused_by_name_never_skipped(
+    repository: InMemoryMovieRepository,
+) -> None:
+    # Only a movie stored around the API's limits can be: here, written straight into the store.
+    service = budgeted(repository)
+    create_rush(service)
+    huge = {"year": 2013, "title": "Senna", "info": {"plot": "\\" * (MAX_ITEM_BYTES // 4)}}
+    repository.create(huge, compute_etag(huge))
+    first = service.search(MovieQuery(year=2013), None)
+    assert [m.document["title"] for m in first.movies] == ["Rush"]
+
+    with pytest.raises(MovieTooLarge, match="'Senna' \\(2013\\)"):
+        service.search(MovieQuery(year=2013), first.next_cursor)
 
 
 def test_health_check_raises_storage_unavailable_when_the_repository_is_down(
