@@ -122,36 +122,36 @@ def unique_table_name(purpose: str = "test") -> str:
 
 
 @contextmanager
-def _tables_made(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
+def _tables_made(dynamodb_client: Any) -> Iterator[Callable[..., str]]:
     from mvdb.config import default_idempotency_table_name, default_search_index_table_name
     from mvdb_local.table import create_idempotency_table, create_tables
 
     created: list[str] = []
 
-    def make() -> str:
+    def make(*, idempotency_records: bool = False) -> str:
         name = unique_table_name()
         create_tables(dynamodb_client, name, if_missing=False)
-        create_idempotency_table(dynamodb_client, default_idempotency_table_name(name), if_missing=False)
-        created.append(name)
+        created.extend([name, default_search_index_table_name(name)])
+        if idempotency_records:  # only keyed requests touch it; a table costs ~60 ms to make and drop
+            create_idempotency_table(dynamodb_client, default_idempotency_table_name(name), if_missing=False)
+            created.append(default_idempotency_table_name(name))
         return name
 
     yield make
     for name in created:
         dynamodb_client.delete_table(TableName=name)
-        dynamodb_client.delete_table(TableName=default_search_index_table_name(name))
-        dynamodb_client.delete_table(TableName=default_idempotency_table_name(name))
 
 
 @pytest.fixture
-def make_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
-    """Creates empty movies tables (with their search index and idempotency records' tables) from the templates;
-    drops them after the test."""
+def make_table(dynamodb_client: Any) -> Iterator[Callable[..., str]]:
+    """Creates empty movies tables (with their search index tables, and with ``idempotency_records=True`` their
+    idempotency records' tables) from the templates; drops them after the test."""
     with _tables_made(dynamodb_client) as make:
         yield make
 
 
 @pytest.fixture(scope="module")
-def make_module_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
+def make_module_table(dynamodb_client: Any) -> Iterator[Callable[..., str]]:
     """``make_table`` for fixtures of module scope: tables filled once and then only read by the module's tests.
 
     Under xdist each worker that runs a test of the module makes its own. Write to them in
@@ -162,7 +162,7 @@ def make_module_table(dynamodb_client: Any) -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture
-def movies_table(make_table: Callable[[], str]) -> str:
+def movies_table(make_table: Callable[..., str]) -> str:
     """A fresh, empty movies table of its own for one test."""
     return make_table()
 

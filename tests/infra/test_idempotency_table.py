@@ -114,7 +114,7 @@ def test_the_grants_cover_every_call_the_handler_makes_on_the_table(
     from mvdb.config import default_idempotency_table_name
     from tests.integration.lambda_client import FULL_ACCESS, LambdaClient
 
-    table = make_table()
+    table = make_table(idempotency_records=True)
     records = default_idempotency_table_name(table)
     used: set[str] = set()
 

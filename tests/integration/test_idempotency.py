@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -57,6 +58,12 @@ def assert_problem(response: LambdaResponse, status: int, code: str) -> None:
     assert response.status == status, response.body
     assert response.content_type == "application/problem+json"
     assert response.json()["code"] == code
+
+
+@pytest.fixture
+def movies_table(make_table: Callable[..., str]) -> str:
+    """A fresh movies table with its idempotency records' table: every test here sends Idempotency-Key."""
+    return make_table(idempotency_records=True)
 
 
 @pytest.fixture

@@ -22,6 +22,12 @@ MOVIE = {"year": 2031, "title": "Sequel", "info": {"rating": 7.5}}
 
 
 @pytest.fixture
+def movies_table(make_table: Callable[..., str]) -> str:
+    """A fresh movies table with its idempotency records' table: every test here sends Idempotency-Key."""
+    return make_table(idempotency_records=True)
+
+
+@pytest.fixture
 def proxy(dynamodb_local: Any) -> Any:
     with FaultProxy(dynamodb_local.endpoint) as running:
         yield running
