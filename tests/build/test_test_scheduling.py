@@ -97,11 +97,13 @@ def workers_that_ran(tmp_path: Path, modules: dict[str, str]) -> dict[str, set[s
 
 
 @pytest.mark.slow  # two pytest workers in processes of their own: ~3 s
-def test_xdist_runs_a_group_on_one_worker_and_spreads_the_rest(tmp_path: Path) -> None:
+def test_xdist_runs_a_group_on_one_worker_while_both_workers_run_tests(tmp_path: Path) -> None:
     ran = workers_that_ran(
         tmp_path, {"grouped": 'pytestmark = pytest.mark.xdist_group("drill")', "spread": "pytestmark = []"}
     )
-    assert (len(ran["grouped"]), len(ran["spread"])) == (1, 2)
+    # xdist hands each worker one unit of work first, so both run something: the observation sees two
+    # workers, and the group is on one of them. (How many of the rest each worker takes is a race.)
+    assert (len(ran["grouped"]), len(ran["grouped"] | ran["spread"])) == (1, 2)
 
 
 def test_every_slow_modules_shared_fixture_runs_on_one_worker() -> None:
