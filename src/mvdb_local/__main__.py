@@ -53,6 +53,7 @@ LOCAL_ENV = {
     "ENVIRONMENT": "local",
     "POWERTOOLS_SERVICE_NAME": "mvdb",
     "POWERTOOLS_METRICS_NAMESPACE": "mvdb",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as infra/template.yaml's Globals give every function
     # DynamoDB Local accepts any credentials; these keep boto3 from looking for real ones.
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",

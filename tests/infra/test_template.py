@@ -102,6 +102,14 @@ def test_function_environment_comes_from_the_stack_and_its_parameters(template: 
     assert variables["TOKEN_URL"] == template.document["Outputs"]["TokenUrl"]["Value"]
 
 
+def test_every_function_skips_pydantic_plugin_discovery_at_init(template: Template) -> None:
+    # Globals merge into each function's variables; a function declaring its own keeps this one.
+    functions = template.of_type("AWS::Lambda::Function")
+    assert functions
+    for logical_id, function in functions.items():
+        assert function["Properties"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__", logical_id
+
+
 def test_a_cut_over_serves_and_grants_the_restored_table_and_nothing_else(template: Template) -> None:
     restored = "mvdb-prod-restored-202611300359"
     cut_over = template.with_parameters(ActiveTableName=restored)

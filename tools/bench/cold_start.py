@@ -10,8 +10,6 @@ floor
 artifact
     what ships: ``make build``'s zip, built for this machine's platform (only the native wheels
     differ from the arm64 zip), unzipped, read-only.
-artifact + PYDANTIC_DISABLE_PLUGINS
-    the same, with pydantic's plugin discovery off: a template change this measures.
 artifact, SDK from the runtime
     the same zip without the SDK, the SDK on the path behind it, as the runtime provides it.
 artifact without bytecode
@@ -19,8 +17,10 @@ artifact without bytecode
 source tree
     ``src/`` and the development venv, with bytecode cached (a warm-up run writes it).
 
-Each process reports the wall time and the CPU time it spent from its first statement to the
-response; interpreter start-up (the same for every variant) is not counted.
+Every variant runs with the environment the template's ``Globals`` give every function (e.g.
+``PYDANTIC_DISABLE_PLUGINS``), read from ``infra/template.yaml``. Each process reports the wall
+time and the CPU time it spent from its first statement to the response; interpreter start-up
+(the same for every variant) is not counted.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from tools.build.lambda_artifact import (
 __all__ = ["ColdStartVariants", "Sample", "bench_cold_start", "import_breakdown", "prepare_variants"]
 
 ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "template.yaml"
 # The interpreter without the venv: only what PYTHONPATH names is importable besides the stdlib.
 RUNTIME_PYTHON = getattr(sys, "_base_executable", sys.executable)
 # What the runtime puts on the path for the SDK (boto3 and what it needs), top-level names.
@@ -118,6 +119,14 @@ def _zip_size_mib(root: Path, name: str) -> float:
     return write_reproducible_zip(root, root.parent / f"{name}.zip").zipped_bytes / 1_048_576
 
 
+def function_globals_environment() -> dict[str, str]:
+    """The variables ``infra/template.yaml``'s ``Globals`` set for every function (plain strings only)."""
+    from tools.build.sam_translate import load_sam_template
+
+    variables = load_sam_template(TEMPLATE)["Globals"]["Function"]["Environment"]["Variables"]
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
+
+
 def prepare_variants(work: Path, env: dict[str, str]) -> ColdStartVariants:
     """Build the artifact for this machine and lay out every variant under ``work``."""
     _writable(work)
@@ -155,6 +164,7 @@ def prepare_variants(work: Path, env: dict[str, str]) -> ColdStartVariants:
     lambda_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
         **env,
+        **function_globals_environment(),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     source_env = {**lambda_env, "PYTHONPATH": str(ROOT / "src")}
@@ -162,15 +172,6 @@ def prepare_variants(work: Path, env: dict[str, str]) -> ColdStartVariants:
     variants = [
         Variant("floor", RUNTIME_PYTHON, _FLOOR, {**lambda_env, "PYTHONPATH": str(bundled)}, bundled),
         Variant("artifact", RUNTIME_PYTHON, _HANDLER, {**lambda_env, "PYTHONPATH": str(bundled)}, bundled),
-        # Proposed, not shipped: the template would set it (pydantic then skips scanning every
-        # installed distribution's entry points for plugins when it builds its first model).
-        Variant(
-            "artifact + PYDANTIC_DISABLE_PLUGINS",
-            RUNTIME_PYTHON,
-            _HANDLER,
-            {**lambda_env, "PYTHONPATH": str(bundled), "PYDANTIC_DISABLE_PLUGINS": "__all__"},
-            bundled,
-        ),
         Variant(
             "artifact, SDK from the runtime",
             RUNTIME_PYTHON,
