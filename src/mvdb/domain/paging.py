@@ -11,9 +11,8 @@ the body a JSON string inside it, so the body's JSON is escaped a second time.
 So every item of a page is counted as it will travel: its JSON text (``json_text``, reused for the
 body), escaped again as a string of the envelope (``enveloped_size``), in UTF-8 bytes. A page ends
 early, before the item that would take it over ``PAGE_BUDGET_BYTES``, and its cursor resumes right
-after the last item it holds. A page always
-holds its first item, however large (short of what no response can carry, below): the next page
-could not start anywhere else.
+after the last item it holds. A page always holds its first item, however large (short of what
+no response can carry, below): the next page could not start anywhere else.
 
 Why 5,000,000 bytes: 6 MB read as the smaller megabyte (6,000,000 bytes) leaves 1,000,000 for
 what is not counted item by item: the page's framing (``count``, a cursor of at most 2,048
