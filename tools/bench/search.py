@@ -149,15 +149,16 @@ class Scale:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.endpoint
         os.environ["TABLE_NAME"] = table
         import mvdb.app  # reads its settings on first import: after the environment is set
+        from mvdb.api.http_api import create_app, lambda_handler_of
         from mvdb.config import get_settings
-        from mvdb.dependencies import movie_service
         from mvdb.streams.search_indexer import search_index
 
         get_settings.cache_clear()
-        movie_service.cache_clear()
         search_index.cache_clear()
         mvdb.app.settings = get_settings()
-        return movie_service()._repository._client  # type: ignore[attr-defined]  # the service's own client
+        mvdb.app.app = create_app(mvdb.app.settings)
+        mvdb.app.lambda_handler = lambda_handler_of(mvdb.app.app)
+        return mvdb.app.app.service._repository._client  # type: ignore[attr-defined]  # the service's own client
 
 
 def call(path: str) -> dict[str, Any]:
