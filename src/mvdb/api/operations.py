@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
@@ -34,6 +35,7 @@ _GREEDY = re.compile(r"\{(\w+)\+\}")
 _VARIABLE = re.compile(r"\{(\w+)\}")
 
 
+@lru_cache(maxsize=256)  # API Gateway's resources are the template's: a few, each mapped once
 def resource_path(resource: str) -> str:
     """An API Gateway resource path as the OpenAPI path it serves: ``{title+}`` becomes ``{title}``."""
     return _GREEDY.sub(r"{\1}", resource)
