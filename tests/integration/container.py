@@ -22,14 +22,12 @@ import json, sys
 from mvdb_local.gateway import request_event
 from mvdb_local.server import LambdaContext
 import mvdb.app
-from mvdb.dependencies import movie_service
 
 script = json.load(sys.stdin)
 if script.get("explode"):
-    class ExplodingService:
-        def get(self, *_args, **_kwargs):
-            raise RuntimeError("storage exploded")
-    mvdb.app.app.resolver.dependency_overrides[movie_service] = ExplodingService
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("storage exploded")
+    mvdb.app.app.service.get = explode  # the service the routes close over
 for index, request in enumerate(script["requests"]):
     print(json.dumps({"__request__": index}), flush=True)
     if request.get("body") is not None:

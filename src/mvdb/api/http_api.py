@@ -1,7 +1,7 @@
-"""The API as one object: ``create_app(settings)`` builds everything a request needs, once per container: the resolver
-with its routes and error handlers, admission, the response finisher, and the ``MovieService``
-(its DynamoDB client) that routes get through ``Depends``. Settings are read once, at init, and
-fail fast when ``TABLE_NAME`` is missing.
+"""The API as one object: ``create_app(settings)`` builds everything a request needs, once per
+container: the ``MovieService`` (its DynamoDB client) and the idempotency records, the resolver
+with the routes built over them and the error handlers, admission, the response finisher.
+Settings are read once, at init, and fail fast when ``TABLE_NAME`` is missing.
 
 A request goes: admission (404/405, scope, body envelope) -> the resolver (validation, the route)
 -> the finisher (security headers, CORS, request id, HEAD), whatever answered it; then one
@@ -23,12 +23,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mvdb.api import health, history, movies
 from mvdb.api.admission import Admission, read_json
 from mvdb.api.docs import DocumentationConfig, register_docs
-from mvdb.api.idempotency import IDEMPOTENCY, IdempotencyStore
+from mvdb.api.idempotency import IdempotencyStore
 from mvdb.api.operations import Operations, resource_path
 from mvdb.api.problems import ProblemError, problem, problem_for
 from mvdb.api.responses import ResponseFinisher, cors_config
 from mvdb.config import Settings
-from mvdb.dependencies import MOVIE_SERVICE, build_movie_service
+from mvdb.dependencies import build_movie_service
 from mvdb.domain.errors import (
     DomainError,
     InvalidCursor,
@@ -48,8 +48,8 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 class MoviesApi:
     """One configured API. ``handle`` answers one API Gateway REST (v1) proxy event.
 
-    ``resolver`` is Powertools' resolver: tests replace what routes get through ``Depends`` with
-    ``api.resolver.dependency_overrides``.
+    ``resolver`` is Powertools' resolver; ``service`` the ``MovieService`` and ``idempotency`` the
+    records its routes close over.
     """
 
     def __init__(
@@ -75,7 +75,6 @@ class MoviesApi:
         metrics.add_dimension(name="route", value=f"{method} {route}")
         try:
             admitted = self._admission.admit(event)
-            self.resolver.append_context(**{MOVIE_SERVICE: self.service, IDEMPOTENCY: self.idempotency})
             response = self.resolver.resolve(admitted, context)
         except ProblemError as refused:
             response = _proxy_response(problem_for(refused))
@@ -100,22 +99,32 @@ class MoviesApi:
 
 
 def create_app(settings: Settings) -> MoviesApi:
-    """The API ``settings`` describe (``MovieService`` included: its client makes no call until used)."""
+    """The API ``settings`` describe (``MovieService`` included: its client makes no call until used).
+
+    Route modules build their routes over the objects they use, here, once: a new module adds its
+    ``Routes`` to ``route_sets``.
+    """
+    service = build_movie_service(settings)
     resolver = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=read_json)
-    resolver.include_router(health.router)
-    resolver.include_router(movies.router)
-    resolver.include_router(history.router)
+    idempotency = IdempotencyStore(settings)
+    route_sets = [
+        health.health_routes(service),
+        movies.movie_routes(service, idempotency),
+        history.history_routes(service),
+    ]
+    for routes in route_sets:
+        resolver.include_router(routes.router)
     docs_operations = Operations()
     register_docs(resolver, docs_operations, DocumentationConfig(settings.token_url, settings.environment))
-    operations = Operations.merged(health.operations, movies.operations, history.operations, docs_operations)
+    operations = Operations.merged(*(routes.operations for routes in route_sets), docs_operations)
     _register_error_handlers(resolver)
     return MoviesApi(
         resolver,
         operations,
         Admission(operations, require_auth=settings.require_auth, max_body_bytes=settings.max_body_bytes),
         ResponseFinisher(operations, cors_config(settings.cors_allow_origins)),
-        build_movie_service(settings),
-        IdempotencyStore(settings),
+        service,
+        idempotency,
     )
 
 
