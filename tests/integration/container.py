@@ -48,7 +48,8 @@ class Emitted:
 
     @property
     def access_lines(self) -> list[dict[str, Any]]:
-        return [line for line in self.logs if line.get("message") == "request"]
+        """The request's access-log line: its EMF document, which carries the access-log fields."""
+        return [line for line in self.emf if line.get("message") == "request"]
 
     def header(self, name: str) -> str:
         return str(self.response["multiValueHeaders"][name][0])

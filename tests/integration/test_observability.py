@@ -1,6 +1,6 @@
-"""What the service emits for operators: one JSON access-log line per request carrying the
-correlation id, no credentials in any log line, EMF metrics that parse, one cold start per
-container."""
+"""What the service emits for operators: one JSON line per request, its EMF metrics carrying the
+access-log fields and the correlation id, no credentials in any log line, EMF metrics that parse,
+one cold start per container."""
 
 from __future__ import annotations
 
@@ -59,22 +59,25 @@ def test_every_request_writes_exactly_one_access_log_line_with_its_correlation_i
     (emitted,) = container(request(method, path, request_id="req-123"))
     assert emitted.response["statusCode"] == expected_status
     assert len(emitted.access_lines) == 1
+    assert not [line for line in emitted.logs if line.get("message") == "request"]  # one line, not two
     line = emitted.access_lines[0]
+    assert line["function_request_id"]  # the invocation: Lambda's REPORT line of the same request
     assert line["correlation_id"] == "req-123" == emitted.header("X-Request-Id")
     assert (line["http_method"], line["status"]) == (method, expected_status)
     assert isinstance(line["latency_ms"], float | int)
 
 
 def test_access_log_names_the_route_template_not_the_raw_path(container: Callable[..., list[Emitted]]) -> None:
-    # The resource API Gateway matched, as its own access log names it ($context.resourcePath).
+    # The method and the resource API Gateway matched, as its own access log names it
+    # ($context.httpMethod, $context.resourcePath): the route dimension of the request's metrics.
     (emitted,) = container(request("GET", movie_path(2013, "Rush")))
-    assert emitted.access_lines[0]["route"] == "/movies/{year}/{title+}"
+    assert emitted.access_lines[0]["route"] == "GET /movies/{year}/{title+}"
 
 
 def test_a_path_the_api_does_not_have_is_logged_as_unmatched(container: Callable[..., list[Emitted]]) -> None:
     # Metric dimensions stay few: one value for every unknown path, not one per path.
     (emitted,) = container(request("GET", "/no/such/" + "x" * 50))
-    assert emitted.access_lines[0]["route"] == "unmatched"
+    assert emitted.access_lines[0]["route"] == "GET unmatched"
 
 
 def test_no_token_or_authorization_header_is_logged_even_when_requests_fail(

@@ -4,12 +4,13 @@ with the routes built over them and the error handlers, admission, the response 
 Settings are read once, at init, and fail fast when ``TABLE_NAME`` is missing.
 
 A request goes: admission (404/405, scope, body envelope) -> the resolver (validation, the route)
--> the finisher (security headers, CORS, request id, HEAD), whatever answered it; then one
-access-log line and the request's metrics.
+-> the finisher (security headers, CORS, request id, HEAD), whatever answered it; then the
+request's metrics, flushed as one EMF line that is also its access-log line.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -84,11 +85,23 @@ class MoviesApi:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
-        # One access-log line per request; never headers or bodies (they carry tokens and data).
-        logger.info(
-            "request",
-            extra={"http_method": method, "route": route, "status": status, "latency_ms": latency_ms},
-        )
+        # One line per request: the request's EMF document carries its access-log fields as metadata
+        # (searchable in Logs Insights, not metrics). A log line of its own cost a warm GET more
+        # than any other step (docs/performance.md). Never headers or bodies: they carry tokens and data.
+        lambda_keys = logger.get_current_keys()  # what inject_lambda_context set for this invocation
+        request_context = event.get("requestContext")
+        access = {
+            "message": "request",
+            "http_method": method,
+            "status": status,
+            "latency_ms": latency_ms,
+            "correlation_id": request_context.get("requestId") if isinstance(request_context, dict) else None,
+            "function_request_id": lambda_keys.get("function_request_id"),
+            "cold_start": lambda_keys.get("cold_start"),
+            "xray_trace_id": _xray_trace_id(),
+        }
+        for key, value in access.items():
+            metrics.add_metadata(key=key, value=value)
         return response
 
     def route_of(self, event: dict[str, Any]) -> str:
@@ -203,6 +216,20 @@ def _internal_error(error: Exception) -> Response[Any]:
         "internal-error",
         "Something went wrong on our side; it has been logged. Quote the X-Request-Id header if you report it.",
     )
+
+
+def _xray_trace_id() -> str | None:
+    """The X-Ray trace id of this invocation: the ``Root`` of ``_X_AMZN_TRACE_ID``, which the Lambda
+    runtime sets per invocation (``Root=1-...;Parent=...;Sampled=1``; AWS Lambda developer guide,
+    "Defined runtime environment variables"), as Powertools' Logger reports it."""
+    header = os.environ.get("_X_AMZN_TRACE_ID")
+    if not header:
+        return None
+    for field in header.split(";"):
+        name, _, value = field.partition("=")
+        if name.strip() == "Root":
+            return value.strip()
+    return None
 
 
 def _proxy_response(response: Response[Any]) -> dict[str, Any]:
