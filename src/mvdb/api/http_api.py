@@ -68,6 +68,7 @@ class MoviesApi:
         self._finisher = finisher
         self.service = service
         self.idempotency = idempotency
+        self._cold = True  # until the first request of this container is answered
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
@@ -88,7 +89,6 @@ class MoviesApi:
         # One line per request: the request's EMF document carries its access-log fields as metadata
         # (searchable in Logs Insights, not metrics). A log line of its own cost a warm GET more
         # than any other step (docs/performance.md). Never headers or bodies: they carry tokens and data.
-        lambda_keys = logger.get_current_keys()  # what inject_lambda_context set for this invocation
         request_context = event.get("requestContext")
         access = {
             "message": "request",
@@ -96,12 +96,13 @@ class MoviesApi:
             "status": status,
             "latency_ms": latency_ms,
             "correlation_id": request_context.get("requestId") if isinstance(request_context, dict) else None,
-            "function_request_id": lambda_keys.get("function_request_id"),
-            "cold_start": lambda_keys.get("cold_start"),
+            "function_request_id": getattr(context, "aws_request_id", None),
+            "cold_start": self._cold,
             "xray_trace_id": _xray_trace_id(),
         }
         for key, value in access.items():
             metrics.add_metadata(key=key, value=value)
+        self._cold = False
         return response
 
     def route_of(self, event: dict[str, Any]) -> str:
@@ -142,8 +143,9 @@ def create_app(settings: Settings) -> MoviesApi:
 
 
 def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> LambdaHandler:
-    """``api.handle`` as a Lambda handler: API Gateway's request id as the correlation id of every
-    log line, the request's metrics flushed as one EMF document (with the cold-start metric).
+    """``api.handle`` as a Lambda handler: API Gateway's request id (``correlation_id``) and the
+    invocation's (``function_request_id``) on every log line, the request's metrics flushed as one
+    EMF document (with the cold-start metric).
 
     ``publish_metrics=False`` discards each request's metrics instead (``Metrics.clear_metrics``),
     for the handler called in-process by checks (``mvdb verify``, the restore validation): their
@@ -153,10 +155,16 @@ def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> Lambda
     """
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # The id Powertools' correlation_paths.API_GATEWAY_REST names, read directly: a JMESPath
-        # search per request cost 4% of a warm GET's own instructions (docs/performance.md).
+        # The keys of every log line of the invocation (warnings, errors; the request's own line is
+        # its EMF document), in one call: the correlation id Powertools' correlation_paths.API_GATEWAY_REST
+        # names, read directly (a JMESPath search per request cost 4% of a warm GET's own
+        # instructions), and the invocation's id. inject_lambda_context rebuilt every key of the
+        # formatter per request, for lines a request seldom writes (docs/performance.md).
         request_context = event.get("requestContext")
-        logger.set_correlation_id(request_context.get("requestId") if isinstance(request_context, dict) else None)
+        logger.append_keys(
+            correlation_id=request_context.get("requestId") if isinstance(request_context, dict) else None,
+            function_request_id=getattr(context, "aws_request_id", None),
+        )
         return api.handle(event, context)
 
     def handle_discarding_metrics(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -169,7 +177,7 @@ def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> Lambda
         with_metrics = metrics.log_metrics(handle, capture_cold_start_metric=True)
     else:
         with_metrics = handle_discarding_metrics
-    handler: LambdaHandler = logger.inject_lambda_context(with_metrics, clear_state=True)
+    handler: LambdaHandler = with_metrics
     return handler
 
 
