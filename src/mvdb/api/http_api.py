@@ -160,6 +160,8 @@ def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> Lambda
         # names, read directly (a JMESPath search per request cost 4% of a warm GET's own
         # instructions), and the invocation's id. inject_lambda_context rebuilt every key of the
         # formatter per request, for lines a request seldom writes (docs/performance.md).
+        if logger.sampling_rate:  # POWERTOOLS_LOGGER_SAMPLE_RATE: a new draw per invocation, as Powertools documents
+            logger.refresh_sample_rate_calculation()
         request_context = event.get("requestContext")
         logger.append_keys(
             correlation_id=request_context.get("requestId") if isinstance(request_context, dict) else None,
