@@ -1,15 +1,11 @@
-"""The process's long-lived objects, and how routes get them (Powertools ``Depends``).
+"""The process's long-lived objects, built once per container by ``create_app``.
 
-``create_app`` builds the ``MovieService`` once (its boto3 client makes no network call until
-the first request, so it is built at init and every request, and a SnapStart snapshot, reuses
-it) and hands it to each request through the resolver's context. Routes declare
-``Annotated[MovieService, Depends(movie_service)]``; tests replace it with
-``resolver.dependency_overrides[movie_service] = ...``.
+The ``MovieService`` is built at init (its boto3 client makes no network call until the first
+request), so every request, and a SnapStart snapshot, reuses it. Routes close over it
+(``mvdb.api.movies.movie_routes(service)``): nothing is looked up per request.
 """
 
-# No ``from __future__ import annotations``: Powertools reads a Depends provider's type hints on
-# every request, and evaluating them from strings costs several times as much.
-from aws_lambda_powertools.event_handler import Request
+from __future__ import annotations
 
 from mvdb.config import Settings
 from mvdb.domain.changes import AuditLog, MovieHistory
@@ -18,9 +14,7 @@ from mvdb.domain.service import MovieService
 from mvdb.observability import metrics_sink
 from mvdb.repository.dynamodb import DynamoDBMovieRepository, create_client
 
-__all__ = ["MOVIE_SERVICE", "build_movie_service", "movie_service"]
-
-MOVIE_SERVICE = "mvdb.movie_service"  # its key in the resolver's per-request context
+__all__ = ["build_movie_service"]
 
 
 def build_movie_service(settings: Settings) -> MovieService:
@@ -62,9 +56,3 @@ def build_audit_log(settings: Settings) -> AuditLog:
     from pathlib import Path
 
     return DirectoryAuditStore(Path(settings.audit_directory))
-
-
-def movie_service(request: Request) -> MovieService:
-    """The app's ``MovieService`` (a ``Depends`` provider)."""
-    service: MovieService = request.context[MOVIE_SERVICE]
-    return service

@@ -19,7 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 # The service's own metrics (src/mvdb/app.py, src/mvdb/observability.py): EMF in namespace mvdb.
 EMF_METRICS = {
-    "Requests", "Latency", "Status2xx", "Status4xx", "Status5xx", "MovieCreated", "MovieUpdated",
+    "Latency", "Status2xx", "Status4xx", "Status5xx", "MovieCreated", "MovieUpdated",
     "MovieDeleted", "Conflicts", "ValidationFailures", "DynamoDBRetries", "ColdStart",
 }  # fmt: skip
 AWS_METRICS = {

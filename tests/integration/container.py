@@ -22,14 +22,12 @@ import json, sys
 from mvdb_local.gateway import request_event
 from mvdb_local.server import LambdaContext
 import mvdb.app
-from mvdb.dependencies import movie_service
 
 script = json.load(sys.stdin)
 if script.get("explode"):
-    class ExplodingService:
-        def get(self, *_args, **_kwargs):
-            raise RuntimeError("storage exploded")
-    mvdb.app.app.resolver.dependency_overrides[movie_service] = ExplodingService
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("storage exploded")
+    mvdb.app.app.service.get = explode  # the service the routes close over
 for index, request in enumerate(script["requests"]):
     print(json.dumps({"__request__": index}), flush=True)
     if request.get("body") is not None:
@@ -50,7 +48,8 @@ class Emitted:
 
     @property
     def access_lines(self) -> list[dict[str, Any]]:
-        return [line for line in self.logs if line.get("message") == "request"]
+        """The request's access-log line: its EMF document, which carries the access-log fields."""
+        return [line for line in self.emf if line.get("message") == "request"]
 
     def header(self, name: str) -> str:
         return str(self.response["multiValueHeaders"][name][0])

@@ -128,6 +128,17 @@ def test_invalid_path_or_query_value_is_400_naming_it(api: LambdaClient, path: s
     assert location in locations(body)
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/movies/abc/Rush", "/movies/1869/%20", "/movies/2101/Rush", "/movies/-1/" + "x" * 3100, "/movies/2013.5/Rush"],
+)
+def test_a_get_names_a_bad_path_exactly_as_the_resolver_does_for_the_other_methods(
+    api: LambdaClient, path: str
+) -> None:
+    # GET checks its key itself (mvdb.api.movies.validated_path); DELETE through the resolver's validation.
+    assert api.get(path).json() == problem_of(api.delete(path, headers={"If-Match": "*"}), 400)
+
+
 def test_unknown_query_parameter_is_400_listing_the_known_ones(api: LambdaClient) -> None:
     body = problem_of(api.get("/movies?year=2013&sort=title"), 400)
     assert body["code"] == "unknown-parameter"

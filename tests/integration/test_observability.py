@@ -1,6 +1,6 @@
-"""What the service emits for operators: one JSON access-log line per request carrying the
-correlation id, no credentials in any log line, EMF metrics that parse, one cold start per
-container."""
+"""What the service emits for operators: one JSON line per request, its EMF metrics carrying the
+access-log fields and the correlation id, no credentials in any log line, EMF metrics that parse,
+one cold start per container."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a fresh process per 
 
 SECRET_TOKEN = "eyJraWQiOiJzZWNyZXQtdG9rZW4tdGhhdC1tdXN0LW5ldmVyLWJlLWxvZ2dlZCJ9.payload.signature"
 DECLARED_METRICS = {
-    "Requests",
     "Latency",
     "Status2xx",
     "Status4xx",
@@ -59,22 +58,25 @@ def test_every_request_writes_exactly_one_access_log_line_with_its_correlation_i
     (emitted,) = container(request(method, path, request_id="req-123"))
     assert emitted.response["statusCode"] == expected_status
     assert len(emitted.access_lines) == 1
+    assert not [line for line in emitted.logs if line.get("message") == "request"]  # one line, not two
     line = emitted.access_lines[0]
+    assert line["function_request_id"]  # the invocation: Lambda's REPORT line of the same request
     assert line["correlation_id"] == "req-123" == emitted.header("X-Request-Id")
     assert (line["http_method"], line["status"]) == (method, expected_status)
     assert isinstance(line["latency_ms"], float | int)
 
 
 def test_access_log_names_the_route_template_not_the_raw_path(container: Callable[..., list[Emitted]]) -> None:
-    # The resource API Gateway matched, as its own access log names it ($context.resourcePath).
+    # The method and the resource API Gateway matched, as its own access log names it
+    # ($context.httpMethod, $context.resourcePath): the route dimension of the request's metrics.
     (emitted,) = container(request("GET", movie_path(2013, "Rush")))
-    assert emitted.access_lines[0]["route"] == "/movies/{year}/{title+}"
+    assert emitted.access_lines[0]["route"] == "GET /movies/{year}/{title+}"
 
 
 def test_a_path_the_api_does_not_have_is_logged_as_unmatched(container: Callable[..., list[Emitted]]) -> None:
     # Metric dimensions stay few: one value for every unknown path, not one per path.
     (emitted,) = container(request("GET", "/no/such/" + "x" * 50))
-    assert emitted.access_lines[0]["route"] == "unmatched"
+    assert emitted.access_lines[0]["route"] == "GET unmatched"
 
 
 def test_no_token_or_authorization_header_is_logged_even_when_requests_fail(
@@ -116,18 +118,18 @@ def test_emf_lines_parse_and_carry_only_declared_metrics_with_few_dimensions(
 ) -> None:
     ok, invalid = container(request("GET", movie_path(2013, "Rush")), request("GET", "/movies?limit=0"))
     for emitted in (ok, invalid):
-        requests_emf = [d for d in emitted.emf if "Requests" in d]
+        requests_emf = [d for d in emitted.emf if "Latency" in d]
         assert len(requests_emf) == 1
         document = requests_emf[0]
         directive = document["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == "mvdb"
         names = {metric["Name"] for metric in directive["Metrics"]}
         assert names <= DECLARED_METRICS
-        assert {"Requests", "Latency"} <= names
+        assert "Latency" in names  # one sample per request: its SampleCount counts the requests
         assert all(name in document for name in names)  # each declared metric carries its value
         assert directive["Dimensions"] == [["environment", "route", "service"]]
-    assert next(d for d in ok.emf if "Requests" in d)["Status2xx"] == [1.0]
-    invalid_emf = next(d for d in invalid.emf if "Requests" in d)
+    assert next(d for d in ok.emf if "Latency" in d)["Status2xx"] == [1.0]
+    invalid_emf = next(d for d in invalid.emf if "Latency" in d)
     assert invalid_emf["Status4xx"] == [1.0]
     assert invalid_emf["ValidationFailures"] == [1.0]
 

@@ -248,14 +248,16 @@ def bench_warm_breakdown(env: dict[str, str], runs: int) -> None:
     key = {"year": {"N": "2013"}, "title": {"S": "Rush"}}
     provider = type(mvdb.app.metrics.provider)
     api = mvdb.app.app
-    flush, info = provider.flush_metrics, mvdb.app.logger.info
+    flush, add_metadata = provider.flush_metrics, provider.add_metadata
 
     def drop_metrics(self: Any, raise_on_empty_metrics: bool = False) -> None:
         self.clear_metrics()
 
     switches: dict[str, Callable[[], None]] = {
         "whole handler": lambda: None,
-        "without the access-log line": lambda: setattr(mvdb.app.logger, "info", lambda *_, **__: None),
+        "without the access-log fields (EMF metadata)": lambda: setattr(
+            provider, "add_metadata", lambda *_, **__: None
+        ),
         "without the EMF flush": lambda: setattr(provider, "flush_metrics", drop_metrics),
         "without the route lookup (metric dimension)": lambda: setattr(
             api, "route_of", lambda _event: "/movies/{year}/{title+}"
@@ -263,7 +265,7 @@ def bench_warm_breakdown(env: dict[str, str], runs: int) -> None:
     }
 
     def restore() -> None:
-        provider.flush_metrics, mvdb.app.logger.info = flush, info
+        provider.flush_metrics, provider.add_metadata = flush, add_metadata
         vars(api).pop("route_of", None)  # the class's own method again
 
     event, context = _event("/movies/2013/Rush"), LambdaContext()

@@ -1,25 +1,26 @@
-"""Who makes a write: the ``Writer`` a route hands the service (a Powertools ``Depends`` provider).
+"""Who makes a write: the ``Writer`` a route hands the service.
 
 The service sets ``modified_by`` from it and the audit trail records it with the change.
 """
 
-# No ``from __future__ import annotations``: Powertools reads a Depends provider's type hints on
-# every request, and evaluating them from strings costs several times as much.
-from aws_lambda_powertools.event_handler import Request
+from __future__ import annotations
+
+from typing import Any
 
 from mvdb.domain.changes import UNAUTHENTICATED_CLIENT, Writer
 
 __all__ = ["writer"]
 
 
-def writer(request: Request) -> Writer:
-    """The token's ``client_id`` claim (as API Gateway's Cognito authorizer passes it) and the request id.
+def writer(event: dict[str, Any]) -> Writer:
+    """The token's ``client_id`` claim (as API Gateway's Cognito authorizer passes it) and the
+    request id, from the API Gateway REST (v1) proxy ``event`` being served.
 
     Admission has already refused a write without its scope (so without claims) wherever auth is
     required; with no authorizer at all (a local run with ``--no-auth``) the client is
     ``unauthenticated``.
     """
-    request_context = request.resolved_event.raw_event.get("requestContext") or {}
+    request_context = event.get("requestContext") or {}
     claims = (request_context.get("authorizer") or {}).get("claims")
     client_id = claims.get("client_id") if isinstance(claims, dict) else None
     return Writer(

@@ -13,8 +13,8 @@ client-credentials scheme with the token URL (the Cognito domain's, or the local
 Swagger UI's "Authorize" gets a token there, and the page's CSP lets it connect there.
 """
 
-# No ``from __future__ import annotations`` here: Powertools reads the routes' type hints on every
-# request (to solve their Depends), and evaluating them from strings costs ~4x as much.
+# No ``from __future__ import annotations`` here: Powertools evaluates the routes' type hints when
+# it builds their validation, and these are plain objects.
 import base64
 import hashlib
 import json
@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Depends, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from mvdb import __version__
 from mvdb.api.operations import OAUTH2_SCHEME, Operations
-from mvdb.api.paths import request_base_path
+from mvdb.api.paths import base_path
 from mvdb.api.problems import documented_responses, problem
 from mvdb.api.scopes import AUDIT_SCOPE, READ_SCOPE, WRITE_SCOPE
 
@@ -166,8 +166,8 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
         ),
         tags=["meta"],
     )
-    def openapi_document(base: Annotated[str, Depends(request_base_path)]) -> Response[Any]:
-        return openapi_response(base)
+    def openapi_document() -> Response[Any]:
+        return openapi_response(base_path(app.current_event.raw_event))
 
     @operations.declare(
         app,  # type: ignore[arg-type]
@@ -187,9 +187,9 @@ def register_docs(app: APIGatewayRestResolver, operations: Operations, config: D
         tags=["meta"],
     )
     def swagger_ui(
-        base: Annotated[str, Depends(request_base_path)],
         format: Annotated[str | None, Query(max_length=20, pattern="^[a-z0-9-]+$")] = None,
     ) -> Response[Any]:
+        base = base_path(app.current_event.raw_event)
         if format == "json":
             return openapi_response(base)
         html, csp = swagger_page(base)

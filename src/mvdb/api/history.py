@@ -7,36 +7,29 @@ the movie's ``{title+}`` is greedy (a title may contain ``/``), so any path unde
 a client swaps the prefix and nothing can collide.
 """
 
-# No ``from __future__ import annotations`` here: Powertools reads the routes' type hints on every
-# request (to solve their Depends), and evaluating them from strings costs ~4x as much.
+# No ``from __future__ import annotations`` here: Powertools evaluates the routes' type hints when
+# it builds their validation, and these are plain objects.
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Depends, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from mvdb.api.media_types import JSON
 from mvdb.api.movies import PathTitle, PathYear, page_body
-from mvdb.api.operations import Operations
+from mvdb.api.operations import Routes
 from mvdb.api.paths import movie_key
 from mvdb.api.problems import ProblemError, documented_responses
 from mvdb.api.scopes import AUDIT_SCOPE
-from mvdb.dependencies import movie_service
 from mvdb.domain.models import MAX_CURSOR_LENGTH, Movie
 from mvdb.domain.service import MovieService
 
-__all__ = ["operations", "router"]
-
-router = APIGatewayRouter()
-operations = Operations()
+__all__ = ["history_routes"]
 
 DEFAULT_HISTORY_LIMIT = 20
 MAX_HISTORY_LIMIT = 100
 _PARAMETERS = {"limit", "cursor"}
-
-Service = Annotated[MovieService, Depends(movie_service)]
 
 
 class ChangeStream(BaseModel):
@@ -89,56 +82,61 @@ class MovieHistoryPage(BaseModel):
 _HISTORY = {"description": "The movie's changes, newest first", "content": {JSON: {"model": MovieHistoryPage}}}
 
 
-@operations.declare(
-    router,
-    "GET",
-    "/audit/movies/{year}/{title}",
-    scope=AUDIT_SCOPE,
-    summary="A movie's history: every change, newest first",
-    description=(
-        "Every create, replace, patch and delete of the movie, from the audit trail (written from the movies "
-        "table's stream, usually within seconds of the change, to storage that cannot be altered): the movie "
-        "before and after, the operation, the client, the request id and the time. A movie that was deleted "
-        "keeps its history; one never changed through the API has an empty one. Follow `next_cursor` for "
-        "older changes. A page holds `limit` changes unless it is the last, or the next change would take the "
-        "response over 5,000,000 bytes (Lambda returns at most 6 MB; each change carries two images of the "
-        "movie): then it is short, with a `next_cursor`, and holds at least one change. Needs the "
-        "`movies/audit` scope, which ordinary clients do not have."
-    ),
-    responses=documented_responses({200: _HISTORY}, 400, 409, 503),
-    tags=["audit"],
-)
-def movie_history(
-    service: Service,
-    year: PathYear,
-    title: PathTitle,
-    limit: Annotated[
-        int,
-        Query(
-            ge=1,
-            le=MAX_HISTORY_LIMIT,
-            description="Changes per page, at most; a page of large changes may hold fewer (see the description)",
+def history_routes(service: MovieService) -> Routes:
+    """``/audit/movies/{year}/{title}`` over ``service`` (its ``history``), on a router of their own."""
+    routes = Routes()
+    router = routes.router
+
+    @routes.declare(
+        "GET",
+        "/audit/movies/{year}/{title}",
+        scope=AUDIT_SCOPE,
+        summary="A movie's history: every change, newest first",
+        description=(
+            "Every create, replace, patch and delete of the movie, from the audit trail (written from the movies "
+            "table's stream, usually within seconds of the change, to storage that cannot be altered): the movie "
+            "before and after, the operation, the client, the request id and the time. A movie that was deleted "
+            "keeps its history; one never changed through the API has an empty one. Follow `next_cursor` for "
+            "older changes. A page holds `limit` changes unless it is the last, or the next change would take the "
+            "response over 5,000,000 bytes (Lambda returns at most 6 MB; each change carries two images of the "
+            "movie): then it is short, with a `next_cursor`, and holds at least one change. Needs the "
+            "`movies/audit` scope, which ordinary clients do not have."
         ),
-    ] = DEFAULT_HISTORY_LIMIT,
-    cursor: Annotated[
-        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
-    ] = None,
-) -> Response[Any]:
-    unknown = sorted(set(router.current_event.query_string_parameters or {}) - _PARAMETERS)
-    if unknown:
-        raise ProblemError(
-            HTTPStatus.BAD_REQUEST,
-            "unknown-parameter",
-            f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_PARAMETERS))}.",
-        )
-    history = service.history
-    if history is None:
-        raise ProblemError(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "audit-trail-unavailable",
-            "This deployment has no audit trail configured (AUDIT_BUCKET_NAME).",
-        )
-    page = history.page(movie_key(year, title), limit=limit, cursor=cursor)
-    return Response(
-        status_code=200, content_type=JSON, body=page_body(page.records_json, len(page.records), page.next_cursor)
+        responses=documented_responses({200: _HISTORY}, 400, 409, 503),
+        tags=["audit"],
     )
+    def movie_history(
+        year: PathYear,
+        title: PathTitle,
+        limit: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=MAX_HISTORY_LIMIT,
+                description="Changes per page, at most; a page of large changes may hold fewer (see the description)",
+            ),
+        ] = DEFAULT_HISTORY_LIMIT,
+        cursor: Annotated[
+            str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
+        ] = None,
+    ) -> Response[Any]:
+        unknown = sorted(set(router.current_event.query_string_parameters or {}) - _PARAMETERS)
+        if unknown:
+            raise ProblemError(
+                HTTPStatus.BAD_REQUEST,
+                "unknown-parameter",
+                f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_PARAMETERS))}.",
+            )
+        history = service.history
+        if history is None:
+            raise ProblemError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "audit-trail-unavailable",
+                "This deployment has no audit trail configured (AUDIT_BUCKET_NAME).",
+            )
+        page = history.page(movie_key(year, title), limit=limit, cursor=cursor)
+        return Response(
+            status_code=200, content_type=JSON, body=page_body(page.records_json, len(page.records), page.next_cursor)
+        )
+
+    return routes

@@ -1,15 +1,16 @@
-"""The API as one object: ``create_app(settings)`` builds everything a request needs, once per container: the resolver
-with its routes and error handlers, admission, the response finisher, and the ``MovieService``
-(its DynamoDB client) that routes get through ``Depends``. Settings are read once, at init, and
-fail fast when ``TABLE_NAME`` is missing.
+"""The API as one object: ``create_app(settings)`` builds everything a request needs, once per
+container: the ``MovieService`` (its DynamoDB client) and the idempotency records, the resolver
+with the routes built over them and the error handlers, admission, the response finisher.
+Settings are read once, at init, and fail fast when ``TABLE_NAME`` is missing.
 
 A request goes: admission (404/405, scope, body envelope) -> the resolver (validation, the route)
--> the finisher (security headers, CORS, request id, HEAD), whatever answered it; then one
-access-log line and the request's metrics.
+-> the finisher (security headers, CORS, request id, HEAD), whatever answered it; then the
+request's metrics, flushed as one EMF line that is also its access-log line.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -23,12 +24,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mvdb.api import health, history, movies
 from mvdb.api.admission import Admission, read_json
 from mvdb.api.docs import DocumentationConfig, register_docs
-from mvdb.api.idempotency import IDEMPOTENCY, IdempotencyStore
+from mvdb.api.idempotency import IdempotencyStore
 from mvdb.api.operations import Operations, resource_path
 from mvdb.api.problems import ProblemError, problem, problem_for
 from mvdb.api.responses import ResponseFinisher, cors_config
 from mvdb.config import Settings
-from mvdb.dependencies import MOVIE_SERVICE, build_movie_service
+from mvdb.dependencies import build_movie_service
 from mvdb.domain.errors import (
     DomainError,
     InvalidCursor,
@@ -48,8 +49,8 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 class MoviesApi:
     """One configured API. ``handle`` answers one API Gateway REST (v1) proxy event.
 
-    ``resolver`` is Powertools' resolver: tests replace what routes get through ``Depends`` with
-    ``api.resolver.dependency_overrides``.
+    ``resolver`` is Powertools' resolver; ``service`` the ``MovieService`` and ``idempotency`` the
+    records its routes close over.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class MoviesApi:
         self._finisher = finisher
         self.service = service
         self.idempotency = idempotency
+        self._cold = True  # until the first request of this container is answered
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
@@ -75,21 +77,32 @@ class MoviesApi:
         metrics.add_dimension(name="route", value=f"{method} {route}")
         try:
             admitted = self._admission.admit(event)
-            self.resolver.append_context(**{MOVIE_SERVICE: self.service, IDEMPOTENCY: self.idempotency})
             response = self.resolver.resolve(admitted, context)
         except ProblemError as refused:
             response = _proxy_response(problem_for(refused))
         response = self._finisher.finish(response, event)
         status = int(response["statusCode"])
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
+        # One Latency sample per request: its SampleCount is the route's request count (no metric of its own).
         metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
-        # One access-log line per request; never headers or bodies (they carry tokens and data).
-        logger.info(
-            "request",
-            extra={"http_method": method, "route": route, "status": status, "latency_ms": latency_ms},
-        )
+        # One line per request: the request's EMF document carries its access-log fields as metadata
+        # (searchable in Logs Insights, not metrics). A log line of its own cost a warm GET more
+        # than any other step (docs/performance.md). Never headers or bodies: they carry tokens and data.
+        request_context = event.get("requestContext")
+        access = {
+            "message": "request",
+            "http_method": method,
+            "status": status,
+            "latency_ms": latency_ms,
+            "correlation_id": request_context.get("requestId") if isinstance(request_context, dict) else None,
+            "function_request_id": getattr(context, "aws_request_id", None),
+            "cold_start": self._cold,
+            "xray_trace_id": _xray_trace_id(),
+        }
+        for key, value in access.items():
+            metrics.add_metadata(key=key, value=value)
+        self._cold = False
         return response
 
     def route_of(self, event: dict[str, Any]) -> str:
@@ -100,41 +113,60 @@ class MoviesApi:
 
 
 def create_app(settings: Settings) -> MoviesApi:
-    """The API ``settings`` describe (``MovieService`` included: its client makes no call until used)."""
+    """The API ``settings`` describe (``MovieService`` included: its client makes no call until used).
+
+    Route modules build their routes over the objects they use, here, once: a new module adds its
+    ``Routes`` to ``route_sets``.
+    """
+    service = build_movie_service(settings)
     resolver = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=read_json)
-    resolver.include_router(health.router)
-    resolver.include_router(movies.router)
-    resolver.include_router(history.router)
+    idempotency = IdempotencyStore(settings)
+    route_sets = [
+        health.health_routes(service),
+        movies.movie_routes(service, idempotency),
+        history.history_routes(service),
+    ]
+    for routes in route_sets:
+        resolver.include_router(routes.router)
     docs_operations = Operations()
     register_docs(resolver, docs_operations, DocumentationConfig(settings.token_url, settings.environment))
-    operations = Operations.merged(health.operations, movies.operations, history.operations, docs_operations)
+    operations = Operations.merged(*(routes.operations for routes in route_sets), docs_operations)
     _register_error_handlers(resolver)
     return MoviesApi(
         resolver,
         operations,
         Admission(operations, require_auth=settings.require_auth, max_body_bytes=settings.max_body_bytes),
         ResponseFinisher(operations, cors_config(settings.cors_allow_origins)),
-        build_movie_service(settings),
-        IdempotencyStore(settings),
+        service,
+        idempotency,
     )
 
 
 def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> LambdaHandler:
-    """``api.handle`` as a Lambda handler: API Gateway's request id as the correlation id of every
-    log line, the request's metrics flushed as one EMF document (with the cold-start metric).
+    """``api.handle`` as a Lambda handler: API Gateway's request id (``correlation_id``) and the
+    invocation's (``function_request_id``) on every log line, the request's metrics flushed as one
+    EMF document (with the cold-start metric).
 
     ``publish_metrics=False`` discards each request's metrics instead (``Metrics.clear_metrics``),
-    for the handler called in-process by checks (``mvdb verify``, the restore validation): their
-    GETs are no API traffic, and EMF on a terminal is noise. POWERTOOLS_METRICS_DISABLED is not
+    and with them its access-log fields, for the handler called in-process by checks (``mvdb
+    verify``, the restore validation): their GETs are no API traffic, and EMF on a terminal is noise. POWERTOOLS_METRICS_DISABLED is not
     enough: Powertools 3 still prints the cold-start metric, and keeps each request's dimensions
     (a warning on the next request's ``route``).
     """
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # The id Powertools' correlation_paths.API_GATEWAY_REST names, read directly: a JMESPath
-        # search per request cost 4% of a warm GET's own instructions (docs/performance.md).
+        # The keys of every log line of the invocation (warnings, errors; the request's own line is
+        # its EMF document), in one call: the correlation id Powertools' correlation_paths.API_GATEWAY_REST
+        # names, read directly (a JMESPath search per request cost 4% of a warm GET's own
+        # instructions), and the invocation's id. inject_lambda_context rebuilt every key of the
+        # formatter per request, for lines a request seldom writes (docs/performance.md).
+        if logger.sampling_rate:  # POWERTOOLS_LOGGER_SAMPLE_RATE: a new draw per invocation, as Powertools documents
+            logger.refresh_sample_rate_calculation()
         request_context = event.get("requestContext")
-        logger.set_correlation_id(request_context.get("requestId") if isinstance(request_context, dict) else None)
+        logger.append_keys(
+            correlation_id=request_context.get("requestId") if isinstance(request_context, dict) else None,
+            function_request_id=getattr(context, "aws_request_id", None),
+        )
         return api.handle(event, context)
 
     def handle_discarding_metrics(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -147,7 +179,7 @@ def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> Lambda
         with_metrics = metrics.log_metrics(handle, capture_cold_start_metric=True)
     else:
         with_metrics = handle_discarding_metrics
-    handler: LambdaHandler = logger.inject_lambda_context(with_metrics, clear_state=True)
+    handler: LambdaHandler = with_metrics
     return handler
 
 
@@ -194,6 +226,20 @@ def _internal_error(error: Exception) -> Response[Any]:
         "internal-error",
         "Something went wrong on our side; it has been logged. Quote the X-Request-Id header if you report it.",
     )
+
+
+def _xray_trace_id() -> str | None:
+    """The X-Ray trace id of this invocation: the ``Root`` of ``_X_AMZN_TRACE_ID``, which the Lambda
+    runtime sets per invocation (``Root=1-...;Parent=...;Sampled=1``; AWS Lambda developer guide,
+    "Defined runtime environment variables"), as Powertools' Logger reports it."""
+    header = os.environ.get("_X_AMZN_TRACE_ID")
+    if not header:
+        return None
+    for field in header.split(";"):
+        name, _, value = field.partition("=")
+        if name.strip() == "Root":
+            return value.strip()
+    return None
 
 
 def _proxy_response(response: Response[Any]) -> dict[str, Any]:

@@ -23,15 +23,15 @@ requests without the header, reads above all, pay nothing for it.
 docs/adr/idempotency-keys-per-client-and-operation.md says why each choice was made.
 """
 
-# No ``from __future__ import annotations``: Powertools reads a Depends provider's type hints on
-# every request, and evaluating them from strings costs several times as much.
+from __future__ import annotations
+
 import re
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Depends, Request, Response
+from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -41,19 +41,15 @@ from mvdb.domain.errors import StorageUnavailable
 from mvdb.observability import logger, metrics
 
 __all__ = [
-    "IDEMPOTENCY",
     "IDEMPOTENCY_KEY_HEADER",
     "MAX_KEY_LENGTH",
     "RECORD_TTL_S",
     "REPLAYED_HEADER",
-    "Idempotency",
     "IdempotencyStore",
     "IdempotentRequest",
-    "idempotent_request",
     "parse_idempotency_key",
 ]
 
-IDEMPOTENCY = "mvdb.idempotency"  # the IdempotencyStore's key in the resolver's per-request context
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255  # characters of the key itself (a UUID is 36): room for any client's scheme
@@ -125,6 +121,21 @@ class IdempotencyStore:
                     table_name=self.table_name, boto3_client=self._client
                 )
             return layer
+
+    def request_of(self, request: Request, idempotency_key: IdempotencyKey = None) -> IdempotentRequest:
+        """``request`` as its operation's idempotent request: a Powertools ``Depends`` provider, which a
+        route that honours the header declares as ``Annotated[IdempotentRequest, Depends(store.request_of)]``.
+
+        ``idempotency_key`` is declared for the OpenAPI document only: a dependency's parameters are
+        documented but not validated by the resolver, so every field line is read here, and more
+        than one is refused rather than joined. Raises ProblemError 400 ``invalid-idempotency-key``
+        for a malformed key or more than one ``Idempotency-Key`` line.
+        """
+        del idempotency_key  # read from every field line below
+        lines = _header_values(request, IDEMPOTENCY_KEY_HEADER.lower())
+        if len(lines) > 1:
+            raise _invalid_key("send the header once")
+        return IdempotentRequest(self, request, parse_idempotency_key(lines[0]) if lines else None)
 
 
 class IdempotentRequest:
@@ -241,32 +252,18 @@ def _header_values(request: Request, name: str) -> list[str]:
     return [str(v) for key, v in single.items() if key.lower() == name]
 
 
-def idempotent_request(
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias=IDEMPOTENCY_KEY_HEADER,
-            description=(
-                "Makes a retry of this request safe (IETF draft-ietf-httpapi-idempotency-key-header): a quoted "
-                f"string of 1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID, unique per request. "
-                f"A retry with the same key and request within {RECORD_TTL_S // 3600} hours gets the first "
-                "response again (with Idempotent-Replayed: true) and changes nothing; the same key with "
-                "another request gets 422, a retry while the first runs 409. Keys are per client and operation."
-            ),
-            json_schema_extra=_document_key,
+# The header as the OpenAPI document describes it (``IdempotencyStore.request_of``'s parameter).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        description=(
+            "Makes a retry of this request safe (IETF draft-ietf-httpapi-idempotency-key-header): a quoted "
+            f"string of 1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID, unique per request. "
+            f"A retry with the same key and request within {RECORD_TTL_S // 3600} hours gets the first "
+            "response again (with Idempotent-Replayed: true) and changes nothing; the same key with "
+            "another request gets 422, a retry while the first runs 409. Keys are per client and operation."
         ),
-    ] = None,
-) -> IdempotentRequest:
-    """The request as its operation's ``Idempotency`` (a ``Depends`` provider). Raises ProblemError 400
-    ``invalid-idempotency-key`` for a malformed key or more than one ``Idempotency-Key`` line."""
-    del idempotency_key  # declared for the OpenAPI document; read from every field line below
-    store: IdempotencyStore = request.context[IDEMPOTENCY]
-    lines = _header_values(request, IDEMPOTENCY_KEY_HEADER.lower())
-    if len(lines) > 1:
-        raise _invalid_key("send the header once")
-    return IdempotentRequest(store, request, parse_idempotency_key(lines[0]) if lines else None)
-
-
-# What a route declares to honour Idempotency-Key: ``idempotency: Idempotency``, then ``idempotency.once(...)``.
-Idempotency = Annotated[IdempotentRequest, Depends(idempotent_request)]
+        json_schema_extra=_document_key,
+    ),
+]

@@ -1,26 +1,31 @@
-"""``/movies``: list and search, read, create, replace, patch, delete."""
+"""``/movies``: list and search, read, create, replace, patch, delete.
 
-# No ``from __future__ import annotations`` here: Powertools reads the routes' type hints on every
-# request (to solve their Depends), and evaluating them from strings costs ~4x as much.
+``movie_routes(service, idempotency)`` builds them for one app: each route is a closure over the
+app's ``MovieService``, built once at init, so that reads resolve no dependency per request (a
+``Depends`` costs Powertools a ``typing.get_type_hints`` of its provider on every request). Only
+``POST`` and ``PATCH`` have one, the idempotency records' ``request_of``, which reads every
+``Idempotency-Key`` line itself.
+"""
+
+# No ``from __future__ import annotations`` here: Powertools evaluates the routes' type hints when
+# it builds their validation, and these are plain objects.
 import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import TypeAdapter, ValidationError
 
 from mvdb.api.attribution import writer
-from mvdb.api.idempotency import REPLAYED_HEADER, Idempotency
+from mvdb.api.idempotency import REPLAYED_HEADER, IdempotencyStore, IdempotentRequest
 from mvdb.api.media_types import JSON, MERGE_PATCH_JSON
-from mvdb.api.operations import Operations
-from mvdb.api.paths import movie_key, movie_location, request_base_path
+from mvdb.api.operations import Routes
+from mvdb.api.paths import base_path, movie_key, movie_location
 from mvdb.api.preconditions import parse_if_match
 from mvdb.api.problems import ProblemError, documented_responses
 from mvdb.api.scopes import READ_SCOPE, WRITE_SCOPE
-from mvdb.dependencies import movie_service
-from mvdb.domain.changes import Writer
-from mvdb.domain.errors import MovieTooLarge
+from mvdb.domain.errors import FieldError, InvalidInput, MovieTooLarge, field_errors
 from mvdb.domain.models import (
     MAX_CURSOR_LENGTH,
     MAX_TITLE_BYTES,
@@ -38,10 +43,7 @@ from mvdb.domain.ports import StoredMovie
 from mvdb.domain.query import DEFAULT_LIMIT, MAX_LIMIT, MovieKey, MovieQuery
 from mvdb.domain.service import MovieService
 
-__all__ = ["operations", "page_body", "router"]
-
-router = APIGatewayRouter()
-operations = Operations()
+__all__ = ["movie_routes", "page_body"]
 
 _ETAG_HEADER: dict[str, Any] = {
     "description": "The movie's entity tag: send it back in If-Match to change the movie",
@@ -72,9 +74,6 @@ _PAGE = {"description": "One page of movies", "content": {JSON: {"model": MovieP
 _WITH_BODY = (413, 415, 422)
 _SEARCH_PARAMETERS = {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
 
-Service = Annotated[MovieService, Depends(movie_service)]
-By = Annotated[Writer, Depends(writer)]  # who makes a write: modified_by, and the audit record's client
-BasePath = Annotated[str, Depends(request_base_path)]
 PathYear = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Release year")]
 PathTitle = Annotated[
     str,
@@ -96,6 +95,30 @@ IfMatch = Annotated[
     ),
 ]
 SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+# The GET of one movie checks its path itself, against the same types (``PathYear``,
+# ``PathTitle``) with pydantic, as the resolver would: its validation also parses every request's
+# headers, cookies and query string, which this route does not read, and that was 15% of a warm
+# GET's own instructions (docs/performance.md). The errors are the resolver's, to the byte.
+_PATH_PARAMETERS = (("year", TypeAdapter(PathYear)), ("title", TypeAdapter(PathTitle)))
+
+
+def validated_path(**values: str) -> dict[str, Any]:
+    """The path parameters ``values`` (``year``, ``title``) as ``PathYear`` and ``PathTitle``.
+
+    Raises InvalidInput (400 ``validation-failed``) with every parameter's errors, located
+    ``["path", name]``: what the resolver's request validation answers for the same values.
+    """
+    validated: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, adapter in _PATH_PARAMETERS:
+        try:
+            validated[name] = adapter.validate_python(values[name])
+        except ValidationError as error:
+            errors.extend(field_errors(error.errors(include_url=False), prefix=("path", name)))
+    if errors:
+        raise InvalidInput("The request is not valid; see errors.", errors)
+    return validated
 
 
 def page_body(items_json: str, count: int, next_cursor: str | None) -> str:
@@ -119,179 +142,172 @@ def _movie_response(stored: StoredMovie, status: HTTPStatus = HTTPStatus.OK, **h
     )
 
 
-@operations.declare(
-    router,
-    "GET",
-    "/movies",
-    scope=READ_SCOPE,
-    summary="List and search movies",
-    description=(
-        "`genre`, `actor`, `director` and `min_rating` (alone or with `year`, `title_prefix`) read the "
-        "search index, which reflects a write within seconds; `year` alone (or with `title_prefix`) reads "
-        "that year, nothing at all the whole table. `genre`, `actor` and `director` match one list element "
-        "exactly (case-sensitive); `min_rating` results come best rated first. Follow `next_cursor` until it "
-        "is absent: every matching movie is returned exactly once. A page holds `limit` movies, except the "
-        "last (which may be short or empty) and, when several of genre, actor, director and min_rating are "
-        "combined, any page (short, even empty, with a next cursor). Any page may also be short, with a next "
-        "cursor, when DynamoDB's 1 MB per read is reached (a year, or no filter) or when the next movie would "
-        "take the response over 5,000,000 bytes (Lambda returns at most 6 MB): large movies make short pages. "
-        "A page holds at least one movie while any is left."
-    ),
-    responses=documented_responses({200: _PAGE}, 400, 409, 503),
-    tags=["movies"],
-)
-def list_movies(
-    service: Service,
-    year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
-    title_prefix: Annotated[str | None, Query(min_length=1, max_length=MAX_TITLE_LENGTH)] = None,
-    genre: SearchText = None,
-    actor: SearchText = None,
-    director: SearchText = None,
-    min_rating: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
-    limit: Annotated[
-        int,
-        Query(
-            ge=1,
-            le=MAX_LIMIT,
-            description="Movies per page, at most; a page may hold fewer (see the operation's description)",
+def movie_routes(service: MovieService, idempotency: IdempotencyStore) -> Routes:
+    """The ``/movies`` operations over ``service`` (``idempotency``: the records ``POST`` and
+    ``PATCH`` keep for ``Idempotency-Key``), registered on a router of their own."""
+    routes = Routes()
+    router = routes.router
+    # POST and PATCH read Idempotency-Key through Depends: every field line, not the resolver's one value.
+    Idempotency = Annotated[IdempotentRequest, Depends(idempotency.request_of)]
+
+    @routes.declare(
+        "GET",
+        "/movies",
+        scope=READ_SCOPE,
+        summary="List and search movies",
+        description=(
+            "`genre`, `actor`, `director` and `min_rating` (alone or with `year`, `title_prefix`) read the "
+            "search index, which reflects a write within seconds; `year` alone (or with `title_prefix`) reads "
+            "that year, nothing at all the whole table. `genre`, `actor` and `director` match one list element "
+            "exactly (case-sensitive); `min_rating` results come best rated first. Follow `next_cursor` until it "
+            "is absent: every matching movie is returned exactly once. A page holds `limit` movies, except the "
+            "last (which may be short or empty) and, when several of genre, actor, director and min_rating are "
+            "combined, any page (short, even empty, with a next cursor). Any page may also be short, with a next "
+            "cursor, when DynamoDB's 1 MB per read is reached (a year, or no filter) or when the next movie would "
+            "take the response over 5,000,000 bytes (Lambda returns at most 6 MB): large movies make short pages. "
+            "A page holds at least one movie while any is left."
         ),
-    ] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
-    ] = None,
-) -> Response[Any]:
-    unknown = sorted(set(router.current_event.query_string_parameters or {}) - _SEARCH_PARAMETERS)
-    if unknown:
-        raise ProblemError(
-            HTTPStatus.BAD_REQUEST,
-            "unknown-parameter",
-            f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_SEARCH_PARAMETERS))}.",
+        responses=documented_responses({200: _PAGE}, 400, 409, 503),
+        tags=["movies"],
+    )
+    def list_movies(
+        year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
+        title_prefix: Annotated[str | None, Query(min_length=1, max_length=MAX_TITLE_LENGTH)] = None,
+        genre: SearchText = None,
+        actor: SearchText = None,
+        director: SearchText = None,
+        min_rating: Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)] = None,
+        limit: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=MAX_LIMIT,
+                description="Movies per page, at most; a page may hold fewer (see the operation's description)",
+            ),
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
+        ] = None,
+    ) -> Response[Any]:
+        unknown = sorted(set(router.current_event.query_string_parameters or {}) - _SEARCH_PARAMETERS)
+        if unknown:
+            raise ProblemError(
+                HTTPStatus.BAD_REQUEST,
+                "unknown-parameter",
+                f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_SEARCH_PARAMETERS))}.",
+            )
+        query = MovieQuery(
+            year=year,
+            title_prefix=title_prefix,
+            genre=genre,
+            actor=actor,
+            director=director,
+            min_rating=min_rating,
+            limit=limit,
         )
-    query = MovieQuery(
-        year=year,
-        title_prefix=title_prefix,
-        genre=genre,
-        actor=actor,
-        director=director,
-        min_rating=min_rating,
-        limit=limit,
+        page = service.search(query, cursor)
+        return Response(
+            status_code=200, content_type=JSON, body=page_body(page.movies_json, len(page.movies), page.next_cursor)
+        )
+
+    @routes.declare(
+        "GET",
+        "/movies/{year}/{title}",
+        scope=READ_SCOPE,
+        summary="Get one movie",
+        enable_validation=False,  # its path is checked by validated_path (above), not the resolver
+        description="The movie and, in ETag, its version: send that back in If-Match to change it.",
+        responses=documented_responses({200: _MOVIE}, 400, 404, 409, 503),
+        tags=["movies"],
     )
-    page = service.search(query, cursor)
-    return Response(
-        status_code=200, content_type=JSON, body=page_body(page.movies_json, len(page.movies), page.next_cursor)
+    def get_movie(year: PathYear, title: PathTitle) -> Response[Any]:
+        # Declared for the OpenAPI document; they arrive as the path's text (validation is off).
+        path = validated_path(year=str(year), title=str(title))
+        return _movie_response(service.get(movie_key(path["year"], path["title"])))
+
+    @routes.declare(
+        "POST",
+        "/movies",
+        scope=WRITE_SCOPE,
+        media_types=[JSON],
+        summary="Create a movie",
+        description=(
+            "Creates the movie under its year and title; 409 if one exists. Location is its URL. With an "
+            "Idempotency-Key, a retry gets the first 201 again (same ETag and Location) and creates nothing."
+        ),
+        responses=documented_responses({201: _CREATED}, 400, 409, 503, *_WITH_BODY),
+        tags=["movies"],
     )
+    def create_movie(movie: Annotated[MovieCreate, Body(embed=False)], idempotent: Idempotency) -> Response[Any]:
+        event = router.current_event.raw_event
 
+        def create() -> Response[Any]:
+            location = movie_location(base_path(event), MovieKey(movie.year, movie.title))
+            return _movie_response(service.create(movie, by=writer(event)), HTTPStatus.CREATED, Location=location)
 
-@operations.declare(
-    router,
-    "GET",
-    "/movies/{year}/{title}",
-    scope=READ_SCOPE,
-    summary="Get one movie",
-    description="The movie and, in ETag, its version: send that back in If-Match to change it.",
-    responses=documented_responses({200: _MOVIE}, 400, 404, 409, 503),
-    tags=["movies"],
-)
-def get_movie(service: Service, year: PathYear, title: PathTitle) -> Response[Any]:
-    return _movie_response(service.get(movie_key(year, title)))
+        return idempotent.once(create, router.lambda_context)
 
-
-@operations.declare(
-    router,
-    "POST",
-    "/movies",
-    scope=WRITE_SCOPE,
-    media_types=[JSON],
-    summary="Create a movie",
-    description=(
-        "Creates the movie under its year and title; 409 if one exists. Location is its URL. With an "
-        "Idempotency-Key, a retry gets the first 201 again (same ETag and Location) and creates nothing."
-    ),
-    responses=documented_responses({201: _CREATED}, 400, 409, 503, *_WITH_BODY),
-    tags=["movies"],
-)
-def create_movie(
-    service: Service,
-    by: By,
-    base: BasePath,
-    movie: Annotated[MovieCreate, Body(embed=False)],
-    idempotency: Idempotency,
-) -> Response[Any]:
-    def create() -> Response[Any]:
-        location = movie_location(base, MovieKey(movie.year, movie.title))
-        return _movie_response(service.create(movie, by=by), HTTPStatus.CREATED, Location=location)
-
-    return idempotency.once(create, router.lambda_context)
-
-
-@operations.declare(
-    router,
-    "PUT",
-    "/movies/{year}/{title}",
-    scope=WRITE_SCOPE,
-    media_types=[JSON],
-    summary="Replace a movie's info",
-    description="Replaces the whole info of the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
-    responses=documented_responses({200: _MOVIE}, 400, 404, 412, 428, 503, *_WITH_BODY),
-    tags=["movies"],
-)
-def replace_movie(
-    service: Service,
-    by: By,
-    year: PathYear,
-    title: PathTitle,
-    body: Annotated[MovieReplace, Body(embed=False)],
-    if_match: IfMatch = None,
-) -> Response[Any]:
-    return _movie_response(service.replace(movie_key(year, title), body, parse_if_match(if_match), by=by))
-
-
-@operations.declare(
-    router,
-    "PATCH",
-    "/movies/{year}/{title}",
-    scope=WRITE_SCOPE,
-    media_types=[MERGE_PATCH_JSON, JSON],
-    summary="Change a movie with a JSON merge patch (RFC 7396)",
-    description=(
-        'A merge patch of the movie: members left out stay, `null` removes one (`{"info": {"plot": null}}` '
-        'removes the plot, `{"info": null}` all the info). Send it as `application/merge-patch+json` '
-        "(`application/json` is read the same way). With an Idempotency-Key, a retry gets the first 200 "
-        "again and the patch is not applied twice."
-    ),
-    responses=documented_responses({200: _PATCHED}, 400, 404, 409, 412, 428, 503, *_WITH_BODY),
-    tags=["movies"],
-)
-def patch_movie(
-    service: Service,
-    by: By,
-    year: PathYear,
-    title: PathTitle,
-    patch: Annotated[MoviePatch, Body(embed=False, media_type=MERGE_PATCH_JSON)],
-    idempotency: Idempotency,
-    if_match: IfMatch = None,
-) -> Response[Any]:
-    key, precondition = movie_key(year, title), parse_if_match(if_match)
-    return idempotency.once(
-        lambda: _movie_response(service.patch(key, patch, precondition, by=by)), router.lambda_context
+    @routes.declare(
+        "PUT",
+        "/movies/{year}/{title}",
+        scope=WRITE_SCOPE,
+        media_types=[JSON],
+        summary="Replace a movie's info",
+        description="Replaces the whole info of the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
+        responses=documented_responses({200: _MOVIE}, 400, 404, 412, 428, 503, *_WITH_BODY),
+        tags=["movies"],
     )
+    def replace_movie(
+        year: PathYear,
+        title: PathTitle,
+        body: Annotated[MovieReplace, Body(embed=False)],
+        if_match: IfMatch = None,
+    ) -> Response[Any]:
+        by = writer(router.current_event.raw_event)
+        return _movie_response(service.replace(movie_key(year, title), body, parse_if_match(if_match), by=by))
 
+    @routes.declare(
+        "PATCH",
+        "/movies/{year}/{title}",
+        scope=WRITE_SCOPE,
+        media_types=[MERGE_PATCH_JSON, JSON],
+        summary="Change a movie with a JSON merge patch (RFC 7396)",
+        description=(
+            'A merge patch of the movie: members left out stay, `null` removes one (`{"info": {"plot": null}}` '
+            'removes the plot, `{"info": null}` all the info). Send it as `application/merge-patch+json` '
+            "(`application/json` is read the same way). With an Idempotency-Key, a retry gets the first 200 "
+            "again and the patch is not applied twice."
+        ),
+        responses=documented_responses({200: _PATCHED}, 400, 404, 409, 412, 428, 503, *_WITH_BODY),
+        tags=["movies"],
+    )
+    def patch_movie(
+        year: PathYear,
+        title: PathTitle,
+        patch: Annotated[MoviePatch, Body(embed=False, media_type=MERGE_PATCH_JSON)],
+        idempotent: Idempotency,
+        if_match: IfMatch = None,
+    ) -> Response[Any]:
+        key, precondition, by = movie_key(year, title), parse_if_match(if_match), writer(router.current_event.raw_event)
+        return idempotent.once(
+            lambda: _movie_response(service.patch(key, patch, precondition, by=by)), router.lambda_context
+        )
 
-@operations.declare(
-    router,
-    "DELETE",
-    "/movies/{year}/{title}",
-    scope=WRITE_SCOPE,
-    summary="Delete a movie",
-    description="Deletes the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
-    responses=documented_responses({204: {"description": "Deleted"}}, 400, 404, 412, 428, 503),
-    tags=["movies"],
-)
-def delete_movie(service: Service, by: By, year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
-    service.delete(movie_key(year, title), parse_if_match(if_match), by=by)
-    return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)
+    @routes.declare(
+        "DELETE",
+        "/movies/{year}/{title}",
+        scope=WRITE_SCOPE,
+        summary="Delete a movie",
+        description="Deletes the movie. If-Match (its ETag, or `*`) is required: 412 if stale.",
+        responses=documented_responses({204: {"description": "Deleted"}}, 400, 404, 412, 428, 503),
+        tags=["movies"],
+    )
+    def delete_movie(year: PathYear, title: PathTitle, if_match: IfMatch = None) -> Response[Any]:
+        service.delete(movie_key(year, title), parse_if_match(if_match), by=writer(router.current_event.raw_event))
+        return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)
 
+    # Browsers send a pre-flight before a cross-origin call with a token or a JSON body.
+    routes.declare_preflight("/movies")
+    routes.declare_preflight("/movies/{year}/{title}")
 
-# Browsers send a pre-flight before a cross-origin call with a token or a JSON body.
-operations.declare_preflight(router, "/movies")
-operations.declare_preflight(router, "/movies/{year}/{title}")
+    return routes

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-__all__ = ["OAUTH2_SCHEME", "Operation", "Operations", "resource_path"]
+__all__ = ["OAUTH2_SCHEME", "Operation", "Operations", "Routes", "resource_path"]
 
 # The name of the OAuth 2.0 security scheme in the OpenAPI document (api/docs.py defines it).
 OAUTH2_SCHEME = "oauth2"
@@ -34,6 +35,7 @@ _GREEDY = re.compile(r"\{(\w+)\+\}")
 _VARIABLE = re.compile(r"\{(\w+)\}")
 
 
+@lru_cache(maxsize=256)  # API Gateway's resources are the template's: a few, each mapped once
 def resource_path(resource: str) -> str:
     """An API Gateway resource path as the OpenAPI path it serves: ``{title+}`` becomes ``{title}``."""
     return _GREEDY.sub(r"{\1}", resource)
@@ -127,3 +129,24 @@ class Operations:
             raise ValueError(f"{operation.method} {operation.path} is declared twice")
         self._operations[key] = operation
         self._methods[operation.path] = tuple(sorted({*self._methods.get(operation.path, ()), operation.method}))
+
+
+@dataclass(frozen=True)
+class Routes:
+    """One module's routes as built for one app: the router they are registered with, and their
+    declarations. Route modules build them in a function of what the routes use (``movie_routes(service)``):
+    a route is a closure over objects built once, at init, so no request pays to look them up.
+    """
+
+    router: APIGatewayRouter = field(default_factory=APIGatewayRouter)
+    operations: Operations = field(default_factory=Operations)
+
+    def declare(
+        self, method: str, path: str, *, scope: str | None, media_types: Iterable[str] = (), **route_options: Any
+    ) -> Callable[[Handler], Handler]:
+        """``Operations.declare`` on this router."""
+        return self.operations.declare(self.router, method, path, scope=scope, media_types=media_types, **route_options)
+
+    def declare_preflight(self, path: str) -> None:
+        """``Operations.declare_preflight`` on this router."""
+        self.operations.declare_preflight(self.router, path)

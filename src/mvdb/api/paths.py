@@ -4,19 +4,17 @@ Titles travel percent-encoded in one path segment (``/movies/2013/V%2FH%2FS``); 
 decoded exactly once, here.
 """
 
-# No ``from __future__ import annotations``: Powertools reads a Depends provider's type hints on
-# every request, and evaluating them from strings costs several times as much.
+from __future__ import annotations
+
 import re
 from typing import Any
 from urllib.parse import quote, unquote
-
-from aws_lambda_powertools.event_handler import Request
 
 from mvdb.domain.errors import FieldError, InvalidInput
 from mvdb.domain.models import title_problem
 from mvdb.domain.query import MovieKey
 
-__all__ = ["base_path", "movie_key", "movie_location", "normalize_movie_path", "request_base_path"]
+__all__ = ["base_path", "movie_key", "movie_location", "normalize_movie_path"]
 
 _MOVIE_PATH = re.compile(r"^((?:/audit)?/movies/[^/]+/)(.+)$")  # a movie, or its history
 
@@ -72,8 +70,3 @@ def base_path(event: dict[str, Any]) -> str:
     if path and called.endswith(path):
         return called[: -len(path)].rstrip("/")
     return ""
-
-
-def request_base_path(request: Request) -> str:
-    """``base_path`` of the request being served (a ``Depends`` for routes that emit URLs)."""
-    return base_path(request.resolved_event.raw_event)

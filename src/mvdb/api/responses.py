@@ -32,6 +32,8 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key"]
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-Id", "Retry-After", "Allow", "WWW-Authenticate"]
 CORS_MAX_AGE_S = 600
+# What every response gets unless it set its own (built once: a request only copies it).
+_EVERY_RESPONSE = {**SECURITY_HEADERS, "Cache-Control": "no-store", "Content-Security-Policy": API_CSP}
 
 
 def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
@@ -56,8 +58,7 @@ class ResponseFinisher:
     def finish(self, response: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         """``response`` (an API Gateway REST proxy result) to the request ``event``, finished in place."""
         method = str(event.get("httpMethod") or "").upper()
-        headers = _request_headers(event)
-        added = {**SECURITY_HEADERS, "Cache-Control": "no-store", "Content-Security-Policy": API_CSP}
+        added = _EVERY_RESPONSE.copy()
         request_id = (event.get("requestContext") or {}).get("requestId")
         if request_id:
             added["X-Request-Id"] = str(request_id)
@@ -66,6 +67,7 @@ class ResponseFinisher:
             added["Allow"] = ", ".join(allowed)
         if self._cors is not None:
             added["Vary"] = "Origin"
+            headers = _request_headers(event)
             origin = headers.get("origin")
             if origin and self._cors.allowed_origin(origin):
                 added.update(self._cors.to_dict(origin))
