@@ -149,9 +149,9 @@ def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> Lambda
 
     ``publish_metrics=False`` discards each request's metrics instead (``Metrics.clear_metrics``),
     and with them its access-log fields, for the handler called in-process by checks (``mvdb
-    verify``, the restore validation): their GETs are no API traffic, and EMF on a terminal is noise. POWERTOOLS_METRICS_DISABLED is not
-    enough: Powertools 3 still prints the cold-start metric, and keeps each request's dimensions
-    (a warning on the next request's ``route``).
+    verify``, the restore validation): their GETs are no API traffic, and EMF on a terminal is
+    noise. POWERTOOLS_METRICS_DISABLED is not enough: Powertools 3 still prints the cold-start
+    metric, and keeps each request's dimensions (a warning on the next request's ``route``).
     """
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
