@@ -1,6 +1,7 @@
 """``python -m mvdb_local.drill`` (``make drill``): a restore drill on DynamoDB Local, with evidence.
 
-1. A movies table, created from infra/template.yaml and loaded with the 4,609 movies.
+1. A movies table, created from infra/template.yaml and loaded with the 4,609 movies (or the
+   movies of ``--data``, a file in the same format).
 2. Back it up to files (``mvdb backup``: a DynamoDB export, every file checksummed).
 3. Damage the table: delete movies, change one behind the API's back (its stored ETag no
    longer matches), and show that the table checks see the damage.
@@ -32,9 +33,9 @@ from typing import Any
 
 from mvdb_local import PROJECT_ROOT
 
-__all__ = ["main", "run_drill"]
+__all__ = ["DATA_FILE", "main", "run_drill"]
 
-_DATA_FILE = PROJECT_ROOT / "data" / "moviedata.json"
+DATA_FILE = PROJECT_ROOT / "data" / "moviedata.json"
 _DELETED = 25  # movies the damage step deletes
 # The table checks that must see that damage: nothing less, and nothing else.
 _DAMAGE_SEEN_BY = frozenset(
@@ -74,8 +75,9 @@ def _timed(timings: dict[str, float], step: str, started: float) -> None:
     timings[step] = round(time.perf_counter() - started, 3)
 
 
-def run_drill(endpoint: str, output: Path, *, table: str | None = None) -> dict[str, Any]:
-    """Run the drill against DynamoDB Local at ``endpoint``; returns the evidence (also written to disk)."""
+def run_drill(endpoint: str, output: Path, *, table: str | None = None, data_file: Path = DATA_FILE) -> dict[str, Any]:
+    """Run the drill against DynamoDB Local at ``endpoint`` with the movies of ``data_file`` (a JSON array
+    of movies, as ``mvdb load`` reads); returns the evidence (also written to disk)."""
     from mvdb.cli import _LOCAL_CREDENTIALS
     from mvdb.loader import load_movies, read_records
     from mvdb.table_export import TableExists, back_up_table, restore_into_new_table
@@ -98,9 +100,9 @@ def run_drill(endpoint: str, output: Path, *, table: str | None = None) -> dict[
 
     started = time.perf_counter()
     create_tables(client, source, if_missing=False)  # `mvdb load` indexes what it writes, as in AWS
-    loaded = load_movies(client, source, read_records(_DATA_FILE))
+    loaded = load_movies(client, source, read_records(data_file))
     _timed(timings, "load", started)
-    evidence["source"] = {"table": source, "loaded": loaded.written}
+    evidence["source"] = {"table": source, "data_file": str(data_file), "loaded": loaded.written}
 
     started = time.perf_counter()
     backup = back_up_table(client, source, output)
@@ -197,13 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mvdb_local.drill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", help="a running DynamoDB Local (default: start one in memory)")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "build" / "drill", help="default: %(default)s")
+    parser.add_argument("--data", type=Path, default=DATA_FILE, help="the movies to load (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the evidence as JSON")
     args = parser.parse_args(argv)
     from mvdb_local.dynamodb_local import LocalStackError
 
     try:
         with _dynamodb(args.endpoint) as endpoint:
-            evidence = run_drill(endpoint, args.output)
+            evidence = run_drill(endpoint, args.output, data_file=args.data)
     except LocalStackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

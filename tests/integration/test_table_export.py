@@ -22,7 +22,7 @@ from mvdb.table_export import (
     verify_export,
 )
 from mvdb.verification.table_checks import inspect_table
-from tests.conftest import unique_table_name
+from tests.conftest import MOVIE_COUNT, unique_table_name
 
 pytestmark = pytest.mark.integration
 
@@ -140,6 +140,36 @@ def test_the_backup_records_the_sha256_of_every_file_and_the_content_digest(
     for name, digest in recorded["sha256"].items():
         assert hashlib.sha256((report.directory / name).read_bytes()).hexdigest() == digest
     assert recorded["contentSha256"] == inspect_table(dynamodb_client, source).content_sha256
+
+
+class _ScanPages:
+    """``client``, counting the Scan calls (pages) made through it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.pages = client, 0
+
+    def scan(self, **request: Any) -> Any:
+        self.pages += 1
+        return self._client.scan(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.slow  # reads the 4,609 movies twice: 5-10 s
+def test_a_backup_of_a_table_many_scan_pages_long_holds_every_item(
+    dynamodb_client: Any, loaded_table: str, tmp_path: Path
+) -> None:
+    # The seed's table (read-only), as the restore drill of all 4,609 movies backs it up: a Scan
+    # returns at most 1 MB, so the backup and the table check must follow LastEvaluatedKey.
+    client = _ScanPages(dynamodb_client)
+    report = back_up_table(client, loaded_table, tmp_path)
+    backed_up_pages, client.pages = client.pages, 0
+    inspected = inspect_table(client, loaded_table)
+
+    assert (backed_up_pages > 1, client.pages > 1) == (True, True), (backed_up_pages, client.pages)
+    assert report.item_count == inspected.item_count == MOVIE_COUNT
+    assert report.content_sha256 == inspected.content_sha256
 
 
 # -- restore ---------------------------------------------------------------------------------------
