@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.infra
+# One worker lints every fixture: under xdist each worker would build the module fixture (a cfn-lint run) itself.
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("e9116")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
