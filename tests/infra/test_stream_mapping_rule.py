@@ -6,16 +6,17 @@ repository root on PYTHONPATH), once over every fixture; each test reads its fil
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tools.build.sam_translate import OFFLINE_PARAMETERS
-
-pytestmark = pytest.mark.infra
+# One worker lints every fixture: under xdist each worker would build the module fixture (a cfn-lint run) itself.
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("e9116")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
@@ -57,26 +58,13 @@ FIXTURES = {
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def findings(tmp_path_factory: pytest.TempPathFactory, translated_document: dict[str, Any]) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("e9116")
     for name, text in FIXTURES.items():
         (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
-    # The root as the SAM transform translates it: the search index function's DynamoDB event is a mapping there.
-    offline = [f"-p{name}={value}" for name, value in OFFLINE_PARAMETERS.items()]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.build.sam_translate",
-            "infra/template.yaml",
-            "-o",
-            str(directory / "root.json"),
-            *offline,
-        ],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    )
+    # The root as the SAM transform translates it (the suite's translation, made once per worker): the
+    # search index function's DynamoDB event is a mapping there.
+    (directory / "root.json").write_text(json.dumps(translated_document), encoding="utf-8")
     files = sorted(directory.iterdir())
     lint = [str(CFN_LINT), "--regions", "us-east-1", "--format", "parseable", "--append-rules", "tools/cfn_lint_rules"]
     result = subprocess.run(
