@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,13 @@ from typing import Any
 import pytest
 
 from tests import dynamodb_session
+
+# Test processes keep their bytecode (``__pycache__/``, git-ignored): our modules' and the test
+# modules' as pytest rewrote their asserts. The Makefile exports PYTHONDONTWRITEBYTECODE for every
+# command it runs; without a cache each test process (three per xdist run) compiles and rewrites
+# the same modules again, ~2.5 s of CPU each. Only this process's own setting: subprocesses still
+# inherit the variable (the artifact tests run the build read-only and assert it writes nothing).
+sys.dont_write_bytecode = False
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_FILE = PROJECT_ROOT / "data" / "moviedata.json"
