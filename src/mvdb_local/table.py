@@ -74,10 +74,13 @@ def _create(client: Any, table_name: str, definition: dict[str, Any], *, if_miss
         return False
     # CreateTable takes no TTL: CloudFormation sets it with UpdateTimeToLive once the table exists.
     time_to_live = definition.get("TimeToLiveSpecification")
-    client.create_table(
+    created = client.create_table(
         TableName=table_name, **{name: value for name, value in definition.items() if name != "TimeToLiveSpecification"}
     )
-    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    # CreateTable answers CREATING and the table takes writes once ACTIVE (DynamoDB API Reference,
+    # CreateTable). DynamoDB Local's tables are ACTIVE at once: no DescribeTable to wait for.
+    if created["TableDescription"]["TableStatus"] != "ACTIVE":
+        client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
     if time_to_live is not None:
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=time_to_live)
     return True
@@ -87,9 +90,16 @@ def _table_names(client: Any) -> set[str]:
     return {name for page in client.get_paginator("list_tables").paginate() for name in page["TableNames"]}
 
 
-def create_movies_table(client: Any, table_name: str, *, if_missing: bool = True) -> bool:
-    """Create the movies table (with its stream) from the template's definition; True if it was created."""
-    return _create(client, table_name, movies_table_definition(), if_missing=if_missing)
+def create_movies_table(client: Any, table_name: str, *, if_missing: bool = True, stream: bool = True) -> bool:
+    """Create the movies table (with its stream) from the template's definition; True if it was created.
+
+    ``stream=False`` leaves the stream off, for a load whose records no consumer is to read:
+    ``enable_stream`` switches it on afterwards, empty.
+    """
+    definition = movies_table_definition()
+    if not stream:
+        definition = {name: value for name, value in definition.items() if name != "StreamSpecification"}
+    return _create(client, table_name, definition, if_missing=if_missing)
 
 
 def create_search_index_table(client: Any, index_table_name: str, *, if_missing: bool = True) -> bool:
