@@ -9,7 +9,7 @@ directory of its own, and that directory (``shared-local-instance.db``) is kept 
 
 The fingerprint covers everything that decides those items: the data file, the tables'
 definitions, the code that shapes movies and index entries (the models, the item and entry
-builders, the index layout), the build itself and DynamoDB Local's version. A
+builders, the index layout) and DynamoDB Local's version. A
 change to any of them builds a new seed; nothing stale is ever served. Concurrent builders (two
 test workers) wait on a lock, and the one that builds publishes the directory atomically.
 """
@@ -60,7 +60,6 @@ def fingerprint(data_file: Path = DATA_FILE) -> str:
     )
     for shaper in shapers:
         digest.update(inspect.getsource(shaper).encode())
-    digest.update(inspect.getsource(_build).encode())  # how the seed is made (its stream, for one)
     digest.update(find_jar().parent.name.encode())  # dynamodb_local_<version>
     return digest.hexdigest()[:16]
 
@@ -80,10 +79,9 @@ def seeded_database(data_file: Path = DATA_FILE, *, quiet: bool = False) -> Path
 
 def _build(seed: Path, data_file: Path, *, quiet: bool) -> None:
     from mvdb.cli import _client
-    from mvdb.config import default_search_index_table_name
     from mvdb.loader import load_movies, read_records
     from mvdb_local.dynamodb_local import DynamoDBLocal
-    from mvdb_local.table import create_movies_table, create_search_index_table, enable_stream
+    from mvdb_local.table import create_tables
 
     started = time.monotonic()
     if not quiet:
@@ -92,16 +90,10 @@ def _build(seed: Path, data_file: Path, *, quiet: bool) -> None:
     try:
         with DynamoDBLocal(data_dir=building, heap="512m") as dynamodb:
             client = _client(dynamodb.endpoint, None)  # what `mvdb load` uses: local credentials, adaptive retries
-            # The stream is switched on after the load, empty. No consumer is to read the load's
-            # records (the local stack's start at LATEST), and DynamoDB Local keeps every record in
-            # its database: with the load's 4,609 there, each later write to any table with a stream
-            # cost it ~3x the CPU (PutItem ~7 ms instead of ~2 ms: every test that writes paid it).
-            create_movies_table(client, SEED_TABLE, if_missing=False, stream=False)
-            create_search_index_table(client, default_search_index_table_name(SEED_TABLE), if_missing=False)
+            create_tables(client, SEED_TABLE, if_missing=False)
             report = load_movies(client, SEED_TABLE, read_records(data_file))
             if report.invalid or report.not_indexed:
                 raise RuntimeError(f"the seed's load was not clean: {report}")
-            enable_stream(client, SEED_TABLE)
         os.replace(building, seed)  # atomic: a seed directory is complete or absent
     finally:
         shutil.rmtree(building, ignore_errors=True)

@@ -1,8 +1,8 @@
 """A local stack stopped and started again on its data directory, as ``make run`` is day after day.
 
-Its stream consumers resume after their checkpoints: the restart replays nothing, so no write is
-recorded twice, and the seed's movies never become audit history (its stream holds none of its
-load: test_seed.py). Two stack starts on a copy of the seed: about 15 s on two shared cores.
+Its stream consumers resume after their checkpoints: the restart replays nothing, so the seed's
+4,609 loads never become audit history and no write is recorded twice. Two stack starts on a copy
+of the seed: about 15 s on two shared cores.
 """
 
 from __future__ import annotations
