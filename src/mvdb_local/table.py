@@ -74,10 +74,13 @@ def _create(client: Any, table_name: str, definition: dict[str, Any], *, if_miss
         return False
     # CreateTable takes no TTL: CloudFormation sets it with UpdateTimeToLive once the table exists.
     time_to_live = definition.get("TimeToLiveSpecification")
-    client.create_table(
+    created = client.create_table(
         TableName=table_name, **{name: value for name, value in definition.items() if name != "TimeToLiveSpecification"}
     )
-    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    # CreateTable answers CREATING and the table takes writes once ACTIVE (DynamoDB API Reference,
+    # CreateTable). DynamoDB Local's tables are ACTIVE at once: no DescribeTable to wait for.
+    if created["TableDescription"]["TableStatus"] != "ACTIVE":
+        client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
     if time_to_live is not None:
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=time_to_live)
     return True

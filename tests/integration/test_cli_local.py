@@ -59,7 +59,7 @@ def test_a_new_table_is_created_from_the_template_and_loaded_without_any_aws_con
 
 
 def test_creating_a_table_that_exists_changes_nothing(make_table: Any, dynamodb_local: Any, tmp_path: Path) -> None:
-    table = make_table()
+    table = make_table(search_index=True)
 
     again = mvdb("create-table", "--table", table, "--endpoint", dynamodb_local.endpoint, home=tmp_path)
 
@@ -72,7 +72,7 @@ def test_reindex_indexes_the_movies_of_a_table_and_prints_the_counts(
 ) -> None:
     from mvdb.loader import _write_documents, validate_records
 
-    table = make_table()
+    table = make_table(search_index=True)
     documents, _ = validate_records(movie_records[:20])
     _write_documents(dynamodb_client, table, documents)  # as before the index existed: nothing indexed
 
@@ -90,7 +90,7 @@ def test_reindex_indexes_the_movies_of_a_table_and_prints_the_counts(
 def test_reindex_resumes_where_a_killed_run_left_its_checkpoint(
     make_table: Any, dynamodb_local: Any, dynamodb_client: Any, tmp_path: Path
 ) -> None:
-    table = make_table()
+    table = make_table(search_index=True)
     # GIVEN the checkpoint a run killed after finishing 1999 leaves
     checkpoint = {"pk": {"S": "reindex"}, "sk": {"S": "progress"}, "next_year": {"N": "2000"}}
     counts = {name: {"N": "7"} for name in ("checked", "in_step", "reconciled", "removed")}

@@ -29,6 +29,12 @@ pytestmark = pytest.mark.integration
 Items = dict[tuple[str, str], dict[str, Any]]
 
 
+@pytest.fixture
+def movies_table(make_table: Any) -> str:
+    """A fresh, empty movies table with its search index table: a load indexes what it wrote."""
+    return str(make_table(search_index=True))
+
+
 def full_scan(client: Any, table: str) -> Items:
     """Every item of the table, exactly as stored, keyed by (year, title)."""
     items: Items = {}

@@ -184,7 +184,7 @@ def catalog(request: pytest.FixtureRequest) -> MovieRepository:
             put(memory, document)
         return memory
     client = request.getfixturevalue("dynamodb_client")
-    table: str = request.getfixturevalue("make_module_table")()
+    table: str = request.getfixturevalue("make_module_table")(search_index=True)
     repository = DynamoDBMovieRepository(client, table)
     for document in CATALOG:
         put(repository, document)

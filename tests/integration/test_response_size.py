@@ -57,9 +57,9 @@ CATALOG = [maximal_movie(n) for n in range(MOVIES)]
 
 
 @pytest.fixture(scope="module")
-def escapes_table(dynamodb_client: Any, make_module_table: Callable[[], str]) -> str:
+def escapes_table(dynamodb_client: Any, make_module_table: Callable[..., str]) -> str:
     """A table of ``CATALOG`` with its search index entries (as the stream keeps them). Read-only."""
-    table = make_module_table()
+    table = make_module_table(search_index=True)
     repository = DynamoDBMovieRepository(dynamodb_client, table)
     index = DynamoDBSearchIndex(dynamodb_client, table, default_search_index_table_name(table))
     for document in CATALOG:

@@ -33,6 +33,13 @@ pytestmark = pytest.mark.integration
 # ~460 requests, seconds on two shared cores. Its tests run in make test (make pytest), not the inner loop.
 slow_reindex = pytest.mark.slow
 
+
+@pytest.fixture
+def movies_table(make_table: Any) -> str:
+    """A fresh, empty movies table with its search index table: every test here writes or reads the index."""
+    return str(make_table(search_index=True))
+
+
 HEIST = {
     "year": 2031,
     "title": "The Index Job",

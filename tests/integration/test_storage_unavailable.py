@@ -87,3 +87,10 @@ def test_invalid_requests_are_refused_without_waiting_for_the_table(unreachable:
     response, elapsed = timed(lambda: unreachable.get("/movies/abc/Rush"))
     assert response.status == 400
     assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("query", ["genre=Drama", "year=2013&actor=Daniel%20Br%C3%BChl", "min_rating=7"])
+def test_a_search_with_no_search_index_table_is_503_never_an_empty_page(api: LambdaClient, query: str) -> None:
+    # The `api` fixture's table has no search index table (tests make one only where they search):
+    # a search there must fail, so a test that needs the index and lacks it cannot pass on "no matches".
+    assert_unavailable(api.get(f"/movies?{query}"))

@@ -31,9 +31,9 @@ EXTRA = {"poster": {"B": b"\x89PNG\r\n\x1a\n\x00\xff"}, "tags": {"SS": ["a", "b"
 
 
 @pytest.fixture(scope="module")
-def source(make_module_table: Callable[[], str], dynamodb_client: Any, movie_records: list[dict[str, Any]]) -> str:
+def source(make_module_table: Callable[..., str], dynamodb_client: Any, movie_records: list[dict[str, Any]]) -> str:
     """60 movies, one of them with attributes the service never writes. Read-only: the module's tests share it."""
-    movies_table = make_module_table()
+    movies_table = make_module_table(search_index=True)
     load_movies(dynamodb_client, movies_table, movie_records[:60])
     first = dynamodb_client.scan(TableName=movies_table, Limit=1)["Items"][0]
     dynamodb_client.update_item(
