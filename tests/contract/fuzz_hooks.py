@@ -2,7 +2,9 @@
 
 A merge patch may restate its movie's key but not change it (422 ``key_mismatch``): with generated
 ``year`` and ``title`` nearly every patch stopped there, before the merge it is meant to exercise.
-The run patches Rush (2013) (``schemathesis.toml``), so a generated key is restated as Rush's.
+The run patches Rush (2013) (``schemathesis.toml``), so a generated key that the document's
+``MoviePatch`` allows is restated as Rush's. A value the document forbids (a negative case: wrong
+type, out of range) is left as generated, so that the request stays one the API must refuse.
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ from typing import Any
 
 import schemathesis
 
-PATCHED_MOVIE = {"year": 2013, "title": "Rush"}
+PATCHED_YEAR, PATCHED_TITLE = 2013, "Rush"
+
+
+def _allowed_year(value: Any) -> bool:  # MoviePatch.year: integer 1870..2100
+    return isinstance(value, int) and not isinstance(value, bool) and 1870 <= value <= 2100
+
+
+def _allowed_title(value: Any) -> bool:  # MoviePatch.title: string of 1..300 characters
+    return isinstance(value, str) and 1 <= len(value) <= 300
 
 
 @schemathesis.hook
 def map_body(ctx: Any, body: Any) -> Any:
     if isinstance(body, dict):
-        for name, value in PATCHED_MOVIE.items():
-            if name in body:
-                body[name] = value
+        if _allowed_year(body.get("year")):
+            body["year"] = PATCHED_YEAR
+        if _allowed_title(body.get("title")):
+            body["title"] = PATCHED_TITLE
     return body
