@@ -45,7 +45,7 @@ test: install ## Run every check and test (what CI runs)
 # of a run (--shared-dynamodb-local, tests/dynamodb_session.py), each test on tables of its own.
 PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --shared-dynamodb-local
 
-test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop (~70 s of CPU on two workers): unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
+test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop (~85 s of CPU on two workers, ~1 min of wall when quiet): unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
 	$(PYTEST_XDIST) -q -m "not slow" tests/unit tests/integration tests/reliability
 
 ##@ Checks
