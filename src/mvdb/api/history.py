@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from mvdb.api.media_types import JSON
-from mvdb.api.movies import PathTitle, PathYear, page_body
+from mvdb.api.movies import PageCursor, PathTitle, PathYear, page_body, refuse_unknown_parameters
 from mvdb.api.operations import Routes
 from mvdb.api.paths import movie_key
 from mvdb.api.problems import ProblemError, documented_responses
@@ -116,17 +116,9 @@ def history_routes(service: MovieService) -> Routes:
                 description="Changes per page, at most; a page of large changes may hold fewer (see the description)",
             ),
         ] = DEFAULT_HISTORY_LIMIT,
-        cursor: Annotated[
-            str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
-        ] = None,
+        cursor: PageCursor = None,
     ) -> Response[Any]:
-        unknown = sorted(set(router.current_event.query_string_parameters or {}) - _PARAMETERS)
-        if unknown:
-            raise ProblemError(
-                HTTPStatus.BAD_REQUEST,
-                "unknown-parameter",
-                f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_PARAMETERS))}.",
-            )
+        refuse_unknown_parameters(router.current_event.query_string_parameters, _PARAMETERS)
         history = service.history
         if history is None:
             raise ProblemError(

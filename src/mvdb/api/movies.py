@@ -95,6 +95,20 @@ IfMatch = Annotated[
     ),
 ]
 SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
+PageCursor = Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def refuse_unknown_parameters(query: dict[str, str] | None, known: set[str]) -> None:
+    """Raises ProblemError (400 ``unknown-parameter``) naming any query parameter not in ``known``:
+    a misspelt filter must not silently widen a search or a page."""
+    unknown = sorted(set(query or {}) - known)
+    if unknown:
+        raise ProblemError(
+            HTTPStatus.BAD_REQUEST,
+            "unknown-parameter",
+            f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.",
+        )
+
 
 # The GET of one movie checks its path itself, against the same types (``PathYear``,
 # ``PathTitle``) with pydantic, as the resolver would: its validation also parses every request's
@@ -185,17 +199,9 @@ def movie_routes(service: MovieService, idempotency: IdempotencyStore) -> Routes
                 description="Movies per page, at most; a page may hold fewer (see the operation's description)",
             ),
         ] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
-        ] = None,
+        cursor: PageCursor = None,
     ) -> Response[Any]:
-        unknown = sorted(set(router.current_event.query_string_parameters or {}) - _SEARCH_PARAMETERS)
-        if unknown:
-            raise ProblemError(
-                HTTPStatus.BAD_REQUEST,
-                "unknown-parameter",
-                f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(_SEARCH_PARAMETERS))}.",
-            )
+        refuse_unknown_parameters(router.current_event.query_string_parameters, _SEARCH_PARAMETERS)
         query = MovieQuery(
             year=year,
             title_prefix=title_prefix,
