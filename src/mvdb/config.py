@@ -85,9 +85,13 @@ class Settings:
                 "TABLE_NAME is not set: set it to the DynamoDB table that holds the movies "
                 "(e.g. TABLE_NAME=mvdb-movies)."
             )
-        log_level = env.get("LOG_LEVEL", env.get("POWERTOOLS_LOG_LEVEL", "INFO")).upper()
+        # Powertools' Logger's own order (POWERTOOLS_LOG_LEVEL, then the legacy LOG_LEVEL): the level it
+        # is made with, to which debug-log sampling returns it on every request.
+        log_level = (env.get("POWERTOOLS_LOG_LEVEL") or env.get("LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
-            raise ConfigurationError(f"LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, got {log_level!r}.")
+            raise ConfigurationError(
+                f"POWERTOOLS_LOG_LEVEL (or LOG_LEVEL) must be one of {sorted(_LOG_LEVELS)}, got {log_level!r}."
+            )
         return cls(
             table_name=table_name,
             search_index_table_name=env.get("SEARCH_INDEX_TABLE_NAME", "").strip()

@@ -102,6 +102,14 @@ def test_function_environment_comes_from_the_stack_and_its_parameters(template: 
     assert variables["TOKEN_URL"] == template.document["Outputs"]["TokenUrl"]["Value"]
 
 
+def test_function_keeps_its_metrics_on_for_they_carry_its_access_log(template: Template) -> None:
+    # Each request's access-log fields ride on its EMF document: with Powertools' metrics disabled
+    # (POWERTOOLS_METRICS_DISABLED, or POWERTOOLS_DEV without it) the function writes no line per
+    # request, and every 100th request one line holding the values of the last 99.
+    variables = template.properties("MoviesFunction")["Environment"]["Variables"]
+    assert not {"POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"} & set(variables)
+
+
 def test_every_function_skips_pydantic_plugin_discovery_at_init(template: Template) -> None:
     # Globals merge into each function's variables; a function declaring its own keeps this one.
     functions = template.of_type("AWS::Lambda::Function")

@@ -128,15 +128,42 @@ def test_invalid_path_or_query_value_is_400_naming_it(api: LambdaClient, path: s
     assert location in locations(body)
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/movies/abc/Rush", "/movies/1869/%20", "/movies/2101/Rush", "/movies/-1/" + "x" * 3100, "/movies/2013.5/Rush"],
-)
+# Each change of one movie, valid but for its path: the resolver validates them, GET checks its path itself.
+_CHANGES: dict[str, dict[str, Any]] = {
+    "DELETE": {"headers": {"If-Match": "*"}},
+    "PUT": {"json_body": {"year": 2013, "title": "Rush"}, "headers": {"If-Match": "*"}},
+    "PATCH": {"body": "{}", "headers": {"If-Match": "*", "Content-Type": "application/merge-patch+json"}},
+}
+
+
+_BAD_PATHS = {
+    "year-not-a-number": "/movies/abc/Rush",
+    "year-too-early-title-blank": "/movies/1869/%20",
+    "year-too-late": "/movies/2101/Rush",
+    "both-wrong": "/movies/-1/" + "x" * 3100,
+    "year-with-a-fraction": "/movies/2013.5/Rush",
+    "year-minus-zero": "/movies/-0/Rush",
+    "year-in-exponent-form": "/movies/1e3/Rush",
+    "year-of-5000-digits": "/movies/" + "9" * 5000 + "/Rush",  # past Python's 4,300-digit limit on int()
+    "year-in-arabic-indic-digits": "/movies/%D9%A2%D9%A0%D9%A1%D9%A3/Rush",
+    "year-in-fullwidth-digits": "/movies/%EF%BC%92%EF%BC%90%EF%BC%91%EF%BC%93/Rush",
+    "title-nul": "/movies/2013/%00",
+    "title-ending-in-a-newline": "/movies/2013/Rush%0A",
+    "title-not-utf-8": "/movies/2013/%C3%28",
+    "title-a-surrogate": "/movies/2013/%ED%A0%80",  # UTF-8 may not carry one
+    "title-of-1028-bytes": "/movies/2013/" + "%F0%9F%98%80" * 257,  # 257 characters, 4 bytes each
+}
+
+
+@pytest.mark.parametrize("method", list(_CHANGES))
+@pytest.mark.parametrize("path", list(_BAD_PATHS.values()), ids=list(_BAD_PATHS))
 def test_a_get_names_a_bad_path_exactly_as_the_resolver_does_for_the_other_methods(
-    api: LambdaClient, path: str
+    api: LambdaClient, path: str, method: str
 ) -> None:
-    # GET checks its key itself (mvdb.api.movies.validated_path); DELETE through the resolver's validation.
-    assert api.get(path).json() == problem_of(api.delete(path, headers={"If-Match": "*"}), 400)
+    # GET checks its key itself (mvdb.api.movies.validated_path); the changes through the resolver's validation.
+    got, changed = api.get(path), api.request(method, path, **_CHANGES[method])
+    assert (got.status, got.headers["Content-Type"], got.body) == (400, "application/problem+json", changed.body)
+    assert problem_of(changed, 400)["code"] == "validation-failed"
 
 
 def test_unknown_query_parameter_is_400_listing_the_known_ones(api: LambdaClient) -> None:

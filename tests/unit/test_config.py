@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools import Logger
 
 from mvdb.config import ConfigurationError, Settings
 
@@ -80,6 +82,19 @@ def test_max_body_bytes_must_be_a_positive_integer(value: str) -> None:
 )
 def test_log_level_comes_from_log_level_or_powertools_log_level(env: dict[str, str], level: str) -> None:
     assert Settings.from_env({**BASE, **env}).log_level == level
+
+
+def test_log_level_is_the_one_powertools_logger_starts_at_when_both_variables_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With a debug sample rate, every request starts again from the level the Logger was made with
+    # (Logger.refresh_sample_rate_calculation): settings naming another held for the first request only.
+    env = {"LOG_LEVEL": "DEBUG", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_LAMBDA_LOG_LEVEL", raising=False)  # Lambda's own log level would outrank both
+    started_at = logging.getLevelName(Logger(service="mvdb-test-log-level").log_level)
+    assert Settings.from_env({**BASE, **env}).log_level == started_at == "WARNING"
 
 
 def test_unknown_log_level_is_a_configuration_error() -> None:

@@ -154,13 +154,18 @@ def lambda_handler_of(api: MoviesApi, *, publish_metrics: bool = True) -> Lambda
     metric, and keeps each request's dimensions (a warning on the next request's ``route``).
     """
 
+    # POWERTOOLS_LOGGER_SAMPLE_RATE arrives as text: the template's default, "0", is a rate of none, and
+    # a draw costs a request a setLevel (which clears every logger's cache). Powertools refused a rate
+    # that is not a number when the Logger was made.
+    sampled = float(logger.sampling_rate or 0) > 0
+
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # The keys of every log line of the invocation (warnings, errors; the request's own line is
         # its EMF document), in one call: the correlation id Powertools' correlation_paths.API_GATEWAY_REST
         # names, read directly (a JMESPath search per request cost 4% of a warm GET's own
         # instructions), and the invocation's id. inject_lambda_context rebuilt every key of the
         # formatter per request, for lines a request seldom writes (docs/performance.md).
-        if logger.sampling_rate:  # POWERTOOLS_LOGGER_SAMPLE_RATE: a new draw per invocation, as Powertools documents
+        if sampled:  # a new draw per invocation, as Powertools documents (from the Logger's first level)
             logger.refresh_sample_rate_calculation()
         request_context = event.get("requestContext")
         logger.append_keys(
