@@ -43,7 +43,9 @@ test: install ## Run every check and test (what CI runs)
 # a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
 # in a process of its own, `infra` the templates. Under xdist one DynamoDB Local serves every worker
 # of a run (--shared-dynamodb-local, tests/dynamodb_session.py), each test on tables of its own.
-PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --shared-dynamodb-local
+# Work goes out in collection order, where the longest-running modules come first (tests/conftest.py:
+# longest_modules_first); xdist's default reorder would hand out the largest groups first instead.
+PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --shared-dynamodb-local
 
 test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop (~85 s of CPU on two workers, ~1 min of wall when quiet): unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
 	$(PYTEST_XDIST) -q -m "not slow" tests/unit tests/integration tests/reliability
