@@ -43,7 +43,9 @@ test: install ## Run every check and test (what CI runs)
 # a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
 # in a process of its own, `infra` the templates. Under xdist one DynamoDB Local serves every worker
 # of a run (--shared-dynamodb-local, tests/dynamodb_session.py), each test on tables of its own.
-PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --shared-dynamodb-local
+# Work goes out in collection order, where the longest-running modules come first (tests/conftest.py:
+# longest_modules_first); xdist's default reorder would hand out the largest groups first instead.
+PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --shared-dynamodb-local
 
 test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop (~85 s of CPU on two workers, ~1 min of wall when quiet): unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
 	$(PYTEST_XDIST) -q -m "not slow" tests/unit tests/integration tests/reliability
@@ -208,14 +210,27 @@ destroy: ## Delete the stack of ENV (in dev also its table, backups and keys); p
 # No `sam validate --lint`: all it does is cfnlint.api.lint with cfn-lint's own rules and the region
 # (aws-sam-cli, samcli/commands/validate/validate.py), which the CFN_LINT line below runs too, the
 # project rules added: every template was linted twice (~40 s of CPU here). sam_translate translates.
+# Each tool is single-threaded: they run two at a time (~34 s of CPU: checkov ~17, the two cfn-lint
+# runs ~13, the translation ~4; one after another they left a core idle for that long), checkov
+# and the translation's cfn-lint once the translation is written. tests/infra reads it too.
+INFRA_GATES := infra-checkov infra-cfn-lint-templates infra-cfn-lint-translation
 check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: rendered copies, the SAM translation, cfn-lint (+ project rules) and checkov on every template and the translation, tests/infra
 	$(PY) -m tools.build.render_infra --check $(INFRA_TEMPLATES)
-	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION) $(OFFLINE_PARAMETERS)
-	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(INFRA_TEMPLATES)
-	# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
-	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
-	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
+	$(MAKE) --no-print-directory -j 2 --output-sync=target $(INFRA_GATES)
 	$(PY) -m pytest tests/infra -n 2 --dist loadgroup --shared-dynamodb-local --ignore=tests/infra/test_iam_evaluation.py
+
+infra-translation:
+	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION) $(OFFLINE_PARAMETERS)
+
+infra-checkov: infra-translation
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
+
+infra-cfn-lint-templates:
+	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(INFRA_TEMPLATES)
+
+# The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
+infra-cfn-lint-translation: infra-translation
+	$(CFN_LINT) --regions $(OFFLINE_REGION) --ignore-checks W3002 -- $(TRANSLATED)
 
 render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the canary script) into them
 	$(PY) -m tools.build.render_infra --write $(INFRA_TEMPLATES)
@@ -227,7 +242,7 @@ render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the c
 .tools/checkov/.installed: requirements/tools-checkov.txt
 	$(call tool_venv,checkov,requirements/tools-checkov.txt)
 
-.PHONY: build deploy destroy check-infra render-infra
+.PHONY: build deploy destroy check-infra render-infra infra-translation $(INFRA_GATES)
 
 ##@ Pipelines
 # bitbucket-pipelines.yml and .github/workflows/ call these; docs/cicd.md explains the flow.

@@ -73,17 +73,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     dynamodb_session.stop_for_the_run(config)
 
 
+# Markers of the tests that run longest, longest first (pyproject.toml): a contract fuzz run is a
+# single call of one to two minutes, a ``slow`` test more than a few seconds.
+LONGEST_FIRST = ("contract", "slow")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leaves out the ``tenfold`` tests unless the marker expression names them (``make test-tenfold``).
+    """Leaves out the ``tenfold`` tests unless the marker expression names them (``make test-tenfold``),
+    and puts the modules that run longest first (``longest_modules_first``).
 
     Their seed takes about half an hour to build: a plain ``pytest tests/integration`` must not start it.
     """
-    if "tenfold" in (config.getoption("markexpr") or ""):
-        return
-    kept = [item for item in items if item.get_closest_marker("tenfold") is None]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("tenfold")])
-        items[:] = kept
+    if "tenfold" not in (config.getoption("markexpr") or ""):
+        kept = [item for item in items if item.get_closest_marker("tenfold") is None]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("tenfold")])
+            items[:] = kept
+    items[:] = longest_modules_first(items)
+
+
+def longest_modules_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """``items``, the modules with a ``contract`` test first, then those with a ``slow`` test, then the rest.
+
+    xdist (``--dist loadgroup --no-loadscope-reorder``, as the Makefile runs it) hands out the tests
+    in this order, one test or one ``xdist_group`` at a time to whichever worker runs short: a long
+    test handed out last runs alone while the other worker waits. Collected last, the two contract
+    fuzz runs (~50 s and ~110 s) did so at the end of ``make pytest``. Otherwise the order is the
+    collection's: a module's tests stay together and in their order (its module fixtures are made once
+    per worker, not again when the module comes back).
+    """
+
+    def rank(item: pytest.Item) -> int:
+        return next((n for n, name in enumerate(LONGEST_FIRST) if item.get_closest_marker(name)), len(LONGEST_FIRST))
+
+    module_rank: dict[Path, int] = {}
+    for item in items:
+        module_rank[item.path] = min(module_rank.get(item.path, len(LONGEST_FIRST)), rank(item))
+    return sorted(items, key=lambda item: module_rank[item.path])  # stable: the collection's order within a rank
 
 
 @pytest.fixture(scope="session")

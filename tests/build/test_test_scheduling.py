@@ -8,6 +8,9 @@ build, a tool run) whose module-scoped fixture does that work names an ``xdist_g
 parallel pytest run in the Makefile uses ``--dist loadgroup``, which keeps a group on one worker —
 when it works: with pytest 9.2 xdist 3.8 silently ignores every group (pytest-dev/pytest-xdist#1386),
 so the installed pair is run here on two workers to prove that a group stays on one.
+
+The longest tests are handed out first (``tests/conftest.py``: ``longest_modules_first``), so that
+none starts last and runs alone while the other worker waits.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import longest_modules_first
 
 ROOT = Path(__file__).resolve().parents[2]
 PARALLEL_PYTEST = re.compile(r"pytest\b.*\s-n\s")
@@ -133,3 +138,34 @@ def test_the_check_finds_the_drill_module_that_ran_twice_in_ci() -> None:
 def test_the_check_finds_a_parallel_run_that_ignores_groups() -> None:
     broken = "check-infra:\n\t$(PY) -m pytest tests/infra -n 2 --shared-dynamodb-local\n"
     assert parallel_runs_without_groups(broken) == ["$(PY) -m pytest tests/infra -n 2 --shared-dynamodb-local"]
+
+
+class _Item:
+    """What ``longest_modules_first`` reads of a collected test: its module's path and its markers."""
+
+    def __init__(self, module: str, name: str, *markers: str) -> None:
+        self.path, self.name, self.markers = Path(module), name, set(markers)
+
+    def get_closest_marker(self, name: str) -> str | None:
+        return name if name in self.markers else None
+
+
+def test_contract_modules_go_first_then_slow_ones_and_each_module_stays_whole_and_in_order() -> None:
+    collected = [
+        _Item("tests/unit/test_a.py", "a1"),
+        _Item("tests/integration/test_b.py", "b1"),
+        _Item("tests/integration/test_b.py", "b2", "slow"),  # one slow test moves its whole module
+        _Item("tests/integration/test_b.py", "b3"),
+        _Item("tests/unit/test_c.py", "c1"),
+        _Item("tests/contract/test_d.py", "d1", "contract", "slow"),
+        _Item("tests/contract/test_d.py", "d2", "contract"),
+    ]
+    ordered = longest_modules_first(collected)  # type: ignore[arg-type]
+    assert [item.name for item in ordered] == ["d1", "d2", "b1", "b2", "b3", "a1", "c1"]
+
+
+def test_make_pytest_hands_out_work_in_the_order_collected() -> None:
+    # xdist's default (--loadscope-reorder) hands out the groups with the most tests first, whatever the order.
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    [xdist_command] = [line for line in makefile.splitlines() if line.startswith("PYTEST_XDIST :=")]
+    assert "--no-loadscope-reorder" in xdist_command.split()

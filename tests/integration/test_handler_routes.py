@@ -59,6 +59,41 @@ def test_openapi_document_is_json_describing_every_movie_operation(api: LambdaCl
     assert parameters >= {"year", "title_prefix", "genre", "actor", "director", "min_rating", "limit", "cursor"}
 
 
+def test_an_app_serves_the_document_it_would_generate_alone_whatever_app_generated_it_first(
+    build_app: Callable[..., Any], dynamodb_local: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process keeps one document per token URL, environment and base path (mvdb.api.docs): the
+    # settings outside that key must not change the document, or a second app would serve the wrong one.
+    from mvdb.api import docs
+
+    def document_generated_by(**env: str) -> str:
+        monkeypatch.setattr(docs, "_documents", {})  # as in a process that built no app before
+        client = LambdaClient(build_app("mvdb-docs-only", endpoint=dynamodb_local.endpoint, **env))
+        return client.get("/openapi.json").body
+
+    other_settings = {"REQUIRE_AUTH": "true", "MAX_BODY_BYTES": "100", "CORS_ALLOW_ORIGINS": "https://example.com"}
+    assert document_generated_by(**other_settings) == document_generated_by()
+
+
+def test_apps_of_other_environments_token_urls_or_base_paths_serve_their_own_documents(
+    build_app: Callable[..., Any], dynamodb_local: Any
+) -> None:
+    def document(base_path: str, **env: str) -> Any:
+        client = LambdaClient(build_app("mvdb-docs-only", endpoint=dynamodb_local.endpoint, **env))
+        event = request_event("GET", "/openapi.json", {}, None, base_path=base_path)
+        return client.request("GET", "/openapi.json", event=event).json()
+
+    def token_url(document: dict[str, Any]) -> str:
+        return str(document["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["tokenUrl"])
+
+    other_pool = "https://two.auth.example.com/oauth2/token"
+    default = document("")  # the test environment's, with the default token URL
+    of_other_pool, prod, staged = document("", TOKEN_URL=other_pool), document("", ENVIRONMENT="prod"), document("/dev")
+    assert (token_url(default), token_url(of_other_pool)) == ("/oauth2/token", other_pool)
+    assert ["production" in d["servers"][0]["description"] for d in (default, prod)] == [False, True]
+    assert [d["servers"][0]["url"] for d in (default, staged)] == ["/", "/dev"]
+
+
 def test_docs_page_is_html_that_loads_nothing_from_the_internet(api: LambdaClient) -> None:
     response = api.get("/docs")
     assert (response.status, response.content_type) == (200, "text/html")
