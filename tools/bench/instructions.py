@@ -347,7 +347,7 @@ def main() -> int:
             times = cpu_times(env, args.cpu_time)
             print(f"# A warm single GET, medians of {args.cpu_time} interleaved rounds (ms)")
             for name, ms in times.items():
-                print(f"  {name:14s} {ms:7.3f}")
+                print(f"  {name:24s} {ms:7.3f}")
             print(json.dumps(times))
             return 0
         print(f"# Instructions per warm request (callgrind; {args.requests} requests per side)")
