@@ -15,18 +15,26 @@ the response DynamoDB Local gave the first time: what is left is exactly the han
 (routing, validation, logging, metrics, the response), without botocore's, which the raw call
 pays as well. Its counts repeat to within 0.1 % and take a fraction of the time.
 
-Usage: python -m tools.bench.instructions [--requests 50] [--profile] [--from-memory] [--cpu-time 400]
+With ``--sections`` the single GET's own work (from memory) is split by function, inclusive: one
+counted process per entry of ``SECTIONS``, in which that function runs through ``operator.call``
+and callgrind collects only inside it (``--toggle-collect=_operator_call``: no C helper, and
+nothing else in a request calls ``operator.call``; the "no section" row proves it).
+
+Usage: python -m tools.bench.instructions [--requests 50] [--profile] [--from-memory] [--sections] [--cpu-time 400]
   --profile: also print the handler's top functions by own time (cProfile, in-process)
   --cpu-time: time a warm single GET instead, interleaved: the raw call, the handler's own work
-    (from memory) and the whole handler, in thread CPU and wall ms: with the counts, the
-    milliseconds one million instructions take on this machine now
+    (from memory) and the whole handler, in thread CPU and wall ms, with the handler's own GetItem
+    timed inside it: with the counts, the milliseconds one million instructions take on this
+    machine now, and whether the handler waits anywhere the raw call does not
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
+import operator
 import os
 import re
 import subprocess
@@ -41,6 +49,68 @@ CASES = ("single get", "page of a year (20)")
 SIDES = ("raw", "handler")
 OWN = "handler, DynamoDB from memory"
 _WARM_UP = 20
+_SECTION_ENV = "MVDB_BENCH_SECTION"
+# What a warm GET's own work is spent on, inclusive ("module:attribute path" of each function).
+_EMF = "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch:AmazonCloudWatchEMFProvider"
+_API = "aws_lambda_powertools.event_handler.api_gateway"
+SECTIONS = {
+    "no section (must be 0)": "-",
+    "Powertools resolver, the route included": f"{_API}:ApiGatewayResolver.resolve",
+    "  the route: path check (validated_path)": "mvdb.api.movies:validated_path",
+    "  the route: key from the path (movie_key)": "mvdb.api.movies:movie_key",
+    "  the route: MovieService.get": "mvdb.domain.service:MovieService.get",
+    "    item -> document (from_item)": "mvdb.repository.dynamodb:from_item",
+    "  the route: the response (_movie_response)": "mvdb.api.movies:_movie_response",
+    "    the JSON body (json_text)": "mvdb.api.movies:json_text",
+    "  the response builder's compression check": f"{_API}:ResponseBuilder._has_compression_enabled",
+    "admission": "mvdb.api.admission:Admission.admit",
+    "the finisher": "mvdb.api.responses:ResponseFinisher.finish",
+    "the X-Ray trace id": "mvdb.api.http_api:_xray_trace_id",
+    "Metrics: add_metric (x2)": f"{_EMF}.add_metric",
+    "Metrics: add_metadata (x8)": f"{_EMF}.add_metadata",
+    "Metrics: add_dimension (x3, two in the flush)": f"{_EMF}.add_dimension",
+    "Metrics: the flush (EMF line)": f"{_EMF}.flush_metrics",
+    "  serialize_metric_set": f"{_EMF}.serialize_metric_set",
+    "  is_metrics_disabled (environment)": (
+        "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch:is_metrics_disabled"
+    ),
+    "  clear_metrics": f"{_EMF}.clear_metrics",
+    "Logger: append_keys": "aws_lambda_powertools.logging.logger:Logger.append_keys",
+}
+
+
+def _count_only_inside(spec: str) -> None:
+    """Run the function ``spec`` names through ``operator.call``, where callgrind collects."""
+    module_name, _, path = spec.partition(":")
+    owner: Any = importlib.import_module(module_name)
+    *parents, name = path.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent)
+    function = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        return operator.call(function, *args, **kwargs)
+
+    is_static = isinstance(owner, type) and isinstance(vars(owner).get(name), staticmethod)
+    setattr(owner, name, staticmethod(counted) if is_static else counted)
+
+
+class _TimedGetItem:
+    """The real client, its ``get_item`` timed (thread CPU and wall seconds) into ``samples``."""
+
+    def __init__(self, real: Any, samples: dict[str, list[float]]) -> None:
+        self._real = real
+        self._samples = samples
+
+    def get_item(self, **request: Any) -> Any:
+        import time
+
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return self._real.get_item(**request)
+        finally:
+            self._samples.setdefault("handler's GetItem cpu", []).append(time.thread_time() - cpu)
+            self._samples.setdefault("handler's GetItem wall", []).append(time.perf_counter() - wall)
 
 
 class _FromMemory:
@@ -103,6 +173,9 @@ def child(case: str, side: str, requests: int) -> None:
 
         repository: Any = mvdb.app.app.service._repository  # its client is the one the handler calls
         repository._client = _FromMemory(repository._client)
+    section = os.environ.get(_SECTION_ENV, "")
+    if section not in ("", "-"):
+        _count_only_inside(section)
     call = raw if side == "raw" else handler
     for _ in range(_WARM_UP):
         call()
@@ -114,14 +187,16 @@ def child(case: str, side: str, requests: int) -> None:
     sys.stdin.readline()
 
 
-def count(case: str, side: str, requests: int, env: dict[str, str]) -> int:
-    """Instructions the ``side`` of ``case`` executes in ``requests`` calls."""
+def count(case: str, side: str, requests: int, env: dict[str, str], section: str = "") -> int:
+    """Instructions the ``side`` of ``case`` executes in ``requests`` calls (only inside the
+    function ``section`` names, when given: a ``SECTIONS`` value)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "callgrind.out"
         command = [
             "valgrind",
             "--tool=callgrind",
             "--instr-atstart=no",
+            *(["--toggle-collect=_operator_call"] if section else []),
             f"--callgrind-out-file={out}",
             sys.executable,
             "-m",
@@ -134,7 +209,7 @@ def count(case: str, side: str, requests: int, env: dict[str, str]) -> int:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, **env, _SECTION_ENV: section},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -200,8 +275,10 @@ def profile(env: dict[str, str], requests: int, cases: Iterable[str]) -> None:
 def cpu_times(env: dict[str, str], rounds: int) -> dict[str, float]:
     """Median thread CPU and wall milliseconds of a warm single GET, interleaved in one process:
     the raw ``GetItem``, the handler with DynamoDB answered from memory (its own work), and the
-    handler against DynamoDB Local. With the instruction counts, the machine's milliseconds per
-    million instructions (the raw call's is the reference: the same code every release)."""
+    handler against DynamoDB Local, its own GetItem timed inside it. With the instruction counts,
+    the machine's milliseconds per million instructions (the raw call's is the reference: the same
+    code every release); the handler's GetItem beside the raw one shows whether the handler waits
+    for anything the raw call does not."""
     import statistics
     import time
 
@@ -213,6 +290,7 @@ def cpu_times(env: dict[str, str], rounds: int) -> dict[str, float]:
     real = repository._client
     from_memory = _FromMemory(real)
     samples: dict[str, list[float]] = {}
+    timed_real = _TimedGetItem(real, samples)
 
     def timed(name: str, call: Any) -> None:
         cpu, wall = time.thread_time(), time.perf_counter()
@@ -229,9 +307,10 @@ def cpu_times(env: dict[str, str], rounds: int) -> dict[str, float]:
             repository._client = from_memory
             try:
                 timed("own", handler)
+                repository._client = timed_real
+                timed("handler", handler)
             finally:
                 repository._client = real
-            timed("handler", handler)
     return {name: statistics.median(values) * 1000 for name, values in samples.items()}
 
 
@@ -240,6 +319,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--from-memory", action="store_true", help="count the handler's own work only")
+    parser.add_argument(
+        "--sections", action="store_true", help="split a single GET's own work by function (SECTIONS), inclusive"
+    )
     parser.add_argument(
         "--cpu-time",
         type=int,
@@ -265,11 +347,20 @@ def main() -> int:
             times = cpu_times(env, args.cpu_time)
             print(f"# A warm single GET, medians of {args.cpu_time} interleaved rounds (ms)")
             for name, ms in times.items():
-                print(f"  {name:14s} {ms:7.3f}")
+                print(f"  {name:24s} {ms:7.3f}")
             print(json.dumps(times))
             return 0
         print(f"# Instructions per warm request (callgrind; {args.requests} requests per side)")
         results: dict[str, dict[str, float]] = {}
+        if args.sections:
+            own = count("single get", OWN, args.requests, env) / args.requests
+            print(f"  single get, the handler's own work (DynamoDB from memory)   {own / 1e6:7.3f} M")
+            for label, section in SECTIONS.items():
+                inside = count("single get", OWN, args.requests, env, section) / args.requests
+                results[label] = {OWN: inside}
+                print(f"  {label:58s} {inside / 1e6:7.3f} M", flush=True)
+            print(json.dumps(results))
+            return 0
         if args.from_memory:
             for case in args.case or CASES:
                 own = count(case, OWN, args.requests, env) / args.requests

@@ -32,8 +32,12 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key"]
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-Id", "Retry-After", "Allow", "WWW-Authenticate"]
 CORS_MAX_AGE_S = 600
-# What every response gets unless it set its own (built once: a request only copies it).
-_EVERY_RESPONSE = {**SECURITY_HEADERS, "Cache-Control": "no-store", "Content-Security-Policy": API_CSP}
+# What every response gets unless it set its own, as (name, name lowercased, value): built once, so
+# a request only compares names and copies values.
+_EVERY_RESPONSE = tuple(
+    (name, name.lower(), value)
+    for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store", "Content-Security-Policy": API_CSP}.items()
+)
 
 
 def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
@@ -58,7 +62,16 @@ class ResponseFinisher:
     def finish(self, response: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         """``response`` (an API Gateway REST proxy result) to the request ``event``, finished in place."""
         method = str(event.get("httpMethod") or "").upper()
-        added = _EVERY_RESPONSE.copy()
+        # Powertools answers REST (v1) events with multiValueHeaders; a header already set stays.
+        multi = response.setdefault("multiValueHeaders", {})
+        present = {name.lower() for name in multi}
+        single = response.get("headers")
+        if single:
+            present.update(name.lower() for name in single)
+        for name, lowercase, value in _EVERY_RESPONSE:
+            if lowercase not in present:
+                multi[name] = [value]
+        added: dict[str, str] = {}
         request_id = (event.get("requestContext") or {}).get("requestId")
         if request_id:
             added["X-Request-Id"] = str(request_id)
@@ -73,7 +86,9 @@ class ResponseFinisher:
                 added.update(self._cors.to_dict(origin))
                 if method == "OPTIONS" and "access-control-request-method" in headers and allowed:
                     added["Access-Control-Allow-Methods"] = ", ".join(allowed)
-        _add_headers(response, added)
+        for name, value in added.items():
+            if name.lower() not in present:
+                multi[name] = [value]
         if method == "HEAD":
             _drop_content(response)
         return response
@@ -81,16 +96,6 @@ class ResponseFinisher:
 
 def _request_headers(event: dict[str, Any]) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
-
-
-def _add_headers(response: dict[str, Any], headers: dict[str, str]) -> None:
-    # Powertools answers REST (v1) events with multiValueHeaders; a header already set stays.
-    multi = response.setdefault("multiValueHeaders", {})
-    single = response.get("headers") or {}
-    present = {name.lower() for name in (*multi, *single)}
-    for name, value in headers.items():
-        if name.lower() not in present:
-            multi[name] = [value]
 
 
 def _drop_content(response: dict[str, Any]) -> None:

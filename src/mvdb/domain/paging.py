@@ -58,6 +58,10 @@ _SEPARATOR_BYTES = 2
 _MAX_BYTES_PER_CHARACTER = 4
 
 T = TypeVar("T")
+# Built once: ``json.dumps`` with any argument of its own builds a new encoder on every call. A
+# document read from JSON or DynamoDB holds no reference cycle, so the encoder does not track
+# the containers it is inside of (``check_circular``); the text is the same.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 class ItemTooLarge(Exception):
@@ -70,7 +74,7 @@ class ItemTooLarge(Exception):
 
 def json_text(value: Any) -> str:
     """``value`` as the API writes it in a body: ``json.dumps`` with non-ASCII characters as themselves."""
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON_ENCODER.encode(value)
 
 
 def fits_alone(text: str) -> int | None:

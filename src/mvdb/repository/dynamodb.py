@@ -112,7 +112,13 @@ def _from_dynamo_value(value: Any) -> Any:
 def _number(text: str) -> int | float:
     # A DynamoDB number as JSON would carry it: integral values as int (2013, and 9.0 as 9), the
     # rest as the nearest float. Most are plain integers (years, ranks, running times), which
-    # int() reads directly; anything else goes through Decimal, which reads the text exactly.
+    # int() reads directly. A fraction or an exponent is never an int() literal: the nearest float
+    # is the value unless it is integral (9.0, 1E+2; or 2.00...01, which rounds to one), and then
+    # Decimal, which reads the text exactly, decides (a failed int() cost ten times the float).
+    if "." in text or "e" in text or "E" in text:
+        nearest = float(text)
+        if not nearest.is_integer():
+            return nearest
     try:
         return int(text)
     except ValueError:
@@ -132,10 +138,11 @@ def _plain(value: dict[str, Any]) -> Any:
         return value["S"]
     if "N" in value:
         return _number(value["N"])
+    # A string member is read in place: most members of a movie are strings (names, genres, the plot).
     if "M" in value:
-        return {name: _plain(member) for name, member in value["M"].items()}
+        return {name: member["S"] if "S" in member else _plain(member) for name, member in value["M"].items()}
     if "L" in value:
-        return [_plain(member) for member in value["L"]]
+        return [member["S"] if "S" in member else _plain(member) for member in value["L"]]
     if "BOOL" in value:
         return value["BOOL"]
     if "NULL" in value:
