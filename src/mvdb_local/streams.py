@@ -229,17 +229,16 @@ class LocalStreamPoller:
                     continue
                 if first_listing and position.resumed is not None:
                     shard_state.last_read = shard_state.processed = position.resumed.get(shard_id)
-                shard_state.iterator = self._iterator(shard_state)
             if skipped:
                 self._save_checkpoint(position)
 
     def _skip_to_end(self, shard: _Shard) -> None:
         """Position ``shard`` after its last record, with that record's sequence number as the checkpoint.
 
-        LATEST, with a position a checkpoint can keep (a LATEST iterator has no sequence number),
-        and no LATEST iterator: DynamoDB Local refuses records to one taken on a new, empty shard
-        (TrimmedDataAccessException, aws/aws-sdk-java#2923). Reads from the oldest record until a
-        read returns none, as DynamoDB Local's shards have no empty stretches.
+        LATEST, with a position a checkpoint can keep (a LATEST iterator has no sequence number).
+        Reads from the oldest record until a read returns none, as DynamoDB Local's shards have no
+        empty stretches. A shard found empty is read from its oldest record from then on
+        (``_poll_shard``): whatever it comes to hold was written after the start.
         """
         iterator: str | None = self._iterator(_Shard(shard.shard_id, shard.parent_id, "TRIM_HORIZON"))
         while iterator is not None:
@@ -281,6 +280,15 @@ class LocalStreamPoller:
     def _poll_shard(self, position: _Position, shard: _Shard) -> bool:
         consumer = position.consumer
         if not shard.pending and not shard.closed:
+            if shard.iterator is None or shard.last_read is None:
+                # Until a shard yields its first record, each read starts from a TRIM_HORIZON iterator
+                # taken then: in AWS as good as the first one (the oldest record of a shard where this
+                # consumer has read nothing), and the only one that works on DynamoDB Local when it
+                # numbers records below the shard's StartingSequenceNumber. It does so after a restart
+                # when the stream was enabled after writes: it carries on from the highest sequence
+                # number its stream records hold, so an iterator taken while the shard was empty
+                # (a TRIM_HORIZON, a LATEST, or the next one of an empty read) never sees them.
+                shard.iterator = self._iterator(shard)
             try:
                 response = self._streams.get_records(ShardIterator=shard.iterator, Limit=consumer.batch_size)
             except self._streams.exceptions.ExpiredIteratorException:
