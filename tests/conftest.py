@@ -69,6 +69,10 @@ def pytest_configure_node(node: Any) -> None:
     dynamodb_session.hand_to_worker(node.config, node.workerinput)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    dynamodb_session.fail_a_run_that_wrote_to_the_seed(session)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     dynamodb_session.stop_for_the_run(config)
 
@@ -101,7 +105,8 @@ def local_aws_env() -> Iterator[dict[str, str]]:
 def dynamodb_local(request: pytest.FixtureRequest, local_aws_env: dict[str, str]) -> Iterator[Any]:
     """The run's shared DynamoDB Local (``--shared-dynamodb-local`` under xdist), else one of this process's own.
 
-    Tests use its ``endpoint`` only: they never stop or restart it.
+    Tests use its ``endpoint`` only: they never stop or restart it. Tests that wrote to the seed's
+    table fail the run (``dynamodb_session.seed_writes``).
     """
     endpoint = dynamodb_session.shared_endpoint(request.config)
     if endpoint is not None:
@@ -111,7 +116,11 @@ def dynamodb_local(request: pytest.FixtureRequest, local_aws_env: dict[str, str]
     from mvdb_local.seed import seeded_database
 
     with DynamoDBLocal(heap=dynamodb_session.HEAP, seed=seeded_database()) as dynamodb:
+        dynamodb_session.guard_the_seed(dynamodb.endpoint)
         yield dynamodb
+        written = dynamodb_session.seed_writes(dynamodb.endpoint)
+        if written:
+            pytest.fail(f"tests wrote to the read-only seed table (use a table of your own): {written[:10]}")
 
 
 @pytest.fixture(scope="session")

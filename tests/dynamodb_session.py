@@ -11,7 +11,9 @@ stop it under another worker's feet (the controller's thread that starts it live
 It starts on a throw-away copy of the seed database (``mvdb_local.seed``), built first when the
 data or the code that shapes its items changed: the one read-only table holding all 4,609 movies,
 indexed, is there from the start. Workers never share a table they write to: each test makes
-tables of its own, named after its worker (``mvdb-test-gw0-...``).
+tables of its own, named after its worker (``mvdb-test-gw0-...``). The seed's stream is switched
+on before any test runs, and a run whose tests wrote to the seed fails at its end, naming the
+items (``seed_writes``): a test that writes there changes what the tests after it read.
 
 Without the option, or without xdist, each test process starts its own DynamoDB Local when a
 test first asks for it, as before: ``pytest tests/integration/test_search.py`` needs no flag.
@@ -34,7 +36,10 @@ import pytest
 __all__ = [
     "OPTION",
     "SharedDynamoDBLocal",
+    "fail_a_run_that_wrote_to_the_seed",
+    "guard_the_seed",
     "hand_to_worker",
+    "seed_writes",
     "shared_endpoint",
     "start_for_the_run",
     "stop_for_the_run",
@@ -81,6 +86,7 @@ class _Starter:
         try:
             self.dynamodb.seed = seeded_database(quiet=True)
             self.dynamodb.start(timeout_s=_READY_TIMEOUT_S)
+            guard_the_seed(self.dynamodb.endpoint)  # before the workers can reach it (shared_endpoint)
         except Exception as error:  # LocalStackError says what to install or run
             self.error_file.write_text(f"{type(error).__name__}: {error}", encoding="utf-8")
             return
@@ -91,6 +97,62 @@ class _Starter:
         self._done.set()
         self._thread.join(timeout=_READY_TIMEOUT_S)
         self.error_file.unlink(missing_ok=True)
+
+
+def _clients(endpoint: str) -> tuple[Any, Any]:
+    import boto3
+
+    # The controller has no local_aws_env: DynamoDB Local takes any credentials.
+    settings = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+    settings |= {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    return boto3.client("dynamodb", **settings), boto3.client("dynamodbstreams", **settings)
+
+
+def guard_the_seed(endpoint: str) -> None:
+    """Switch the seed's stream on, before any test runs: from then on each record it gets is a test's write."""
+    from mvdb_local.seed import SEED_TABLE
+    from mvdb_local.table import enable_stream
+
+    enable_stream(_clients(endpoint)[0], SEED_TABLE)
+
+
+def seed_writes(endpoint: str, table_name: str | None = None) -> list[str]:
+    """The writes to the seed's movies table (or ``table_name``) its stream holds: ``"<eventName> <year>/<title>"``.
+
+    Reads every shard from its oldest record (TRIM_HORIZON) until a read returns none, as DynamoDB
+    Local's shards have no empty stretches. Empty for a table without a stream.
+    """
+    from mvdb_local.seed import SEED_TABLE
+
+    client, streams = _clients(endpoint)
+    stream_arn = client.describe_table(TableName=table_name or SEED_TABLE)["Table"].get("LatestStreamArn")
+    if stream_arn is None:
+        return []
+    written: list[str] = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        where = {"StreamArn": stream_arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}
+        iterator: str | None = streams.get_shard_iterator(**where)["ShardIterator"]
+        while iterator is not None:
+            response = streams.get_records(ShardIterator=iterator, Limit=1000)
+            for record in response["Records"]:
+                keys = record["dynamodb"]["Keys"]
+                written.append(f"{record['eventName']} {keys['year']['N']}/{keys['title']['S']}")
+            iterator = response.get("NextShardIterator") if response["Records"] else None
+    return written
+
+
+def fail_a_run_that_wrote_to_the_seed(session: pytest.Session) -> None:
+    """In the controller, once every worker has finished: a run whose tests wrote to the seed fails."""
+    starter: _Starter | None = getattr(session.config, "_mvdb_dynamodb_local", None)
+    if starter is None or not starter.dynamodb.running:
+        return
+    written = seed_writes(starter.dynamodb.endpoint)
+    if written:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"tests wrote to the read-only seed table (use a table of your own: make_table): {written[:10]}"
+        if reporter is not None:
+            reporter.write_line(f"\nFAILED {message}", red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def start_for_the_run(config: pytest.Config) -> None:
