@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_the_guard_names_every_write_a_table_took(
     make_table: Callable[..., str], dynamodb_client: Any, dynamodb_local: Any
 ) -> None:
-    table = make_table()
+    table = make_table(stream=True)
     assert seed_writes(dynamodb_local.endpoint, table) == []
     key = {"year": {"N": "2031"}, "title": {"S": "Careless"}}
     dynamodb_client.put_item(TableName=table, Item=key)

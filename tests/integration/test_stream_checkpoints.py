@@ -42,7 +42,7 @@ def titles_delivered(client: Any, streams: Any, table: str, checkpoints: Path, s
 def test_a_poller_started_again_delivers_only_what_was_written_after_its_checkpoint(
     make_table: Any, dynamodb_client: Any, streams: Any, tmp_path: Path
 ) -> None:
-    table = make_table()
+    table = make_table(stream=True)
     put(dynamodb_client, table, "Seeded")  # GIVEN a record already in the stream at the first start
     assert titles_delivered(dynamodb_client, streams, table, tmp_path, "LATEST") == []
     put(dynamodb_client, table, "First")
@@ -55,7 +55,7 @@ def test_latest_on_a_stream_with_no_records_yet_delivers_the_first_write(
     make_table: Any, dynamodb_client: Any, streams: Any, tmp_path: Path
 ) -> None:
     # DynamoDB Local refuses records to a LATEST iterator taken on a new, empty shard (aws/aws-sdk-java#2923).
-    table = make_table()
+    table = make_table(stream=True)
     seen: list[str] = []
     consumer = StreamConsumer(
         "recorder", lambda event, _: seen.extend(r["dynamodb"]["Keys"]["title"]["S"] for r in event["Records"])
