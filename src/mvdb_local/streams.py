@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 __all__ = ["DeadLetter", "LocalStreamPoller", "StreamConsumer"]
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class _Shard:
     closed: bool = False  # no more records will be read from it
     attempts: int = 0  # retries of the batch at the head of ``pending``
     batch_limit: int | None = None  # after a bisect: how many records the next invocation gets
+    skip_through: str | None = None  # records up to this sequence number are dropped as read (see _iterator)
 
     @property
     def finished(self) -> bool:
@@ -263,10 +266,22 @@ class LocalStreamPoller:
         where: dict[str, str] = {"ShardIteratorType": shard.start}
         if shard.last_read is not None:
             where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_read}
-        iterator: str = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard.shard_id, **where)[
-            "ShardIterator"
-        ]
-        return iterator
+        try:
+            iterator: str = self._streams.get_shard_iterator(
+                StreamArn=self._stream_arn, ShardId=shard.shard_id, **where
+            )["ShardIterator"]
+            return iterator
+        except ClientError as error:
+            if shard.last_read is None or error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+        # DynamoDB Local refuses ("Invalid SequenceNumber for the shard") a record it numbered below the
+        # shard's StartingSequenceNumber (see _poll_shard). Sequence numbers grow within a shard: the
+        # oldest record on, less those up to the last one read, is what AFTER_SEQUENCE_NUMBER means.
+        shard.skip_through = shard.last_read
+        oldest: str = self._streams.get_shard_iterator(
+            StreamArn=self._stream_arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        return oldest
 
     def _ready(self, position: _Position) -> list[_Shard]:
         """Shards to read now: not finished, and their parent (if this poller knows it) finished first."""
@@ -306,7 +321,12 @@ class LocalStreamPoller:
                 shard.start, shard.last_read = "TRIM_HORIZON", None
                 shard.iterator = self._iterator(shard)
                 return True
-            shard.pending = [self._lambda_record(record) for record in response.get("Records", [])]
+            records = response.get("Records", [])
+            if shard.skip_through is not None:
+                read_before = int(shard.skip_through)
+                records = [record for record in records if int(record["dynamodb"]["SequenceNumber"]) > read_before]
+                shard.skip_through = None if records else shard.skip_through
+            shard.pending = [self._lambda_record(record) for record in records]
             if shard.pending:
                 shard.last_read = shard.pending[-1]["dynamodb"]["SequenceNumber"]
             shard.iterator = response.get("NextShardIterator")

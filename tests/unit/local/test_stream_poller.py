@@ -47,6 +47,7 @@ class FakeStreams:
         expire_once: bool = False,
         trim_once: bool = False,
         blind_while_empty: bool = False,
+        first_sequence_number: int = 0,
     ) -> None:
         self.records = records
         self.expire_once = expire_once
@@ -54,12 +55,16 @@ class FakeStreams:
         # DynamoDB Local after a restart, on a stream enabled after writes: records are numbered below
         # the shard's start, and an iterator handed out while the shard is empty never returns them.
         self.blind_while_empty = blind_while_empty
+        # DynamoDB Local refuses AFTER_SEQUENCE_NUMBER for a record numbered below the shard's start.
+        self.first_sequence_number = first_sequence_number
 
     def describe_stream(self, **_: Any) -> dict[str, Any]:
         return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
 
     def get_shard_iterator(self, ShardIteratorType: str, SequenceNumber: str = "", **_: Any) -> dict[str, Any]:
         if ShardIteratorType == "AFTER_SEQUENCE_NUMBER":
+            if int(SequenceNumber) < self.first_sequence_number:
+                raise ClientError({"Error": {"Code": "ValidationException"}}, "GetShardIterator")
             return {"ShardIterator": str(int(SequenceNumber) + 1)}
         if self.blind_while_empty and not self.records:
             return {"ShardIterator": "blind"}
@@ -211,6 +216,15 @@ def test_a_shard_empty_at_the_start_delivers_the_records_written_to_it_later(sta
     streams.records.append(record(2))
     stream.drain()
     assert seen == [[0, 1], [2]]
+
+
+def test_a_checkpoint_the_stream_refuses_to_resume_after_is_resumed_after_all_the_same(tmp_path: Path) -> None:
+    seen: list[list[int]] = []
+    streams = FakeStreams([record(n) for n in range(3)], first_sequence_number=5)
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    streams.records += [record(3), record(4)]
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    assert seen == [[0, 1, 2], [3, 4]]
 
 
 def test_a_restarted_poller_resumes_after_the_last_record_its_consumer_processed(tmp_path: Path) -> None:
