@@ -22,14 +22,12 @@ test first asks for it, as before: ``pytest tests/integration/test_search.py`` n
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -48,6 +46,7 @@ __all__ = [
 OPTION = "--shared-dynamodb-local"
 _ENDPOINT_KEY = "mvdb_dynamodb_local_endpoint"
 _ERROR_FILE_KEY = "mvdb_dynamodb_local_error_file"
+_READY_FILE_KEY = "mvdb_dynamodb_local_ready_file"
 # Several loaded copies of the data set (the loader tests make a few) from two workers at once.
 HEAP = "768m"
 _READY_TIMEOUT_S = 90.0
@@ -76,6 +75,7 @@ class _Starter:
         self.dynamodb = DynamoDBLocal(heap=HEAP)  # its seed is set by the thread: building one takes a while
         # Why it did not start, for the workers waiting on it: they fail at once, saying why.
         self.error_file = Path(tempfile.gettempdir()) / f"mvdb-dynamodb-local-{os.getpid()}-{self.dynamodb.port}.error"
+        self.ready_file = self.error_file.with_suffix(".ready")  # it answers, and the seed is guarded
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dynamodb-local", daemon=True)
         self._thread.start()
@@ -86,10 +86,11 @@ class _Starter:
         try:
             self.dynamodb.seed = seeded_database(quiet=True)
             self.dynamodb.start(timeout_s=_READY_TIMEOUT_S)
-            guard_the_seed(self.dynamodb.endpoint)  # before the workers can reach it (shared_endpoint)
+            guard_the_seed(self.dynamodb.endpoint)
         except Exception as error:  # LocalStackError says what to install or run
             self.error_file.write_text(f"{type(error).__name__}: {error}", encoding="utf-8")
             return
+        self.ready_file.touch()  # workers wait for it (shared_endpoint): no test runs before the guard
         self._done.wait()
         self.dynamodb.stop()
 
@@ -97,6 +98,7 @@ class _Starter:
         self._done.set()
         self._thread.join(timeout=_READY_TIMEOUT_S)
         self.error_file.unlink(missing_ok=True)
+        self.ready_file.unlink(missing_ok=True)
 
 
 def _clients(endpoint: str) -> tuple[Any, Any]:
@@ -167,6 +169,7 @@ def hand_to_worker(config: pytest.Config, workerinput: dict[str, Any]) -> None:
     if starter is not None:
         workerinput[_ENDPOINT_KEY] = starter.dynamodb.endpoint
         workerinput[_ERROR_FILE_KEY] = str(starter.error_file)
+        workerinput[_READY_FILE_KEY] = str(starter.ready_file)
 
 
 def stop_for_the_run(config: pytest.Config) -> None:
@@ -177,20 +180,20 @@ def stop_for_the_run(config: pytest.Config) -> None:
 
 
 def shared_endpoint(config: pytest.Config) -> str | None:
-    """In a worker: the endpoint of the run's DynamoDB Local, once it answers; None when there is none."""
+    """In a worker: the endpoint of the run's DynamoDB Local, once it answers and guards the seed; None when
+    there is none."""
     workerinput: dict[str, Any] = getattr(config, "workerinput", {})
     endpoint: str | None = workerinput.get(_ENDPOINT_KEY)
     if endpoint is None:
         return None
-    address, error_file = urlsplit(endpoint), Path(workerinput[_ERROR_FILE_KEY])
+    error_file, ready_file = Path(workerinput[_ERROR_FILE_KEY]), Path(workerinput[_READY_FILE_KEY])
     deadline = time.monotonic() + _WORKER_WAIT_S
     while time.monotonic() < deadline:
         if error_file.exists():
             pytest.fail(
                 f"the run's DynamoDB Local did not start: {error_file.read_text(encoding='utf-8')}", pytrace=False
             )
-        with socket.socket() as probe:
-            if probe.connect_ex((address.hostname or "127.0.0.1", address.port or 80)) == 0:
-                return endpoint
+        if ready_file.exists():
+            return endpoint
         time.sleep(0.1)
     pytest.fail(f"the run's DynamoDB Local ({endpoint}) did not answer within {_WORKER_WAIT_S:.0f} s", pytrace=False)
