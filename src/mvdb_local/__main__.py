@@ -236,7 +236,11 @@ def _dynamodb_local(port: int, data_dir: Path | None) -> DynamoDBLocal:
 
 
 def _prepare_tables() -> None:
-    """Create what is missing (tables, the stream), then load or reindex."""
+    """Create what is missing (tables, the stream), then load or reindex.
+
+    The stream is switched on before anything is written, as the seed asks (``mvdb_local.seed``: it
+    has none). A seed's table is indexed already; only a search index table created here is filled.
+    """
     import boto3
 
     from mvdb.config import get_settings
@@ -256,14 +260,14 @@ def _prepare_tables() -> None:
     ):
         if created:
             print(f"created table {name}", file=sys.stderr)
-    stream_enabled = enable_stream(client, table)
+    enable_stream(client, table)
     if client.scan(TableName=table, Limit=1, Select="COUNT")["Count"] == 0:
         report = load_movies(client, table, read_records(PROJECT_ROOT / "data" / "moviedata.json"))
         print(
             f"loaded and indexed {report.written} movies in {report.seconds + report.index_seconds:.2f} s",
             file=sys.stderr,
         )
-    elif created_index or stream_enabled:  # a data directory from before the search index
+    elif created_index:  # a data directory from before the search index
         print(f"indexing the movies of {table} for search (once)...", file=sys.stderr)
         reindexed = reindex(client, table, index_table)
         print(f"indexed {reindexed.reconciled} movies in {reindexed.seconds:.2f} s", file=sys.stderr)
@@ -278,8 +282,9 @@ def _stream_pollers(state_dir: Path, checkpoint_dir: Path | None) -> list[subpro
 
     A consumer resumes after its checkpoint in ``checkpoint_dir`` (kept with the table data), as a
     mapping does after it is disabled and enabled again; one without a checkpoint starts at LATEST:
-    what the stream already holds is the seed's load, a load or reindex just done, or what an
-    earlier run's consumers processed, none of it a client's write to record or index again.
+    what the stream already holds is a load or reindex just done (the seed's load left no records:
+    its stream was off), or what an earlier run's consumers processed, none of it a client's write
+    to record or index again.
     """
     import tempfile
     import time

@@ -7,9 +7,18 @@ directory of its own, and that directory (``shared-local-instance.db``) is kept 
 ``.local/seed/<data file>-<fingerprint>/``. Each run then starts on a copy of it
 (``DynamoDBLocal(seed=...)``): the same items ``mvdb load`` writes, in milliseconds.
 
+The movies table is loaded without its stream, and the seed keeps it off: DynamoDB Local keeps a
+record of each write to a table with a stream (the load's 4,609 if it were on), and with them
+every later write to a table with a stream costs it two to three times the CPU (measured: 5.5-7
+ms per PutItem instead of 2-2.5). Whoever runs on a copy switches the stream on
+(``mvdb_local.table.enable_stream``) before writing anything, in the DynamoDB Local process that
+takes the writes: DynamoDB Local numbers stream records on from the highest one it holds when it
+starts, so a stream switched on here, after the load, would open its shard above the numbers of
+the records written after a restart.
+
 The fingerprint covers everything that decides those items: the data file, the tables'
 definitions, the code that shapes movies and index entries (the models, the item and entry
-builders, the index layout) and DynamoDB Local's version. A
+builders, the index layout), the build itself and DynamoDB Local's version. A
 change to any of them builds a new seed; nothing stale is ever served. Concurrent builders (two
 test workers) wait on a lock, and the one that builds publishes the directory atomically.
 """
@@ -57,6 +66,7 @@ def fingerprint(data_file: Path = DATA_FILE) -> str:
         dynamodb.to_item,
         index_reconciler.DynamoDBSearchIndex._entry,
         index_reconciler._manifest_item,
+        _build,
     )
     for shaper in shapers:
         digest.update(inspect.getsource(shaper).encode())
@@ -79,9 +89,10 @@ def seeded_database(data_file: Path = DATA_FILE, *, quiet: bool = False) -> Path
 
 def _build(seed: Path, data_file: Path, *, quiet: bool) -> None:
     from mvdb.cli import _client
+    from mvdb.config import default_search_index_table_name
     from mvdb.loader import load_movies, read_records
     from mvdb_local.dynamodb_local import DynamoDBLocal
-    from mvdb_local.table import create_tables
+    from mvdb_local.table import create_movies_table, create_search_index_table
 
     started = time.monotonic()
     if not quiet:
@@ -90,7 +101,8 @@ def _build(seed: Path, data_file: Path, *, quiet: bool) -> None:
     try:
         with DynamoDBLocal(data_dir=building, heap="512m") as dynamodb:
             client = _client(dynamodb.endpoint, None)  # what `mvdb load` uses: local credentials, adaptive retries
-            create_tables(client, SEED_TABLE, if_missing=False)
+            create_movies_table(client, SEED_TABLE, if_missing=False, stream=False)
+            create_search_index_table(client, default_search_index_table_name(SEED_TABLE), if_missing=False)
             report = load_movies(client, SEED_TABLE, read_records(data_file))
             if report.invalid or report.not_indexed:
                 raise RuntimeError(f"the seed's load was not clean: {report}")

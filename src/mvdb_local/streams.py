@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 __all__ = ["DeadLetter", "LocalStreamPoller", "StreamConsumer"]
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class _Shard:
     closed: bool = False  # no more records will be read from it
     attempts: int = 0  # retries of the batch at the head of ``pending``
     batch_limit: int | None = None  # after a bisect: how many records the next invocation gets
+    skip_through: str | None = None  # records up to this sequence number are dropped as read (see _iterator)
 
     @property
     def finished(self) -> bool:
@@ -229,17 +232,16 @@ class LocalStreamPoller:
                     continue
                 if first_listing and position.resumed is not None:
                     shard_state.last_read = shard_state.processed = position.resumed.get(shard_id)
-                shard_state.iterator = self._iterator(shard_state)
             if skipped:
                 self._save_checkpoint(position)
 
     def _skip_to_end(self, shard: _Shard) -> None:
         """Position ``shard`` after its last record, with that record's sequence number as the checkpoint.
 
-        LATEST, with a position a checkpoint can keep (a LATEST iterator has no sequence number),
-        and no LATEST iterator: DynamoDB Local refuses records to one taken on a new, empty shard
-        (TrimmedDataAccessException, aws/aws-sdk-java#2923). Reads from the oldest record until a
-        read returns none, as DynamoDB Local's shards have no empty stretches.
+        LATEST, with a position a checkpoint can keep (a LATEST iterator has no sequence number).
+        Reads from the oldest record until a read returns none, as DynamoDB Local's shards have no
+        empty stretches. A shard found empty is read from its oldest record from then on
+        (``_poll_shard``): whatever it comes to hold was written after the start.
         """
         iterator: str | None = self._iterator(_Shard(shard.shard_id, shard.parent_id, "TRIM_HORIZON"))
         while iterator is not None:
@@ -264,10 +266,22 @@ class LocalStreamPoller:
         where: dict[str, str] = {"ShardIteratorType": shard.start}
         if shard.last_read is not None:
             where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_read}
-        iterator: str = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard.shard_id, **where)[
-            "ShardIterator"
-        ]
-        return iterator
+        try:
+            iterator: str = self._streams.get_shard_iterator(
+                StreamArn=self._stream_arn, ShardId=shard.shard_id, **where
+            )["ShardIterator"]
+            return iterator
+        except ClientError as error:
+            if shard.last_read is None or error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+        # DynamoDB Local refuses ("Invalid SequenceNumber for the shard") a record it numbered below the
+        # shard's StartingSequenceNumber (see _poll_shard). Sequence numbers grow within a shard: the
+        # oldest record on, less those up to the last one read, is what AFTER_SEQUENCE_NUMBER means.
+        shard.skip_through = shard.last_read
+        oldest: str = self._streams.get_shard_iterator(
+            StreamArn=self._stream_arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        return oldest
 
     def _ready(self, position: _Position) -> list[_Shard]:
         """Shards to read now: not finished, and their parent (if this poller knows it) finished first."""
@@ -281,6 +295,15 @@ class LocalStreamPoller:
     def _poll_shard(self, position: _Position, shard: _Shard) -> bool:
         consumer = position.consumer
         if not shard.pending and not shard.closed:
+            if shard.iterator is None or shard.last_read is None:
+                # Until a shard yields its first record, each read starts from a TRIM_HORIZON iterator
+                # taken then: in AWS as good as the first one (the oldest record of a shard where this
+                # consumer has read nothing), and the only one that works on DynamoDB Local when it
+                # numbers records below the shard's StartingSequenceNumber. It does so after a restart
+                # when the stream was enabled after writes: it carries on from the highest sequence
+                # number its stream records hold, so an iterator taken while the shard was empty
+                # (a TRIM_HORIZON, a LATEST, or the next one of an empty read) never sees them.
+                shard.iterator = self._iterator(shard)
             try:
                 response = self._streams.get_records(ShardIterator=shard.iterator, Limit=consumer.batch_size)
             except self._streams.exceptions.ExpiredIteratorException:
@@ -298,7 +321,12 @@ class LocalStreamPoller:
                 shard.start, shard.last_read = "TRIM_HORIZON", None
                 shard.iterator = self._iterator(shard)
                 return True
-            shard.pending = [self._lambda_record(record) for record in response.get("Records", [])]
+            records = response.get("Records", [])
+            if shard.skip_through is not None:
+                read_before = int(shard.skip_through)
+                records = [record for record in records if int(record["dynamodb"]["SequenceNumber"]) > read_before]
+                shard.skip_through = None if records else shard.skip_through
+            shard.pending = [self._lambda_record(record) for record in records]
             if shard.pending:
                 shard.last_read = shard.pending[-1]["dynamodb"]["SequenceNumber"]
             shard.iterator = response.get("NextShardIterator")

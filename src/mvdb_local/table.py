@@ -90,9 +90,17 @@ def _table_names(client: Any) -> set[str]:
     return {name for page in client.get_paginator("list_tables").paginate() for name in page["TableNames"]}
 
 
-def create_movies_table(client: Any, table_name: str, *, if_missing: bool = True) -> bool:
-    """Create the movies table (with its stream) from the template's definition; True if it was created."""
-    return _create(client, table_name, movies_table_definition(), if_missing=if_missing)
+def create_movies_table(client: Any, table_name: str, *, if_missing: bool = True, stream: bool = True) -> bool:
+    """Create the movies table from the template's definition; True if it was created.
+
+    With ``stream=False`` it has no stream until ``enable_stream``: DynamoDB Local keeps a record
+    of every write to a table with one, and every later write to a table with a stream costs it
+    more CPU the more records it holds (``mvdb_local.seed``).
+    """
+    definition = movies_table_definition()
+    if not stream:
+        definition = {name: value for name, value in definition.items() if name != "StreamSpecification"}
+    return _create(client, table_name, definition, if_missing=if_missing)
 
 
 def create_search_index_table(client: Any, index_table_name: str, *, if_missing: bool = True) -> bool:

@@ -63,6 +63,12 @@ def audit_directory(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def movies_table(make_table: Callable[..., str]) -> str:
+    """A fresh movies table with its stream, which the audit trail function reads."""
+    return make_table(stream=True)
+
+
+@pytest.fixture
 def audit_trail(
     monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any, dynamodb_client: Any, movies_table: str, audit_directory: Path
 ) -> Iterator[AuditTrail]:

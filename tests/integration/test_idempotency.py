@@ -62,8 +62,9 @@ def assert_problem(response: LambdaResponse, status: int, code: str) -> None:
 
 @pytest.fixture
 def movies_table(make_table: Callable[..., str]) -> str:
-    """A fresh movies table with its idempotency records' table: every test here sends Idempotency-Key."""
-    return make_table(idempotency_records=True)
+    """A fresh movies table with its idempotency records' table (every test here sends Idempotency-Key) and its
+    stream (the writes a request made are read from it)."""
+    return make_table(idempotency_records=True, stream=True)
 
 
 @pytest.fixture

@@ -117,7 +117,7 @@ def test_wrong_or_odd_method_is_never_a_5xx(catalog_api: LambdaClient, method: s
 @pytest.fixture(scope="module")
 def write_table(dynamodb_client: Any) -> Iterator[str]:
     name = unique_table_name("sweep")
-    create_movies_table(dynamodb_client, name, if_missing=False)
+    create_movies_table(dynamodb_client, name, if_missing=False, stream=False)  # no test here reads it
     yield name
     dynamodb_client.delete_table(TableName=name)
 

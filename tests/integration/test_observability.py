@@ -134,11 +134,11 @@ def test_emf_lines_parse_and_carry_only_declared_metrics_with_few_dimensions(
     assert invalid_emf["ValidationFailures"] == [1.0]
 
 
-def test_business_events_are_counted(container: Callable[..., list[Emitted]]) -> None:
+def test_business_events_are_counted(dynamodb_local: Any, movies_table: str) -> None:
     movie = {"year": 2030, "title": "Metric Test", "info": {}}
     body = json.dumps(movie)
     json_headers = {"Content-Type": "application/json"}
-    emitted = container(
+    emitted = run_in_container(  # writes: on a table of its own, never the shared seed's
         request("POST", "/movies", headers=json_headers, body=body),
         request("POST", "/movies", headers=json_headers, body=body),
         request(
@@ -148,6 +148,7 @@ def test_business_events_are_counted(container: Callable[..., list[Emitted]]) ->
             body='{"info": {"rating": 1}}',
         ),
         request("DELETE", movie_path(2030, "Metric Test"), headers={"If-Match": "*"}),
+        env={"TABLE_NAME": movies_table, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint},
     )
     assert [e.response["statusCode"] for e in emitted] == [201, 409, 200, 204]
     events = ("MovieCreated", "Conflicts", "MovieUpdated", "MovieDeleted")

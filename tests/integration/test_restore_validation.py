@@ -32,7 +32,7 @@ def restored_table(dynamodb_client: Any, movie_records: list[dict[str, Any]]) ->
     from mvdb_local.table import create_movies_table
 
     name = f"awsbackup-restore-test-{datetime.now(UTC):%H%M%S%f}"
-    create_movies_table(dynamodb_client, name, if_missing=False)
+    create_movies_table(dynamodb_client, name, if_missing=False, stream=False)  # no test here reads it
     load_movies(dynamodb_client, name, movie_records[:40])
     yield name
     dynamodb_client.delete_table(TableName=name)

@@ -37,7 +37,7 @@ slow_reindex = pytest.mark.slow
 @pytest.fixture
 def movies_table(make_table: Any) -> str:
     """A fresh, empty movies table with its search index table: every test here writes or reads the index."""
-    return str(make_table(search_index=True))
+    return str(make_table(search_index=True, stream=True))
 
 
 HEIST = {

@@ -41,6 +41,12 @@ def audit_directory(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def movies_table(make_table: Callable[..., str]) -> str:
+    """A fresh movies table with its stream, which the audit trail function reads."""
+    return make_table(stream=True)
+
+
+@pytest.fixture
 def api(proxy: FaultProxy, movies_table: str, build_app: Callable[..., Any], audit_directory: Path) -> LambdaClient:
     handler = build_app(movies_table, endpoint=proxy.endpoint, require_auth=True, AUDIT_DIRECTORY=str(audit_directory))
     return LambdaClient(handler, authorizer=WRITER)

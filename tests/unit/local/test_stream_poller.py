@@ -41,17 +41,33 @@ class FakeStreams:
         ExpiredIteratorException = type("ExpiredIteratorException", (ClientError,), {})
         TrimmedDataAccessException = type("TrimmedDataAccessException", (ClientError,), {})
 
-    def __init__(self, records: list[dict[str, Any]], expire_once: bool = False, trim_once: bool = False) -> None:
+    def __init__(
+        self,
+        records: list[dict[str, Any]],
+        expire_once: bool = False,
+        trim_once: bool = False,
+        blind_while_empty: bool = False,
+        first_sequence_number: int = 0,
+    ) -> None:
         self.records = records
         self.expire_once = expire_once
         self.trim_once = trim_once
+        # DynamoDB Local after a restart, on a stream enabled after writes: records are numbered below
+        # the shard's start, and an iterator handed out while the shard is empty never returns them.
+        self.blind_while_empty = blind_while_empty
+        # DynamoDB Local refuses AFTER_SEQUENCE_NUMBER for a record numbered below the shard's start.
+        self.first_sequence_number = first_sequence_number
 
     def describe_stream(self, **_: Any) -> dict[str, Any]:
         return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
 
     def get_shard_iterator(self, ShardIteratorType: str, SequenceNumber: str = "", **_: Any) -> dict[str, Any]:
         if ShardIteratorType == "AFTER_SEQUENCE_NUMBER":
+            if int(SequenceNumber) < self.first_sequence_number:
+                raise ClientError({"Error": {"Code": "ValidationException"}}, "GetShardIterator")
             return {"ShardIterator": str(int(SequenceNumber) + 1)}
+        if self.blind_while_empty and not self.records:
+            return {"ShardIterator": "blind"}
         return {"ShardIterator": "0" if ShardIteratorType == "TRIM_HORIZON" else str(len(self.records))}
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
@@ -65,6 +81,8 @@ class FakeStreams:
             raise self.exceptions.ExpiredIteratorException(
                 {"Error": {"Code": "ExpiredIteratorException"}}, "GetRecords"
             )
+        if ShardIterator == "blind":
+            return {"Records": [], "NextShardIterator": "blind"}
         start = int(ShardIterator)
         records = self.records[start : start + Limit]
         return {"Records": records, "NextShardIterator": str(start + len(records))}
@@ -182,6 +200,31 @@ def test_latest_starts_after_the_records_the_stream_holds() -> None:
     streams.records.append(record(6))
     stream.drain()
     assert seen == [[6]]
+
+
+@pytest.mark.parametrize("start", ["LATEST", "TRIM_HORIZON"])
+def test_a_shard_empty_at_the_start_delivers_the_records_written_to_it_later(start: str) -> None:
+    # Whatever iterator the start took must not decide: DynamoDB Local can hand out one that never
+    # sees the records written after it (blind_while_empty, measured after a restart).
+    seen: list[list[int]] = []
+    streams = FakeStreams([], blind_while_empty=True)
+    stream = LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], starting_position=start)
+    stream.start().stop()
+    stream.poll_once()  # an empty read before the first write
+    streams.records += [record(0), record(1)]
+    stream.drain()
+    streams.records.append(record(2))
+    stream.drain()
+    assert seen == [[0, 1], [2]]
+
+
+def test_a_checkpoint_the_stream_refuses_to_resume_after_is_resumed_after_all_the_same(tmp_path: Path) -> None:
+    seen: list[list[int]] = []
+    streams = FakeStreams([record(n) for n in range(3)], first_sequence_number=5)
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    streams.records += [record(3), record(4)]
+    LocalStreamPoller(FakeTable(), streams, "movies", [recording(seen)], checkpoint_dir=tmp_path).drain()
+    assert seen == [[0, 1, 2], [3, 4]]
 
 
 def test_a_restarted_poller_resumes_after_the_last_record_its_consumer_processed(tmp_path: Path) -> None:
