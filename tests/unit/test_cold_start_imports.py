@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import LOCAL_AWS_ENV
+
 pytestmark = pytest.mark.slow  # each test imports the handler in a fresh interpreter
 
 ALLOW_LIST = Path(__file__).with_name("cold_start_imports.txt")
@@ -87,9 +89,7 @@ def loaded_by_first_get(between: str = "") -> set[str]:
     env = {
         **os.environ,
         "TABLE_NAME": "import-probe",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "probe",
-        "AWS_SECRET_ACCESS_KEY": "probe",
+        **LOCAL_AWS_ENV,
         "POWERTOOLS_METRICS_NAMESPACE": "mvdb",
     }
     code = _FIRST_GET_PROBE.format(between=between)
