@@ -24,7 +24,7 @@ endef
 
 ##@ Everyday
 help: ## Show the targets
-	@awk 'BEGIN{FS=":.*## "} /^##@/{printf "\n%s\n", substr($$0,5)} /^[a-zA-Z_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN{FS=":.*## "} /^##@/{printf "\n%s\n", substr($$0,5)} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # PORT and DYNAMODB_PORT pick other ports when 8000 or 8001 is taken: make run PORT=8080 DYNAMODB_PORT=8002.
 PORT ?= 8000

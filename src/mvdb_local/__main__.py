@@ -35,6 +35,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from contextlib import ExitStack
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -160,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
 
     state_dir = PROJECT_ROOT / args.state_dir
     pollers: list[subprocess.Popen[bytes]] = []
+    stopping, ended = threading.Event(), list[str]()
     try:
         data_dir = None if args.in_memory else PROJECT_ROOT / args.data_dir
         dynamodb = _dynamodb_local(args.dynamodb_port, data_dir)
@@ -177,7 +179,11 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
         print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
+        threading.Thread(target=_stop_when_a_poller_ends, args=(pollers, server, stopping, ended), daemon=True).start()
         server.serve_forever()
+        if ended:
+            print(f"error: {ended[0]}", file=sys.stderr)
+            return 1
         return 0
     except KeyboardInterrupt:
         return 0
@@ -185,6 +191,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
+        stopping.set()
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
         server.server_close()
         for poller in pollers:
@@ -194,6 +201,29 @@ def _run(args: argparse.Namespace) -> int:
 
 def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _stop_when_a_poller_ends(
+    pollers: list[subprocess.Popen[bytes]], server: ThreadingHTTPServer, stopping: threading.Event, ended: list[str]
+) -> None:
+    """Shut the API down, with the reason in ``ended``, when a stream poller ends while the stack runs.
+
+    Without its pollers the stack would go on answering writes with 201 and ``/health`` with ok while
+    none of them reached the audit trail or the search index. A Ctrl-C reaches the pollers and the
+    server together: ``stopping`` is set by then (within the grace second), and nothing is reported.
+    """
+    while not stopping.wait(0.5):
+        finished = [poller for poller in pollers if poller.poll() is not None]
+        if finished and not stopping.wait(1.0):
+            poller = finished[0]
+            command = [str(part) for part in poller.args] if isinstance(poller.args, list) else []
+            consumer = command[command.index("--consumer") + 1] if "--consumer" in command else "?"
+            ended.append(
+                f"the {consumer} stream poller ended (exit status {poller.returncode}): the stack stops, "
+                "as its writes would no longer reach the audit trail and the search index"
+            )
+            server.shutdown()
+            return
 
 
 def _server(port: int, cognito: LocalCognito | None, base_path: str) -> ThreadingHTTPServer:

@@ -54,6 +54,7 @@ class RunningStack:
     dynamodb_endpoint: str
     state_dir: Path  # the local user pool's clients.json and signing key
     clients: dict[str, Any] = field(repr=False)  # the clients file: issuer, token_url, jwks_url, clients
+    process_id: int = field(repr=False)  # of `python -m mvdb_local`, whose children are the stream pollers
 
     @property
     def token_url(self) -> str:
@@ -105,7 +106,7 @@ def run_local_stack(
         api_url = f"http://127.0.0.1:{api_port}{base_path}"
         _wait_until_healthy(process, api_url, log_file)
         clients = json.loads((workdir / CLIENTS_FILE).read_text())
-        yield RunningStack(api_url, f"http://127.0.0.1:{dynamodb_port}", workdir, clients)
+        yield RunningStack(api_url, f"http://127.0.0.1:{dynamodb_port}", workdir, clients, process.pid)
     finally:
         _stop(process)
 
