@@ -326,10 +326,11 @@ $(VENV)/.installed: requirements/dev.txt requirements/build.txt pyproject.toml
 	@touch $@
 
 # Everything `make test` installs, side by side. Each install mostly waits on PyPI or npm: one after
-# another they took ~720 s of a fresh clone's wall clock for ~180 s of CPU. The offline advisory
-# data, when present, makes the audit venv unnecessary (see `audit`).
+# another they took ~720 s of a fresh clone's wall clock for ~180 s of CPU. The audit venv too, even
+# where the offline advisory data spares `make audit` from it: tests/security/test_online_audit.py
+# runs pip-audit, and installing it there held an xdist worker for ~19 s of the test run.
 TEST_INSTALLS = $(VENV)/.installed node_modules/.installed .tools/sam/.installed .tools/checkov/.installed \
-  .tools/deploy/.installed $(if $(wildcard $(AUDIT_DB)),,.tools/audit/.installed)
+  .tools/deploy/.installed .tools/audit/.installed
 install: ## Install everything `make test` needs (venvs from the hashed locks, npm ci), in parallel
 	@$(MAKE) --no-print-directory -j $(words $(TEST_INSTALLS)) --output-sync=target $(TEST_INSTALLS)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests import dynamodb_session
+from tests import dynamodb_session, lambda_build
 
 # Test processes keep their bytecode (``__pycache__/``, git-ignored): our modules' and the test
 # modules' as pytest rewrote their asserts. The Makefile exports PYTHONDONTWRITEBYTECODE for every
@@ -283,6 +283,25 @@ def stream_indexer(
     for poller in pollers:
         poller.stop()
     clear_caches()
+
+
+# The Lambda zips -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_lambda_zips(tmp_path_factory: pytest.TempPathFactory) -> lambda_build.LambdaZips:
+    """The run's one build of the Lambda zips (``tests/lambda_build.py``), for fixtures of wider scope that only
+    read them; tests take ``lambda_zips``, which also checks that they left the zips as built."""
+    return lambda_build.built_once(tmp_path_factory)
+
+
+@pytest.fixture
+def lambda_zips(shared_lambda_zips: lambda_build.LambdaZips) -> Iterator[lambda_build.LambdaZips]:
+    """The run's one build of the Lambda zips, read-only: the test fails if it changed them (alter a copy instead)."""
+    yield shared_lambda_zips
+    changed = shared_lambda_zips.changed()
+    if changed:
+        pytest.fail(f"the test changed the run's shared Lambda zips {changed}: later tests would read its edit")
 
 
 # The Lambda app ------------------------------------------------------------------------------

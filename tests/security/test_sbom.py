@@ -1,7 +1,8 @@
 """The SBOM lists everything that runs, and refuses an artifact it cannot account for.
 
-Built for real: both Lambda zips as ``make build`` makes them (pip takes the arm64 wheels from its
-cache or the index), then ``python -m tools.security.sbom`` on them. About 20 s.
+Built for real: ``python -m tools.security.sbom`` on both Lambda zips as ``make build`` makes them,
+the run's shared build (tests/lambda_build.py); each SBOM run asks pip which wheels the lock
+installs (each run ~6 s of CPU, half of it pip's).
 """
 
 from __future__ import annotations
@@ -21,20 +22,21 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from tools.build.lambda_artifact import HOOK_SOURCE, SERVICE_PACKAGE, build_function, build_hook
+from tests.lambda_build import LambdaZips
+from tools.build.lambda_artifact import HOOK_SOURCE, SERVICE_PACKAGE
 from tools.security.sbom import packages_in
 
-# One worker runs the whole module, so its expensive module-scoped fixture is built once.
+# One worker runs the whole module, so its expensive module-scoped fixture (an SBOM run) is made once.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sbom")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVED_SWAGGER_UI = Path(aws_lambda_powertools.event_handler.__file__).parent / "openapi" / "swagger_ui"
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    out = tmp_path_factory.mktemp("lambda")
-    return [build_function(out).path, build_hook(out).path]
+@pytest.fixture
+def artifacts(lambda_zips: LambdaZips) -> list[Path]:
+    """The run's shared zips, the function's first; read-only (a test alters a copy)."""
+    return lambda_zips.paths
 
 
 def run_sbom(artifacts: list[Path], output: Path) -> subprocess.CompletedProcess[str]:
@@ -43,10 +45,11 @@ def run_sbom(artifacts: list[Path], output: Path) -> subprocess.CompletedProcess
 
 
 @pytest.fixture(scope="module")
-def sbom(artifacts: list[Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def sbom(shared_lambda_zips: LambdaZips, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     output = tmp_path_factory.mktemp("sbom") / "sbom.cdx.json"
-    result = run_sbom(artifacts, output)
+    result = run_sbom(shared_lambda_zips.paths, output)
     assert result.returncode == 0, result.stderr
+    assert shared_lambda_zips.changed() == []
     document: dict[str, Any] = json.loads(output.read_text())
     return document
 
