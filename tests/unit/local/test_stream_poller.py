@@ -318,7 +318,8 @@ def test_a_poll_that_keeps_failing_is_logged_a_line_each_a_traceback_once_and_ba
     streams = UnreachableStreams()
     stream = LocalStreamPoller(FakeTable(), streams, "movies", [recording([])], poll_interval_s=0.01).start()
     streams.gone.set()
-    threading.Event().wait(0.6)  # (time.sleep is patched out here) 60 polls at the poll interval; with the back-off (0.02 s doubling) 5 or 6
+    # 60 polls at the poll interval; with the back-off (0.02 s, doubling) 5 or 6. (time.sleep is patched out here.)
+    threading.Event().wait(0.6)
     stream.stop()
 
     failures = polling_failures(caplog)
