@@ -215,9 +215,9 @@ def _run(args: argparse.Namespace) -> int:
             _print_clients(cognito, host_url + TOKEN_PATH, PROJECT_ROOT / args.state_dir)
         else:
             print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
+        serving = True  # from the line saying so, a Ctrl-C is the way to stop
         print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
         threading.Thread(target=_stop_when_a_poller_ends, args=(pollers, server, stopping, ended), daemon=True).start()
-        serving = True
         server.serve_forever()
         if ended:
             print(f"error: {ended[0]}", file=sys.stderr)
