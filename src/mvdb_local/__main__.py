@@ -157,6 +157,8 @@ def _ports_taken(port: int, dynamodb_port: int, free: tuple[int, int]) -> str:
 def _run(args: argparse.Namespace) -> int:
     """The stack, its ports found free and its directories held."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored at the start: left so (a background job)
+        signal.signal(signal.SIGINT, _stop_on_sigint)
 
     for name, value in LOCAL_ENV.items():
         os.environ.setdefault(name, value)
@@ -231,7 +233,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     finally:
         stopping.set()
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):  # a second one must not cut the clean-up short
+            signal.signal(stop_signal, signal.SIG_IGN)
         if server is not None:
             server.server_close()
         for poller in pollers:
@@ -245,7 +248,15 @@ class _Terminated(KeyboardInterrupt):
 
 
 def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    # The first one stops the stack; the rest are ignored: `kill -TERM` to make's group reaches this
+    # process twice (make passes its own on), and the second would cut the clean-up short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Terminated
+
+
+def _stop_on_sigint(_signum: int, _frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as above: one Ctrl-C stops, a second cannot break the clean-up
+    raise KeyboardInterrupt
 
 
 def _stop_when_a_poller_ends(
