@@ -11,7 +11,10 @@ taken one is refused with ports free now to run on), the data and state director
 one stack at a time (``mvdb_local.exclusive``), and
 ``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
 does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
-Ctrl-C stops everything; the JVM also dies with this process if it is killed.
+Ctrl-C (or SIGTERM) stops everything, DynamoDB Local last (it ignores the terminal's Ctrl-C, and
+also dies with this process if it is killed); before the stack is up, with one line and status
+130 (143). A SIGINT ignored at the start (a script's background job) stays ignored, here and in
+the stream pollers.
 
 Auth works as deployed: the API sits behind a stand-in for API Gateway built from
 infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway responses), which
