@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mvdb.cli import describe_aws_error
+
 __all__ = ["add_backup_commands"]
 
 _LOCAL_ONLY = (
@@ -51,7 +53,7 @@ def _backup(args: argparse.Namespace) -> int:
     try:
         report = back_up_table(client, args.table, args.output)
     except (BotoCoreError, ClientError, OSError) as error:
-        print(f"error: backing up {args.table} failed: {error}", file=sys.stderr)
+        print(f"error: backing up {args.table} failed: {describe_aws_error(error)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
@@ -80,7 +82,7 @@ def _restore(args: argparse.Namespace) -> int:
         print(f"error: {refused}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError, OSError) as error:
-        print(f"error: restoring into {args.table} failed: {error}", file=sys.stderr)
+        print(f"error: restoring into {args.table} failed: {describe_aws_error(error)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report.__dict__ | {"matches": report.matches}, indent=2))
@@ -118,7 +120,7 @@ def _verify(args: argparse.Namespace) -> int:
         if report.item_count:
             results += run_read_checks(HandlerReadApi(serve_table(args.table)))
     except (BotoCoreError, ClientError) as error:
-        print(f"error: verifying {args.table} failed: {error}", file=sys.stderr)
+        print(f"error: verifying {args.table} failed: {describe_aws_error(error)}", file=sys.stderr)
         return 1
     passed = all(result.passed for result in results)
     if args.json:

@@ -38,6 +38,27 @@ def is_local_endpoint(endpoint: str | None) -> bool:
         return False
 
 
+# What to do when the AWS SDK finds no region or no credentials: the likeliest cause is a command
+# meant for the local stack run without its endpoint.
+_AWS_SETUP_HINT = (
+    "For the local stack (make run), pass --endpoint http://127.0.0.1:8001 (its DynamoDB Local); "
+    "for AWS, set AWS_REGION (or --region) and credentials (e.g. AWS_PROFILE)."
+)
+
+
+def describe_aws_error(error: Exception) -> str:
+    """``error`` in one line, with what to do when it is the AWS set-up that is missing.
+
+    botocore's NoRegionError ("You must specify a region."), NoCredentialsError ("Unable to locate
+    credentials") and PartialCredentialsError get ``_AWS_SETUP_HINT``; anything else is ``str(error)``.
+    """
+    from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
+
+    if isinstance(error, NoRegionError | NoCredentialsError | PartialCredentialsError):
+        return f"{error} {_AWS_SETUP_HINT}"
+    return str(error)
+
+
 def _client(endpoint: str | None, region: str | None) -> Any:
     import boto3
     from botocore.config import Config
@@ -121,7 +142,7 @@ def _load(args: argparse.Namespace) -> int:
             )
     except (BotoCoreError, ClientError) as error:
         # e.g. a misspelt table, no credentials, throttling past the retries: one line, no traceback.
-        print(f"error: loading into {table} failed: {error}", file=sys.stderr)
+        print(f"error: loading into {table} failed: {describe_aws_error(error)}", file=sys.stderr)
         print("the load is idempotent: fix the cause and run it again", file=sys.stderr)
         return 1
     for bad in report.invalid:
@@ -169,7 +190,7 @@ def _reindex(args: argparse.Namespace) -> int:
                 client, table, index_table, workers=args.workers, restart=args.restart, on_progress=bar.update
             )
     except (BotoCoreError, ClientError) as error:
-        print(f"error: reindexing {table} into {index_table} failed: {error}", file=sys.stderr)
+        print(f"error: reindexing {table} into {index_table} failed: {describe_aws_error(error)}", file=sys.stderr)
         print("reindex resumes after the last year it finished: fix the cause and run it again", file=sys.stderr)
         return 1
     if report.resumed_from_year is not None:
@@ -203,7 +224,7 @@ def _create_table(args: argparse.Namespace) -> int:
     try:
         created = create_tables(_client(endpoint, args.region), args.table, index_table)
     except (BotoCoreError, ClientError) as error:
-        print(f"error: creating {args.table} at {endpoint} failed: {error}", file=sys.stderr)
+        print(f"error: creating {args.table} at {endpoint} failed: {describe_aws_error(error)}", file=sys.stderr)
         return 1
     for name, new in zip((args.table, index_table), created, strict=True):
         print(f"{'created' if new else 'exists already:'} table {name} at {endpoint}")
@@ -278,8 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
+
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except (NoRegionError, NoCredentialsError, PartialCredentialsError) as error:  # outside a command's own handling
+        print(f"error: {describe_aws_error(error)}", file=sys.stderr)  # e.g. --stack: a CloudFormation call
+        return 1
 
 
 if __name__ == "__main__":

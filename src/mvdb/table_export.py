@@ -153,11 +153,18 @@ def _item_from_export(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def back_up_table(client: Any, table: str, root: Path, *, items_per_file: int = _ITEMS_PER_FILE) -> BackupReport:
-    """Export every item of ``table`` (consistent Scan) to ``root/AWSDynamoDB/<export id>/``."""
+    """Export every item of ``table`` (consistent Scan) to ``root/AWSDynamoDB/<export id>/``.
+
+    ``root`` and its missing parents are created; a ``root`` that is a file raises NotADirectoryError.
+    """
     started = time.perf_counter()
     start_time = datetime.now(UTC)
     export_id = f"{int(start_time.timestamp() * 1000):014d}-{secrets.token_hex(4)}"
     directory = root / "AWSDynamoDB" / export_id
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root} is a file: give --output a directory (it is created if missing)")
+    # Missing parents are made as `mkdir -p` makes them (the umask's mode): only the backup's own are private.
+    root.parent.mkdir(parents=True, exist_ok=True)
     for level in (root, root / "AWSDynamoDB", directory, directory / "data"):
         level.mkdir(mode=_PRIVATE_DIRECTORY, exist_ok=level != directory)
     described = client.describe_table(TableName=table)["Table"]

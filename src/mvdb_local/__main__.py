@@ -11,7 +11,10 @@ taken one is refused with ports free now to run on), the data and state director
 one stack at a time (``mvdb_local.exclusive``), and
 ``--base-path /dev`` serves the API under a path, as a stage's URL or a custom domain's base path
 does in AWS (the token endpoint stays at the host's root, as Cognito's is on a host of its own).
-Ctrl-C stops everything; the JVM also dies with this process if it is killed.
+Ctrl-C (or SIGTERM) stops everything, DynamoDB Local last (it ignores the terminal's Ctrl-C, and
+also dies with this process if it is killed); before the stack is up, with one line and status
+130 (143). A SIGINT ignored at the start (a script's background job) stays ignored, here and in
+the stream pollers.
 
 Auth works as deployed: the API sits behind a stand-in for API Gateway built from
 infra/template.yaml (its routes, their Cognito authorizer scopes, its gateway responses), which
@@ -66,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mvdb_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--port", type=int, default=8000, help="the API's port (default: %(default)s)")
-    parser.add_argument("--dynamodb-port", type=int, default=8001, help="DynamoDB Local's port (default: %(default)s)")
+    parser.add_argument("--port", type=_port, default=8000, help="the API's port (default: %(default)s)")
+    parser.add_argument(
+        "--dynamodb-port", type=_port, default=8001, help="DynamoDB Local's port (default: %(default)s)"
+    )
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT / ".local" / "dynamodb"))
     parser.add_argument("--in-memory", action="store_true", help="keep no table data between runs")
     parser.add_argument("--no-auth", action="store_true", help="no tokens needed: no authorizer, REQUIRE_AUTH=false")
@@ -83,6 +88,44 @@ def main(argv: list[str] | None = None) -> int:
         help="serve the API under this path, as a stage (/dev) or a custom domain's base path does",
     )
     args = parser.parse_args(argv)
+    if args.port == args.dynamodb_port:
+        parser.error(
+            f"the API and DynamoDB Local cannot share port {args.port}: give them two different ports "
+            f"(make run PORT={args.port} DYNAMODB_PORT={args.port + 1 if args.port < 65535 else args.port - 1})"
+        )
+    try:
+        return _hold_and_run(args)
+    except KeyboardInterrupt as stop:  # before anything was started (_run handles its own)
+        return _stopped_while_starting(stop)
+
+
+def _stopped_while_starting(stop: KeyboardInterrupt) -> int:
+    """One line, no traceback; the exit status of a process ended by that signal, as shells report it (128+n).
+
+    What was cut short is never trusted by the next start (the seed and the data directory's copy
+    of it are made whole or not at all), so it begins again.
+    """
+    terminated = isinstance(stop, _Terminated)
+    print(
+        f"{'terminated' if terminated else 'interrupted'} while starting: stopped; nothing half-made is kept, "
+        "the next start begins again",
+        file=sys.stderr,
+    )
+    return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: 1-65535 (0 would be any port; bind() refuses the rest)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number: a port is 1-65535")
+    return port
+
+
+def _hold_and_run(args: argparse.Namespace) -> int:
     from mvdb_local.exclusive import DirectoryInUse, lock_directory, ports_to_suggest
 
     # First, before anything starts: the directories (a stack of this clone is the likeliest clash,
@@ -117,6 +160,8 @@ def _ports_taken(port: int, dynamodb_port: int, free: tuple[int, int]) -> str:
 def _run(args: argparse.Namespace) -> int:
     """The stack, its ports found free and its directories held."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored at the start: left so (a background job)
+        signal.signal(signal.SIGINT, _stop_on_sigint)
 
     for name, value in LOCAL_ENV.items():
         os.environ.setdefault(name, value)
@@ -146,31 +191,28 @@ def _run(args: argparse.Namespace) -> int:
         except (UnsafeFileError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-    try:
-        server = _server(args.port, cognito, base_path)
-    except OSError as error:
-        if error.errno != errno.EADDRINUSE:  # taken since main() found it free
-            raise
-        from mvdb_local.exclusive import ports_to_suggest
-
-        print(
-            _ports_taken(args.port, args.dynamodb_port, ports_to_suggest(args.port, args.dynamodb_port)),
-            file=sys.stderr,
-        )
-        return 1
-
     state_dir = PROJECT_ROOT / args.state_dir
+    server: ThreadingHTTPServer | None = None
+    dynamodb: DynamoDBLocal | None = None
     pollers: list[subprocess.Popen[bytes]] = []
     stopping, ended = threading.Event(), list[str]()
+    serving = False
     try:
+        try:
+            server = _server(args.port, cognito, base_path)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:  # taken since main() found it free
+                raise
+            from mvdb_local.exclusive import ports_to_suggest
+
+            print(
+                _ports_taken(args.port, args.dynamodb_port, ports_to_suggest(args.port, args.dynamodb_port)),
+                file=sys.stderr,
+            )
+            return 1
         data_dir = None if args.in_memory else PROJECT_ROOT / args.data_dir
         dynamodb = _dynamodb_local(args.dynamodb_port, data_dir)
         dynamodb.start()
-    except LocalStackError as error:
-        server.server_close()
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    try:
         _prepare_tables()
         pollers = _stream_pollers(state_dir, None if data_dir is None else data_dir / STREAM_CHECKPOINTS)
         if cognito is not None:
@@ -178,6 +220,7 @@ def _run(args: argparse.Namespace) -> int:
             _print_clients(cognito, host_url + TOKEN_PATH, PROJECT_ROOT / args.state_dir)
         else:
             print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
+        serving = True  # from the line saying so, a Ctrl-C is the way to stop
         print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
         threading.Thread(target=_stop_when_a_poller_ends, args=(pollers, server, stopping, ended), daemon=True).start()
         server.serve_forever()
@@ -185,21 +228,37 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: {ended[0]}", file=sys.stderr)
             return 1
         return 0
-    except KeyboardInterrupt:
-        return 0
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (_stop_on_sigterm)
+        # Stopped as asked; before the stack was up (a seed being built, tables being loaded), saying so.
+        return 0 if serving else _stopped_while_starting(stop)
     except LocalStackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
         stopping.set()
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
-        server.server_close()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):  # a second one must not cut the clean-up short
+            signal.signal(stop_signal, signal.SIG_IGN)
+        if server is not None:
+            server.server_close()
         for poller in pollers:
             _stop(poller)
-        dynamodb.stop()
+        if dynamodb is not None:
+            dynamodb.stop()
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, stopping the stack as a Ctrl-C does."""
 
 
 def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    # The first one stops the stack; the rest are ignored: `kill -TERM` to make's group reaches this
+    # process twice (make passes its own on), and the second would cut the clean-up short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Terminated
+
+
+def _stop_on_sigint(_signum: int, _frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as above: one Ctrl-C stops, a second cannot break the clean-up
     raise KeyboardInterrupt
 
 
@@ -219,11 +278,20 @@ def _stop_when_a_poller_ends(
             command = [str(part) for part in poller.args] if isinstance(poller.args, list) else []
             consumer = command[command.index("--consumer") + 1] if "--consumer" in command else "?"
             ended.append(
-                f"the {consumer} stream poller ended (exit status {poller.returncode}): the stack stops, "
+                f"the {consumer} stream poller ended ({_how_it_ended(poller.returncode)}): the stack stops, "
                 "as its writes would no longer reach the audit trail and the search index"
             )
             server.shutdown()
             return
+
+
+def _how_it_ended(returncode: int) -> str:
+    """A poller's end in words: stopped (it exits 0 when asked to stop), killed by a signal, or failed."""
+    if returncode == 0:
+        return "it was stopped: exit status 0"
+    if returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"it failed: exit status {returncode}; its output is above"
 
 
 def _server(port: int, cognito: LocalCognito | None, base_path: str) -> ThreadingHTTPServer:
@@ -252,17 +320,36 @@ def _server(port: int, cognito: LocalCognito | None, base_path: str) -> Threadin
 
 def _dynamodb_local(port: int, data_dir: Path | None) -> DynamoDBLocal:
     """DynamoDB Local on ``data_dir`` (a new one starts as a copy of the seed), or on a throw-away copy of the seed."""
-    import shutil
-
     from mvdb_local.seed import SEED_TABLE, seeded_database
 
     if os.environ["TABLE_NAME"] != SEED_TABLE:  # another table: created and loaded by _prepare_tables
         return DynamoDBLocal(port=port, data_dir=data_dir)
     if data_dir is None:
         return DynamoDBLocal(port=port, seed=seeded_database())
-    if not (data_dir / "shared-local-instance.db").exists():
-        shutil.copytree(seeded_database(), data_dir, dirs_exist_ok=True)
+    if not (data_dir / _DATABASE_FILE).exists():
+        copy_seed(seeded_database(), data_dir)
     return DynamoDBLocal(port=port, data_dir=data_dir)
+
+
+_DATABASE_FILE = "shared-local-instance.db"  # DynamoDB Local's with -sharedDb
+
+
+def copy_seed(seed: Path, data_dir: Path) -> None:
+    """Copy the seed's files into ``data_dir``, the database last, each whole or not at all.
+
+    A start trusts a data directory that holds the database: a copy cut short (Ctrl-C) must not
+    leave one there. Each file is copied under a temporary name and renamed (atomic) into place.
+    """
+    import shutil
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for source in sorted(seed.iterdir(), key=lambda path: path.name == _DATABASE_FILE):
+        partial = data_dir / f".{source.name}.copying"
+        try:
+            shutil.copy2(source, partial)
+            os.replace(partial, data_dir / source.name)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 def _prepare_tables() -> None:

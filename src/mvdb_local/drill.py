@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _dynamodb(args.endpoint) as endpoint:
             evidence = run_drill(endpoint, args.output, data_file=args.data)
-    except LocalStackError as error:
+    except (LocalStackError, OSError) as error:  # e.g. no Java, or --output names a file
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:

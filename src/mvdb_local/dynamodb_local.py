@@ -123,6 +123,17 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _stopped_by_its_parent_only() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """DynamoDB Local dies with its parent and ignores a Ctrl-C (the JVM keeps an inherited SIG_IGN).
+
+    A Ctrl-C reaches the terminal's whole process group: DynamoDB Local would die first, and
+    whatever still talks to it (the stream pollers, a load) would fail while it stops. Its parent
+    stops it last, on its own Ctrl-C.
+    """
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class DynamoDBLocal:
     """One DynamoDB Local process on 127.0.0.1:``port``, in memory or persisted in ``data_dir``."""
 
@@ -178,7 +189,7 @@ class DynamoDBLocal:
             env={**os.environ, "DDB_LOCAL_TELEMETRY": "0"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - nothing else runs in the child before exec
+            preexec_fn=_stopped_by_its_parent_only,  # noqa: PLW1509 - nothing else runs in the child before exec
         )
         assert self._process.stderr is not None  # noqa: S101 - stderr=PIPE above
         self._stderr = StderrTail(self._process.stderr)

@@ -45,6 +45,7 @@ __all__ = ["DeadLetter", "LocalStreamPoller", "StreamConsumer"]
 
 logger = logging.getLogger(__name__)
 _MAX_RECORDS_PER_READ = 1000  # GetRecords' Limit at most (DynamoDB Streams API)
+_MAX_FAILURE_BACKOFF_S = 5.0  # between polls that keep failing
 
 Handler = Callable[[dict[str, Any], Any], Any]
 DeadLetter = Callable[[str, dict[str, Any]], None]  # (consumer name, on-failure record)
@@ -175,12 +176,28 @@ class LocalStreamPoller:
             self._thread = None
 
     def _run(self) -> None:
+        failures = 0  # in a row
         while not self._stop.is_set():
             try:
                 busy = self.poll_once()
-            except Exception:  # keep polling, as Lambda's poller would; the log says what went wrong
-                logger.exception("local stream poller: polling failed; retrying")
-                busy = False
+            except Exception as error:  # keep polling, as Lambda's poller would; the log says what went wrong
+                if self._stop.is_set():
+                    return  # stopping: the endpoint may be gone already (DynamoDB Local stops with the stack)
+                failures += 1
+                delay = min(self._poll_interval_s * 2**failures, _MAX_FAILURE_BACKOFF_S)
+                # One line per failure; the traceback with the first of a run of them only, not a flood.
+                logger.error(
+                    "local stream poller: polling failed (%d in a row): %s; retrying in %.1f s",
+                    failures,
+                    error,
+                    delay,
+                    exc_info=failures == 1,
+                )
+                self._stop.wait(delay)
+                continue
+            if failures:
+                logger.warning("local stream poller: polling works again after %d failures", failures)
+                failures = 0
             if not busy:
                 self._stop.wait(self._poll_interval_s)
 
@@ -517,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     import boto3
+    from botocore.config import Config
 
     parser = argparse.ArgumentParser(prog="python -m mvdb_local.streams", description=main.__doc__)
     parser.add_argument("--consumer", required=True, choices=sorted(CONSUMERS))
@@ -532,9 +550,12 @@ def main(argv: list[str] | None = None) -> int:
             out.write(json.dumps({"consumer": consumer, **record}) + "\n")
 
     endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+    # The poll loop retries with its own back-off: an SDK's long retry ladder (DynamoDB's: 10 attempts)
+    # against a DynamoDB Local that has stopped would only keep a stopping poller waiting.
+    config = Config(connect_timeout=2, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
     poller = LocalStreamPoller(
-        boto3.client("dynamodb", endpoint_url=endpoint),
-        boto3.client("dynamodbstreams", endpoint_url=endpoint),
+        boto3.client("dynamodb", endpoint_url=endpoint, config=config),
+        boto3.client("dynamodbstreams", endpoint_url=endpoint, config=config),
         os.environ["TABLE_NAME"],
         [StreamConsumer(args.consumer, _handler(CONSUMERS[args.consumer]))],
         starting_position=args.starting_position,
@@ -543,7 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    # A SIGINT ignored at the start stays ignored (the Unix convention: a shell starts a script's
+    # background jobs so, and the stack's own process then ignores it too, as Python does); else
+    # a `kill -INT` to the group would end the pollers alone and the stack would report them ended.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda *_: stopped.set())
     poller.start()
     args.ready_file.touch()
     stopped.wait()

@@ -44,7 +44,8 @@ def drill(
     data_file = tmp_path_factory.mktemp("drill-data") / "movies.json"
     data_file.write_text(json.dumps(records), encoding="utf-8")
     # Its own process, as make drill runs it: the drill points the API's handler at the restored table.
-    output = tmp_path_factory.mktemp("drill")
+    # As on a fresh clone, where nothing has made build/ yet: the drill makes its directory's parents.
+    output = tmp_path_factory.mktemp("drill") / "build" / "drill"
     result = subprocess.run(
         [
             sys.executable,

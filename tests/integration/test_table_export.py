@@ -124,6 +124,27 @@ def test_a_backup_is_laid_out_as_a_dynamodb_export(dynamodb_client: Any, source:
         assert all(set(json.loads(line)) == {"Item"} for line in lines)
 
 
+def test_a_backup_creates_the_missing_parents_of_its_directory(
+    dynamodb_client: Any, source: str, tmp_path: Path
+) -> None:
+    # `make drill` backs up into build/drill: on a fresh clone nothing has made build/ yet.
+    root = tmp_path / "build" / "drill"
+
+    report = back_up_table(dynamodb_client, source, root)
+
+    assert report.directory == root / "AWSDynamoDB" / report.export_id
+    assert (report.directory / BACKUP_FILE).is_file()
+
+
+def test_a_backup_into_a_path_that_is_a_file_is_refused_naming_it(
+    dynamodb_client: Any, source: str, tmp_path: Path
+) -> None:
+    (tmp_path / "backups").write_text("not a directory")
+
+    with pytest.raises(NotADirectoryError, match="backups is a file"):
+        back_up_table(dynamodb_client, source, tmp_path / "backups")
+
+
 def test_binary_values_are_base64_text_in_the_data_files(dynamodb_client: Any, source: str, tmp_path: Path) -> None:
     report = back_up_table(dynamodb_client, source, tmp_path)
     data = gzip.decompress((report.directory / "data" / Path(report.files[0].key).name).read_bytes())

@@ -108,3 +108,51 @@ def test_create_table_outside_dynamodb_local_is_refused(
 ) -> None:
     assert main(["create-table", "--table", "mvdb-movies", *endpoint]) == 2
     assert "In AWS the stack creates and owns its table" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A machine where nothing configures AWS: no region, no credentials, no endpoint."""
+    import os
+
+    for name in [name for name in os.environ if name.startswith("AWS_")] + ["REGION", "TABLE_NAME"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a new process's: no credentials an earlier test resolved
+
+
+AWS_SETUP_HINT = "pass --endpoint http://127.0.0.1:8001"
+
+
+@pytest.mark.usefixtures("no_aws_configuration")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["load", "--table", "mvdb-movies", "--quiet"],
+        ["reindex", "--table", "mvdb-movies", "--quiet"],
+        ["reindex", "--stack", "mvdb-dev", "--quiet"],
+        ["verify", "--table", "mvdb-movies"],
+    ],
+)
+def test_a_command_run_without_a_region_says_how_to_point_it_at_the_local_stack_or_aws(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "You must specify a region." in err
+    assert AWS_SETUP_HINT in err and "set AWS_REGION" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("no_aws_configuration")
+def test_a_command_run_without_credentials_says_how_to_point_it_at_the_local_stack_or_aws(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["reindex", "--table", "mvdb-movies", "--region", "eu-west-1", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "Unable to locate credentials" in err
+    assert AWS_SETUP_HINT in err

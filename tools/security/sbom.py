@@ -333,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if errors:
         print(f"error: the SBOM does not validate against CycloneDX 1.6: {errors}", file=sys.stderr)
         return 1
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(document)
     counts = {c["name"]: len(c.get("components", [])) for c in json.loads(document)["components"]}
     print(f"SBOM: {args.output}: CycloneDX 1.6, schema-valid; components per artifact: {counts}")

@@ -6,13 +6,16 @@ the real one in tests/integration/test_search_index.py); the handler is a record
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models.dynamodb import DynamoDBStreamLambdaOnFailureDestinationModel
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mvdb_local.streams import LocalStreamPoller, StreamConsumer
 
@@ -285,3 +288,59 @@ def test_each_consumer_reads_the_stream_on_its_own() -> None:
     stream.drain()
     assert seen["a"] == [[0, 1, 2, 3, 4, 5]]  # b's failures hold back nothing of a's
     assert all(name == "b" for name, _ in stream.given_up)
+
+
+class UnreachableStreams(FakeStreams):
+    """A stream whose endpoint refuses connections once ``gone`` is set (DynamoDB Local stopped or died)."""
+
+    def __init__(self, release: threading.Event | None = None) -> None:
+        super().__init__([record(n) for n in range(6)])
+        self.gone = threading.Event()
+        self.release = release  # when given, a poll blocks until it is set, then fails
+        self.in_flight = threading.Event()
+
+    def describe_stream(self, **kwargs: Any) -> dict[str, Any]:
+        if self.gone.is_set():
+            if self.release is not None:
+                self.in_flight.set()
+                self.release.wait()
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:8001/")
+        return super().describe_stream(**kwargs)
+
+
+def polling_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "mvdb_local.streams" and r.levelno >= logging.ERROR]
+
+
+def test_a_poll_that_keeps_failing_is_logged_a_line_each_a_traceback_once_and_backs_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    streams = UnreachableStreams()
+    stream = LocalStreamPoller(FakeTable(), streams, "movies", [recording([])], poll_interval_s=0.01).start()
+    streams.gone.set()
+    # 60 polls at the poll interval; with the back-off (0.02 s, doubling) 5 or 6. (time.sleep is patched out here.)
+    threading.Event().wait(0.6)
+    stream.stop()
+
+    failures = polling_failures(caplog)
+    assert 2 <= len(failures) <= 8, [r.getMessage() for r in failures]
+    assert all("Could not connect to the endpoint URL" in r.getMessage() for r in failures)
+    assert [bool(r.exc_info) for r in failures] == [True] + [False] * (len(failures) - 1)
+
+
+def test_a_poller_stopped_while_its_endpoint_goes_away_stops_at_once_and_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The stack stops: DynamoDB Local may be gone before the poller's last poll returns.
+    release = threading.Event()
+    streams = UnreachableStreams(release)
+    stream = LocalStreamPoller(FakeTable(), streams, "movies", [recording([])], poll_interval_s=0.01).start()
+    streams.gone.set()
+    assert streams.in_flight.wait(5)
+    threading.Timer(0.2, release.set).start()  # the poll in flight fails after the stop was asked for
+
+    started = time.monotonic()
+    stream.stop()
+
+    assert time.monotonic() - started < 2.0
+    assert polling_failures(caplog) == []
