@@ -20,7 +20,7 @@ import pytest
 
 from mvdb_local.process import RunningStack
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.xdist_group("contract-fuzz")]  # one fuzz stack (conftest.py)
 
 MIN_CASES = 1000
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "80"))
