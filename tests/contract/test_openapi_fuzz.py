@@ -20,7 +20,7 @@ import pytest
 
 from mvdb_local.process import RunningStack
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.xdist_group("contract-fuzz")]  # one fuzz stack (conftest.py)
 
 MIN_CASES = 1000
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "80"))
@@ -33,11 +33,12 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "80"))
 EXCLUDED_CHECKS = "positive_data_acceptance,unsupported_method"
 
 
-CONFIG = Path(__file__).with_name("schemathesis.toml")  # PATCH: 1,000 examples, applied to Rush (2013)
+CONFIG = Path(__file__).with_name("schemathesis.toml")  # PATCH: distinct requests only, applied to Rush (2013)
 MIN_PATCH_CASES = 1000
 # Most generated patches are refused before the merge, as they should be (negative cases, bodies the
-# schema allows but the rules refuse); with seed 20261128 118 of 1,236 reached it.
+# schema allows but the rules refuse); with seed 20261128 119 of 1,112 reached it, 37 bodies among them.
 MIN_MERGED_PATCHES = 50
+MIN_DISTINCT_MERGED_PATCHES = 25  # the merge of different patches, not one patch (say {}) again and again
 
 
 def schemathesis(stack: RunningStack, workdir: Path, *options: str) -> tuple[int, str, int]:
@@ -60,8 +61,12 @@ def schemathesis(stack: RunningStack, workdir: Path, *options: str) -> tuple[int
             "2",
             "--seed",
             os.environ.get("FUZZ_SEED", "20261128"),
+            # No example database: with one, Hypothesis also keeps a Pareto front of the targets
+            # Schemathesis sets (each response's success) and shrinks every case on it, which took
+            # three quarters of the merge-patch run's CPU and sent near-copies of the same requests.
+            # The database would start empty in each run anyway (nothing to replay).
             "--generation-database",
-            ":memory:",
+            "none",
             "--request-timeout",
             "15",
             *options,
@@ -87,18 +92,32 @@ def test_openapi_contract_holds_for_generated_requests(fuzz_stack: RunningStack,
 def test_merge_patch_bodies_get_no_5xx_and_match_the_contract(
     fuzz_stack: RunningStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Bodies generated from the MoviePatch schema, nulls and all, merged into a real movie (takes ~2 min).
+    # Bodies generated from the MoviePatch schema, nulls and all, merged into a real movie.
     monkeypatch.setenv("SCHEMATHESIS_HOOKS", "tests.contract.fuzz_hooks")  # generated keys restated as Rush's
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     exchanges = tmp_path / "patch.har"
     returncode, output, generated = schemathesis(
-        fuzz_stack, tmp_path, "--include-method", "PATCH", "--report", "har", "--report-har-path", str(exchanges)
+        fuzz_stack,
+        tmp_path,
+        "--include-method",
+        "PATCH",
+        # Not stateful: it needs links between operations, which one operation does not have. While
+        # it is planned, Schemathesis 4.32.5 also scans each 2xx body for URLs, and a merged image_url
+        # urlsplit refuses (http://cn]lpMX=?, which the document's pattern allows) ends the run.
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--report",
+        "har",
+        "--report-har-path",
+        str(exchanges),
     )
     assert returncode == 0, output[-6000:]
-    assert generated >= MIN_PATCH_CASES, output[-2000:]
+    assert generated >= MIN_PATCH_CASES, output[-2000:]  # distinct requests (schemathesis.toml)
     # The merge itself was reached, not only the checks before it (key, If-Match, body envelope).
-    merged = [e for e in json.loads(exchanges.read_text())["log"]["entries"] if e["response"]["status"] == 200]
+    entries = json.loads(exchanges.read_text())["log"]["entries"]
+    merged = [e["request"].get("postData", {}).get("text", "") for e in entries if e["response"]["status"] == 200]
     assert len(merged) >= MIN_MERGED_PATCHES, f"{len(merged)} of {generated} patches reached the merge"
+    assert len(set(merged)) >= MIN_DISTINCT_MERGED_PATCHES, f"{len(set(merged))} distinct patches were merged"
 
 
 def test_openapi_document_is_valid_openapi_3(fuzz_stack: RunningStack) -> None:
