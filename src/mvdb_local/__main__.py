@@ -221,7 +221,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print("auth is off (--no-auth): no tokens needed, no scope checks", file=sys.stderr)
         serving = True  # from the line saying so, a Ctrl-C is the way to stop
-        print(f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops", file=sys.stderr)
+        print(_serving_banner(api_url, dynamodb.endpoint), file=sys.stderr)
         threading.Thread(target=_stop_when_a_poller_ends, args=(pollers, server, stopping, ended), daemon=True).start()
         server.serve_forever()
         if ended:
@@ -446,6 +446,15 @@ _CLIENT_FILE_LOOKUP = (
     'import json,sys; print(next(c["client_secret"] for c in json.load(open(sys.argv[1]))["clients"] '
     'if c["client_id"] == sys.argv[2]))'
 )
+
+
+def _serving_banner(api_url: str, dynamodb_endpoint: str) -> str:
+    """The lines saying the stack is up: DynamoDB Local's endpoint (every ``mvdb`` command against this
+    stack takes it as ``--endpoint``; it moves with DYNAMODB_PORT), then the API's, last."""
+    return (
+        f"DynamoDB Local on {dynamodb_endpoint} (the mvdb commands' --endpoint {dynamodb_endpoint})\n"
+        f"mvdb on {api_url} (docs: {api_url}/docs); Ctrl-C stops"
+    )
 
 
 def _print_clients(cognito: LocalCognito, token_url: str, state_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mvdb_local.__main__ import _print_clients
+from mvdb_local.__main__ import _print_clients, _serving_banner
 from mvdb_local.cognito import CLIENTS_FILE, TOKEN_PATH, LocalCognito
 
 TOKEN_URL = f"http://127.0.0.1:8000{TOKEN_PATH}"
@@ -41,3 +41,10 @@ def test_the_printed_secret_command_reads_the_machine_clients_secret_from_the_fi
 
     machine = next(c for c in cognito.clients if c.client_id == "mvdb-local-machine")
     assert (shell.returncode, shell.stdout) == (0, machine.client_secret), shell.stderr
+
+
+def test_the_stack_names_dynamodb_locals_endpoint_for_the_mvdb_commands_before_saying_it_is_up() -> None:
+    banner = _serving_banner("http://127.0.0.1:18241", "http://127.0.0.1:18242")
+
+    assert "--endpoint http://127.0.0.1:18242" in banner.splitlines()[0]
+    assert banner.splitlines()[-1] == "mvdb on http://127.0.0.1:18241 (docs: http://127.0.0.1:18241/docs); Ctrl-C stops"
