@@ -63,7 +63,7 @@ test: install ## Run every check and test (what CI runs)
 # longest_modules_first); xdist's default reorder would hand out the largest groups first instead.
 PYTEST_XDIST := $(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --shared-dynamodb-local
 
-test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop (~65 s of CPU on two workers, ~45 s of wall when quiet): unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
+test-fast: $(VENV)/.installed node_modules/.installed ## The inner loop (~37 s of CPU on two workers, ~29 s of wall when quiet): unit tests and the handler in-process on one DynamoDB Local (nothing marked slow)
 	$(PYTEST_XDIST) -q -m "not slow" tests/unit tests/integration tests/reliability
 
 ##@ Checks
