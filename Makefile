@@ -32,7 +32,7 @@ DYNAMODB_PORT ?= 8001
 
 # The DynamoDB Local database every local stack and test session starts from (mvdb_local/seed.py);
 # each builds it itself when it is missing.
-seed: $(VENV)/.installed node_modules/.installed
+seed: $(VENV)/.installed node_modules/.installed ## Build the DynamoDB Local seed (the movies loaded and indexed) if missing; make run and the tests build it too
 	$(PY) -m mvdb_local.seed
 
 run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0.1:8000 over DynamoDB Local on 8001, seeded with the movies [PORT=, DYNAMODB_PORT=]
@@ -46,10 +46,10 @@ run: $(VENV)/.installed node_modules/.installed ## Run the API on http://127.0.0
 # its workers started and while its last test ran). Then the end-to-end suite on a stack of its own.
 # The DynamoDB Local seed (the movies loaded and indexed, built once per clone) is built beside the
 # static checks: the session's first tests would all wait for it.
-# The pipelines run the same checks as separate jobs: check-infra, check-bootstrap, check-pipelines.
+# The pipelines run these suites and gates as jobs of their own (pytest, check-infra, check-bootstrap,
+# check-pipelines: docs/cicd.md); tests/build/test_make_test_suites.py holds the two the same.
 TEST_STATIC_CHECKS := lint typecheck check-openapi check-security infra-lint bootstrap-lint pipelines-lint
-TEST_SUITES := tests/unit tests/build tests/integration tests/reliability tests/security tests/contract \
-  tests/infra tests/deploy tests/pipelines
+TEST_SUITES = $(PYTEST_SUITES) tests/infra tests/deploy tests/pipelines
 test: install ## Run every check and test (what CI runs)
 	$(MAKE) --no-print-directory -j 2 --output-sync=target seed $(TEST_STATIC_CHECKS)
 	$(PYTEST_XDIST) --durations=15 -m "not tenfold" $(TEST_SUITES)
@@ -89,8 +89,9 @@ typecheck: $(VENV)/.installed ## mypy --strict over the service, the local stack
 
 # tests/infra and tests/pipelines run in check-infra, check-bootstrap and check-pipelines (after
 # their own linters), tests/e2e in test-e2e (one local stack for the whole suite).
+PYTEST_SUITES := tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
 pytest: $(VENV)/.installed node_modules/.installed ## Unit, artifact, integration, reliability, security and contract (fuzz) suites
-	$(PYTEST_XDIST) --durations=15 -m "not tenfold" tests/unit tests/build tests/integration tests/reliability tests/security tests/contract
+	$(PYTEST_XDIST) --durations=15 -m "not tenfold" $(PYTEST_SUITES)
 
 # Not in `make test`: its seed (46,090 movies loaded and indexed) takes about half an hour to build once.
 test-tenfold: $(VENV)/.installed node_modules/.installed ## Every search at ten times the data returns every match exactly once
@@ -243,10 +244,10 @@ infra-rendered: $(VENV)/.installed
 infra-translation: $(VENV)/.installed
 	$(PY) -m tools.build.sam_translate $(TEMPLATE) --output $(TRANSLATED) --region $(OFFLINE_REGION) $(OFFLINE_PARAMETERS)
 
-infra-checkov: infra-translation
+infra-checkov: infra-translation .tools/checkov/.installed
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation $(foreach f,$(INFRA_TEMPLATES) $(TRANSLATED),--file $(f))
 
-infra-cfn-lint-templates:
+infra-cfn-lint-templates: $(VENV)/.installed
 	$(CFN_LINT) --regions $(OFFLINE_REGION) -- $(INFRA_TEMPLATES)
 
 # The translation keeps local nested TemplateURLs (what sam package uploads), hence W3002 there.
