@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvdb_local import PROJECT_ROOT
-from mvdb_local.dynamodb_local import DynamoDBLocal, LocalStackError
+from mvdb_local.dynamodb_local import DATABASE_FILE, DynamoDBLocal, LocalStackError
 
 if TYPE_CHECKING:
     from mvdb_local.cognito import LocalCognito
@@ -326,12 +326,9 @@ def _dynamodb_local(port: int, data_dir: Path | None) -> DynamoDBLocal:
         return DynamoDBLocal(port=port, data_dir=data_dir)
     if data_dir is None:
         return DynamoDBLocal(port=port, seed=seeded_database())
-    if not (data_dir / _DATABASE_FILE).exists():
+    if not (data_dir / DATABASE_FILE).exists():
         copy_seed(seeded_database(), data_dir)
     return DynamoDBLocal(port=port, data_dir=data_dir)
-
-
-_DATABASE_FILE = "shared-local-instance.db"  # DynamoDB Local's with -sharedDb
 
 
 def copy_seed(seed: Path, data_dir: Path) -> None:
@@ -343,7 +340,7 @@ def copy_seed(seed: Path, data_dir: Path) -> None:
     import shutil
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    for source in sorted(seed.iterdir(), key=lambda path: path.name == _DATABASE_FILE):
+    for source in sorted(seed.iterdir(), key=lambda path: path.name == DATABASE_FILE):
         partial = data_dir / f".{source.name}.copying"
         try:
             shutil.copy2(source, partial)

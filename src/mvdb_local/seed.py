@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from mvdb_local import PROJECT_ROOT
+from mvdb_local.dynamodb_local import DATABASE_FILE
 
 __all__ = ["SEED_TABLE", "seeded_database"]
 
@@ -77,12 +78,12 @@ def fingerprint(data_file: Path = DATA_FILE) -> str:
 def seeded_database(data_file: Path = DATA_FILE, *, quiet: bool = False) -> Path:
     """The directory of the seed database for ``data_file``, built first if there is none yet."""
     seed = SEED_ROOT / f"{data_file.stem}-{fingerprint(data_file)}"
-    if (seed / "shared-local-instance.db").exists():
+    if (seed / DATABASE_FILE).exists():
         return seed
     SEED_ROOT.mkdir(parents=True, exist_ok=True)
     with (SEED_ROOT / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building this very seed
-        if not (seed / "shared-local-instance.db").exists():
+        if not (seed / DATABASE_FILE).exists():
             _build(seed, data_file, quiet=quiet)
     return seed
 
