@@ -2,22 +2,33 @@
 
 Its commands are read from `make -n` (what make would run, nothing run). `make test` runs the suites
 in one pytest session and the gates' tools beside the linters; the pipelines run the same suites and
-tools as jobs of their own (`pytest`, `check-infra`, `check-bootstrap`, `check-pipelines`), so the
-two lists must not drift apart: a suite or a gate in one only would pass in CI and never run in the
-other.
+tools as jobs of their own, read here from the pipeline files (Bitbucket's steps on every push,
+GitHub's ci.yml), so the two lists cannot drift apart: a suite or a gate in one only would pass in
+CI and never run in the other. (Spectral ran in `make test` only, for a while, because the pipelines'
+tests listed the gates by hand.)
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import shlex
 import subprocess
 from collections import Counter
+from typing import Any
+
+import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.pipelines.conftest import BITBUCKET_PIPELINES, CI_WORKFLOW, load_yaml
 
-PIPELINE_JOBS = ("pytest", "check-infra", "check-bootstrap", "check-pipelines", "test-e2e")
+# The end-to-end suite runs in the pipelines after each deploy, against the deployed stack
+# (tests/pipelines: test_every_deploy_is_followed_by_the_deployed_tests_of_that_stack).
+DEPLOYED_TESTS = "test-e2e"
+# The offline advisory audit: the pipelines run `make audit-online` instead, which asks today's
+# advisory services and fails when it cannot reach them.
+OFFLINE_ONLY = ("audit", "npm-audit")
 # The tools of the pipelines' check jobs other than pytest: cfn-lint (templates, translation,
 # bootstrap), checkov, the render check, the SAM translation and the pipelines' supply-chain policy.
 GATE_COMMAND = re.compile(
@@ -28,6 +39,7 @@ DESELECTING = re.compile(r"^(--ignore(-glob)?|--deselect|-k)(=|$)")
 IGNORED_FAILURE = re.compile(r"^\t[@+]*-", re.MULTILINE)  # a recipe line make runs on past its failure
 
 
+@functools.cache  # each costs a second or two: make -n runs recursive makes ($(MAKE) lines) for real
 def dry_run(*targets: str) -> str:
     return subprocess.run(
         ["make", "--no-print-directory", "-n", *targets], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
@@ -71,6 +83,47 @@ def gate_commands(commands: str) -> set[str]:
     return {line.strip() for line in commands.splitlines() if GATE_COMMAND.search(line)}
 
 
+def make_targets(command_lines: list[str]) -> list[str]:
+    """The targets of the ``make ...`` lines among ``command_lines``, in order, variables (NAME=value) left out."""
+    words = [shlex.split(line) for line in command_lines]
+    return [word for line in words if line[:1] == ["make"] for word in line[1:] if "=" not in word]
+
+
+def bitbucket_gate_targets(document: dict[str, Any]) -> list[str]:
+    """The make targets of the steps Bitbucket runs on every push (the `default` pipeline)."""
+    steps = [entry["step"] for item in document["pipelines"]["default"] for entry in item["parallel"]["steps"]]
+    return make_targets([line for step in steps for line in step["script"]])
+
+
+def github_gate_targets(document: dict[str, Any]) -> list[str]:
+    """The make targets of the `run` steps of GitHub's ci.yml, which every pull request runs."""
+    return make_targets([step["run"] for job in document["jobs"].values() for step in job["steps"] if "run" in step])
+
+
+def static_checks() -> list[str]:
+    """The targets of make test's static step (TEST_STATIC_CHECKS in the Makefile)."""
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    definition = re.search(r"^TEST_STATIC_CHECKS\s*:?=(.*)$", makefile, re.MULTILINE)
+    assert definition, "the Makefile defines TEST_STATIC_CHECKS"
+    return definition.group(1).split()
+
+
+def command_lines(commands: str) -> set[str]:
+    return {line.strip() for line in commands.splitlines() if line.strip()}
+
+
+def static_commands_not_run_by(targets: list[str]) -> set[str]:
+    """The commands of make test's static checks that ``targets`` never run, the offline audit's aside."""
+    required = command_lines(dry_run(*static_checks())) - command_lines(dry_run(*OFFLINE_ONLY))
+    return required - command_lines(dry_run(*targets))
+
+
+PIPELINE_GATES = {
+    "bitbucket-pipelines.yml": bitbucket_gate_targets(load_yaml(BITBUCKET_PIPELINES)),
+    ".github/workflows/ci.yml": github_gate_targets(load_yaml(CI_WORKFLOW)),
+}
+
+
 def test_every_suite_runs_once_in_make_test() -> None:
     suites = {path.parent.name for path in (PROJECT_ROOT / "tests").glob("*/test_*.py")}
     run = suites_run(dry_run("test"))
@@ -83,10 +136,29 @@ def test_make_test_runs_each_suite_whole() -> None:
     assert IGNORED_FAILURE.findall((PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")) == []
 
 
-def test_the_pipelines_jobs_run_the_suites_and_gates_make_test_runs() -> None:
-    make_test, jobs = dry_run("test"), dry_run(*PIPELINE_JOBS)
+@pytest.mark.parametrize("pipeline", PIPELINE_GATES)
+def test_the_pipelines_jobs_run_the_suites_and_gates_make_test_runs(pipeline: str) -> None:
+    make_test, jobs = dry_run("test"), dry_run(*PIPELINE_GATES[pipeline], DEPLOYED_TESTS)
     assert set(suites_run(jobs)) == set(suites_run(make_test))
     assert gate_commands(jobs) == gate_commands(make_test) != set()
+
+
+@pytest.mark.parametrize("pipeline", PIPELINE_GATES)
+def test_the_pipelines_gates_run_every_static_check_of_make_test(pipeline: str) -> None:
+    assert static_commands_not_run_by(PIPELINE_GATES[pipeline]) == set()
+
+
+def test_the_static_check_sees_a_gate_a_pipeline_leaves_out() -> None:
+    # The lint jobs as they were before they ran Spectral.
+    document = load_yaml(BITBUCKET_PIPELINES)
+    lint = document["definitions"]["steps"][0]["step"]
+    lint["script"] = ["make lint typecheck"]
+    targets = bitbucket_gate_targets(document)
+
+    missing = static_commands_not_run_by(targets)
+
+    assert "check-openapi" not in targets
+    assert {line.split()[0] for line in missing} == {"node_modules/.bin/spectral", ".venv/bin/python"}
 
 
 def test_the_checks_see_a_missing_repeated_or_thinned_suite() -> None:

@@ -17,7 +17,7 @@ import pytest
 from tests.pipelines.conftest import BITBUCKET_PIPELINES, PROJECT_ROOT
 
 GATES = (
-    "make lint typecheck",
+    "make lint typecheck check-openapi",
     "make pytest",
     "make check-infra",
     "make check-bootstrap",

@@ -134,7 +134,7 @@ def test_every_deploy_is_followed_by_the_deployed_tests_of_that_stack(deploy_wor
 
 def test_ci_runs_every_gate(ci_workflow: dict[str, Any]) -> None:
     commands = [run for job in ci_workflow["jobs"].values() for run in runs(job)]
-    for gate in ("make lint typecheck", "make pytest", "make check-infra", "make check-bootstrap"):
+    for gate in ("make lint typecheck check-openapi", "make pytest", "make check-infra", "make check-bootstrap"):
         assert gate in commands
     assert "make check-pipelines" in commands
     assert "make bandit secrets licences" in commands
