@@ -46,6 +46,11 @@ __all__ = ["DeadLetter", "LocalStreamPoller", "StreamConsumer"]
 logger = logging.getLogger(__name__)
 _MAX_RECORDS_PER_READ = 1000  # GetRecords' Limit at most (DynamoDB Streams API)
 _MAX_FAILURE_BACKOFF_S = 5.0  # between polls that keep failing
+# Lambda "polls shards in your DynamoDB stream for records at a base rate of 4 times per second"
+# (AWS Lambda Developer Guide, "Using AWS Lambda with Amazon DynamoDB", "Polling and batching
+# streams"); it reads on at once while records are there. Idle, polling 10 times a second cost the
+# local stack twice the CPU (6.0-6.7 s against 3.1-3.3 s per 30 s, measured with both consumers).
+IDLE_POLL_INTERVAL_S = 0.25
 
 Handler = Callable[[dict[str, Any], Any], Any]
 DeadLetter = Callable[[str, dict[str, Any]], None]  # (consumer name, on-failure record)
@@ -136,7 +141,7 @@ class LocalStreamPoller:
         *,
         starting_position: str = "TRIM_HORIZON",
         on_failure: DeadLetter | None = None,
-        poll_interval_s: float = 0.1,
+        poll_interval_s: float = IDLE_POLL_INTERVAL_S,
         region: str = "us-east-1",
         checkpoint_dir: Path | None = None,
     ) -> None:

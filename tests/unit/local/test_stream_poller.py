@@ -344,3 +344,24 @@ def test_a_poller_stopped_while_its_endpoint_goes_away_stops_at_once_and_logs_no
 
     assert time.monotonic() - started < 2.0
     assert polling_failures(caplog) == []
+
+
+class CountingStreams(FakeStreams):
+    def __init__(self) -> None:
+        super().__init__([])
+        self.reads = 0
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        self.reads += 1
+        return super().get_records(ShardIterator, Limit)
+
+
+def test_an_idle_poller_reads_a_shard_no_more_often_than_lambda_does() -> None:
+    # Lambda polls a DynamoDB stream's shards at a base rate of 4 times a second (its Developer Guide).
+    # A loaded machine can only make the poller slower, never faster, so the bound holds under load.
+    streams = CountingStreams()
+    stream = LocalStreamPoller(FakeTable(), streams, "movies", [recording([])]).start()
+    threading.Event().wait(1.0)
+    stream.stop()
+
+    assert 1 <= streams.reads <= 5
