@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
 import shlex
 import subprocess
@@ -37,9 +38,14 @@ GATE_COMMAND = re.compile(
 # Deselecting options a whole-suite run must not carry (`-m` is checked on its own).
 DESELECTING = re.compile(r"^(--ignore(-glob)?|--deselect|-k)(=|$)")
 IGNORED_FAILURE = re.compile(r"^\t[@+]*-", re.MULTILINE)  # a recipe line make runs on past its failure
+# `make -n` runs for real every recipe line that names $(MAKE) or starts with `+` (GNU make manual,
+# "How the MAKE Variable Works"): such a line must be a sub-make and nothing else, or whatever else it
+# runs runs inside every dry run these tests make.
+RUN_BY_A_DRY_RUN = re.compile(r"^\t[@-]*\+|\$[({]MAKE[)}]")
+SUB_MAKE_ALONE = re.compile(r"^\t[@-]*\$\(MAKE\)[^;&|`<>\n]*$")
 
 
-@functools.cache  # each costs a second or two: make -n runs recursive makes ($(MAKE) lines) for real
+@functools.cache  # each costs a second or two: make -n runs the sub-makes ($(MAKE) lines), each dry too
 def dry_run(*targets: str) -> str:
     return subprocess.run(
         ["make", "--no-print-directory", "-n", *targets], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
@@ -81,6 +87,13 @@ def deselections(commands: str) -> list[str]:
 
 def gate_commands(commands: str) -> set[str]:
     return {line.strip() for line in commands.splitlines() if GATE_COMMAND.search(line)}
+
+
+def lines_a_dry_run_runs_for_more_than_a_sub_make(makefile: str) -> list[str]:
+    """The recipe lines of ``makefile`` (continuations joined) that `make -n` runs and that do more than run make."""
+    logical = re.sub(r"\\\n", " ", makefile).splitlines()
+    recipe = [line for line in logical if line.startswith("\t")]
+    return [line for line in recipe if RUN_BY_A_DRY_RUN.search(line) and not SUB_MAKE_ALONE.match(line)]
 
 
 def make_targets(command_lines: list[str]) -> list[str]:
@@ -159,6 +172,44 @@ def test_the_static_check_sees_a_gate_a_pipeline_leaves_out() -> None:
 
     assert "check-openapi" not in targets
     assert {line.split()[0] for line in missing} == {"node_modules/.bin/spectral", ".venv/bin/python"}
+
+
+def test_a_dry_run_runs_nothing_but_sub_makes() -> None:
+    assert lines_a_dry_run_runs_for_more_than_a_sub_make((PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")) == []
+
+
+def test_the_dry_run_check_sees_a_command_beside_a_sub_make() -> None:
+    # make audit as it was: in a pipeline (no offline advisory data) every dry run of make test ran
+    # the online audit, and failed where its venv was not installed.
+    makefile = (
+        "audit:\n"
+        '\t@if [ -d "$(AUDIT_DB)" ]; then \\\n'
+        "\t  $(PY) -m tools.security.audit_locks $(LOCKS); \\\n"
+        "\telse \\\n"
+        "\t  $(MAKE) --no-print-directory .tools/audit/.installed && $(AUDIT_ONLINE); \\\n"
+        "\tfi\n"
+        "check:\n\t+$(PY) -m tools.check\n"
+        "test:\n\t$(MAKE) --no-print-directory -j 2 seed $(CHECKS)\n\t@$(MAKE) test-e2e\n"
+    )
+    assert [line.split()[0] for line in lines_a_dry_run_runs_for_more_than_a_sub_make(makefile)] == [
+        "@if",
+        "+$(PY)",
+    ]
+
+
+def test_make_test_reads_the_same_in_a_pipeline_without_the_offline_advisory_data(tmp_path) -> None:
+    pipeline = {**os.environ, "GITHUB_ACTIONS": "true", "CI": "true"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", f"AUDIT_DB={tmp_path / 'absent'}", "test"],
+        cwd=PROJECT_ROOT,
+        env=pipeline,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "-m tools.security.audit_online --pip-audit .tools/audit/bin/pip-audit --locks" in result.stdout
 
 
 def test_the_checks_see_a_missing_repeated_or_thinned_suite() -> None:
