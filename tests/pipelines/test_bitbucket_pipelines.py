@@ -25,6 +25,9 @@ GATES = (
     "make bandit secrets licences",
     "make audit-online",
 )
+# What pipelines/bitbucket-image-setup.sh adds for each need it is given; the image has Python, make and git.
+SETUP_PROVIDES = {"java": {"java"}, "node": {"node", "npm"}}
+IMAGE_PROVIDES = {"python3", "make", "git"}
 DEPLOYMENTS = {"dev": "mvdb-dev", "staging": "mvdb-staging", "production": "mvdb-prod"}
 PREDEFINED_CACHES = {"pip", "node", "docker", "maven", "gradle", "composer", "dotnetcore", "ivy2", "sbt"}
 
@@ -63,6 +66,38 @@ def test_every_push_and_pull_request_runs_every_gate(bitbucket: dict[str, Any], 
     commands = [command for step in items_of(group) for command in step["script"]]
     for gate in GATES:
         assert gate in commands, f"{pipeline}: {gate}"
+
+
+def tools_checked_by(script: list[str]) -> set[str]:
+    """The tools the recipes of the script's make targets check for (`command -v`), fresh clone (`make -n -B`)."""
+    targets = [word for line in script if line.startswith("make ") for word in line.split()[1:] if "=" not in word]
+    if not targets:
+        return set()
+    commands = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", *targets],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(re.findall(r"\bcommand -v ([\w.+-]+)", commands))
+
+
+def tools_installed_by(script: list[str]) -> set[str]:
+    setup = [line.split()[1:] for line in script if line.startswith("./pipelines/bitbucket-image-setup.sh")]
+    return IMAGE_PROVIDES | {tool for needs in setup for need in needs for tool in SETUP_PROVIDES[need]}
+
+
+def test_each_gate_step_installs_every_tool_its_make_targets_check_for(bitbucket: dict[str, Any]) -> None:
+    for step in items_of(bitbucket["pipelines"]["default"]):
+        missing = tools_checked_by(step["script"]) - tools_installed_by(step["script"])
+        assert missing == set(), step["name"]
+
+
+def test_the_tool_check_sees_a_step_that_does_not_install_what_its_targets_need(bitbucket: dict[str, Any]) -> None:
+    # The lint step before it installed Node.js for Spectral.
+    script = ["make lint typecheck check-openapi"]
+    assert tools_checked_by(script) - tools_installed_by(script) == {"node"}
 
 
 def test_only_main_deploys_in_order_dev_staging_production(bitbucket: dict[str, Any]) -> None:
