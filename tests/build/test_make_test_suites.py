@@ -125,6 +125,23 @@ def command_lines(commands: str) -> set[str]:
     return {line.strip() for line in commands.splitlines() if line.strip()}
 
 
+def make_database() -> str:
+    """make's rules with their prerequisites expanded (``make -p``; -n: help's recipe is printed, not run)."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-p", "-n", "help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def prerequisites_beyond_installs(database: str, targets: tuple[str, ...]) -> list[str]:
+    """The prerequisites of ``targets`` in ``database`` (make -p output) other than installs (``.../.installed``)."""
+    rules = dict(re.findall(r"^([\w./-]+):(?!=)(.*)$", database, re.MULTILINE))
+    return [p for target in targets for p in rules[target].split() if not p.endswith("/.installed")]
+
+
 def static_commands_not_run_by(targets: list[str]) -> set[str]:
     """The commands of make test's static checks that ``targets`` never run, the offline audit's aside."""
     required = command_lines(dry_run(*static_checks())) - command_lines(dry_run(*OFFLINE_ONLY))
@@ -172,6 +189,16 @@ def test_the_static_check_sees_a_gate_a_pipeline_leaves_out() -> None:
 
     assert "check-openapi" not in targets
     assert {line.split()[0] for line in missing} == {"node_modules/.bin/spectral", ".venv/bin/python"}
+
+
+def test_the_offline_audits_leave_out_nothing_but_themselves() -> None:
+    # Their commands are left out of the comparison, and so would be those of a check made their prerequisite.
+    assert prerequisites_beyond_installs(make_database(), OFFLINE_ONLY) == []
+
+
+def test_the_prerequisite_check_sees_a_check_hidden_behind_an_offline_audit() -> None:
+    database = "npm-audit: .venv/.installed\naudit: .venv/.installed openapi-diff .tools/audit/.installed\nX := 1\n"
+    assert prerequisites_beyond_installs(database, OFFLINE_ONLY) == ["openapi-diff"]
 
 
 def test_a_dry_run_runs_nothing_but_sub_makes() -> None:
