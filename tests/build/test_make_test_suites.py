@@ -142,6 +142,22 @@ def prerequisites_beyond_installs(database: str, targets: tuple[str, ...]) -> li
     return [p for target in targets for p in rules[target].split() if not p.endswith("/.installed")]
 
 
+# make test's recipe: the installs, seed and TEST_STATIC_CHECKS; one pytest session; the end-to-end suite.
+MAKE_TEST_STEPS = (
+    re.compile(r"\$\(MAKE\) --no-print-directory -j 2 --output-sync=target seed \$\(TEST_STATIC_CHECKS\)"),
+    re.compile(r"\$\(PYTEST_XDIST\) .*\$\(TEST_SUITES\)"),
+    re.compile(r"\$\(MAKE\) --no-print-directory test-e2e"),
+)
+
+
+def make_test_steps_beyond_the_three(makefile: str) -> list[str]:
+    """The lines of make test's recipe other than its three steps: a check there would bypass the gates' comparison."""
+    recipe = re.search(r"^test:.*\n((?:\t.*\n)*)", makefile, re.MULTILINE)
+    assert recipe, "the Makefile has a test target"
+    lines = [line.strip() for line in recipe.group(1).splitlines()]
+    return [line for line in lines if not any(step.fullmatch(line) for step in MAKE_TEST_STEPS)]
+
+
 def static_commands_not_run_by(targets: list[str]) -> set[str]:
     """The commands of make test's static checks that ``targets`` never run, the offline audit's aside."""
     required = command_lines(dry_run(*static_checks())) - command_lines(dry_run(*OFFLINE_ONLY))
@@ -199,6 +215,25 @@ def test_the_offline_audits_leave_out_nothing_but_themselves() -> None:
 def test_the_prerequisite_check_sees_a_check_hidden_behind_an_offline_audit() -> None:
     database = "npm-audit: .venv/.installed\naudit: .venv/.installed openapi-diff .tools/audit/.installed\nX := 1\n"
     assert prerequisites_beyond_installs(database, OFFLINE_ONLY) == ["openapi-diff"]
+
+
+def test_make_test_runs_its_static_checks_only_through_test_static_checks() -> None:
+    database = make_database()
+    assert prerequisites_beyond_installs(database, ("test", "install", "seed")) == ["install"]
+    assert make_test_steps_beyond_the_three((PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")) == []
+
+
+def test_the_step_check_sees_a_check_added_to_make_test_itself() -> None:
+    makefile = (
+        "test: install\n"
+        "\t$(MAKE) --no-print-directory -j 2 --output-sync=target seed $(TEST_STATIC_CHECKS)\n"
+        "\t$(PY) -m tools.openapi.breaking_changes\n"
+        "\t$(PYTEST_XDIST) --durations=15 $(TEST_SUITES)\n"
+        "\t$(MAKE) --no-print-directory test-e2e\n"
+        "\n"
+        "lint:\n\truff check\n"
+    )
+    assert make_test_steps_beyond_the_three(makefile) == ["$(PY) -m tools.openapi.breaking_changes"]
 
 
 def test_a_dry_run_runs_nothing_but_sub_makes() -> None:
