@@ -7,16 +7,29 @@ still to run, none of which names the cause.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT
 
 CHECK = PROJECT_ROOT / ".ci" / "check-free-disk"
 
 
-def run_check(*directories: str, required_mb: int) -> subprocess.CompletedProcess[str]:
+def run_check(*directories: str, required_mb: int, df: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The check, with ``df`` (a script) first on PATH when given."""
     env = {**os.environ, "REQUIRED_FREE_MB": str(required_mb)}
+    if df is not None:
+        env["PATH"] = f"{df.parent}{os.pathsep}{env['PATH']}"
     return subprocess.run([str(CHECK), *directories], env=env, capture_output=True, text=True, check=False)
+
+
+def stand_in_df(directory: Path, script: str) -> Path:
+    df = directory / "bin" / "df"
+    df.parent.mkdir()
+    df.write_text(f"#!/bin/sh\n{script}\n")
+    df.chmod(0o755)
+    return df
 
 
 def test_a_directory_with_less_free_space_than_make_test_needs_fails_naming_it(tmp_path) -> None:
@@ -31,6 +44,35 @@ def test_directories_with_enough_free_space_pass_silently(tmp_path) -> None:
     result = run_check(str(tmp_path), str(PROJECT_ROOT), required_mb=0)
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_a_directory_that_does_not_exist_fails_naming_it(tmp_path) -> None:
+    result = run_check(str(tmp_path / "absent"), required_mb=0)
+
+    assert result.returncode == 1
+    assert f"cannot measure the free space of {tmp_path / 'absent'}: df: " in result.stderr
+
+
+def test_df_output_it_cannot_read_fails_rather_than_passes(tmp_path) -> None:
+    df = stand_in_df(tmp_path, "echo 'Filesystem Size Used Avail'; echo '/dev/vda 252G 26G 77G'")
+
+    result = run_check(str(tmp_path), required_mb=0, df=df)
+
+    assert result.returncode == 1
+    assert f"cannot read the free space of {tmp_path} from df: Filesystem" in result.stderr
+
+
+def test_it_asks_df_only_what_posix_defines(tmp_path) -> None:
+    # BSD and macOS df know -P and -k but not GNU's -B.
+    real_df = shutil.which("df")
+    df = stand_in_df(
+        tmp_path,
+        f'for a in "$@"; do case "$a" in -B*) echo "df: illegal option" >&2; exit 1;; esac; done\nexec {real_df} "$@"',
+    )
+
+    result = run_check(str(tmp_path), required_mb=0, df=df)
+
+    assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_ci_checks_the_clone_and_the_temporary_directory_before_installing_or_testing() -> None:

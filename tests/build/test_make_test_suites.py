@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
 import shlex
 import subprocess
@@ -37,9 +38,14 @@ GATE_COMMAND = re.compile(
 # Deselecting options a whole-suite run must not carry (`-m` is checked on its own).
 DESELECTING = re.compile(r"^(--ignore(-glob)?|--deselect|-k)(=|$)")
 IGNORED_FAILURE = re.compile(r"^\t[@+]*-", re.MULTILINE)  # a recipe line make runs on past its failure
+# `make -n` runs for real every recipe line that names $(MAKE) or starts with `+` (GNU make manual,
+# "How the MAKE Variable Works"): such a line must be a sub-make and nothing else, or whatever else it
+# runs runs inside every dry run these tests make.
+RUN_BY_A_DRY_RUN = re.compile(r"^\t[@-]*\+|\$[({]MAKE[)}]")
+SUB_MAKE_ALONE = re.compile(r"^\t[@-]*\$\(MAKE\)[^;&|`<>\n]*$")
 
 
-@functools.cache  # each costs a second or two: make -n runs recursive makes ($(MAKE) lines) for real
+@functools.cache  # each costs a second or two: make -n runs the sub-makes ($(MAKE) lines), each dry too
 def dry_run(*targets: str) -> str:
     return subprocess.run(
         ["make", "--no-print-directory", "-n", *targets], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
@@ -83,6 +89,13 @@ def gate_commands(commands: str) -> set[str]:
     return {line.strip() for line in commands.splitlines() if GATE_COMMAND.search(line)}
 
 
+def lines_a_dry_run_runs_for_more_than_a_sub_make(makefile: str) -> list[str]:
+    """The recipe lines of ``makefile`` (continuations joined) that `make -n` runs and that do more than run make."""
+    logical = re.sub(r"\\\n", " ", makefile).splitlines()
+    recipe = [line for line in logical if line.startswith("\t")]
+    return [line for line in recipe if RUN_BY_A_DRY_RUN.search(line) and not SUB_MAKE_ALONE.match(line)]
+
+
 def make_targets(command_lines: list[str]) -> list[str]:
     """The targets of the ``make ...`` lines among ``command_lines``, in order, variables (NAME=value) left out."""
     words = [shlex.split(line) for line in command_lines]
@@ -110,6 +123,39 @@ def static_checks() -> list[str]:
 
 def command_lines(commands: str) -> set[str]:
     return {line.strip() for line in commands.splitlines() if line.strip()}
+
+
+def make_database() -> str:
+    """make's rules with their prerequisites expanded (``make -p``; -n: help's recipe is printed, not run)."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-p", "-n", "help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def prerequisites_beyond_installs(database: str, targets: tuple[str, ...]) -> list[str]:
+    """The prerequisites of ``targets`` in ``database`` (make -p output) other than installs (``.../.installed``)."""
+    rules = dict(re.findall(r"^([\w./-]+):(?!=)(.*)$", database, re.MULTILINE))
+    return [p for target in targets for p in rules[target].split() if not p.endswith("/.installed")]
+
+
+# make test's recipe: the installs, seed and TEST_STATIC_CHECKS; one pytest session; the end-to-end suite.
+MAKE_TEST_STEPS = (
+    re.compile(r"\$\(MAKE\) --no-print-directory -j 2 --output-sync=target seed \$\(TEST_STATIC_CHECKS\)"),
+    re.compile(r"\$\(PYTEST_XDIST\) .*\$\(TEST_SUITES\)"),
+    re.compile(r"\$\(MAKE\) --no-print-directory test-e2e"),
+)
+
+
+def make_test_steps_beyond_the_three(makefile: str) -> list[str]:
+    """The lines of make test's recipe other than its three steps: a check there would bypass the gates' comparison."""
+    recipe = re.search(r"^test:.*\n((?:\t.*\n)*)", makefile, re.MULTILINE)
+    assert recipe, "the Makefile has a test target"
+    lines = [line.strip() for line in recipe.group(1).splitlines()]
+    return [line for line in lines if not any(step.fullmatch(line) for step in MAKE_TEST_STEPS)]
 
 
 def static_commands_not_run_by(targets: list[str]) -> set[str]:
@@ -159,6 +205,73 @@ def test_the_static_check_sees_a_gate_a_pipeline_leaves_out() -> None:
 
     assert "check-openapi" not in targets
     assert {line.split()[0] for line in missing} == {"node_modules/.bin/spectral", ".venv/bin/python"}
+
+
+def test_the_offline_audits_leave_out_nothing_but_themselves() -> None:
+    # Their commands are left out of the comparison, and so would be those of a check made their prerequisite.
+    assert prerequisites_beyond_installs(make_database(), OFFLINE_ONLY) == []
+
+
+def test_the_prerequisite_check_sees_a_check_hidden_behind_an_offline_audit() -> None:
+    database = "npm-audit: .venv/.installed\naudit: .venv/.installed openapi-diff .tools/audit/.installed\nX := 1\n"
+    assert prerequisites_beyond_installs(database, OFFLINE_ONLY) == ["openapi-diff"]
+
+
+def test_make_test_runs_its_static_checks_only_through_test_static_checks() -> None:
+    database = make_database()
+    assert prerequisites_beyond_installs(database, ("test", "install", "seed")) == ["install"]
+    assert make_test_steps_beyond_the_three((PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")) == []
+
+
+def test_the_step_check_sees_a_check_added_to_make_test_itself() -> None:
+    makefile = (
+        "test: install\n"
+        "\t$(MAKE) --no-print-directory -j 2 --output-sync=target seed $(TEST_STATIC_CHECKS)\n"
+        "\t$(PY) -m tools.openapi.breaking_changes\n"
+        "\t$(PYTEST_XDIST) --durations=15 $(TEST_SUITES)\n"
+        "\t$(MAKE) --no-print-directory test-e2e\n"
+        "\n"
+        "lint:\n\truff check\n"
+    )
+    assert make_test_steps_beyond_the_three(makefile) == ["$(PY) -m tools.openapi.breaking_changes"]
+
+
+def test_a_dry_run_runs_nothing_but_sub_makes() -> None:
+    assert lines_a_dry_run_runs_for_more_than_a_sub_make((PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")) == []
+
+
+def test_the_dry_run_check_sees_a_command_beside_a_sub_make() -> None:
+    # make audit as it was: in a pipeline (no offline advisory data) every dry run of make test ran
+    # the online audit, and failed where its venv was not installed.
+    makefile = (
+        "audit:\n"
+        '\t@if [ -d "$(AUDIT_DB)" ]; then \\\n'
+        "\t  $(PY) -m tools.security.audit_locks $(LOCKS); \\\n"
+        "\telse \\\n"
+        "\t  $(MAKE) --no-print-directory .tools/audit/.installed && $(AUDIT_ONLINE); \\\n"
+        "\tfi\n"
+        "check:\n\t+$(PY) -m tools.check\n"
+        "test:\n\t$(MAKE) --no-print-directory -j 2 seed $(CHECKS)\n\t@$(MAKE) test-e2e\n"
+    )
+    assert [line.split()[0] for line in lines_a_dry_run_runs_for_more_than_a_sub_make(makefile)] == [
+        "@if",
+        "+$(PY)",
+    ]
+
+
+def test_make_test_reads_the_same_in_a_pipeline_without_the_offline_advisory_data(tmp_path) -> None:
+    pipeline = {**os.environ, "GITHUB_ACTIONS": "true", "CI": "true"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", f"AUDIT_DB={tmp_path / 'absent'}", "test"],
+        cwd=PROJECT_ROOT,
+        env=pipeline,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "-m tools.security.audit_online --pip-audit .tools/audit/bin/pip-audit --locks" in result.stdout
 
 
 def test_the_checks_see_a_missing_repeated_or_thinned_suite() -> None:

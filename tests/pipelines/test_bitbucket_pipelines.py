@@ -16,15 +16,9 @@ import pytest
 
 from tests.pipelines.conftest import BITBUCKET_PIPELINES, PROJECT_ROOT
 
-GATES = (
-    "make lint typecheck check-openapi",
-    "make pytest",
-    "make check-infra",
-    "make check-bootstrap",
-    "make check-pipelines",
-    "make bandit secrets licences",
-    "make audit-online",
-)
+# What pipelines/bitbucket-image-setup.sh adds for each need it is given; the image has Python, make and git.
+SETUP_PROVIDES = {"java": {"java"}, "node": {"node", "npm"}}
+IMAGE_PROVIDES = {"python3", "make", "git"}
 DEPLOYMENTS = {"dev": "mvdb-dev", "staging": "mvdb-staging", "production": "mvdb-prod"}
 PREDEFINED_CACHES = {"pip", "node", "docker", "maven", "gradle", "composer", "dotnetcore", "ivy2", "sbt"}
 
@@ -54,15 +48,56 @@ def deployment_steps(bitbucket: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["deployment"]: step for step in main_steps(bitbucket) if "deployment" in step}
 
 
-@pytest.mark.parametrize("pipeline", ["default", "pull-requests", "main"])
-def test_every_push_and_pull_request_runs_every_gate(bitbucket: dict[str, Any], pipeline: str) -> None:
+def gate_steps_missing_from(bitbucket: dict[str, Any], group: list[dict[str, Any]]) -> list[str]:
+    """The names of the default pipeline's steps (every push's gates) that ``group`` does not run as they are."""
+    steps = items_of(group)
+    return [step["name"] for step in items_of(bitbucket["pipelines"]["default"]) if step not in steps]
+
+
+# Which gates every push runs is derived from make test (tests/build/test_make_test_suites.py), not listed here.
+@pytest.mark.parametrize("pipeline", ["pull-requests", "main"])
+def test_pull_requests_and_main_run_every_gate_of_every_push(bitbucket: dict[str, Any], pipeline: str) -> None:
     pipelines = bitbucket["pipelines"]
-    group = {"default": pipelines["default"], "pull-requests": pipelines["pull-requests"]["**"]}.get(
-        pipeline, pipelines["branches"]["main"]
-    )
-    commands = [command for step in items_of(group) for command in step["script"]]
-    for gate in GATES:
-        assert gate in commands, f"{pipeline}: {gate}"
+    group = pipelines["pull-requests"]["**"] if pipeline == "pull-requests" else pipelines["branches"]["main"]
+    assert items_of(pipelines["default"]) and gate_steps_missing_from(bitbucket, group) == []
+
+
+def test_the_gate_check_sees_a_pull_request_pipeline_without_a_gate(bitbucket: dict[str, Any]) -> None:
+    gates = bitbucket["pipelines"]["default"][0]["parallel"]
+    without_lint = [{"parallel": {**gates, "steps": gates["steps"][1:]}}]
+    assert gate_steps_missing_from(bitbucket, without_lint) == [gates["steps"][0]["step"]["name"]]
+
+
+def tools_checked_by(script: list[str]) -> set[str]:
+    """The tools the recipes of the script's make targets check for (`command -v`), fresh clone (`make -n -B`)."""
+    targets = [word for line in script if line.startswith("make ") for word in line.split()[1:] if "=" not in word]
+    if not targets:
+        return set()
+    commands = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", *targets],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(re.findall(r"\bcommand -v ([\w.+-]+)", commands))
+
+
+def tools_installed_by(script: list[str]) -> set[str]:
+    setup = [line.split()[1:] for line in script if line.startswith("./pipelines/bitbucket-image-setup.sh")]
+    return IMAGE_PROVIDES | {tool for needs in setup for need in needs for tool in SETUP_PROVIDES[need]}
+
+
+def test_each_gate_step_installs_every_tool_its_make_targets_check_for(bitbucket: dict[str, Any]) -> None:
+    for step in items_of(bitbucket["pipelines"]["default"]):
+        missing = tools_checked_by(step["script"]) - tools_installed_by(step["script"])
+        assert missing == set(), step["name"]
+
+
+def test_the_tool_check_sees_a_step_that_does_not_install_what_its_targets_need(bitbucket: dict[str, Any]) -> None:
+    # The lint step before it installed Node.js for Spectral.
+    script = ["make lint typecheck check-openapi"]
+    assert tools_checked_by(script) - tools_installed_by(script) == {"node"}
 
 
 def test_only_main_deploys_in_order_dev_staging_production(bitbucket: dict[str, Any]) -> None:
