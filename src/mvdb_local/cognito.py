@@ -7,7 +7,10 @@ the paths they take against AWS:
   grant only: client id and secret by HTTP Basic or as form fields, an optional ``scope``
   narrowing what the client may have, and Cognito's answer ``{"access_token", "expires_in",
   "token_type": "Bearer"}`` or its OAuth errors (``invalid_client`` 401, ``invalid_request`` /
-  ``unsupported_grant_type`` / ``invalid_scope`` 400).
+  ``unsupported_grant_type`` / ``invalid_scope`` 400). Browsers on any origin may call it, as
+  Cognito's: every answer carries ``Access-Control-Allow-Origin: *``, and a CORS preflight for
+  ``POST`` is answered (``OPTIONS``, 204), so Swagger UI's Authorize works from a page opened as
+  ``http://localhost:<port>`` as from ``http://127.0.0.1:<port>``.
 * **Access tokens**: JWTs signed RS256 with the pool's RSA key (header ``kid``), carrying a
   Cognito access token's claims: ``iss``, ``sub`` = ``client_id``, ``client_id``,
   ``token_use=access``, ``scope``, ``exp``, ``iat``, ``auth_time``, ``jti``, ``version``.
@@ -76,6 +79,21 @@ _KEY_BITS = 2048  # as Cognito's user pool signing keys
 _TOKEN_LIFETIME_S = 3600  # the template's AccessTokenValidity: 60 minutes
 _FORM_TYPE = "application/x-www-form-urlencoded"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# "The token endpoint returns an Access-Control-Allow-Origin: * response header. You can call the
+# token endpoint cross-origin from a browser-based application. [...] Amazon Cognito does not support
+# custom cross-origin resource sharing (CORS) origin policies on this endpoint." (Amazon Cognito
+# Developer Guide, "The token issuer endpoint"). No credentials mode: no cookies, no
+# Access-Control-Allow-Credentials.
+_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+# What a preflight allows, which AWS does not document, kept to what a browser's token request needs:
+# the one method the endpoint serves, and of the headers Swagger UI's request sets, those that are not
+# CORS-safelisted (its Accept and its form Content-Type are): Authorization (client_secret_basic) and
+# X-Requested-With. No Access-Control-Max-Age: nothing cached beyond the browser's default.
+_PREFLIGHT = {
+    **_ANY_ORIGIN,
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Authorization, X-Requested-With",
+}
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class AppClient:
 class _OAuthError(Exception):
     def __init__(self, status: int, error: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(error)
-        self.response = HttpResponse.json(status, {"error": error}, {**_NO_STORE, **(headers or {})})
+        self.response = HttpResponse.json(status, {"error": error}, {**_NO_STORE, **_ANY_ORIGIN, **(headers or {})})
 
 
 class LocalCognito:
@@ -192,9 +210,17 @@ class LocalCognito:
     # -- endpoints ----------------------------------------------------------------------------
 
     def token_endpoint(self, request: HttpRequest) -> HttpResponse:
-        """``POST /oauth2/token`` for the client-credentials grant."""
+        """``POST /oauth2/token`` for the client-credentials grant, and the CORS preflight for it.
+
+        A CORS preflight for ``POST`` (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method:
+        POST``, as the Fetch standard's CORS protocol defines it) gets 204 with ``_PREFLIGHT``; any
+        other method, an ``OPTIONS`` that is no such preflight included, gets 405 ``invalid_request``
+        with ``Allow: POST``. Every answer carries ``Access-Control-Allow-Origin: *``, as Cognito's.
+        """
+        if _is_preflight_for_post(request):
+            return HttpResponse(204, b"", _PREFLIGHT)
         if request.method.upper() != "POST":
-            return HttpResponse.json(405, {"error": "invalid_request"}, {**_NO_STORE, "Allow": "POST"})
+            return HttpResponse.json(405, {"error": "invalid_request"}, {**_NO_STORE, **_ANY_ORIGIN, "Allow": "POST"})
         try:
             form = _parse_form(request.header("content-type"), request.body or b"")
             if "grant_type" not in form:
@@ -207,7 +233,7 @@ class LocalCognito:
             return error.response
         token = self.issue_token(client.client_id, scopes)
         answer = {"access_token": token, "expires_in": self.token_lifetime_s, "token_type": "Bearer"}
-        return HttpResponse.json(200, answer, _NO_STORE)
+        return HttpResponse.json(200, answer, {**_NO_STORE, **_ANY_ORIGIN})
 
     def jwks_endpoint(self, request: HttpRequest) -> HttpResponse:
         """``GET <issuer>/.well-known/jwks.json``: the pool's public keys."""
@@ -236,6 +262,15 @@ class LocalCognito:
         if not set(wanted) <= set(client.scopes):
             raise _OAuthError(400, "invalid_scope")
         return tuple(scope for scope in client.scopes if scope in wanted)
+
+
+def _is_preflight_for_post(request: HttpRequest) -> bool:
+    # Browsers send the method normalized (upper case); method names are case-sensitive (RFC 9110 §9.1).
+    return (
+        request.method.upper() == "OPTIONS"
+        and request.header("origin") is not None
+        and (request.header("access-control-request-method") or "").strip() == "POST"
+    )
 
 
 def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:

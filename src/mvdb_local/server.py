@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -189,15 +190,20 @@ def make_server(
             self._reply(response.status, {k: [v] for k, v in response.headers.items()}, response.body)
 
         def _reply(self, status: int, headers: dict[str, list[str]], data: bytes) -> None:
+            # "A server MUST NOT send a Content-Length header field in any response with a status code
+            # of 1xx (Informational) or 204 (No Content)" (RFC 9110 §8.6), nor content (§15.3.5):
+            # a DELETE's 204, a CORS preflight's. A HEAD response carries the GET's Content-Length.
+            no_content = status == HTTPStatus.NO_CONTENT
+            if no_content:
+                headers = {name: values for name, values in headers.items() if name.lower() != "content-length"}
             self.send_response(status)
             for name, values in headers.items():
                 for value in values:
                     self.send_header(name, str(value))
-            # A HEAD response carries the Content-Length of the GET it stands for (RFC 9110 §8.6).
-            if not any(name.lower() == "content-length" for name in headers):
+            if not no_content and not any(name.lower() == "content-length" for name in headers):
                 self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command != "HEAD" and not no_content:
                 self.wfile.write(data)
 
         # Every method reaches the gateway (or, without one, the function, which answers unknown

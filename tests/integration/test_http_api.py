@@ -52,6 +52,28 @@ def test_delete_is_204_with_no_body(http: requests.Session, empty_url: str) -> N
     assert (response.status_code, response.content) == (204, b"")
 
 
+def test_a_204_carries_no_content_length_and_the_connection_serves_the_next_request(serve: Any) -> None:
+    # "A server MUST NOT send a Content-Length header field in any response with a status code of
+    # 1xx (Informational) or 204 (No Content)" (RFC 9110 §8.6): a DELETE's 204, a CORS preflight's.
+    import http.client
+
+    def no_content(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        return {"statusCode": 204, "headers": {"X-Request-Id": "r"}, "body": ""}
+
+    host, port = serve(no_content).removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT_S)
+    try:
+        answers = []
+        for _ in range(2):  # one keep-alive connection: the 204 left nothing unread behind it
+            connection.request("DELETE", "/movies/2013/Rush")
+            response = connection.getresponse()
+            answers.append((response.status, response.getheader("Content-Length"), response.read()))
+    finally:
+        connection.close()
+
+    assert answers == [(204, None, b""), (204, None, b"")]
+
+
 def test_query_parameters_reach_the_function_and_its_problem_comes_back(http: requests.Session, empty_url: str) -> None:
     response = http.get(f"{empty_url}/movies", params={"year": 2013, "cursor": "made-up"}, timeout=TIMEOUT_S)
     assert response.status_code == 400
