@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.infra
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAM_CONFIG = PROJECT_ROOT / "infra" / "samconfig.toml"
+AUDIT_BUCKET = "mvdb-dev-audit-1abc-auditbucket-2def"
 
 
 @pytest.fixture
@@ -36,6 +38,11 @@ def test_stack_names_come_from_samconfig() -> None:
     ]
 
 
+def _utc(moment: str) -> datetime:
+    """A timestamp as botocore parses one (timezone-aware)."""
+    return datetime.fromisoformat(moment).replace(tzinfo=UTC)
+
+
 class _Clients:
     """boto3 clients with Stubbers: every AWS call must be one the test expects."""
 
@@ -50,11 +57,15 @@ class _Clients:
     def __call__(self, name: str) -> Any:
         return self.clients[name]
 
-    def expect_stack_resources(self, stack: str) -> None:
-        """The root stack's resources, then those of its nested stacks, as CloudFormation lists them."""
+    def expect_stack_resources(self, stack: str, *, listed_as: str | None = None, audit: bool = False) -> None:
+        """The root stack's resources, then those of its nested stacks, as CloudFormation lists them.
+
+        ``listed_as``: the ID the root is listed by (a deleted stack is listed by its ID only);
+        ``audit``: with the audit stack (its retained bucket and key).
+        """
         nested = f"arn:aws:cloudformation:eu-west-1:111122223333:stack/{stack}-%s-1ABC/0f1e"
         self._expect_listing(
-            stack,
+            listed_as or stack,
             [
                 ("Data", "AWS::CloudFormation::Stack", nested % "Data"),
                 ("MoviesFunction", "AWS::Lambda::Function", f"{stack}-MoviesFunction-1ABC"),
@@ -62,6 +73,7 @@ class _Clients:
                 ("Telemetry", "AWS::CloudFormation::Stack", nested % "Telemetry"),
                 ("Canary", "AWS::CloudFormation::Stack", nested % "Canary"),
                 ("Backup", "AWS::CloudFormation::Stack", nested % "Backup"),
+                *([("Audit", "AWS::CloudFormation::Stack", nested % "Audit")] if audit else []),
             ],
         )
         self._expect_listing(
@@ -81,7 +93,14 @@ class _Clients:
                 ("MoviesBackupVault", "AWS::Backup::BackupVault", f"{stack}-movies"),
             ],
         )
-        # The canary's versioned report bucket is emptied, every version and delete marker, before the delete.
+        if audit:
+            self._expect_listing(
+                nested % "Audit",
+                [("AuditBucketKey", "AWS::KMS::Key", "key-audit"), ("AuditBucket", "AWS::S3::Bucket", AUDIT_BUCKET)],
+            )
+
+    def expect_reports_emptied(self, stack: str) -> None:
+        """The canary's versioned report bucket is emptied, every version and delete marker, before the delete."""
         self.stubbers["s3"].add_response(
             "list_object_versions",
             {
@@ -104,6 +123,36 @@ class _Clients:
                 },
             },
         )
+
+    def expect_stack_gone(self, stack: str) -> str:
+        """CloudFormation no longer knows ``stack`` by name; ListStacks lists it deleted, by its unique ID."""
+        self.stubbers["cloudformation"].add_client_error(
+            "list_stack_resources",
+            "ValidationError",
+            f"Stack with id {stack} does not exist",
+            400,
+            expected_params={"StackName": stack},
+        )
+        deleted_root = f"arn:aws:cloudformation:eu-west-1:111122223333:stack/{stack}/9a8b"
+
+        def deleted(stack_id: str, name: str, day: str, **parent: str) -> dict[str, Any]:
+            times = {"CreationTime": _utc(f"{day}T09:00"), "DeletionTime": _utc(f"{day}T18:00")}
+            return {"StackId": stack_id, "StackName": name, "StackStatus": "DELETE_COMPLETE", **times, **parent}
+
+        self.stubbers["cloudformation"].add_response(
+            "list_stacks",
+            {
+                "StackSummaries": [  # the one deleted last; an older one of that name and a nested one are not it
+                    deleted(f"{deleted_root[:-4]}/0001", stack, "2026-10-01"),
+                    deleted(deleted_root, stack, "2026-11-30"),
+                    deleted(
+                        f"{deleted_root[:-4]}-Data-1ABC/0f1e", f"{stack}-Data-1ABC", "2026-11-30", ParentId=deleted_root
+                    ),
+                ]
+            },
+            {"StackStatusFilter": ["DELETE_COMPLETE"]},
+        )
+        return deleted_root
 
     def _expect_listing(self, stack: str, summaries: list[tuple[str, str, str]]) -> None:
         self.stubbers["cloudformation"].add_response(
@@ -139,6 +188,7 @@ def test_destroying_prod_is_refused_without_confirmation(no_network: None) -> No
 def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: None) -> None:
     clients, deleted = _Clients(), []
     clients.expect_stack_resources("mvdb-dev")
+    clients.expect_reports_emptied("mvdb-dev")
     clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"})
     point = "arn:aws:backup:eu-west-1:111122223333:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
     vault = {"BackupVaultName": "mvdb-dev-movies"}
@@ -184,10 +234,7 @@ def test_a_dev_vault_whose_recovery_points_are_still_being_deleted_is_left_with_
 
     clients.assert_all_called()
     assert report[0].startswith("left vault mvdb-dev-movies: 0 recovery points are being deleted")
-    assert report[0].endswith("then: aws backup delete-backup-vault --backup-vault-name mvdb-dev-movies")
-
-
-AUDIT_BUCKET = "mvdb-dev-audit-1abc-auditbucket-2def"
+    assert report[0].endswith("run `make destroy ENV=dev` again: it deletes the vault")
 
 
 def _expect_audit_bucket_emptying(clients: _Clients, refused: list[str]) -> None:
@@ -240,7 +287,7 @@ def test_a_dev_audit_bucket_with_records_still_locked_is_left_with_what_to_do_th
     clients.assert_all_called()  # and no delete_bucket: it would fail on the locked versions
     assert line.startswith(f"left bucket {AUDIT_BUCKET}: 2 audit records are still locked")
     assert "1 removed" in line
-    assert line.endswith(f"aws s3api delete-bucket --bucket {AUDIT_BUCKET}")
+    assert line.endswith("run `make destroy ENV=dev` again: it deletes them and the bucket")
 
 
 def test_the_retained_buckets_are_the_ones_the_templates_retain() -> None:
@@ -259,6 +306,7 @@ def test_the_retained_buckets_are_the_ones_the_templates_retain() -> None:
 def test_destroying_staging_lifts_the_user_pool_protection_and_keeps_the_table_and_keys(no_network: None) -> None:
     clients, deleted = _Clients(), []
     clients.expect_stack_resources("mvdb-staging")
+    clients.expect_reports_emptied("mvdb-staging")
     closed = {"AllowAdminCreateUserOnly": True}
     clients.stubbers["cognito-idp"].add_response(
         "describe_user_pool",
@@ -316,3 +364,55 @@ def test_make_destroy_refuses_before_doing_anything(arguments: list[str], messag
     assert result.returncode == 2
     assert message in result.stdout
     assert "stack_teardown" not in result.stdout
+
+
+def _expect_dev_leftovers_removed(clients: _Clients) -> None:
+    """A rerun, a day later: the table and keys went the first time; the vault's recovery points are
+    gone and the audit records' retention has lapsed, so both go now."""
+    clients.stubbers["backup"].add_response(
+        "list_backup_vaults", {"BackupVaultList": [{"BackupVaultName": "mvdb-dev-movies"}]}, {}
+    )
+    table = {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"}
+    clients.stubbers["dynamodb"].add_client_error(
+        "delete_table", "ResourceNotFoundException", "Requested resource not found", 400, expected_params=table
+    )
+    vault = {"BackupVaultName": "mvdb-dev-movies"}
+    clients.stubbers["backup"].add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []}, vault)
+    clients.stubbers["backup"].add_response("delete_backup_vault", {}, vault)
+    _expect_audit_bucket_emptying(clients, refused=[])
+    clients.stubbers["s3"].add_response("delete_bucket", {}, {"Bucket": AUDIT_BUCKET})
+    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+        clients.stubbers["kms"].add_client_error(
+            "schedule_key_deletion",
+            "KMSInvalidStateException",
+            f"{key} is pending deletion.",
+            400,
+            expected_params={"KeyId": key, "PendingWindowInDays": 7},
+        )
+        clients.stubbers["kms"].add_response(
+            "describe_key",
+            {"KeyMetadata": {"KeyId": key, "KeyState": "PendingDeletion", "DeletionDate": _utc("2026-12-07T18:00")}},
+            {"KeyId": key},
+        )
+
+
+def test_a_dev_rerun_after_the_stack_is_gone_finishes_what_the_first_run_left(no_network: None) -> None:
+    clients, deleted = _Clients(), []
+    root = clients.expect_stack_gone("mvdb-dev")
+    clients.expect_stack_resources("mvdb-dev", listed_as=root, audit=True)
+    _expect_dev_leftovers_removed(clients)
+
+    report = teardown("dev", "mvdb-dev", delete_stack=lambda: deleted.append(True), clients=clients)
+
+    clients.assert_all_called()
+    assert deleted == []  # no second `sam delete`: there is no stack
+    assert report == [
+        f"stack mvdb-dev was deleted on 2026-11-30 18:00 UTC ({root}); looking at what it retained",
+        "table mvdb-dev-Data-1ABC-MoviesTable-1ABC is already deleted",
+        "deleted vault mvdb-dev-movies and its 0 recovery points",
+        f"deleted bucket {AUDIT_BUCKET} and its 3 object versions (their retention had lapsed)",
+        *[
+            f"key {key} is already scheduled for deletion on 2026-12-07"
+            for key in ("key-table", "key-logs", "key-backups", "key-audit")
+        ],
+    ]

@@ -21,6 +21,19 @@ In dev (one day by default) this removes its bucket policy (which denies every d
 the versions whose retention has lapsed, and deletes the bucket if that emptied it; otherwise it
 leaves the bucket and says until when its records are locked, and how to finish then.
 
+What a run leaves (a bucket with locked records, a vault whose recovery points AWS Backup is still
+deleting) the next ``make destroy`` finishes. By then the stack is gone: CloudFormation no longer
+knows it by name, but ListStacks lists a deleted stack for 90 days with its unique ID, and
+ListStackResources lists a deleted stack's resources by that ID (CloudFormation API Reference,
+ListStacks and ListStackResources). So the rerun finds what the newest deleted stack of that name
+retained, from AWS, on any teammate's machine, and deletes what is still there. A vault is looked
+up with ListBackupVaults: AWS Backup answers a call about a vault that does not exist with
+AccessDeniedException, which cannot be told from a real denial.
+
+Exit status (``main``): 0 when nothing is left, 3 when something is left (each ``left ...`` line
+says what, until when, and the command that finishes it), 1 when AWS or ``sam delete`` failed
+(one line: the error), 2 when refused.
+
 prod is refused unless ``--confirm-prod`` is given (``make destroy`` passes it only with
 ``CONFIRM_PROD_DESTROY=yes``).
 
@@ -38,9 +51,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 __all__ = [
     "RetainedResource",
     "TeardownRefused",
+    "deleted_stack_id",
     "empty_bucket",
     "lift_user_pool_protection",
     "remove_locked_bucket",
@@ -60,6 +76,11 @@ USER_POOL_TYPE = "AWS::Cognito::UserPool"
 BUCKET_TYPE = "AWS::S3::Bucket"
 NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
 KEY_DELETION_WINDOW_DAYS = 7
+# What a dev teardown that left something tells its user to run: the same teardown, which finishes it.
+RERUN_COMMAND = "make destroy ENV=dev"
+# Every line about something a run could not delete yet starts so; main() exits 3 when one does.
+LEFT = "left "
+EXIT_LEFT = 3
 
 
 class TeardownRefused(RuntimeError):
@@ -95,6 +116,24 @@ def stack_resources(cloudformation: Any, stack: str, types: Sequence[str]) -> li
             elif summary["ResourceType"] in types:
                 found.append(RetainedResource(summary["LogicalResourceId"], summary["ResourceType"], physical_id))
     return found
+
+
+def deleted_stack_id(cloudformation: Any, stack: str) -> tuple[str, str] | None:
+    """(unique ID, deletion time) of the root stack named ``stack`` deleted last, or None.
+
+    ListStacks keeps deleted stacks for 90 days; a deleted stack is then known only by its ID
+    (ListStackResources: "Deleted stacks: You must specify the unique stack ID").
+    """
+    newest: dict[str, Any] | None = None
+    for page in cloudformation.get_paginator("list_stacks").paginate(StackStatusFilter=["DELETE_COMPLETE"]):
+        for summary in page["StackSummaries"]:
+            if summary["StackName"] != stack or summary.get("ParentId"):
+                continue
+            if newest is None or summary["DeletionTime"] > newest["DeletionTime"]:
+                newest = summary
+    if newest is None:
+        return None
+    return str(newest["StackId"]), f"{newest['DeletionTime']:%Y-%m-%d %H:%M} UTC"
 
 
 def lift_user_pool_protection(cognito: Any, user_pool_id: str) -> str:
@@ -141,15 +180,18 @@ def remove_retained(
     order = {kind: position for position, kind in enumerate(RETAINED_TYPES)}
     for resource in sorted(resources, key=lambda r: order[r.resource_type]):
         if resource.resource_type == "AWS::DynamoDB::Table":
-            dynamodb.delete_table(TableName=resource.physical_id)
+            try:
+                dynamodb.delete_table(TableName=resource.physical_id)
+            except dynamodb.exceptions.ResourceNotFoundException:
+                done.append(f"table {resource.physical_id} is already deleted")
+                continue
             done.append(f"deleted table {resource.physical_id}")
         elif resource.resource_type == "AWS::Backup::BackupVault":
             done.append(_remove_vault(backup, resource.physical_id))
         elif resource.resource_type == "AWS::S3::Bucket":
             done.append(remove_locked_bucket(s3, resource.physical_id))
         elif resource.resource_type == "AWS::KMS::Key":
-            kms.schedule_key_deletion(KeyId=resource.physical_id, PendingWindowInDays=KEY_DELETION_WINDOW_DAYS)
-            done.append(f"scheduled key {resource.physical_id} for deletion in {KEY_DELETION_WINDOW_DAYS} days")
+            done.append(_schedule_key_deletion(kms, resource.physical_id))
     return done
 
 
@@ -161,7 +203,12 @@ def remove_locked_bucket(s3: Any, bucket: str) -> str:
     Lock"): S3 refuses it in the DeleteObjects response, and the bucket is left with the date
     its last lock lapses.
     """
-    s3.delete_bucket_policy(Bucket=bucket)
+    try:
+        s3.delete_bucket_policy(Bucket=bucket)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+        return f"bucket {bucket} is already deleted"
     removed, locked = 0, 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         objects = [
@@ -175,31 +222,94 @@ def remove_locked_bucket(s3: Any, bucket: str) -> str:
             removed += len(objects) - refused
     if locked:
         return (
-            f"left bucket {bucket}: {locked} audit records are still locked (Object Lock, compliance mode; "
-            f"{removed} removed); once their retention lapses (AuditRetentionDays, 1 day in dev): "
-            f"run make destroy ENV=dev again, or empty it and aws s3api delete-bucket --bucket {bucket}"
+            f"{LEFT}bucket {bucket}: {locked} audit records are still locked (Object Lock, compliance mode; "
+            f"{removed} removed); once their retention lapses (AuditRetentionDays, 1 day in dev), "
+            f"run `{RERUN_COMMAND}` again: it deletes them and the bucket"
         )
     s3.delete_bucket(Bucket=bucket)
     return f"deleted bucket {bucket} and its {removed} object versions (their retention had lapsed)"
 
 
 def _remove_vault(backup: Any, vault: str) -> str:
-    """Delete every recovery point of ``vault``, then the vault, or say why it is left."""
+    """Delete every recovery point of ``vault``, then the vault, or say why it is left.
+
+    Recovery points AWS Backup is already deleting (status DELETING; a rerun sees them) are not
+    asked again: DeleteRecoveryPoint refuses a point Backup is acting on (InvalidResourceStateException).
+    """
     points = [
-        point["RecoveryPointArn"]
+        point
         for page in backup.get_paginator("list_recovery_points_by_backup_vault").paginate(BackupVaultName=vault)
         for point in page["RecoveryPoints"]
     ]
-    for arn in points:
-        backup.delete_recovery_point(BackupVaultName=vault, RecoveryPointArn=arn)
+    for point in points:
+        if point.get("Status") == "DELETING":
+            continue
+        try:
+            backup.delete_recovery_point(BackupVaultName=vault, RecoveryPointArn=point["RecoveryPointArn"])
+        except backup.exceptions.InvalidResourceStateException:
+            continue  # Backup is acting on it (deleting it already): the vault is left below, to finish later
     try:
         backup.delete_backup_vault(BackupVaultName=vault)
     except backup.exceptions.InvalidRequestException as still_full:
         return (
-            f"left vault {vault}: {len(points)} recovery points are being deleted ({still_full}); "
-            f"then: aws backup delete-backup-vault --backup-vault-name {vault}"
+            f"{LEFT}vault {vault}: {len(points)} recovery points are being deleted ({still_full}); "
+            f"once AWS Backup has deleted them, run `{RERUN_COMMAND}` again: it deletes the vault"
         )
     return f"deleted vault {vault} and its {len(points)} recovery points"
+
+
+def _schedule_key_deletion(kms: Any, key: str) -> str:
+    """Schedule ``key``'s deletion, or say that it is already scheduled (a rerun) or gone."""
+    try:
+        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=KEY_DELETION_WINDOW_DAYS)
+    except kms.exceptions.NotFoundException:
+        return f"key {key} is already deleted"
+    except kms.exceptions.KMSInvalidStateException:
+        metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
+        if metadata["KeyState"] != "PendingDeletion":
+            raise
+        return f"key {key} is already scheduled for deletion on {metadata['DeletionDate']:%Y-%m-%d}"
+    return f"scheduled key {key} for deletion in {KEY_DELETION_WINDOW_DAYS} days"
+
+
+def _retained(resources: Sequence[RetainedResource]) -> list[RetainedResource]:
+    """The resources the templates retain: of RETAINED_TYPES, and of the buckets only RETAINED_BUCKETS."""
+    return [
+        r
+        for r in resources
+        if r.resource_type in RETAINED_TYPES and (r.resource_type != BUCKET_TYPE or r.logical_id in RETAINED_BUCKETS)
+    ]
+
+
+def _finish_deleted_stack(environment: str, stack: str, gone: ClientError, clients: Callable[[str], Any]) -> list[str]:
+    """A rerun after the stack was deleted: remove (in dev) what the newest deleted stack of that name retained."""
+    found = deleted_stack_id(clients("cloudformation"), stack)
+    if found is None:
+        return [
+            f"stack {stack}: {gone.response['Error']['Message']}; CloudFormation lists no deleted stack of that name "
+            "(it lists them for 90 days after their deletion): nothing to do"
+        ]
+    stack_id, deleted_at = found
+    retained = _retained(stack_resources(clients("cloudformation"), stack_id, RETAINED_TYPES))
+    report = [f"stack {stack} was deleted on {deleted_at} ({stack_id}); looking at what it retained"]
+    if environment != "dev":
+        return report + [f"kept {r.resource_type} {r.physical_id} (retained outside dev)" for r in retained]
+    vaults = _vault_names(clients("backup"))
+    for vault in (r for r in retained if r.resource_type == "AWS::Backup::BackupVault" and r.physical_id not in vaults):
+        report.append(f"vault {vault.physical_id} is already deleted")
+    still_there = [r for r in retained if r.resource_type != "AWS::Backup::BackupVault" or r.physical_id in vaults]
+    return report + remove_retained(
+        still_there, dynamodb=clients("dynamodb"), kms=clients("kms"), backup=clients("backup"), s3=clients("s3")
+    )
+
+
+def _vault_names(backup: Any) -> set[str]:
+    """The names of the account's backup vaults in the client's Region (ListBackupVaults, every page)."""
+    return {
+        vault["BackupVaultName"]
+        for page in backup.get_paginator("list_backup_vaults").paginate()
+        for vault in page["BackupVaultList"]
+    }
 
 
 def teardown(
@@ -217,13 +327,14 @@ def teardown(
         raise TeardownRefused(
             "refusing to delete the prod stack without explicit confirmation (CONFIRM_PROD_DESTROY=yes)"
         )
-    # Noted before deletion: once the stack is gone, nothing records which table and keys were its.
-    resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE, BUCKET_TYPE))
-    retained = [
-        r
-        for r in resources
-        if r.resource_type in RETAINED_TYPES and (r.resource_type != BUCKET_TYPE or r.logical_id in RETAINED_BUCKETS)
-    ]
+    # Noted before deletion: once the stack is gone, CloudFormation knows it only by its unique ID.
+    try:
+        resources = stack_resources(clients("cloudformation"), stack, (*RETAINED_TYPES, USER_POOL_TYPE, BUCKET_TYPE))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationError":  # CloudFormation's "Stack with id ... does not exist"
+            raise
+        return _finish_deleted_stack(environment, stack, error, clients)
+    retained = _retained(resources)
     report = []
     if environment != "dev":
         for pool in (r for r in resources if r.resource_type == USER_POOL_TYPE):
@@ -268,8 +379,14 @@ def main(argv: list[str] | None = None) -> int:
     except TeardownRefused as refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
+    except (ClientError, BotoCoreError) as failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as failed:
+        print(f"error: {' '.join(map(str, failed.cmd))} failed (exit status {failed.returncode})", file=sys.stderr)
+        return 1
     print("\n".join(report))
-    return 0
+    return EXIT_LEFT if any(line.startswith(LEFT) for line in report) else 0
 
 
 if __name__ == "__main__":
