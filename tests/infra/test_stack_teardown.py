@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 from pytest_socket import disable_socket, enable_socket
 
+from tests.infra.doc_commands import problems as command_problems
 from tools.deploy.stack_teardown import RetainedResource, TeardownRefused, stack_name, teardown
 
 pytestmark = pytest.mark.infra
@@ -416,3 +418,298 @@ def test_a_dev_rerun_after_the_stack_is_gone_finishes_what_the_first_run_left(no
             for key in ("key-table", "key-logs", "key-backups", "key-audit")
         ],
     ]
+
+
+def test_a_dev_rerun_says_what_is_already_deleted(no_network: None) -> None:
+    clients = _Clients()
+    root = clients.expect_stack_gone("mvdb-dev")
+    clients.expect_stack_resources("mvdb-dev", listed_as=root, audit=True)
+    # AWS Backup answers a call about a missing vault with AccessDeniedException: it is looked for in the list.
+    clients.stubbers["backup"].add_response("list_backup_vaults", {"BackupVaultList": []}, {})
+    table = {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"}
+    clients.stubbers["dynamodb"].add_client_error(
+        "delete_table", "ResourceNotFoundException", "Requested resource not found", 400, expected_params=table
+    )
+    clients.stubbers["s3"].add_client_error(
+        "delete_bucket_policy", "NoSuchBucket", "The specified bucket does not exist", 404, {"Bucket": AUDIT_BUCKET}
+    )
+    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+        clients.stubbers["kms"].add_client_error(
+            "schedule_key_deletion", "NotFoundException", f"Key '{key}' does not exist", 400,
+            expected_params={"KeyId": key, "PendingWindowInDays": 7},
+        )  # fmt: skip
+
+    report = teardown("dev", "mvdb-dev", delete_stack=list, clients=clients)
+
+    clients.assert_all_called()
+    assert report[1:] == [
+        "vault mvdb-dev-movies is already deleted",
+        "table mvdb-dev-Data-1ABC-MoviesTable-1ABC is already deleted",
+        f"bucket {AUDIT_BUCKET} is already deleted",
+        *[f"key {key} is already deleted" for key in ("key-table", "key-logs", "key-backups", "key-audit")],
+    ]
+
+
+def test_a_dev_rerun_too_soon_leaves_the_locked_bucket_again_with_the_same_advice(no_network: None) -> None:
+    from tools.deploy.stack_teardown import remove_retained
+
+    clients = _Clients()
+    _expect_audit_bucket_emptying(clients, refused=["v0", "v1", "v2"])
+
+    (line,) = remove_retained(
+        [RetainedResource("AuditBucket", "AWS::S3::Bucket", AUDIT_BUCKET)],
+        dynamodb=clients("dynamodb"), kms=clients("kms"), backup=clients("backup"), s3=clients("s3"),
+    )  # fmt: skip
+
+    clients.assert_all_called()
+    assert line.startswith(f"left bucket {AUDIT_BUCKET}: 3 audit records are still locked")
+    assert line.endswith("run `make destroy ENV=dev` again: it deletes them and the bucket")
+
+
+def test_recovery_points_already_being_deleted_are_not_deleted_again(no_network: None) -> None:
+    from tools.deploy.stack_teardown import remove_retained
+
+    clients = _Clients()
+    vault = {"BackupVaultName": "mvdb-dev-movies"}
+    point = "arn:aws:backup:eu-west-1:111122223333:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+    clients.stubbers["backup"].add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": [{"RecoveryPointArn": point, "Status": "DELETING"}]},
+        vault,
+    )
+    clients.stubbers["backup"].add_client_error(
+        "delete_backup_vault", "InvalidRequestException", "Backup vault cannot be deleted", 400, expected_params=vault
+    )
+
+    (line,) = remove_retained(
+        [RetainedResource("MoviesBackupVault", "AWS::Backup::BackupVault", "mvdb-dev-movies")],
+        dynamodb=clients("dynamodb"), kms=clients("kms"), backup=clients("backup"),
+    )  # fmt: skip
+
+    clients.assert_all_called()  # no delete_recovery_point: Backup refuses one for a point it is acting on
+    assert line.startswith("left vault mvdb-dev-movies: 1 recovery points are being deleted")
+
+
+def test_a_staging_rerun_after_the_stack_is_gone_deletes_nothing(no_network: None) -> None:
+    clients = _Clients()
+    root = clients.expect_stack_gone("mvdb-staging")
+    clients.expect_stack_resources("mvdb-staging", listed_as=root, audit=True)
+
+    report = teardown("staging", "mvdb-staging", delete_stack=list, clients=clients)
+
+    clients.assert_all_called()  # nothing but the listings: no delete of any kind
+    assert report[0].startswith("stack mvdb-staging was deleted on 2026-11-30 18:00 UTC")
+    assert f"kept AWS::S3::Bucket {AUDIT_BUCKET} (retained outside dev)" in report
+    assert "kept AWS::DynamoDB::Table mvdb-staging-Data-1ABC-MoviesTable-1ABC (retained outside dev)" in report
+    assert all(line.startswith("kept ") for line in report[1:])
+
+
+def test_a_rerun_of_prod_after_the_stack_is_gone_is_still_refused_without_confirmation(no_network: None) -> None:
+    clients = _Clients()
+
+    with pytest.raises(TeardownRefused, match="CONFIRM_PROD_DESTROY=yes"):
+        teardown("prod", "mvdb-prod", delete_stack=list, clients=clients)
+    clients.assert_all_called()  # refused before any AWS call, the stack's state unknown
+
+
+def test_a_rerun_when_cloudformation_lists_no_deleted_stack_has_nothing_to_do(no_network: None) -> None:
+    clients = _Clients()
+    clients.stubbers["cloudformation"].add_client_error(
+        "list_stack_resources", "ValidationError", "Stack with id mvdb-dev does not exist", 400,
+        expected_params={"StackName": "mvdb-dev"},
+    )  # fmt: skip
+    clients.stubbers["cloudformation"].add_response(
+        "list_stacks", {"StackSummaries": []}, {"StackStatusFilter": ["DELETE_COMPLETE"]}
+    )
+
+    report = teardown("dev", "mvdb-dev", delete_stack=list, clients=clients)
+
+    clients.assert_all_called()
+    assert report == [
+        "stack mvdb-dev: Stack with id mvdb-dev does not exist; CloudFormation lists no deleted stack of that name "
+        "(it lists them for 90 days after their deletion): nothing to do"
+    ]
+
+
+def _run_main(monkeypatch: pytest.MonkeyPatch, clients: _Clients, *arguments: str) -> int:
+    """The command line, with the stubbed clients as its boto3 session's."""
+    from tools.deploy import stack_teardown
+
+    class Session:
+        def client(self, name: str) -> Any:
+            return clients(name)
+
+    monkeypatch.setattr(boto3.session, "Session", Session)
+    return stack_teardown.main(["--config", str(SAM_CONFIG), "--sam", "false", *arguments])
+
+
+def test_the_command_exits_3_when_something_is_left(
+    no_network: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clients = _Clients()
+    root = clients.expect_stack_gone("mvdb-dev")
+    clients.expect_stack_resources("mvdb-dev", listed_as=root, audit=True)
+    clients.stubbers["backup"].add_response("list_backup_vaults", {"BackupVaultList": []}, {})
+    table = {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"}
+    clients.stubbers["dynamodb"].add_client_error(
+        "delete_table", "ResourceNotFoundException", "Requested resource not found", 400, expected_params=table
+    )
+    _expect_audit_bucket_emptying(clients, refused=["v2"])
+    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+        clients.stubbers["kms"].add_response(
+            "schedule_key_deletion", {"KeyId": key}, {"KeyId": key, "PendingWindowInDays": 7}
+        )
+
+    status = _run_main(monkeypatch, clients, "--env", "dev")
+
+    clients.assert_all_called()
+    assert status == 3
+    assert f"left bucket {AUDIT_BUCKET}: 1 audit records are still locked" in capsys.readouterr().out
+
+
+def test_the_command_exits_0_when_nothing_is_left(
+    no_network: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clients = _Clients()
+    root = clients.expect_stack_gone("mvdb-dev")
+    clients.expect_stack_resources("mvdb-dev", listed_as=root, audit=True)
+    _expect_dev_leftovers_removed(clients)
+
+    assert _run_main(monkeypatch, clients, "--env", "dev") == 0
+    assert "left " not in capsys.readouterr().out
+
+
+def test_an_aws_error_is_one_line_and_exit_1_not_a_traceback(
+    no_network: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clients = _Clients()
+    clients.stubbers["cloudformation"].add_client_error(
+        "list_stack_resources", "AccessDenied", "User is not authorized to perform: cloudformation:ListStackResources",
+        403, expected_params={"StackName": "mvdb-dev"},
+    )  # fmt: skip
+
+    status = _run_main(monkeypatch, clients, "--env", "dev")
+
+    output = capsys.readouterr()
+    assert status == 1
+    assert output.err == (
+        "error: An error occurred (AccessDenied) when calling the ListStackResources operation: "
+        "User is not authorized to perform: cloudformation:ListStackResources\n"
+    )
+    assert output.out == ""
+
+
+def test_a_failed_sam_delete_is_one_line_and_exit_1(
+    no_network: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clients = _Clients()
+    clients.expect_stack_resources("mvdb-dev")
+    clients.expect_reports_emptied("mvdb-dev")
+
+    status = _run_main(monkeypatch, clients, "--env", "dev")  # --sam false: the command fails
+
+    assert status == 1
+    assert capsys.readouterr().err.startswith("error: false delete --config-file ")
+
+
+# === Every command the teardown tells its user to run works ======================================
+# A "run this" that does not work is worse than none: the first version advised running
+# `make destroy ENV=dev` again, which then crashed. Each command the tool prints is in backticks
+# (so it can be found), is checked as a document's commands are (tests/infra/doc_commands.py: the
+# make target and variables exist, an aws operation and its options exist in botocore's models),
+# and the one it advises for what it leaves, the rerun, is run here and finishes the job.
+_COMMAND = re.compile(r"\b(?:make|aws|sam)\s+[a-z][a-z0-9-]*")
+
+
+def _advice_problems(lines: list[str], directory: Path) -> list[str]:
+    """What is wrong with the commands ``lines`` advise: one outside backticks, or one the docs' check refuses."""
+    found = [
+        f"a command outside backticks: {line!r}" for line in lines if _COMMAND.search(re.sub(r"`[^`]*`", "", line))
+    ]
+    page = directory / "teardown-output.md"
+    page.write_text("\n\n".join(lines), encoding="utf-8")
+    return found + [str(problem) for problem in command_problems(page)]
+
+
+def _first_dev_run_that_leaves_the_bucket_and_the_vault() -> list[str]:
+    clients = _Clients()
+    clients.expect_stack_resources("mvdb-dev", audit=True)
+    clients.expect_reports_emptied("mvdb-dev")
+    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"})
+    vault = {"BackupVaultName": "mvdb-dev-movies"}
+    clients.stubbers["backup"].add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []}, vault)
+    clients.stubbers["backup"].add_client_error(
+        "delete_backup_vault", "InvalidRequestException", "Backup vault cannot be deleted", 400, expected_params=vault
+    )
+    _expect_audit_bucket_emptying(clients, refused=["v1"])
+    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+        clients.stubbers["kms"].add_response(
+            "schedule_key_deletion", {"KeyId": key}, {"KeyId": key, "PendingWindowInDays": 7}
+        )
+    report = teardown("dev", "mvdb-dev", delete_stack=list, clients=clients)
+    clients.assert_all_called()
+    return report
+
+
+def _rerun_problem() -> str | None:
+    """None when a rerun, once what was left can go, finishes it; else what went wrong."""
+    clients = _Clients()
+    root = clients.expect_stack_gone("mvdb-dev")
+    clients.expect_stack_resources("mvdb-dev", listed_as=root, audit=True)
+    _expect_dev_leftovers_removed(clients)
+    try:
+        report = teardown("dev", "mvdb-dev", delete_stack=list, clients=clients)
+        clients.assert_all_called()
+    except Exception as failed:  # the gate reports any failure of the rerun, whatever it is
+        return f"the rerun failed: {failed!r}"
+    left = [line for line in report if line.startswith("left ")]
+    return f"the rerun left {left}" if left else None
+
+
+def test_every_command_the_teardown_advises_is_checked_and_its_rerun_finishes_the_job(
+    no_network: None, tmp_path: Path
+) -> None:
+    from tools.deploy.stack_teardown import RERUN_COMMAND
+
+    report = _first_dev_run_that_leaves_the_bucket_and_the_vault()
+    left = [line for line in report if line.startswith("left ")]
+    assert [line.split(":")[0] for line in left] == ["left vault mvdb-dev-movies", f"left bucket {AUDIT_BUCKET}"]
+
+    assert _advice_problems(report, tmp_path) == []
+    assert {command for line in left for command in re.findall(r"`([^`]+)`", line)} == {RERUN_COMMAND}
+    assert _rerun_problem() is None
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", *RERUN_COMMAND.split()[1:]],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert re.search(r"-m tools\.deploy\.stack_teardown .*--env dev\b", dry_run.stdout)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (  # the first version's advice: unquoted, and "empty it" is no command
+            "left bucket b: 2 audit records are still locked; run make destroy ENV=dev again, "
+            "or empty it and aws s3api delete-bucket --bucket b",
+            "a command outside backticks",
+        ),
+        ("left vault v: then `aws backup delete-backup-vaults --backup-vault-name v`", "delete-backup-vaults"),
+        ("left vault v: then `aws backup delete-backup-vault --vault-name v`", "--vault-name"),
+        ("left bucket b: run `make destroy ENVIRONMENT=dev` again", "ENVIRONMENT"),
+    ],
+)
+def test_the_advice_gate_fails_a_broken_command(line: str, problem: str, tmp_path: Path) -> None:
+    assert problem in "\n".join(_advice_problems([line], tmp_path))
+
+
+def test_the_advice_gate_fails_a_rerun_that_crashes_once_the_stack_is_gone(
+    no_network: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools.deploy import stack_teardown
+
+    def as_the_first_version(environment: str, stack: str, gone: Exception, clients: object) -> list[str]:
+        raise gone  # it listed the stack's resources by name, whatever the answer
+
+    monkeypatch.setattr(stack_teardown, "_finish_deleted_stack", as_the_first_version)
+
+    assert "Stack with id mvdb-dev does not exist" in str(_rerun_problem())
