@@ -19,7 +19,7 @@ The audit trail's bucket is retained: its records are locked (S3 Object Lock, co
 until their retention lapses, and nobody, root included, can delete a locked version sooner.
 In dev (one day by default) this removes its bucket policy (which denies every delete), deletes
 the versions whose retention has lapsed, and deletes the bucket if that emptied it; otherwise it
-leaves the bucket and says until when its records are locked, and how to finish then.
+leaves the bucket and says how long its records stay locked, and how to finish then.
 
 What a run leaves (a bucket with locked records, a vault whose recovery points AWS Backup is still
 deleting) the next ``make destroy`` finishes. By then the stack is gone: CloudFormation no longer
