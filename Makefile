@@ -216,7 +216,7 @@ deploy: .tools/sam/.installed ## Deploy the zips of `make build` as the stack of
 	  $(SAM_DEPLOY_ARGS)
 
 # The guard runs before anything is installed or called.
-destroy: ## Delete the stack of ENV (in dev also its table, backups and keys); prod needs CONFIRM_PROD_DESTROY=yes
+destroy: ## Delete the stack of ENV (in dev also its table, backups, audit bucket and keys; run again to finish what it left); prod needs CONFIRM_PROD_DESTROY=yes
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "error: ENV must be dev, staging or prod (got '$(ENV)')"; exit 2;; esac
 	@if [ "$(ENV)" = prod ] && [ "$(CONFIRM_PROD_DESTROY)" != yes ]; then \
 	  echo "error: refusing to destroy prod; if you really mean it: make destroy ENV=prod CONFIRM_PROD_DESTROY=yes"; exit 2; fi

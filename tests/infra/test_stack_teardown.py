@@ -490,18 +490,43 @@ def test_recovery_points_already_being_deleted_are_not_deleted_again(no_network:
     assert line.startswith("left vault mvdb-dev-movies: 1 recovery points are being deleted")
 
 
-def test_a_staging_rerun_after_the_stack_is_gone_deletes_nothing(no_network: None) -> None:
-    clients = _Clients()
-    root = clients.expect_stack_gone("mvdb-staging")
-    clients.expect_stack_resources("mvdb-staging", listed_as=root, audit=True)
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_a_rerun_outside_dev_after_the_stack_is_gone_deletes_nothing(environment: str, no_network: None) -> None:
+    clients, stack = _Clients(), f"mvdb-{environment}"
+    root = clients.expect_stack_gone(stack)
+    clients.expect_stack_resources(stack, listed_as=root, audit=True)
 
-    report = teardown("staging", "mvdb-staging", delete_stack=list, clients=clients)
+    report = teardown(environment, stack, delete_stack=list, clients=clients, confirm_prod=True)
 
     clients.assert_all_called()  # nothing but the listings: no delete of any kind
-    assert report[0].startswith("stack mvdb-staging was deleted on 2026-11-30 18:00 UTC")
+    assert report[0].startswith(f"stack {stack} was deleted on 2026-11-30 18:00 UTC")
     assert f"kept AWS::S3::Bucket {AUDIT_BUCKET} (retained outside dev)" in report
-    assert "kept AWS::DynamoDB::Table mvdb-staging-Data-1ABC-MoviesTable-1ABC (retained outside dev)" in report
+    assert f"kept AWS::DynamoDB::Table {stack}-Data-1ABC-MoviesTable-1ABC (retained outside dev)" in report
     assert all(line.startswith("kept ") for line in report[1:])
+
+
+def test_the_deleted_stack_and_the_vaults_are_looked_for_on_every_page(no_network: None) -> None:
+    from tools.deploy.stack_teardown import backup_vault_names, deleted_stack_id
+
+    clients = _Clients()
+    stack_id = "arn:aws:cloudformation:eu-west-1:111122223333:stack/mvdb-dev/9a8b"
+    summary: dict[str, Any] = {"StackId": stack_id, "StackName": "mvdb-dev", "StackStatus": "DELETE_COMPLETE"}
+    summary |= {"CreationTime": _utc("2026-11-30T09:00"), "DeletionTime": _utc("2026-11-30T18:00")}
+    deleted = {"StackStatusFilter": ["DELETE_COMPLETE"]}
+    clients.stubbers["cloudformation"].add_response("list_stacks", {"StackSummaries": [], "NextToken": "2"}, deleted)
+    clients.stubbers["cloudformation"].add_response(
+        "list_stacks", {"StackSummaries": [summary]}, {**deleted, "NextToken": "2"}
+    )
+    clients.stubbers["backup"].add_response(
+        "list_backup_vaults", {"BackupVaultList": [{"BackupVaultName": "other"}], "NextToken": "2"}, {}
+    )
+    clients.stubbers["backup"].add_response(
+        "list_backup_vaults", {"BackupVaultList": [{"BackupVaultName": "mvdb-dev-movies"}]}, {"NextToken": "2"}
+    )
+
+    assert deleted_stack_id(clients("cloudformation"), "mvdb-dev") == (stack_id, "2026-11-30 18:00 UTC")
+    assert backup_vault_names(clients("backup")) == {"other", "mvdb-dev-movies"}
+    clients.assert_all_called()
 
 
 def test_a_rerun_of_prod_after_the_stack_is_gone_is_still_refused_without_confirmation(no_network: None) -> None:

@@ -56,6 +56,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 __all__ = [
     "RetainedResource",
     "TeardownRefused",
+    "backup_vault_names",
     "deleted_stack_id",
     "empty_bucket",
     "lift_user_pool_protection",
@@ -294,7 +295,7 @@ def _finish_deleted_stack(environment: str, stack: str, gone: ClientError, clien
     report = [f"stack {stack} was deleted on {deleted_at} ({stack_id}); looking at what it retained"]
     if environment != "dev":
         return report + [f"kept {r.resource_type} {r.physical_id} (retained outside dev)" for r in retained]
-    vaults = _vault_names(clients("backup"))
+    vaults = backup_vault_names(clients("backup"))
     for vault in (r for r in retained if r.resource_type == "AWS::Backup::BackupVault" and r.physical_id not in vaults):
         report.append(f"vault {vault.physical_id} is already deleted")
     still_there = [r for r in retained if r.resource_type != "AWS::Backup::BackupVault" or r.physical_id in vaults]
@@ -303,7 +304,7 @@ def _finish_deleted_stack(environment: str, stack: str, gone: ClientError, clien
     )
 
 
-def _vault_names(backup: Any) -> set[str]:
+def backup_vault_names(backup: Any) -> set[str]:
     """The names of the account's backup vaults in the client's Region (ListBackupVaults, every page)."""
     return {
         vault["BackupVaultName"]
