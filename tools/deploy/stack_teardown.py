@@ -201,8 +201,8 @@ def remove_locked_bucket(s3: Any, bucket: str) -> str:
 
     The bucket's policy denies every delete, so it goes first. A version still locked in
     compliance mode cannot be deleted by anyone (S3 user guide, "Locking objects with Object
-    Lock"): S3 refuses it in the DeleteObjects response, and the bucket is left with the date
-    its last lock lapses.
+    Lock"): S3 refuses it in the DeleteObjects response, and the bucket is left, with the rerun
+    that finishes it once the retention lapses. A bucket already deleted (a rerun) is said so.
     """
     try:
         s3.delete_bucket_policy(Bucket=bucket)
