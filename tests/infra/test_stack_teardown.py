@@ -23,6 +23,8 @@ pytestmark = pytest.mark.infra
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAM_CONFIG = PROJECT_ROOT / "infra" / "samconfig.toml"
 AUDIT_BUCKET = "mvdb-dev-audit-1abc-auditbucket-2def"
+DEV_TABLE = "mvdb-dev-Data-1ABC-MoviesTable-1ABC"
+DEV_KEYS = ("key-table", "key-logs", "key-backups", "key-audit")
 
 
 @pytest.fixture
@@ -191,7 +193,7 @@ def test_destroying_dev_also_removes_the_retained_table_and_keys(no_network: Non
     clients, deleted = _Clients(), []
     clients.expect_stack_resources("mvdb-dev")
     clients.expect_reports_emptied("mvdb-dev")
-    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"})
+    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": DEV_TABLE})
     point = "arn:aws:backup:eu-west-1:111122223333:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
     vault = {"BackupVaultName": "mvdb-dev-movies"}
     clients.stubbers["backup"].add_response(
@@ -368,22 +370,26 @@ def test_make_destroy_refuses_before_doing_anything(arguments: list[str], messag
     assert "stack_teardown" not in result.stdout
 
 
+def _expect_table_already_deleted(clients: _Clients) -> None:
+    clients.stubbers["dynamodb"].add_client_error(
+        "delete_table", "ResourceNotFoundException", "Requested resource not found", 400,
+        expected_params={"TableName": DEV_TABLE},
+    )  # fmt: skip
+
+
 def _expect_dev_leftovers_removed(clients: _Clients) -> None:
     """A rerun, a day later: the table and keys went the first time; the vault's recovery points are
     gone and the audit records' retention has lapsed, so both go now."""
     clients.stubbers["backup"].add_response(
         "list_backup_vaults", {"BackupVaultList": [{"BackupVaultName": "mvdb-dev-movies"}]}, {}
     )
-    table = {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"}
-    clients.stubbers["dynamodb"].add_client_error(
-        "delete_table", "ResourceNotFoundException", "Requested resource not found", 400, expected_params=table
-    )
+    _expect_table_already_deleted(clients)
     vault = {"BackupVaultName": "mvdb-dev-movies"}
     clients.stubbers["backup"].add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []}, vault)
     clients.stubbers["backup"].add_response("delete_backup_vault", {}, vault)
     _expect_audit_bucket_emptying(clients, refused=[])
     clients.stubbers["s3"].add_response("delete_bucket", {}, {"Bucket": AUDIT_BUCKET})
-    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+    for key in DEV_KEYS:
         clients.stubbers["kms"].add_client_error(
             "schedule_key_deletion",
             "KMSInvalidStateException",
@@ -413,10 +419,7 @@ def test_a_dev_rerun_after_the_stack_is_gone_finishes_what_the_first_run_left(no
         "table mvdb-dev-Data-1ABC-MoviesTable-1ABC is already deleted",
         "deleted vault mvdb-dev-movies and its 0 recovery points",
         f"deleted bucket {AUDIT_BUCKET} and its 3 object versions (their retention had lapsed)",
-        *[
-            f"key {key} is already scheduled for deletion on 2026-12-07"
-            for key in ("key-table", "key-logs", "key-backups", "key-audit")
-        ],
+        *[f"key {key} is already scheduled for deletion on 2026-12-07" for key in DEV_KEYS],
     ]
 
 
@@ -426,14 +429,11 @@ def test_a_dev_rerun_says_what_is_already_deleted(no_network: None) -> None:
     clients.expect_stack_resources("mvdb-dev", listed_as=root, audit=True)
     # AWS Backup answers a call about a missing vault with AccessDeniedException: it is looked for in the list.
     clients.stubbers["backup"].add_response("list_backup_vaults", {"BackupVaultList": []}, {})
-    table = {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"}
-    clients.stubbers["dynamodb"].add_client_error(
-        "delete_table", "ResourceNotFoundException", "Requested resource not found", 400, expected_params=table
-    )
+    _expect_table_already_deleted(clients)
     clients.stubbers["s3"].add_client_error(
         "delete_bucket_policy", "NoSuchBucket", "The specified bucket does not exist", 404, {"Bucket": AUDIT_BUCKET}
     )
-    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+    for key in DEV_KEYS:
         clients.stubbers["kms"].add_client_error(
             "schedule_key_deletion", "NotFoundException", f"Key '{key}' does not exist", 400,
             expected_params={"KeyId": key, "PendingWindowInDays": 7},
@@ -446,7 +446,7 @@ def test_a_dev_rerun_says_what_is_already_deleted(no_network: None) -> None:
         "vault mvdb-dev-movies is already deleted",
         "table mvdb-dev-Data-1ABC-MoviesTable-1ABC is already deleted",
         f"bucket {AUDIT_BUCKET} is already deleted",
-        *[f"key {key} is already deleted" for key in ("key-table", "key-logs", "key-backups", "key-audit")],
+        *[f"key {key} is already deleted" for key in DEV_KEYS],
     ]
 
 
@@ -575,12 +575,9 @@ def test_the_command_exits_3_when_something_is_left(
     root = clients.expect_stack_gone("mvdb-dev")
     clients.expect_stack_resources("mvdb-dev", listed_as=root, audit=True)
     clients.stubbers["backup"].add_response("list_backup_vaults", {"BackupVaultList": []}, {})
-    table = {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"}
-    clients.stubbers["dynamodb"].add_client_error(
-        "delete_table", "ResourceNotFoundException", "Requested resource not found", 400, expected_params=table
-    )
+    _expect_table_already_deleted(clients)
     _expect_audit_bucket_emptying(clients, refused=["v2"])
-    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+    for key in DEV_KEYS:
         clients.stubbers["kms"].add_response(
             "schedule_key_deletion", {"KeyId": key}, {"KeyId": key, "PendingWindowInDays": 7}
         )
@@ -660,14 +657,14 @@ def _first_dev_run_that_leaves_the_bucket_and_the_vault() -> list[str]:
     clients = _Clients()
     clients.expect_stack_resources("mvdb-dev", audit=True)
     clients.expect_reports_emptied("mvdb-dev")
-    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": "mvdb-dev-Data-1ABC-MoviesTable-1ABC"})
+    clients.stubbers["dynamodb"].add_response("delete_table", {}, {"TableName": DEV_TABLE})
     vault = {"BackupVaultName": "mvdb-dev-movies"}
     clients.stubbers["backup"].add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []}, vault)
     clients.stubbers["backup"].add_client_error(
         "delete_backup_vault", "InvalidRequestException", "Backup vault cannot be deleted", 400, expected_params=vault
     )
     _expect_audit_bucket_emptying(clients, refused=["v1"])
-    for key in ("key-table", "key-logs", "key-backups", "key-audit"):
+    for key in DEV_KEYS:
         clients.stubbers["kms"].add_response(
             "schedule_key_deletion", {"KeyId": key}, {"KeyId": key, "PendingWindowInDays": 7}
         )
